@@ -1,0 +1,150 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { z } from "zod";
+
+/** The repository root: `.data/` and other local state live under it. */
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+
+const DEV_JWT_SECRET = "gozon-development-secret-change-me-in-production";
+
+const postgresUrl = z
+  .string()
+  .trim()
+  .refine((value) => /^postgres(ql)?:\/\/[^\s]+$/.test(value) && URL.canParse(value), {
+    message: "must be a postgres:// or postgresql:// URL",
+  });
+
+const redisUrl = z
+  .string()
+  .trim()
+  .refine((value) => /^rediss?:\/\/[^\s]+$/.test(value) && URL.canParse(value), {
+    message: "must be a redis:// or rediss:// URL",
+  });
+
+const integer = (min: number, max: number) =>
+  z.coerce
+    .number({ message: "must be a number" })
+    .int({ message: "must be an integer" })
+    .min(min, { message: `must be at least ${min}` })
+    .max(max, { message: `must be at most ${max}` });
+
+const emptyAsUndefined = (value: unknown) => (value === "" ? undefined : value);
+
+export const configSchema = z
+  .object({
+    NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    PORT: integer(1, 65535).default(3000),
+    /** A Postgres server; the three service databases are derived from it. `embedded` forces the embedded one. */
+    DATABASE_URL: z.preprocess(emptyAsUndefined, z.union([z.literal("embedded"), postgresUrl]).optional()),
+    ORDERS_DATABASE_URL: z.preprocess(emptyAsUndefined, postgresUrl.optional()),
+    PAYMENTS_DATABASE_URL: z.preprocess(emptyAsUndefined, postgresUrl.optional()),
+    IDENTITY_DATABASE_URL: z.preprocess(emptyAsUndefined, postgresUrl.optional()),
+    REDIS_URL: z.preprocess(
+      emptyAsUndefined,
+      z.union([z.literal("embedded"), redisUrl]).default("redis://127.0.0.1:6379"),
+    ),
+    /** Prefix of every Redis key and channel, so several systems (or test runs) can share one Redis. */
+    REDIS_PREFIX: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, { message: "must be 1-64 letters, digits, '_' or '-'" })
+      .default("gozon"),
+    JWT_SECRET: z.preprocess(
+      emptyAsUndefined,
+      z.string().min(32, { message: "must be at least 32 characters" }).optional(),
+    ),
+    ADMIN_EMAIL: z.preprocess(emptyAsUndefined, z.email({ message: "must be an email address" }).optional()),
+    ADMIN_PASSWORD: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .min(8, { message: "must be at least 8 characters" })
+        .max(128, { message: "must be at most 128 characters" })
+        .optional(),
+    ),
+    DATA_DIR: z.string().min(1).default(path.join(repoRoot, ".data")),
+    /** An order still NEW after this long gets its payment requested again. */
+    RECONCILE_AFTER_MS: integer(1000, 86_400_000).default(30_000),
+    /** Fallback poll of the outboxes; new rows wake the relays at once through LISTEN/NOTIFY. */
+    OUTBOX_POLL_MS: integer(50, 60_000).default(1000),
+    /** Sent outbox rows and processed inbox rows older than this are purged. */
+    RETENTION_DAYS: integer(1, 3650).default(7),
+  })
+  .transform((env, ctx) => {
+    if (env.JWT_SECRET === undefined && env.NODE_ENV === "production") {
+      ctx.addIssue({ code: "custom", path: ["JWT_SECRET"], message: "is required in production" });
+      return z.NEVER;
+    }
+    if ((env.ADMIN_EMAIL === undefined) !== (env.ADMIN_PASSWORD === undefined)) {
+      const missing = env.ADMIN_EMAIL === undefined ? "ADMIN_EMAIL" : "ADMIN_PASSWORD";
+      ctx.addIssue({ code: "custom", path: [missing], message: "must be set together with the other" });
+      return z.NEVER;
+    }
+    return { ...env, JWT_SECRET: env.JWT_SECRET ?? DEV_JWT_SECRET };
+  });
+
+export type Config = z.output<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Parses the environment; throws a ConfigError that names every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const result = configSchema.safeParse(env);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? "environment");
+    const raw = env[name];
+    const shown = raw === undefined ? "" : ` (got ${JSON.stringify(secretLike(name) ? "***" : raw)})`;
+    return `${name} ${issue.message}${shown}`;
+  });
+  throw new ConfigError(problems);
+}
+
+function secretLike(name: string) {
+  return /SECRET|PASSWORD/.test(name);
+}
+
+/** Loads the config, or prints what is wrong and exits: a process must not start half-configured. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    throw error;
+  }
+}
+
+export type Service = "orders" | "payments" | "identity";
+export const services: readonly Service[] = ["orders", "payments", "identity"];
+export const DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/** Each service's own database: an explicit override, else `gozon_<service>` on the DATABASE_URL server. */
+export function serviceDatabaseUrls(config: Pick<Config, "DATABASE_URL" | `${Uppercase<Service>}_DATABASE_URL`>) {
+  const server = config.DATABASE_URL === undefined || config.DATABASE_URL === "embedded" ? DEFAULT_DATABASE_URL : config.DATABASE_URL;
+  const derive = (service: Service) => withDatabase(server, `gozon_${service}`);
+  return {
+    orders: config.ORDERS_DATABASE_URL ?? derive("orders"),
+    payments: config.PAYMENTS_DATABASE_URL ?? derive("payments"),
+    identity: config.IDENTITY_DATABASE_URL ?? derive("identity"),
+  } satisfies Record<Service, string>;
+}
+
+export type ServiceDatabaseUrls = ReturnType<typeof serviceDatabaseUrls>;
+
+export function withDatabase(url: string, database: string) {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+export function databaseName(url: string) {
+  return decodeURIComponent(new URL(url).pathname.replace(/^\//, ""));
+}
