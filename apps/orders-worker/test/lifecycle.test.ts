@@ -1,0 +1,42 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { freePort, startProcess } from "@gozon/core/testing";
+import { createTestDatabases } from "@gozon/db/testing";
+
+const workerDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+let dbs: Awaited<ReturnType<typeof createTestDatabases>>;
+
+beforeAll(async () => {
+  dbs = await createTestDatabases("orders-worker");
+});
+afterAll(async () => {
+  await dbs?.drop();
+});
+
+const start = (env: NodeJS.ProcessEnv = {}) =>
+  startProcess("node", ["--import", "tsx", "src/main.ts"], {
+    cwd: workerDir,
+    env: {
+      ...process.env,
+      ORDERS_DATABASE_URL: dbs.urls.orders,
+      PAYMENTS_DATABASE_URL: dbs.urls.payments,
+      IDENTITY_DATABASE_URL: dbs.urls.identity,
+      REDIS_PREFIX: `test-orders-worker-${process.pid}`,
+      ...env,
+    },
+  });
+
+it.each(["SIGTERM", "SIGINT"] as const)("connects, reports ready and stops cleanly on %s", async (signal) => {
+  const worker = start();
+  await worker.waitForOutput(/orders worker ready/);
+  expect(await worker.stop(signal)).toBe(0);
+  expect(worker.output()).toContain('"msg":"stopped"');
+});
+
+it("refuses to start when its database is unreachable, and says so", async () => {
+  const port = await freePort();
+  const worker = start({ ORDERS_DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/nowhere` });
+  expect(await worker.exited).toBe(1);
+  expect(worker.output()).toContain("failed to start");
+});

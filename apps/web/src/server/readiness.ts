@@ -1,0 +1,67 @@
+import { Redis } from "ioredis";
+import pg from "pg";
+import type { ServiceDatabaseUrls } from "@gozon/core/config";
+
+export type ReadinessReport = { ready: boolean; checks: Record<string, "ok" | string> };
+
+const CHECK_TIMEOUT_MS = 2000;
+
+/** Pings each service database and Redis; each check gets its own connection so one outage names itself. */
+export function createReadiness(urls: ServiceDatabaseUrls, redisUrl: string) {
+  const pools = Object.entries(urls).map(
+    ([service, connectionString]) =>
+      [
+        service,
+        new pg.Pool({
+          connectionString,
+          max: 1,
+          connectionTimeoutMillis: CHECK_TIMEOUT_MS,
+          idleTimeoutMillis: 10_000,
+        }),
+      ] as const,
+  );
+  for (const [, pool] of pools) pool.on("error", () => {}); // an idle client dying is reported by the next check
+  // No offline queue: while Redis is down a PING must fail now, not wait for a reconnect.
+  const redis = new Redis(redisUrl, {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+  });
+  redis.on("error", () => {});
+
+  const withTimeout = <T>(promise: Promise<T>) =>
+    Promise.race([
+      promise,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("timed out")), CHECK_TIMEOUT_MS)),
+    ]);
+
+  const check = async (run: () => Promise<unknown>) => {
+    try {
+      await withTimeout(run());
+      return "ok" as const;
+    } catch (error) {
+      return error instanceof Error && error.message ? error.message : "unreachable";
+    }
+  };
+
+  return {
+    async report(): Promise<ReadinessReport> {
+      const entries = await Promise.all([
+        ...pools.map(async ([service, pool]) => [`${service}Db`, await check(() => pool.query("SELECT 1"))]),
+        (async () => [
+          "redis",
+          await check(async () => {
+            if (redis.status === "wait" || redis.status === "end") await redis.connect();
+            return redis.ping();
+          }),
+        ])(),
+      ]);
+      const checks = Object.fromEntries(entries) as ReadinessReport["checks"];
+      return { ready: Object.values(checks).every((v) => v === "ok"), checks };
+    },
+    async close() {
+      redis.disconnect();
+      await Promise.all(pools.map(([, pool]) => pool.end()));
+    },
+  };
+}

@@ -1,0 +1,61 @@
+import http from "node:http";
+import next from "next";
+import { serviceDatabaseUrls, type Config } from "@gozon/core/config";
+import type { Logger } from "@gozon/core/logger";
+import { createReadiness } from "./readiness.ts";
+
+export type WebServerOptions = { config: Config; log: Logger; dir: string; dev: boolean };
+
+/** One process, one port: health probes and (later) the API are answered here, everything else by Next. */
+export async function startWebServer({ config, log, dir, dev }: WebServerOptions) {
+  if (config.REDIS_URL === "embedded" || config.DATABASE_URL === "embedded") {
+    throw new Error("`embedded` is resolved by the launcher: start the web process with `npm start`");
+  }
+  const app = next({ dev, dir });
+  const handleNext = app.getRequestHandler();
+  await app.prepare();
+  const readiness = createReadiness(serviceDatabaseUrls(config), config.REDIS_URL);
+
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (path === "/api/health") return sendJson(res, 200, { status: "ok" });
+    if (path === "/api/ready") {
+      return void readiness.report().then((report) => {
+        sendJson(res, report.ready ? 200 : 503, {
+          status: report.ready ? "ready" : "unavailable",
+          ...report,
+        });
+      });
+    }
+    handleNext(req, res).catch((err: unknown) => {
+      log.error({ err, path }, "request failed");
+      if (!res.headersSent)
+        sendJson(res, 500, { error: { code: "INTERNAL_SERVER_ERROR", message: "Internal error" } });
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.PORT, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : config.PORT;
+  log.info({ port, dev }, `web ready on http://localhost:${port}`);
+
+  return {
+    port,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      await readiness.close();
+      await app.close();
+    },
+  };
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown) {
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
+  res.end(JSON.stringify(body));
+}

@@ -1,0 +1,91 @@
+// Helpers for tests that drive real processes: wait for conditions with a deadline, never sleep-and-hope.
+import { spawn, type ChildProcess } from "node:child_process";
+import net from "node:net";
+
+/** Polls `probe` until it returns a truthy value, or fails after `timeoutMs` with the last error seen. */
+export async function waitFor<T>(
+  probe: () => T | Promise<T>,
+  { timeoutMs = 30_000, intervalMs = 50, what = "condition" } = {},
+): Promise<NonNullable<Awaited<T>>> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value) return value as NonNullable<Awaited<T>>;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      const detail = lastError instanceof Error ? `: ${lastError.message}` : "";
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${detail}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** A port that was free a moment ago (the OS picks it). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  if (!address || typeof address === "string") throw new Error("no port");
+  return address.port;
+}
+
+export type RunningProcess = {
+  child: ChildProcess;
+  output: () => string;
+  waitForOutput: (pattern: RegExp, timeoutMs?: number) => Promise<void>;
+  /** Sends `signal` and resolves with the exit code (or signal name) once the process is gone. */
+  stop: (signal?: NodeJS.Signals, timeoutMs?: number) => Promise<number | string>;
+  exited: Promise<number | string>;
+};
+
+/** Spawns a process, keeping its combined output for assertions and diagnostics. */
+export function startProcess(
+  command: string,
+  args: string[],
+  { cwd, env }: { cwd: string; env: NodeJS.ProcessEnv },
+): RunningProcess {
+  const child = spawn(command, args, { cwd, env: { ...env, LOG_FORMAT: "json" }, stdio: "pipe" });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")),
+  );
+  return {
+    child,
+    output: () => output,
+    exited,
+    waitForOutput: (pattern, timeoutMs = 60_000) =>
+      waitFor(
+        () => {
+          if (child.exitCode !== null) throw new Error(`process exited early:\n${output}`);
+          return pattern.test(output);
+        },
+        { timeoutMs, what: `${pattern} in the output of ${command} ${args.join(" ")}` },
+      ).then(() => undefined),
+    stop: async (signal = "SIGTERM", timeoutMs = 15_000) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+/** True while a process with this pid exists. */
+export function isAlive(pid: number) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
