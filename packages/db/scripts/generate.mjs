@@ -1,6 +1,7 @@
 // Generates the three Prisma clients offline. The Prisma CLI insists on a schema-engine binary even for
 // `generate`, which needs none; on a machine that cannot download it, any existing file satisfies the check.
 import { spawnSync } from "node:child_process";
+import process from "node:process";
 import { fileURLToPath } from "node:url";
 
 const env = {

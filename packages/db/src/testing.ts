@@ -1,0 +1,50 @@
+// Fresh, migrated service databases for integration tests, so test runs never share state.
+import { randomBytes } from "node:crypto";
+import { DEFAULT_DATABASE_URL, services, withDatabase, type ServiceDatabaseUrls } from "@gozon/core/config";
+import { dropDatabase, ensureDatabase } from "./databases.ts";
+import { migrateAll } from "./migrate.ts";
+
+export interface TestDatabases {
+  urls: ServiceDatabaseUrls;
+  drop(): Promise<void>;
+}
+
+/** DATABASE_URL's server when it names one, else the local default (`embedded` is not a server URL). */
+export function testServerUrl(): string {
+  const configured = process.env.DATABASE_URL;
+  return configured?.startsWith("postgres") ? configured : DEFAULT_DATABASE_URL;
+}
+
+/** `gozon_t_<label>_<random>`: unique per call, and short enough for Postgres's 63-byte names. */
+function uniquePrefix(label: string) {
+  const safe = label
+    .toLowerCase()
+    .replace(/[^a-z0-9_]+/g, "_")
+    .slice(0, 30);
+  return `gozon_t_${safe}_${randomBytes(4).toString("hex")}`;
+}
+
+/** The URL of a uniquely named database on the test server, not created yet. */
+export function uniqueTestDatabaseUrl(label = "test", suffix = "db"): string {
+  return withDatabase(testServerUrl(), `${uniquePrefix(label)}_${suffix}`);
+}
+
+/** Creates and migrates three databases named `gozon_t_<label>_<random>_<service>`. */
+export async function createTestDatabases(label = "test"): Promise<TestDatabases> {
+  const server = testServerUrl();
+  const prefix = uniquePrefix(label);
+  const urls = Object.fromEntries(
+    services.map((service) => [service, withDatabase(server, `${prefix}_${service}`)]),
+  ) as ServiceDatabaseUrls;
+  const drop = async () => {
+    await Promise.all(services.map((service) => dropDatabase(urls[service])));
+  };
+  try {
+    await Promise.all(services.map((service) => ensureDatabase(urls[service])));
+    await migrateAll(urls);
+  } catch (error) {
+    await drop();
+    throw error;
+  }
+  return { urls, drop };
+}
