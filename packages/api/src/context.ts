@@ -1,0 +1,154 @@
+import { randomUUID } from "node:crypto";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "@gozon/core/logger";
+import { ACCESS_COOKIE, parseCookies } from "./cookies.ts";
+import type { ApiDeps } from "./deps.ts";
+import type { Caller } from "./identity/tokens.ts";
+
+export type { Caller };
+
+export type Context = {
+  deps: ApiDeps;
+  /** The process logger with this request's id bound. */
+  log: Logger;
+  requestId: string;
+  /** The signed-in caller, or null when anonymous. */
+  user: Caller | null;
+  /** Why a presented token was not accepted: an expired token means "refresh", an invalid one "sign in". */
+  authProblem: "expired" | "invalid" | null;
+  ip: string;
+  /** The request came over HTTPS (directly or through a proxy saying so): cookies get `Secure`. */
+  secure: boolean;
+  cookies: Record<string, string | undefined>;
+  /** Adds `Set-Cookie` headers to the response; a no-op where there is no response (WebSocket). */
+  setCookies: (values: string[]) => void;
+};
+
+export type HeaderSource = IncomingHttpHeaders | Headers;
+
+export type ContextOptions = {
+  /** tRPC WebSocket connection params; `{ token }` carries an access token. */
+  connectionParams?: Record<string, string> | null;
+  /** The socket's address (`req.socket.remoteAddress`). */
+  remoteAddress?: string;
+  /** The connection is TLS-encrypted end to end. */
+  encrypted?: boolean;
+  setCookies?: (values: string[]) => void;
+  /** Use this id instead of the request's `X-Request-Id` or a fresh one. */
+  requestId?: string;
+};
+
+function headerGetter(headers: HeaderSource) {
+  if (headers instanceof Headers) return (name: string) => headers.get(name) ?? undefined;
+  return (name: string) => {
+    const value = headers[name];
+    return Array.isArray(value) ? value.join(", ") : value;
+  };
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The caller's `X-Request-Id` when it is a sane token, else a fresh UUID. */
+export function requestIdOf(incoming: string | string[] | undefined): string {
+  const value = Array.isArray(incoming) ? incoming[0] : incoming;
+  return value && REQUEST_ID.test(value) ? value : randomUUID();
+}
+
+function clientIp(
+  header: (name: string) => string | undefined,
+  remoteAddress: string | undefined,
+  trustProxy: boolean,
+) {
+  // Behind a trusted proxy the last hop it appended is the client as the proxy saw it.
+  const forwarded = trustProxy ? header("x-forwarded-for")?.split(",").at(-1)?.trim() : undefined;
+  const ip = forwarded || remoteAddress || "unknown";
+  return ip.startsWith("::ffff:") ? ip.slice(7) : ip;
+}
+
+function bearerToken(authorization: string | undefined): string | null | undefined {
+  if (authorization === undefined) return undefined;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+  return match?.[1] ?? null;
+}
+
+/**
+ * Identifies the caller from request headers: `Authorization: Bearer <jwt>` first, then a `token` in
+ * WebSocket connection params, then the access-token cookie. Works for HTTP requests and WebSocket
+ * upgrades alike; a bad or expired token leaves the caller anonymous with `authProblem` set.
+ */
+export async function createContextFromHeaders(
+  deps: ApiDeps,
+  headers: HeaderSource,
+  options: ContextOptions = {},
+): Promise<Context> {
+  const header = headerGetter(headers);
+  const requestId = options.requestId ?? requestIdOf(header("x-request-id"));
+  const cookies = parseCookies(header("cookie"));
+  const forwardedProto = header("x-forwarded-proto")?.split(",")[0]?.trim().toLowerCase();
+
+  const bearer = bearerToken(header("authorization"));
+  const paramToken = options.connectionParams?.token;
+  const token =
+    bearer !== undefined
+      ? bearer
+      : typeof paramToken === "string" && paramToken
+        ? paramToken
+        : cookies[ACCESS_COOKIE];
+
+  let user: Caller | null = null;
+  let authProblem: Context["authProblem"] = null;
+  if (token === null) {
+    authProblem = "invalid";
+  } else if (token) {
+    const check = await deps.accessTokens.verify(token);
+    if (check.ok) user = check.caller;
+    else authProblem = check.reason;
+  }
+
+  return {
+    deps,
+    log: deps.log.child({ reqId: requestId, ...(user ? { userId: user.id } : {}) }),
+    requestId,
+    user,
+    authProblem,
+    ip: clientIp(header, options.remoteAddress, deps.trustProxy),
+    secure: forwardedProto === "https" || options.encrypted === true,
+    cookies,
+    setCookies: options.setCookies ?? (() => {}),
+  };
+}
+
+/** The context of a Node HTTP request; cookies set by procedures go onto `res`. */
+export function createContextFromNodeRequest(
+  deps: ApiDeps,
+  req: IncomingMessage,
+  res?: ServerResponse,
+  requestId?: string,
+) {
+  return createContextFromHeaders(deps, req.headers, {
+    requestId,
+    remoteAddress: req.socket.remoteAddress,
+    encrypted: "encrypted" in req.socket && req.socket.encrypted === true,
+    setCookies: res
+      ? (values) => {
+          if (!res.headersSent) res.appendHeader("Set-Cookie", values);
+        }
+      : undefined,
+  });
+}
+
+/**
+ * The context of a tRPC WebSocket connection (`applyWSSHandler({ createContext })`): the cookie of the
+ * upgrade request, or `{ token }` in the connection params.
+ */
+export function createContextFromUpgrade(
+  deps: ApiDeps,
+  req: IncomingMessage,
+  connectionParams?: Record<string, string> | null,
+) {
+  return createContextFromHeaders(deps, req.headers, {
+    connectionParams,
+    remoteAddress: req.socket.remoteAddress,
+    encrypted: "encrypted" in req.socket && req.socket.encrypted === true,
+  });
+}

@@ -1,0 +1,268 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { nodeHTTPRequestHandler } from "@trpc/server/adapters/node-http";
+import type { TRPCError } from "@trpc/server";
+import { createOpenApiNodeHttpHandler } from "trpc-to-openapi";
+import { createContextFromNodeRequest, requestIdOf } from "./context.ts";
+import type { ApiDeps } from "./deps.ts";
+import { describeFields, retryAfterSecondsOf } from "./errors.ts";
+import { REST_PREFIX } from "./openapi.ts";
+import { appRouter } from "./root.ts";
+import { INTERNAL_MESSAGE, reportError, type ApiErrorData, type ApiMeta } from "./trpc.ts";
+
+export { REST_PREFIX };
+/** Where tRPC's HTTP transport is served (`/api/trpc/auth.login`). */
+export const TRPC_PREFIX = "/api/trpc";
+/** Request bodies larger than this are refused with 413. */
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/** The REST error body. */
+export type RestError = {
+  error: {
+    code: string;
+    message: string;
+    fields?: Record<string, string>;
+    retryAfterSeconds?: number;
+    requestId?: string;
+  };
+};
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+
+const underPrefix = (pathname: string, prefix: string) =>
+  pathname === prefix || pathname.startsWith(`${prefix}/`);
+
+function successStatusOf(path: string | undefined): number | undefined {
+  if (!path) return undefined;
+  const procedure = (
+    appRouter._def.procedures as unknown as Record<string, { _def: { meta?: ApiMeta } } | undefined>
+  )[path];
+  return procedure?._def.meta?.successStatus;
+}
+
+function retryAfterHeader(errors: readonly TRPCError[]): Record<string, string> {
+  const seconds = errors.map(retryAfterSecondsOf).find((value) => value !== undefined);
+  return seconds === undefined ? {} : { "Retry-After": String(seconds) };
+}
+
+/**
+ * Serves the API: tRPC over HTTP at `/api/trpc/*` and the REST form at `/api/v1/*`. Resolves to false,
+ * without touching the response, for any other path (the caller hands those to Next).
+ */
+export function createApiRequestHandler(deps: ApiDeps): Handler {
+  // The OpenAPI handler writes to a stand-in response; cookies go straight onto the real one.
+  const inFlight = new WeakMap<IncomingMessage, { res: ServerResponse; requestId: string }>();
+  const restHandler = createOpenApiNodeHttpHandler({
+    router: appRouter,
+    maxBodySize: MAX_BODY_BYTES,
+    createContext: ({ req }) => {
+      const request = inFlight.get(req);
+      return createContextFromNodeRequest(deps, req, request?.res, request?.requestId);
+    },
+    onError: ({ error, path, ctx }) => reportError(ctx?.log ?? deps.log, { error, path }),
+    responseMeta: ({ paths, errors }) => {
+      if (errors.length > 0) return { headers: retryAfterHeader(errors) };
+      const status = successStatusOf(paths?.[0]);
+      return status ? { status } : {};
+    },
+  });
+
+  async function serveTrpc(req: IncomingMessage, res: ServerResponse, pathname: string, requestId: string) {
+    await nodeHTTPRequestHandler({
+      router: appRouter,
+      req,
+      res,
+      path: pathname.slice(TRPC_PREFIX.length + 1),
+      maxBodySize: MAX_BODY_BYTES,
+      createContext: ({ req: request, res: response }) =>
+        createContextFromNodeRequest(deps, request, response, requestId),
+      onError: ({ error, path, ctx }) => reportError(ctx?.log ?? deps.log, { error, path }),
+      responseMeta: ({ errors }) => ({ headers: retryAfterHeader(errors) }),
+    });
+  }
+
+  async function serveRest(req: IncomingMessage, res: ServerResponse, pathname: string, requestId: string) {
+    const method = req.method ?? "GET";
+    if (method !== "GET" && method !== "HEAD" && method !== "DELETE") {
+      const body = await readJsonBody(req);
+      if (!body.ok) {
+        if (body.status === 413) res.setHeader("Connection", "close");
+        return sendRestError(res, body.status, {
+          code: body.code,
+          message: body.message,
+          fields: body.fields,
+          requestId,
+        });
+      }
+      (req as IncomingMessage & { body?: unknown }).body = body.value;
+      req.headers["content-type"] = "application/json";
+    }
+    // The OpenAPI routes are declared without the prefix ("/auth/login").
+    const url = req.url ?? "/";
+    const queryStart = url.indexOf("?");
+    req.url = pathname.slice(REST_PREFIX.length) + (queryStart >= 0 ? url.slice(queryStart) : "");
+
+    const captured = captureResponse(res);
+    let unmatched = false;
+    inFlight.set(req, { res, requestId });
+    await restHandler(req, captured.sink, () => {
+      unmatched = true;
+    });
+    if (unmatched) {
+      return sendRestError(res, 404, {
+        code: "NOT_FOUND",
+        message: `No such endpoint: ${method} ${pathname}`,
+        requestId,
+      });
+    }
+    for (const [name, value] of Object.entries(captured.headers)) res.setHeader(name, value);
+    if (captured.status < 400) {
+      res.statusCode = captured.status;
+      res.end(captured.body);
+      return;
+    }
+    sendRestError(res, captured.status, restErrorOf(captured.body, captured.status, requestId));
+  }
+
+  return async (req, res) => {
+    const pathname = (req.url ?? "/").split("?")[0] ?? "/";
+    const trpc = underPrefix(pathname, TRPC_PREFIX);
+    if (!trpc && !underPrefix(pathname, REST_PREFIX)) return false;
+    const requestId = requestIdOf(req.headers["x-request-id"]);
+    res.setHeader("X-Request-Id", requestId);
+    res.setHeader("Cache-Control", "no-store");
+    try {
+      if (trpc) await serveTrpc(req, res, pathname, requestId);
+      else await serveRest(req, res, pathname, requestId);
+    } catch (error) {
+      deps.log.error({ reqId: requestId, err: error }, "api request failed");
+      if (!res.headersSent)
+        sendRestError(res, 500, { code: "INTERNAL_SERVER_ERROR", message: INTERNAL_MESSAGE, requestId });
+      else res.end();
+    }
+    return true;
+  };
+}
+
+type BodyResult =
+  | { ok: true; value: unknown }
+  | { ok: false; status: number; code: string; message: string; fields?: Record<string, string> };
+
+/** Reads a JSON body up to MAX_BODY_BYTES; an empty body is `{}` (e.g. `POST /auth/logout`). */
+async function readJsonBody(req: IncomingMessage): Promise<BodyResult> {
+  const tooLarge = {
+    ok: false,
+    status: 413,
+    code: "PAYLOAD_TOO_LARGE",
+    message: `The request body is larger than ${MAX_BODY_BYTES} bytes`,
+  } as const;
+  if (Number(req.headers["content-length"] ?? 0) > MAX_BODY_BYTES) return tooLarge;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) return tooLarge;
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString("utf8");
+  if (text.trim() === "") return { ok: true, value: {} };
+  const contentType = req.headers["content-type"]?.split(";")[0]?.trim().toLowerCase();
+  if (contentType !== "application/json" && !contentType?.endsWith("+json")) {
+    return {
+      ok: false,
+      status: 415,
+      code: "UNSUPPORTED_MEDIA_TYPE",
+      message: "Send the body as JSON with `Content-Type: application/json`",
+    };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return {
+      ok: false,
+      status: 400,
+      code: "PARSE_ERROR",
+      message: "The request body is not valid JSON",
+      fields: { body: "is not valid JSON" },
+    };
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return {
+      ok: false,
+      status: 400,
+      code: "BAD_REQUEST",
+      message: "Invalid input: body must be a JSON object",
+      fields: { body: "must be a JSON object" },
+    };
+  }
+  return { ok: true, value };
+}
+
+/** A stand-in response that keeps what the OpenAPI handler writes, so errors can be reshaped. */
+function captureResponse(res: ServerResponse) {
+  const captured = { status: 200, headers: {} as Record<string, string | string[]>, body: "" };
+  const sink = {
+    get statusCode() {
+      return captured.status;
+    },
+    set statusCode(status: number) {
+      captured.status = status;
+    },
+    setHeader(name: string, value: string | string[] | number) {
+      captured.headers[name] = typeof value === "number" ? String(value) : value;
+      return sink;
+    },
+    end(body?: string) {
+      captured.body = body ?? "";
+      return sink;
+    },
+    // The handler watches the real connection to abort on disconnect.
+    once: (event: string, listener: () => void) => (res.once(event, listener), sink),
+    off: (event: string, listener: () => void) => (res.off(event, listener), sink),
+    get writableEnded() {
+      return res.writableEnded;
+    },
+    headersSent: false,
+  };
+  return Object.assign(captured, { sink: sink as unknown as ServerResponse });
+}
+
+/** `{ error: { code, message, fields? } }` from the tRPC error shape the OpenAPI handler produced. */
+function restErrorOf(body: string, status: number, requestId: string): RestError["error"] {
+  try {
+    const shape = JSON.parse(body) as { message?: string; code?: string; data?: Partial<ApiErrorData> };
+    const data = shape.data ?? {};
+    const code = data.code ?? shape.code ?? "INTERNAL_SERVER_ERROR";
+    const fields = data.fields;
+    const message =
+      code === "INTERNAL_SERVER_ERROR"
+        ? INTERNAL_MESSAGE
+        : fields
+          ? `Invalid input: ${describeFields(fields)}`
+          : (shape.message ?? "Request failed");
+    return {
+      code,
+      message,
+      ...(fields ? { fields } : {}),
+      ...(data.retryAfterSeconds !== undefined ? { retryAfterSeconds: data.retryAfterSeconds } : {}),
+      requestId,
+    };
+  } catch {
+    return {
+      code: status >= 500 ? "INTERNAL_SERVER_ERROR" : "BAD_REQUEST",
+      message: "Request failed",
+      requestId,
+    };
+  }
+}
+
+function sendRestError(res: ServerResponse, status: number, error: RestError["error"]) {
+  const body: RestError = {
+    error: Object.fromEntries(
+      Object.entries(error).filter(([, value]) => value !== undefined),
+    ) as RestError["error"],
+  };
+  res.statusCode = status;
+  res.setHeader("Content-Type", "application/json; charset=utf-8");
+  res.end(JSON.stringify(body));
+}

@@ -1,0 +1,155 @@
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { SignJWT, errors as joseErrors, jwtVerify } from "jose";
+import type { Logger } from "@gozon/core/logger";
+import type { IdentityClient } from "@gozon/db/clients";
+import type { Role, User } from "./users.ts";
+
+const ISSUER = "gozon";
+const AUDIENCE = "gozon-api";
+const ROLES: readonly Role[] = ["SHOPPER", "ADMIN"];
+
+/** Who a valid access token speaks for. */
+export type Caller = { id: string; role: Role };
+
+export type AccessTokenCheck =
+  { ok: true; caller: Caller; expiresAt: Date } | { ok: false; reason: "expired" | "invalid" };
+
+export type AccessTokens = {
+  ttlSeconds: number;
+  sign(user: Pick<User, "id" | "role">): Promise<{ token: string; expiresAt: Date }>;
+  verify(token: string): Promise<AccessTokenCheck>;
+};
+
+/** Short-lived HS256 JWTs: `sub` is the user id, `role` the role at sign-in. */
+export function createAccessTokens(opts: {
+  secret: string;
+  ttlSeconds: number;
+  now: () => Date;
+}): AccessTokens {
+  const key = new TextEncoder().encode(opts.secret);
+  return {
+    ttlSeconds: opts.ttlSeconds,
+    async sign(user) {
+      const issuedAt = Math.floor(opts.now().getTime() / 1000);
+      const expiresAt = issuedAt + opts.ttlSeconds;
+      const token = await new SignJWT({ role: user.role })
+        .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+        .setSubject(user.id)
+        .setIssuer(ISSUER)
+        .setAudience(AUDIENCE)
+        .setIssuedAt(issuedAt)
+        .setExpirationTime(expiresAt)
+        .sign(key);
+      return { token, expiresAt: new Date(expiresAt * 1000) };
+    },
+    async verify(token) {
+      try {
+        const { payload } = await jwtVerify(token, key, {
+          algorithms: ["HS256"],
+          issuer: ISSUER,
+          audience: AUDIENCE,
+          currentDate: opts.now(),
+          requiredClaims: ["sub", "exp", "iat"],
+        });
+        const role = payload.role as Role;
+        if (typeof payload.sub !== "string" || !ROLES.includes(role)) return { ok: false, reason: "invalid" };
+        return {
+          ok: true,
+          caller: { id: payload.sub, role },
+          expiresAt: new Date((payload.exp ?? 0) * 1000),
+        };
+      } catch (error) {
+        if (error instanceof joseErrors.JWTExpired) return { ok: false, reason: "expired" };
+        return { ok: false, reason: "invalid" };
+      }
+    },
+  };
+}
+
+/** Refresh tokens are stored only as this digest: a database leak does not hand out sessions. */
+export function digestToken(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}
+
+export type RotateResult =
+  | { ok: true; user: User; token: string; expiresAt: Date }
+  | { ok: false; reason: "unknown" | "expired" | "revoked" | "reused" };
+
+export type RefreshTokens = {
+  ttlSeconds: number;
+  /** A new token, in a new family unless `familyId` continues one. */
+  issue(userId: string, familyId?: string): Promise<{ token: string; expiresAt: Date }>;
+  /** Spends `token` and returns its successor; a token spent before revokes its whole family. */
+  rotate(token: string): Promise<RotateResult>;
+  /** Revokes the family `token` belongs to (logout). Unknown tokens are ignored. */
+  revokeFamilyOf(token: string): Promise<void>;
+  /** Revokes every live token of a user (password change). */
+  revokeAllOf(userId: string): Promise<void>;
+};
+
+/** Opaque, rotating refresh tokens with reuse detection (one family per sign-in). */
+export function createRefreshTokens(opts: {
+  db: IdentityClient;
+  ttlSeconds: number;
+  now: () => Date;
+  log: Logger;
+}): RefreshTokens {
+  const { db, now, log } = opts;
+  const expiry = () => new Date(now().getTime() + opts.ttlSeconds * 1000);
+  const newToken = () => randomBytes(32).toString("base64url");
+
+  const revokeFamily = (familyId: string) =>
+    db.refreshToken.updateMany({ where: { familyId, revokedAt: null }, data: { revokedAt: now() } });
+
+  return {
+    ttlSeconds: opts.ttlSeconds,
+    async issue(userId, familyId = randomUUID()) {
+      const token = newToken();
+      const expiresAt = expiry();
+      await db.refreshToken.create({ data: { userId, familyId, tokenHash: digestToken(token), expiresAt } });
+      return { token, expiresAt };
+    },
+    async rotate(token) {
+      const row = await db.refreshToken.findUnique({
+        where: { tokenHash: digestToken(token) },
+        include: { user: true },
+      });
+      if (!row) return { ok: false, reason: "unknown" };
+      if (row.revokedAt) return { ok: false, reason: "revoked" };
+      const reused = async () => {
+        const { count } = await revokeFamily(row.familyId);
+        log.warn(
+          { userId: row.userId, familyId: row.familyId, revoked: count },
+          "refresh token reused; family revoked",
+        );
+        return { ok: false, reason: "reused" } as const;
+      };
+      if (row.usedAt) return reused();
+      if (row.expiresAt.getTime() <= now().getTime()) return { ok: false, reason: "expired" };
+
+      const successor = newToken();
+      const expiresAt = expiry();
+      const rotated = await db.$transaction(async (tx) => {
+        // Conditional: of two concurrent rotations of one token, exactly one claims it.
+        const claimed = await tx.refreshToken.updateMany({
+          where: { id: row.id, usedAt: null, revokedAt: null },
+          data: { usedAt: now() },
+        });
+        if (claimed.count !== 1) return false;
+        await tx.refreshToken.create({
+          data: { userId: row.userId, familyId: row.familyId, tokenHash: digestToken(successor), expiresAt },
+        });
+        return true;
+      });
+      if (!rotated) return reused();
+      return { ok: true, user: row.user, token: successor, expiresAt };
+    },
+    async revokeFamilyOf(token) {
+      const row = await db.refreshToken.findUnique({ where: { tokenHash: digestToken(token) } });
+      if (row) await revokeFamily(row.familyId);
+    },
+    async revokeAllOf(userId) {
+      await db.refreshToken.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: now() } });
+    },
+  };
+}

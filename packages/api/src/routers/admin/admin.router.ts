@@ -1,0 +1,40 @@
+import { adminProcedure, router } from "../../trpc.ts";
+import { createAdminHandler } from "./createAdmin.handler.ts";
+import { createAdminInputSchema, createAdminOutputSchema } from "./createAdmin.schema.ts";
+import { findUsersHandler } from "./findUsers.handler.ts";
+import { findUsersInputSchema, findUsersOutputSchema } from "./findUsers.schema.ts";
+
+const tags = ["admin"];
+const adminErrors = { 401: "Not signed in", 403: "Not an admin" };
+
+export const adminRouter = router({
+  findUsers: adminProcedure
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/admin/users",
+        tags,
+        summary: "Find users by email fragment (paged)",
+        errorResponses: { 400: "Invalid input", ...adminErrors },
+      },
+    })
+    .input(findUsersInputSchema)
+    .output(findUsersOutputSchema)
+    .query(findUsersHandler),
+
+  createAdmin: adminProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/admin/admins",
+        tags,
+        summary: "Create another admin",
+        successDescription: "Created",
+        errorResponses: { 400: "Invalid input", ...adminErrors, 409: "Email taken" },
+      },
+      successStatus: 201,
+    })
+    .input(createAdminInputSchema)
+    .output(createAdminOutputSchema)
+    .mutation(createAdminHandler),
+});

@@ -1,0 +1,43 @@
+import { z } from "zod";
+import { roleSchema } from "../../identity/schemas.ts";
+
+export const findUsersInputSchema = z
+  .object({
+    email: z
+      .string({ error: "must be a string" })
+      .trim()
+      .max(254, { error: "must be at most 254 characters" })
+      .optional()
+      .meta({ description: "A fragment of the email, any letter case" }),
+    limit: z
+      .number({ error: "must be a number" })
+      .int({ error: "must be an integer" })
+      .min(1, { error: "must be at least 1" })
+      .max(100, { error: "must be at most 100" })
+      .default(20),
+    cursor: z
+      .string({ error: "must be a string" })
+      .max(254, { error: "must be at most 254 characters" })
+      .optional()
+      .meta({ description: "`nextCursor` of the previous page" }),
+  })
+  .optional();
+
+export const accountSummarySchema = z
+  .object({
+    userId: z.uuid(),
+    balance: z.number().int().meta({ description: "Minor units (kopecks)" }),
+  })
+  .meta({ id: "AccountSummary" });
+
+export const findUsersOutputSchema = z.object({
+  users: z.array(
+    z.object({
+      id: z.uuid(),
+      email: z.string(),
+      role: roleSchema,
+      account: accountSummarySchema.nullable(),
+    }),
+  ),
+  nextCursor: z.string().nullable(),
+});

@@ -1,0 +1,89 @@
+import { protectedProcedure, publicProcedure, router } from "../../trpc.ts";
+import { loginHandler } from "./login.handler.ts";
+import { loginInputSchema, loginOutputSchema } from "./login.schema.ts";
+import { logoutHandler } from "./logout.handler.ts";
+import { logoutInputSchema, logoutOutputSchema } from "./logout.schema.ts";
+import { meHandler } from "./me.handler.ts";
+import { meOutputSchema } from "./me.schema.ts";
+import { refreshHandler } from "./refresh.handler.ts";
+import { refreshInputSchema, refreshOutputSchema } from "./refresh.schema.ts";
+import { registerHandler } from "./register.handler.ts";
+import { registerInputSchema, registerOutputSchema } from "./register.schema.ts";
+
+const tags = ["auth"];
+
+export const authRouter = router({
+  register: publicProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/auth/register",
+        tags,
+        protect: false,
+        summary: "Create a shopper account and sign in",
+        successDescription: "Created",
+        errorResponses: { 400: "Invalid input", 409: "Email taken", 429: "Too many attempts" },
+      },
+      successStatus: 201,
+    })
+    .input(registerInputSchema)
+    .output(registerOutputSchema)
+    .mutation(registerHandler),
+
+  login: publicProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/auth/login",
+        tags,
+        protect: false,
+        summary: "Sign in with email and password",
+        errorResponses: { 400: "Invalid input", 401: "Wrong email or password", 429: "Too many attempts" },
+      },
+    })
+    .input(loginInputSchema)
+    .output(loginOutputSchema)
+    .mutation(loginHandler),
+
+  refresh: publicProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/auth/refresh",
+        tags,
+        protect: false,
+        summary: "Exchange a refresh token (body or cookie) for a new token pair",
+        errorResponses: { 401: "Missing, expired, revoked or reused refresh token" },
+      },
+    })
+    .input(refreshInputSchema)
+    .output(refreshOutputSchema)
+    .mutation(refreshHandler),
+
+  logout: publicProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/auth/logout",
+        tags,
+        protect: false,
+        summary: "Revoke the refresh token (body or cookie) and clear the cookies",
+      },
+    })
+    .input(logoutInputSchema)
+    .output(logoutOutputSchema)
+    .mutation(logoutHandler),
+
+  me: protectedProcedure
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/auth/me",
+        tags,
+        summary: "The signed-in user",
+        errorResponses: { 401: "Not signed in" },
+      },
+    })
+    .output(meOutputSchema)
+    .query(meHandler),
+});

@@ -1,0 +1,96 @@
+import { TRPCError, initTRPC } from "@trpc/server";
+import type { OpenApiMeta } from "trpc-to-openapi";
+import type { Logger } from "@gozon/core/logger";
+import type { Context } from "./context.ts";
+import { describeFields, fieldErrorsOf, retryAfterSecondsOf, type FieldErrors } from "./errors.ts";
+
+/** Procedure metadata: the REST route (trpc-to-openapi) and the REST status of a success. */
+export type ApiMeta = OpenApiMeta<{ successStatus?: number }>;
+
+/** `error.data` of every error response. Never a stack, SQL or an internal message. */
+export type ApiErrorData = {
+  code: TRPCError["code"];
+  httpStatus: number;
+  path?: string;
+  requestId?: string;
+  /** Input validation: the field at fault → what is wrong with it. */
+  fields?: FieldErrors;
+  /** Rate limiting: seconds until a retry can succeed (also the `Retry-After` header). */
+  retryAfterSeconds?: number;
+};
+
+export const INTERNAL_MESSAGE = "Internal server error";
+
+const t = initTRPC
+  .context<Context>()
+  .meta<ApiMeta>()
+  .create({
+    errorFormatter({ shape, error, ctx }) {
+      // A body that is not JSON arrives as PARSE_ERROR or as BAD_REQUEST caused by a SyntaxError.
+      const badJson =
+        error.code === "PARSE_ERROR" || (error.code === "BAD_REQUEST" && error.cause instanceof SyntaxError);
+      const fields = badJson ? { body: "is not valid JSON" } : fieldErrorsOf(error);
+      const retryAfterSeconds = retryAfterSecondsOf(error);
+      const message = badJson
+        ? "The request body is not valid JSON"
+        : fields
+          ? `Invalid input: ${describeFields(fields)}`
+          : error.code === "INTERNAL_SERVER_ERROR"
+            ? INTERNAL_MESSAGE
+            : error.message;
+      const data: ApiErrorData = {
+        code: shape.data.code,
+        httpStatus: shape.data.httpStatus,
+        ...(shape.data.path ? { path: shape.data.path } : {}),
+        ...(ctx?.requestId ? { requestId: ctx.requestId } : {}),
+        ...(fields ? { fields } : {}),
+        ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
+      };
+      return { code: shape.code, message, data };
+    },
+  });
+
+/**
+ * Logs a procedure error: internal ones in full (for the operator, never the client), expected ones
+ * briefly. Inputs are never logged: they may hold passwords.
+ */
+export function reportError(log: Logger, { error, path }: { error: TRPCError; path?: string }) {
+  if (error.code === "INTERNAL_SERVER_ERROR") {
+    const cause = error.cause ?? error;
+    log.error({ path, err: cause }, "procedure failed");
+  } else {
+    log.debug({ path, code: error.code, message: error.message }, "procedure refused the request");
+  }
+}
+
+export const router = t.router;
+export const mergeRouters = t.mergeRouters;
+export const createCallerFactory = t.createCallerFactory;
+export const middleware = t.middleware;
+
+/** Anyone, signed in or not. */
+export const publicProcedure = t.procedure;
+
+/** Signed-in callers only; anonymous → UNAUTHORIZED (401). */
+export const protectedProcedure = t.procedure.use(({ ctx, next }) => {
+  if (!ctx.user) {
+    throw new TRPCError({
+      code: "UNAUTHORIZED",
+      message:
+        ctx.authProblem === "expired"
+          ? "The access token has expired; refresh it"
+          : ctx.authProblem === "invalid"
+            ? "The access token is invalid; sign in again"
+            : "Sign in first",
+    });
+  }
+  return next({ ctx: { ...ctx, user: ctx.user } });
+});
+
+/** Admins only; a shopper → FORBIDDEN (403). */
+export const adminProcedure = protectedProcedure.use(({ ctx, next }) => {
+  if (ctx.user.role !== "ADMIN") {
+    throw new TRPCError({ code: "FORBIDDEN", message: "Only an admin may do this" });
+  }
+  return next({ ctx });
+});

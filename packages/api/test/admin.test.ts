@@ -1,0 +1,189 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bootstrapAdmin } from "../src/identity/bootstrap-admin.ts";
+import { startApi, strongPassword, uniqueEmail, type ApiHarness } from "./harness.ts";
+
+const ADMIN_EMAIL = uniqueEmail("root");
+const ADMIN_PASSWORD = strongPassword();
+
+let api: ApiHarness;
+let adminToken: string;
+beforeAll(async () => {
+  api = await startApi({ label: "api_admin", env: { ADMIN_EMAIL, ADMIN_PASSWORD } });
+  await bootstrapAdmin(api.deps);
+  adminToken = (await api.rest.login(ADMIN_EMAIL, ADMIN_PASSWORD)).body.accessToken;
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+describe("bootstrap admin", () => {
+  it("exists after start, and starting again changes nothing (one admin)", async () => {
+    const before = await api.db.user.findUniqueOrThrow({ where: { email: ADMIN_EMAIL } });
+    expect(before.role).toBe("ADMIN");
+    const again = await bootstrapAdmin(api.deps);
+    expect(again).toMatchObject({ action: "unchanged", userId: before.id });
+    await bootstrapAdmin(api.deps);
+    expect(await api.db.user.count({ where: { email: ADMIN_EMAIL } })).toBe(1);
+    const after = await api.db.user.findUniqueOrThrow({ where: { email: ADMIN_EMAIL } });
+    expect(after.passwordHash).toBe(before.passwordHash);
+  });
+
+  it("concurrent starts still make exactly one admin", async () => {
+    const email = uniqueEmail("racer");
+    const deps = {
+      ...api.deps,
+      config: { ...api.deps.config, ADMIN_EMAIL: email, ADMIN_PASSWORD: strongPassword() },
+    };
+    const outcomes = await Promise.all([bootstrapAdmin(deps), bootstrapAdmin(deps), bootstrapAdmin(deps)]);
+    expect(outcomes.filter((outcome) => outcome.action === "created")).toHaveLength(1);
+    expect(await api.db.user.count({ where: { email } })).toBe(1);
+  });
+
+  it("a changed ADMIN_PASSWORD updates the password and revokes old sessions", async () => {
+    const email = uniqueEmail("rotating");
+    const first = strongPassword();
+    const second = strongPassword();
+    const withPassword = (password: string) => ({
+      ...api.deps,
+      config: { ...api.deps.config, ADMIN_EMAIL: email.toUpperCase(), ADMIN_PASSWORD: password },
+    });
+    expect((await bootstrapAdmin(withPassword(first))).action).toBe("created");
+    const session = await api.rest.login(email, first);
+    expect(session.status).toBe(200);
+
+    expect((await bootstrapAdmin(withPassword(second))).action).toBe("updated");
+    expect(await api.db.user.count({ where: { email } })).toBe(1);
+    expect((await api.rest.login(email, first)).status).toBe(401);
+    expect((await api.rest.login(email, second)).status).toBe(200);
+    expect((await api.rest.refresh(session.body.refreshToken)).status).toBe(401);
+  });
+
+  it("ADMIN_EMAIL naming an existing shopper promotes it", async () => {
+    const email = uniqueEmail("promoted");
+    const password = strongPassword();
+    await api.rest.register(email, password);
+    const outcome = await bootstrapAdmin({
+      ...api.deps,
+      config: { ...api.deps.config, ADMIN_EMAIL: email, ADMIN_PASSWORD: password },
+    });
+    expect(outcome.action).toBe("updated");
+    expect((await api.db.user.findUniqueOrThrow({ where: { email } })).role).toBe("ADMIN");
+  });
+
+  it("without ADMIN_EMAIL nothing happens", async () => {
+    const outcome = await bootstrapAdmin({
+      ...api.deps,
+      config: { ...api.deps.config, ADMIN_EMAIL: undefined, ADMIN_PASSWORD: undefined },
+    });
+    expect(outcome).toEqual({ action: "skipped" });
+  });
+});
+
+describe("admin procedures", () => {
+  it("anonymous → 401, shopper → 403, admin → 200", async () => {
+    const anonymous = await api.request("/api/v1/admin/users");
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.body.error.code).toBe("UNAUTHORIZED");
+
+    const shopper = await api.rest.register(uniqueEmail("shopper"), strongPassword());
+    const forbidden = await api.request("/api/v1/admin/users", { headers: bearer(shopper.body.accessToken) });
+    expect(forbidden.status).toBe(403);
+    expect(forbidden.body.error.code).toBe("FORBIDDEN");
+
+    const createByShopper = await api.request("/api/v1/admin/admins", {
+      method: "POST",
+      headers: bearer(shopper.body.accessToken),
+      json: { email: uniqueEmail("nope"), password: strongPassword() },
+    });
+    expect(createByShopper.status).toBe(403);
+
+    const trpcForbidden = await api.request("/api/trpc/admin.findUsers", {
+      headers: bearer(shopper.body.accessToken),
+    });
+    expect(trpcForbidden.status).toBe(403);
+
+    const allowed = await api.request("/api/v1/admin/users", { headers: bearer(adminToken) });
+    expect(allowed.status).toBe(200);
+  });
+
+  it("findUsers searches by email fragment (any case), pages, and shows account null", async () => {
+    const tag = `find${Date.now().toString(36)}`;
+    const emails = await Promise.all(
+      [1, 2, 3, 4, 5].map(async (n) => {
+        const email = `${tag}-${n}@example.com`;
+        await api.rest.register(email, strongPassword());
+        return email;
+      }),
+    );
+    const first = await api.request(`/api/v1/admin/users?email=${tag.toUpperCase()}&limit=2`, {
+      headers: bearer(adminToken),
+    });
+    expect(first.status).toBe(200);
+    expect(first.body.users.map((user: { email: string }) => user.email)).toEqual(emails.slice(0, 2));
+    expect(first.body.users[0]).toMatchObject({ role: "SHOPPER", account: null });
+    expect(first.body.users[0].id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(first.body.nextCursor).toBe(emails[1]);
+
+    const seen = [...first.body.users];
+    let cursor = first.body.nextCursor;
+    while (cursor) {
+      const page = await api.request(
+        `/api/v1/admin/users?email=${tag}&limit=2&cursor=${encodeURIComponent(cursor)}`,
+        { headers: bearer(adminToken) },
+      );
+      seen.push(...page.body.users);
+      cursor = page.body.nextCursor;
+    }
+    expect(seen.map((user) => user.email)).toEqual(emails);
+    expect(JSON.stringify(seen)).not.toMatch(/password|argon/i);
+  });
+
+  it("findUsers shows the accounts the payments service reports", async () => {
+    const withAccounts = await startApi({
+      label: "api_admin_acc",
+      env: { ADMIN_EMAIL, ADMIN_PASSWORD },
+      accountsOf: async (ids) => new Map(ids.map((userId) => [userId, { userId, balance: 12_345 }])),
+    });
+    try {
+      await bootstrapAdmin(withAccounts.deps);
+      const token = (await withAccounts.rest.login(ADMIN_EMAIL, ADMIN_PASSWORD)).body.accessToken;
+      const found = await withAccounts.request(`/api/v1/admin/users?email=${ADMIN_EMAIL}`, {
+        headers: bearer(token),
+      });
+      expect(found.body.users).toEqual([
+        expect.objectContaining({
+          email: ADMIN_EMAIL,
+          account: { userId: expect.any(String), balance: 12_345 },
+        }),
+      ]);
+    } finally {
+      await withAccounts.close();
+    }
+  });
+
+  it("createAdmin makes an admin (201) who can use admin procedures; a taken email is 409", async () => {
+    const email = uniqueEmail("second-admin");
+    const password = strongPassword();
+    const created = await api.request("/api/v1/admin/admins", {
+      method: "POST",
+      headers: bearer(adminToken),
+      json: { email, password },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.user).toMatchObject({ email, role: "ADMIN" });
+
+    const login = await api.rest.login(email, password);
+    expect(login.body.user.role).toBe("ADMIN");
+    const list = await api.request("/api/v1/admin/users", { headers: bearer(login.body.accessToken) });
+    expect(list.status).toBe(200);
+
+    const again = await api.request("/api/v1/admin/admins", {
+      method: "POST",
+      headers: bearer(adminToken),
+      json: { email: email.toUpperCase(), password },
+    });
+    expect(again.status).toBe(409);
+  });
+});

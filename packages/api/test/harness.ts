@@ -1,0 +1,159 @@
+// A real API server for tests: fresh databases, real Redis under a unique prefix, a node http server on
+// port 0 wrapping createApiRequestHandler, and every log line and response kept for inspection.
+import { randomBytes } from "node:crypto";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { Writable } from "node:stream";
+import { pino } from "pino";
+import { loadConfig } from "@gozon/core/config";
+import { createTestDatabases } from "@gozon/db/testing";
+import { createApiDeps, type AccountsOf, type ApiDeps } from "../src/deps.ts";
+import { createApiRequestHandler } from "../src/http.ts";
+import type { RateLimitSettings } from "../src/identity/rate-limit.ts";
+
+export type Exchange = { method: string; path: string; status: number; headers: string; body: string };
+
+export type ApiHarness = Awaited<ReturnType<typeof startApi>>;
+
+const generous = { points: 10_000, durationSeconds: 60 };
+
+export async function startApi(
+  opts: {
+    label?: string;
+    rateLimits?: Partial<RateLimitSettings>;
+    env?: Record<string, string>;
+    accountsOf?: AccountsOf;
+    trustProxy?: boolean;
+  } = {},
+) {
+  const databases = await createTestDatabases(opts.label ?? "api");
+  const redisPrefix = `gozon_test_api_${randomBytes(6).toString("hex")}`;
+  const config = loadConfig({
+    NODE_ENV: "test",
+    LOG_LEVEL: "trace",
+    IDENTITY_DATABASE_URL: databases.urls.identity,
+    ORDERS_DATABASE_URL: databases.urls.orders,
+    PAYMENTS_DATABASE_URL: databases.urls.payments,
+    REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+    REDIS_PREFIX: redisPrefix,
+    JWT_SECRET: randomBytes(32).toString("hex"),
+    ...opts.env,
+  });
+
+  const logLines: string[] = [];
+  const logStream = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      logLines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
+      callback();
+    },
+  });
+  // Deliberately without redaction: the test proves secrets never reach the logger at all.
+  const log = pino({ name: "api-test", level: "trace" }, logStream);
+
+  let clockOffsetMs = 0;
+  const deps: ApiDeps = createApiDeps(config, {
+    log,
+    now: () => new Date(Date.now() + clockOffsetMs),
+    rateLimits: {
+      loginFailuresPerEmail: generous,
+      loginFailuresPerIp: generous,
+      registerPerIp: generous,
+      registerPerEmail: generous,
+      ...opts.rateLimits,
+    },
+    accountsOf: opts.accountsOf,
+    trustProxy: opts.trustProxy,
+  });
+
+  const handle = createApiRequestHandler(deps);
+  const server = http.createServer((req, res) => {
+    void handle(req, res).then((served) => {
+      if (!served) {
+        res.statusCode = 418;
+        res.end("not an API path");
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const exchanges: Exchange[] = [];
+
+  /** fetch against the server; every response is recorded (for the secret-leak scan). */
+  async function request(path: string, init: RequestInit & { json?: unknown } = {}) {
+    const { json, ...rest } = init;
+    const headers = new Headers(rest.headers);
+    if (json !== undefined) headers.set("content-type", "application/json");
+    const response = await fetch(`${baseUrl}${path}`, {
+      ...rest,
+      headers,
+      body: json !== undefined ? JSON.stringify(json) : rest.body,
+    });
+    const text = await response.text();
+    const headerText = [...response.headers.entries()].map(([k, v]) => `${k}: ${v}`).join("\n");
+    exchanges.push({
+      method: rest.method ?? "GET",
+      path,
+      status: response.status,
+      headers: headerText,
+      body: text,
+    });
+    let body: unknown;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      body = text;
+    }
+    return { status: response.status, headers: response.headers, body: body as any, text }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  }
+
+  const rest = {
+    register: (email: string, password: string) =>
+      request("/api/v1/auth/register", { method: "POST", json: { email, password } }),
+    login: (email: string, password: string, headers?: Record<string, string>) =>
+      request("/api/v1/auth/login", { method: "POST", json: { email, password }, headers }),
+    me: (accessToken?: string) =>
+      request("/api/v1/auth/me", { headers: accessToken ? { authorization: `Bearer ${accessToken}` } : {} }),
+    refresh: (refreshToken: string) =>
+      request("/api/v1/auth/refresh", { method: "POST", json: { refreshToken } }),
+    logout: (refreshToken: string) =>
+      request("/api/v1/auth/logout", { method: "POST", json: { refreshToken } }),
+  };
+
+  async function close() {
+    await new Promise((resolve) => server.close(resolve));
+    server.closeAllConnections();
+    await deleteRedisKeys(deps, redisPrefix);
+    await deps.close();
+    await databases.drop();
+  }
+
+  return {
+    baseUrl,
+    config,
+    deps,
+    db: deps.identityDb,
+    request,
+    rest,
+    exchanges,
+    logLines,
+    redisPrefix,
+    advanceClock: (ms: number) => {
+      clockOffsetMs += ms;
+    },
+    close,
+  };
+}
+
+/** Removes only this run's keys (Redis is shared: never FLUSH). */
+async function deleteRedisKeys(deps: ApiDeps, prefix: string) {
+  let cursor = "0";
+  do {
+    const [next, keys] = await deps.redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 500);
+    cursor = next;
+    if (keys.length > 0) await deps.redis.del(...keys);
+  } while (cursor !== "0");
+}
+
+export const uniqueEmail = (tag = "user") => `${tag}-${randomBytes(5).toString("hex")}@example.com`;
+export const strongPassword = () => `pw-${randomBytes(9).toString("base64url")}`;
