@@ -14,7 +14,7 @@ afterAll(async () => {
   await dbs?.drop();
 });
 
-const start = (env: NodeJS.ProcessEnv = {}) =>
+const start = (env: Record<string, string> = {}) =>
   startProcess("node", ["--import", "tsx", "src/main.ts"], {
     cwd: workerDir,
     env: {

@@ -10,7 +10,7 @@ describe("web process", () => {
   let dbs: Awaited<ReturnType<typeof createTestDatabases>>;
   const started: RunningProcess[] = [];
 
-  const startWeb = async (env: NodeJS.ProcessEnv) => {
+  const startWeb = async (env: Record<string, string>) => {
     const port = await freePort();
     const web = startProcess("node", ["--import", "tsx", "server.ts"], {
       cwd: webDir,

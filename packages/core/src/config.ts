@@ -62,6 +62,13 @@ export const configSchema = z
         .max(128, { message: "must be at most 128 characters" })
         .optional(),
     ),
+    /** Trust `X-Forwarded-For` / `X-Forwarded-Proto`: set it only behind a proxy that overwrites them. */
+    TRUST_PROXY: z
+      .enum(["true", "false", "1", "0"], { message: "must be true or false" })
+      .default("false")
+      .transform((value) => value === "true" || value === "1"),
+    /** Registrations allowed per client IP per hour (login failures have their own fixed limits). */
+    REGISTRATIONS_PER_IP_PER_HOUR: integer(1, 1_000_000).default(50),
     DATA_DIR: z.string().min(1).default(path.join(repoRoot, ".data")),
     /** An order still NEW after this long gets its payment requested again. */
     RECONCILE_AFTER_MS: integer(1000, 86_400_000).default(30_000),
@@ -127,8 +134,13 @@ export const services: readonly Service[] = ["orders", "payments", "identity"];
 export const DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /** Each service's own database: an explicit override, else `gozon_<service>` on the DATABASE_URL server. */
-export function serviceDatabaseUrls(config: Pick<Config, "DATABASE_URL" | `${Uppercase<Service>}_DATABASE_URL`>) {
-  const server = config.DATABASE_URL === undefined || config.DATABASE_URL === "embedded" ? DEFAULT_DATABASE_URL : config.DATABASE_URL;
+export function serviceDatabaseUrls(
+  config: Pick<Config, "DATABASE_URL" | `${Uppercase<Service>}_DATABASE_URL`>,
+) {
+  const server =
+    config.DATABASE_URL === undefined || config.DATABASE_URL === "embedded"
+      ? DEFAULT_DATABASE_URL
+      : config.DATABASE_URL;
   const derive = (service: Service) => withDatabase(server, `gozon_${service}`);
   return {
     orders: config.ORDERS_DATABASE_URL ?? derive("orders"),

@@ -2,6 +2,9 @@ import http from "node:http";
 import next from "next";
 import { serviceDatabaseUrls, type Config } from "@gozon/core/config";
 import type { Logger } from "@gozon/core/logger";
+import { bootstrapAdmin } from "@gozon/api/identity/bootstrap-admin";
+import { createApiDeps } from "@gozon/api/deps";
+import { createApiRequestHandler } from "@gozon/api/http";
 import { createReadiness } from "./readiness.ts";
 
 export type WebServerOptions = { config: Config; log: Logger; dir: string; dev: boolean };
@@ -15,6 +18,16 @@ export async function startWebServer({ config, log, dir, dev }: WebServerOptions
   const handleNext = app.getRequestHandler();
   await app.prepare();
   const readiness = createReadiness(serviceDatabaseUrls(config), config.REDIS_URL);
+  const deps = createApiDeps(config, {
+    log,
+    trustProxy: config.TRUST_PROXY,
+    rateLimits: {
+      registerPerIp: { points: config.REGISTRATIONS_PER_IP_PER_HOUR, durationSeconds: 60 * 60 },
+    },
+  });
+  const admin = await bootstrapAdmin({ config, identityDb: deps.identityDb, log });
+  if (admin.action !== "skipped") log.info({ email: admin.email, action: admin.action }, "bootstrap admin");
+  const handleApi = createApiRequestHandler(deps);
 
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
@@ -27,11 +40,13 @@ export async function startWebServer({ config, log, dir, dev }: WebServerOptions
         });
       });
     }
-    handleNext(req, res).catch((err: unknown) => {
-      log.error({ err, path }, "request failed");
-      if (!res.headersSent)
-        sendJson(res, 500, { error: { code: "INTERNAL_SERVER_ERROR", message: "Internal error" } });
-    });
+    handleApi(req, res)
+      .then((handled) => (handled ? undefined : handleNext(req, res)))
+      .catch((err: unknown) => {
+        log.error({ err, path }, "request failed");
+        if (!res.headersSent)
+          sendJson(res, 500, { error: { code: "INTERNAL_SERVER_ERROR", message: "Internal error" } });
+      });
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -50,6 +65,7 @@ export async function startWebServer({ config, log, dir, dev }: WebServerOptions
         server.closeIdleConnections();
       });
       await readiness.close();
+      await deps.close();
       await app.close();
     },
   };
