@@ -1,24 +1,65 @@
-import { Redis } from "ioredis";
+// orders-worker: the orders outbox relay, the payment-results consumer and the reconciler.
 import { loadConfigOrExit, serviceDatabaseUrls } from "@gozon/core/config";
 import { checkRedisPolicy } from "@gozon/core/infra/redis";
 import { onShutdown } from "@gozon/core/lifecycle";
 import { createLogger } from "@gozon/core/logger";
 import { createOrdersClient } from "@gozon/db/clients";
+import { purgeIdempotencyKeys } from "@gozon/db/idempotency";
+import { createOutboxRelay } from "@gozon/messaging/outbox-relay";
+import { bullPrefix, createRedisConnection } from "@gozon/messaging/queues";
+import { reRequestStalePayments } from "@gozon/orders/reconcile";
+import { consumePaymentResults } from "./consume-results.ts";
+import { every } from "./periodic.ts";
 
 const config = loadConfigOrExit();
 const log = createLogger("orders-worker", config.LOG_LEVEL);
 
 try {
-  const db = createOrdersClient(serviceDatabaseUrls(config).orders);
+  const databaseUrl = serviceDatabaseUrls(config).orders;
+  const db = createOrdersClient(databaseUrl);
   await db.$queryRaw`SELECT 1`;
-  // BullMQ needs maxRetriesPerRequest: null so a blocked worker connection is never failed by ioredis.
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
-  await redis.ping();
-  await checkRedisPolicy(redis, log);
+  const connection = createRedisConnection(config.REDIS_URL, "orders-worker");
+  const publisher = createRedisConnection(config.REDIS_URL, "orders-worker-pub");
+  await connection.ping();
+  await checkRedisPolicy(connection, log);
+  const prefix = bullPrefix(config);
+
+  const relay = createOutboxRelay({
+    db,
+    databaseUrl,
+    connection,
+    prefix,
+    log,
+    pollMs: config.OUTBOX_POLL_MS,
+  });
+  relay.start();
+  const results = consumePaymentResults({
+    db,
+    connection,
+    publisher,
+    prefix,
+    redisPrefix: config.REDIS_PREFIX,
+    log,
+  });
+  const reconciler = every(Math.min(5_000, config.RECONCILE_AFTER_MS / 2), "reconciler", log, async () => {
+    const count = await reRequestStalePayments(db, config.RECONCILE_AFTER_MS);
+    if (count > 0) log.warn({ count }, "re-requested payment for orders still NEW");
+  });
+  const housekeeping = every(60 * 60_000, "housekeeping", log, async () => {
+    const outbox = await relay.purgeSent(config.RETENTION_DAYS);
+    const keys = await purgeIdempotencyKeys(db, config.RETENTION_DAYS * 24);
+    log.info({ outbox, idempotencyKeys: keys }, "purged old rows");
+  });
+  housekeeping.tick();
   log.info("orders worker ready");
 
   onShutdown(log, async () => {
-    redis.disconnect();
+    await reconciler.stop();
+    await housekeeping.stop();
+    await results.close();
+    await relay.stop();
+    connection.disconnect();
+    publisher.disconnect();
     await db.$disconnect();
   });
 } catch (err) {

@@ -1,23 +1,44 @@
-import { Redis } from "ioredis";
+// payments-worker: payment-request consumer (inbox + processor), payments outbox relay, housekeeping.
 import { loadConfigOrExit, serviceDatabaseUrls } from "@gozon/core/config";
 import { checkRedisPolicy } from "@gozon/core/infra/redis";
 import { onShutdown } from "@gozon/core/lifecycle";
 import { createLogger } from "@gozon/core/logger";
 import { createPaymentsClient } from "@gozon/db/clients";
+import { createOutboxRelay } from "@gozon/messaging/outbox-relay";
+import { bullPrefix, createRedisConnection, pingRedis } from "@gozon/messaging/queues";
+import { startRequestConsumer } from "./consume-requests.ts";
+import { startHousekeeping } from "./housekeeping.ts";
 
 const config = loadConfigOrExit();
 const log = createLogger("payments-worker", config.LOG_LEVEL);
 
 try {
-  const db = createPaymentsClient(serviceDatabaseUrls(config).payments);
+  const databaseUrl = serviceDatabaseUrls(config).payments;
+  const db = createPaymentsClient(databaseUrl);
   await db.$queryRaw`SELECT 1`;
-  // BullMQ needs maxRetriesPerRequest: null so a blocked worker connection is never failed by ioredis.
-  const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null });
-  await redis.ping();
+  const redis = createRedisConnection(config.REDIS_URL, "payments-worker", log);
+  await pingRedis(redis, 5_000);
   await checkRedisPolicy(redis, log);
-  log.info("payments worker ready");
+  const prefix = bullPrefix(config);
+
+  const relay = createOutboxRelay({
+    db,
+    databaseUrl,
+    connection: redis,
+    prefix,
+    log,
+    pollMs: config.OUTBOX_POLL_MS,
+  });
+  relay.start();
+  const consumer = startRequestConsumer({ db, connection: redis, prefix, log });
+  await consumer.waitUntilReady();
+  const housekeeping = startHousekeeping({ db, relay, log, retentionDays: config.RETENTION_DAYS });
+  log.info({ prefix }, "payments worker ready");
 
   onShutdown(log, async () => {
+    await consumer.close(); // lets active jobs finish; the inbox makes an interrupted one safe anyway
+    await housekeeping.stop();
+    await relay.stop();
     redis.disconnect();
     await db.$disconnect();
   });

@@ -1,0 +1,59 @@
+// Orders, settle (step 6 of the saga): each payment result moves its order out of NEW exactly once.
+import { UnrecoverableError, Worker } from "bullmq";
+import type { Redis } from "ioredis";
+import type { Logger } from "@gozon/core/logger";
+import type { OrdersClient } from "@gozon/db/clients";
+import { parseMessage } from "@gozon/messaging/contracts";
+import { QUEUES } from "@gozon/messaging/queues";
+import { publishOrderEvent } from "@gozon/orders/order-events";
+import { settleOrder } from "@gozon/orders/settle-order";
+
+export type ResultsConsumerOptions = {
+  db: OrdersClient;
+  connection: Redis;
+  publisher: Redis;
+  prefix: string;
+  redisPrefix: string;
+  log: Logger;
+  concurrency?: number;
+};
+
+export function consumePaymentResults({
+  db,
+  connection,
+  publisher,
+  prefix,
+  redisPrefix,
+  log,
+  concurrency = 20,
+}: ResultsConsumerOptions) {
+  const worker = new Worker(
+    QUEUES.paymentResults,
+    async (job) => {
+      const parsed = parseMessage(job.data, ["PaymentSucceeded", "PaymentFailed"]);
+      if (!parsed.ok) {
+        // A poison message never succeeds: dead-letter it (BullMQ's failed set) instead of retrying.
+        log.error(
+          { jobId: job.id, messageId: parsed.messageId, error: parsed.error },
+          "poison payment result",
+        );
+        throw new UnrecoverableError(parsed.error);
+      }
+      const { message } = parsed;
+      const msgLog = log.child({ messageId: message.messageId, orderId: message.payload.orderId });
+      const { order, changed } = await settleOrder(db, message);
+      if (!order) {
+        msgLog.warn("payment result for an unknown order: dropped");
+        return;
+      }
+      await publishOrderEvent(publisher, redisPrefix, order);
+      msgLog.info({ status: order.status, reason: order.cancelReason, changed }, "order settled");
+    },
+    { connection, prefix, concurrency },
+  );
+  worker.on("failed", (job, err) => {
+    log.warn({ jobId: job?.id, attempts: job?.attemptsMade, err }, "payment result failed; will retry");
+  });
+  worker.on("error", (err) => log.error({ err }, "results consumer error"));
+  return worker;
+}

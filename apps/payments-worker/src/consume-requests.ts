@@ -1,0 +1,70 @@
+// Consumer of `payments.requests`: validates each job against the contract, then hands it to the inbox.
+import { UnrecoverableError, Worker } from "bullmq";
+import type { Redis } from "ioredis";
+import type { Logger } from "@gozon/core/logger";
+import { parseMessage } from "@gozon/messaging/contracts";
+import { QUEUES } from "@gozon/messaging/queues";
+import type { TransactionalSqlClient } from "@gozon/messaging/sql";
+import { receivePaymentRequest } from "@gozon/payments/process-payment";
+
+export type RequestConsumerOptions = {
+  db: TransactionalSqlClient;
+  connection: Redis;
+  prefix: string;
+  log: Logger;
+  concurrency?: number;
+};
+
+/**
+ * A poison message (fails the schema) is moved to the failed set at once with UnrecoverableError: no
+ * retries, the queue goes on, the worker stays up. Any other error (the database is down) is thrown as
+ * is, so BullMQ retries the job with backoff. The job's return value says what happened (diagnostics).
+ */
+export function startRequestConsumer({
+  db,
+  connection,
+  prefix,
+  log,
+  concurrency = 16,
+}: RequestConsumerOptions) {
+  const consumerLog = log.child({ component: "payment-requests" });
+  let duplicates = 0;
+
+  const worker = new Worker(
+    QUEUES.paymentRequests,
+    async (job) => {
+      const parsed = parseMessage(job.data, ["PaymentRequested"]);
+      if (!parsed.ok) {
+        consumerLog.error(
+          { jobId: job.id, messageId: parsed.messageId, error: parsed.error },
+          "poison message dead-lettered",
+        );
+        throw new UnrecoverableError(`poison message: ${parsed.error}`);
+      }
+      const { messageId } = parsed.message;
+      const { stored, outcome } = await receivePaymentRequest(db, parsed.message, consumerLog);
+      if (!stored && outcome.status === "already-processed") {
+        duplicates++;
+        consumerLog.info({ jobId: job.id, messageId, duplicates }, "duplicate message dropped");
+      } else if (!stored) {
+        consumerLog.info(
+          { jobId: job.id, messageId },
+          "redelivered message finished its pending inbox entry",
+        );
+      }
+      return { stored, status: outcome.status };
+    },
+    { connection, prefix, concurrency },
+  );
+
+  worker.on("failed", (job, err) => {
+    if (!job || err instanceof UnrecoverableError || err.name === "UnrecoverableError") return;
+    const final = job.attemptsMade >= (job.opts.attempts ?? 1);
+    consumerLog.warn(
+      { err, jobId: job.id, attemptsMade: job.attemptsMade },
+      final ? "payment request failed for good" : "payment request failed; will retry",
+    );
+  });
+  worker.on("error", (err) => consumerLog.error({ err }, "payment request consumer error"));
+  return worker;
+}

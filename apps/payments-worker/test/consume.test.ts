@@ -1,0 +1,182 @@
+// The real payments worker process against real Postgres and Redis: outcomes, duplicates, poison messages.
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "@gozon/core/logger";
+import { freePort, waitFor, type RunningProcess } from "@gozon/core/testing";
+import { createPaymentsClient } from "@gozon/db/clients";
+import { buildMessage } from "@gozon/messaging/contracts";
+import { createAccount, topUp } from "@gozon/payments/accounts";
+import { storeInbox } from "@gozon/payments/process-payment";
+import { startRequestConsumer } from "../src/consume-requests.ts";
+import { balanceOf, createHarness, debitsFor, decisionFor, type Harness } from "./harness.ts";
+
+let h: Harness;
+let worker: RunningProcess;
+
+beforeAll(async () => {
+  h = await createHarness("pw-consume");
+  worker = h.startWorker();
+  await worker.waitForOutput(/payments worker ready/);
+});
+
+afterAll(async () => {
+  if (worker) expect(await worker.stop()).toBe(0);
+  await h?.close();
+});
+
+async function accountWith(balance: number) {
+  const userId = randomUUID();
+  await createAccount(h.db, userId);
+  if (balance > 0) await topUp(h.db, userId, balance);
+  return userId;
+}
+
+const request = (userId: string, amount: number) =>
+  buildMessage("PaymentRequested", { orderId: randomUUID(), userId, amount });
+
+const resultOf = (orderId: string) =>
+  waitFor(() => h.resultsFor(orderId)[0], { what: `the result for order ${orderId}` });
+
+describe("payments worker", () => {
+  it("charges an order and delivers PaymentSucceeded to orders.payment-results", async () => {
+    const userId = await accountWith(1_000);
+    const message = request(userId, 600);
+    await h.send(message);
+    expect(await resultOf(message.payload.orderId)).toMatchObject({
+      type: "PaymentSucceeded",
+      payload: message.payload,
+    });
+    expect(await balanceOf(h.db, userId)).toBe(400);
+    expect(await debitsFor(h.db, message.payload.orderId)).toBe(1);
+  });
+
+  it("answers NO_ACCOUNT when the user has no account", async () => {
+    const message = request(randomUUID(), 600);
+    await h.send(message);
+    expect(await resultOf(message.payload.orderId)).toMatchObject({
+      type: "PaymentFailed",
+      payload: { ...message.payload, reason: "NO_ACCOUNT" },
+    });
+  });
+
+  it("answers INSUFFICIENT_FUNDS and leaves the balance and the ledger untouched", async () => {
+    const userId = await accountWith(599);
+    const message = request(userId, 600);
+    await h.send(message);
+    expect(await resultOf(message.payload.orderId)).toMatchObject({
+      type: "PaymentFailed",
+      payload: { reason: "INSUFFICIENT_FUNDS" },
+    });
+    expect(await balanceOf(h.db, userId)).toBe(599);
+    expect(await debitsFor(h.db, message.payload.orderId)).toBe(0);
+    expect(await decisionFor(h.db, message.payload.orderId)).toEqual({
+      outcome: "FAILED",
+      reason: "INSUFFICIENT_FUNDS",
+    });
+  });
+
+  it("drops the same message delivered as 50 jobs, with a log line, and charges once", async () => {
+    const userId = await accountWith(10_000);
+    const message = request(userId, 100);
+    // Distinct job ids, or BullMQ itself would ignore the repeats: this exercises the inbox.
+    const jobIds = Array.from({ length: 50 }, (_, i) => `${message.messageId}-copy-${i}`);
+    await Promise.all(jobIds.map((jobId) => h.send(message, jobId)));
+    await resultOf(message.payload.orderId);
+    await waitFor(
+      async () => {
+        const jobs = await Promise.all(jobIds.map((jobId) => h.requests.getJob(jobId)));
+        return jobs.every((job) => job?.returnvalue);
+      },
+      { what: "all 50 jobs done" },
+    );
+    expect(await debitsFor(h.db, message.payload.orderId)).toBe(1);
+    expect(await balanceOf(h.db, userId)).toBe(9_900);
+    const dropped = worker
+      .output()
+      .split("\n")
+      .filter((line) => line.includes("duplicate message dropped") && line.includes(message.messageId));
+    expect(dropped).toHaveLength(49);
+    expect(h.resultsFor(message.payload.orderId)).toHaveLength(1);
+  });
+
+  it("decides an inbox entry whose job Redis lost (the periodic sweep), and delivers the result", async () => {
+    const userId = await accountWith(1_000);
+    const message = request(userId, 100);
+    expect(await storeInbox(h.db, message)).toBe(true); // stored, and no job will ever come
+    expect(await resultOf(message.payload.orderId)).toMatchObject({ type: "PaymentSucceeded" });
+    expect(await debitsFor(h.db, message.payload.orderId)).toBe(1);
+  });
+
+  it("dead-letters a poison message at once with a log line, and goes on with the next message", async () => {
+    const userId = await accountWith(1_000);
+    const poison = { ...request(userId, 100), payload: { orderId: randomUUID(), userId, amount: 1.5 } };
+    await h.requests.add("PaymentRequested", poison, { jobId: "poison-float" });
+    await h.requests.add("PaymentRequested", "not even an object", { jobId: "poison-garbage" });
+    await h.requests.add(
+      "RefundRequested",
+      { ...request(userId, 1), type: "RefundRequested" },
+      { jobId: "poison-type" },
+    );
+    const next = request(userId, 100);
+    await h.send(next);
+
+    expect(await resultOf(next.payload.orderId)).toMatchObject({ type: "PaymentSucceeded" });
+    for (const jobId of ["poison-float", "poison-garbage", "poison-type"]) {
+      const job = await waitFor(
+        async () => {
+          const found = await h.requests.getJob(jobId);
+          return found && (await found.getState()) === "failed" ? found : undefined;
+        },
+        { what: `${jobId} in the failed set` },
+      );
+      expect(job.attemptsMade).toBe(1); // no retries
+      expect(job.failedReason).toMatch(/^poison message: /);
+      expect(worker.output()).toMatch(new RegExp(`"jobId":"${jobId}".*"msg":"poison message dead-lettered"`));
+    }
+    expect(worker.output()).toContain(poison.messageId); // the log line names the message too
+    expect(worker.child.exitCode).toBeNull();
+  });
+});
+
+describe("request consumer when its database is down", () => {
+  it("fails the job and lets BullMQ retry it with backoff, then processes it once the database is back", async () => {
+    const log = createLogger("consume-test", "silent");
+    const deadDb = createPaymentsClient(`postgres://postgres@127.0.0.1:${await freePort()}/nowhere`);
+    const userId = await accountWith(1_000);
+    const message = request(userId, 250);
+
+    await worker.stop(); // only the in-process consumers below may take this job
+    try {
+      const broken = startRequestConsumer({ db: deadDb, connection: h.redis, prefix: h.prefix, log });
+      await h.send(message);
+      const retried = await waitFor(
+        async () => {
+          const job = await h.requests.getJob(message.messageId);
+          return job && job.attemptsMade >= 2 ? job : undefined;
+        },
+        { what: "two failed attempts" },
+      );
+      await broken.close();
+      expect(["delayed", "waiting", "wait"]).toContain(await retried.getState());
+      expect(retried.failedReason).toMatch(/connect|ECONNREFUSED|database/i);
+
+      const healthy = startRequestConsumer({ db: h.db, connection: h.redis, prefix: h.prefix, log });
+      try {
+        await waitFor(
+          async () => (await h.requests.getJob(message.messageId))?.returnvalue?.status === "decided",
+          {
+            what: "the retried job to be processed",
+          },
+        );
+      } finally {
+        await healthy.close();
+      }
+      expect(await debitsFor(h.db, message.payload.orderId)).toBe(1);
+    } finally {
+      await deadDb.$disconnect();
+      worker = h.startWorker();
+      await worker.waitForOutput(/payments worker ready/);
+    }
+    expect(await resultOf(message.payload.orderId)).toMatchObject({ type: "PaymentSucceeded" });
+  });
+});

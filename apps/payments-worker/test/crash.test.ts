@@ -1,0 +1,150 @@
+// The worker process killed with SIGKILL at the two dangerous moments, and a relay killed after `add`:
+// after a restart every payment is decided exactly once and its result is delivered.
+import { randomUUID } from "node:crypto";
+import path from "node:path";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { startProcess, waitFor } from "@gozon/core/testing";
+import { createOrdersClient, type OrdersClient } from "@gozon/db/clients";
+import { buildMessage } from "@gozon/messaging/contracts";
+import { writeOutbox } from "@gozon/messaging/outbox";
+import { createAccount, topUp } from "@gozon/payments/accounts";
+import {
+  balanceOf,
+  createHarness,
+  debitsFor,
+  decisionFor,
+  REDIS_URL,
+  workerDir,
+  type Harness,
+} from "./harness.ts";
+
+let h: Harness;
+let ordersDb: OrdersClient;
+
+beforeAll(async () => {
+  h = await createHarness("pw-crash");
+  ordersDb = createOrdersClient(h.dbs.urls.orders);
+});
+
+afterAll(async () => {
+  await ordersDb?.$disconnect();
+  await h?.close();
+});
+
+async function accountWith(balance: number) {
+  const userId = randomUUID();
+  await createAccount(h.db, userId);
+  await topUp(h.db, userId, balance);
+  return userId;
+}
+
+async function inboxEntry(messageId: string) {
+  const [row] = await h.db.$queryRaw<{ processed: boolean }[]>`
+    SELECT processed_at IS NOT NULL AS processed FROM inbox WHERE message_id = ${messageId}::uuid`;
+  return row;
+}
+
+it.each([
+  ["after-inbox-store", "between storing the inbox entry and processing it"],
+  ["after-process", "after processing commits and before the relay publishes the result"],
+])("killed at %s (%s): after a restart, exactly one debit and the result delivered", async (failpoint) => {
+  const userId = await accountWith(1_000);
+  const message = buildMessage("PaymentRequested", { orderId: randomUUID(), userId, amount: 300 });
+  const { orderId } = message.payload;
+
+  const doomed = h.startWorker({ GOZON_FAILPOINTS: failpoint });
+  await doomed.waitForOutput(/payments worker ready/);
+  await h.send(message);
+  expect(await doomed.exited).toBe("SIGKILL");
+  expect(doomed.output()).toContain(`failpoint ${failpoint}: SIGKILL`);
+
+  // What the crash left behind.
+  expect(await inboxEntry(message.messageId)).toEqual({ processed: failpoint === "after-process" });
+  if (failpoint === "after-inbox-store") {
+    expect(await decisionFor(h.db, orderId)).toBeUndefined();
+    expect(await balanceOf(h.db, userId)).toBe(1_000);
+  } else {
+    expect(await decisionFor(h.db, orderId)).toEqual({ outcome: "SUCCEEDED", reason: null });
+  }
+
+  const t0 = Date.now();
+  const restarted = h.startWorker();
+  try {
+    await restarted.waitForOutput(/payments worker ready/);
+    const [result] = await waitFor(
+      () => (h.resultsFor(orderId).length > 0 ? h.resultsFor(orderId) : undefined),
+      {
+        what: "the result on orders.payment-results",
+      },
+    );
+    console.log(`${failpoint}: result delivered ${Date.now() - t0} ms after the restart`);
+    expect(result).toMatchObject({ type: "PaymentSucceeded", payload: message.payload });
+    expect(await debitsFor(h.db, orderId)).toBe(1);
+    expect(await balanceOf(h.db, userId)).toBe(700);
+    expect(await inboxEntry(message.messageId)).toEqual({ processed: true });
+  } finally {
+    expect(await restarted.stop()).toBe(0);
+  }
+});
+
+it("a relay killed after add and before marking sent: the message arrives twice, the payment happens once", async () => {
+  const userId = await accountWith(1_000);
+  // The orders side's part 1: the request is in the orders outbox.
+  const message = buildMessage("PaymentRequested", { orderId: randomUUID(), userId, amount: 400 });
+  await writeOutbox(ordersDb, message);
+  const relayOnce = (failpoints = "") =>
+    startProcess(
+      "node",
+      [
+        "--import",
+        "tsx",
+        path.join("test/fixtures/orders-relay-once.ts"),
+        h.dbs.urls.orders,
+        REDIS_URL,
+        h.prefix,
+      ],
+      { cwd: workerDir, env: { ...process.env, GOZON_FAILPOINTS: failpoints } },
+    );
+  const unsent = async () =>
+    (await ordersDb.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL`)[0]!.n;
+
+  const crashed = relayOnce("relay-after-add");
+  expect(await crashed.exited).toBe("SIGKILL");
+  expect(await unsent()).toBe(1n);
+
+  const worker = h.startWorker();
+  try {
+    await worker.waitForOutput(/payments worker ready/);
+    const first = await waitFor(
+      async () => {
+        const job = await h.requests.getJob(message.messageId);
+        return job?.returnvalue ? job : undefined;
+      },
+      { what: "the first delivery to be processed" },
+    );
+    expect(first.returnvalue).toEqual({ stored: true, status: "decided" });
+
+    // Once BullMQ no longer keeps the finished job (its retention ran out), a re-add is a new delivery.
+    await h.requests.remove(message.messageId);
+    const again = relayOnce();
+    expect(await again.exited).toBe(0);
+    expect(again.output()).toContain('"sent":1');
+    expect(await unsent()).toBe(0n);
+
+    const second = await waitFor(
+      async () => {
+        const job = await h.requests.getJob(message.messageId);
+        return job?.returnvalue ? job : undefined;
+      },
+      { what: "the second delivery to be processed" },
+    );
+    expect(second.returnvalue).toEqual({ stored: false, status: "already-processed" });
+    await worker.waitForOutput(new RegExp(`"messageId":"${message.messageId}".*duplicate message dropped`));
+
+    expect(await debitsFor(h.db, message.payload.orderId)).toBe(1);
+    expect(await balanceOf(h.db, userId)).toBe(600);
+    await waitFor(() => h.resultsFor(message.payload.orderId).length === 1, { what: "the result" });
+  } finally {
+    expect(await worker.stop()).toBe(0);
+  }
+});

@@ -1,0 +1,168 @@
+// The message contracts between the services: the only place a payload is defined.
+//
+// Every message travels in the same envelope: `{ messageId, type, version, occurredAt, payload }`.
+// `messageId` is the idempotency key of a delivery (BullMQ job id, inbox key); `type` + `version` select
+// the payload schema, so a payload can change shape later by adding a version beside the old one.
+// Payloads are parsed as tolerant readers (unknown fields are dropped, not rejected), so a producer may
+// add a field without breaking older consumers; removing or changing a field needs a new version.
+// Money is an integer number of minor units (kopecks) everywhere; a float or a numeric string is rejected.
+import { randomUUID } from "node:crypto";
+import { z } from "zod";
+
+/** Minor units (kopecks): 1 … 1 000 000 000 per order or top-up. */
+export const MAX_AMOUNT = 1_000_000_000;
+export const amountSchema = z.number().int().positive().max(MAX_AMOUNT);
+
+export const failureReasonSchema = z.enum(["NO_ACCOUNT", "INSUFFICIENT_FUNDS"]);
+export type FailureReason = z.infer<typeof failureReasonSchema>;
+
+export const orderStatusSchema = z.enum(["NEW", "FINISHED", "CANCELLED"]);
+export type OrderStatus = z.infer<typeof orderStatusSchema>;
+
+/** Orders → payments: charge `amount` to the user's account for this order (at most once per order). */
+export const paymentRequestedSchema = z.object({
+  orderId: z.uuid(),
+  userId: z.uuid(),
+  amount: amountSchema,
+});
+
+/** Payments → orders: the order was charged. */
+export const paymentSucceededSchema = z.object({
+  orderId: z.uuid(),
+  userId: z.uuid(),
+  amount: amountSchema,
+});
+
+/** Payments → orders: the order could not be charged, and why. */
+export const paymentFailedSchema = z.object({
+  orderId: z.uuid(),
+  userId: z.uuid(),
+  amount: amountSchema,
+  reason: failureReasonSchema,
+});
+
+/**
+ * Orders → live feed (Redis pub/sub, then WebSocket): an order's status changed. `eventId` is opaque to
+ * consumers; the producer defines its order, and a reconnecting page resumes after the last one it saw.
+ */
+export const orderStatusChangedSchema = z
+  .object({
+    eventId: z.string().min(1).max(64),
+    orderId: z.uuid(),
+    userId: z.uuid(),
+    status: orderStatusSchema,
+    reason: failureReasonSchema.nullable(),
+    amount: amountSchema,
+    description: z.string().min(1).max(500),
+    occurredAt: z.iso.datetime({ offset: true }),
+  })
+  .refine((event) => (event.status === "CANCELLED") === (event.reason !== null), {
+    message: "a reason is given exactly when the order is CANCELLED",
+    path: ["reason"],
+  });
+
+/** Payload schema per message type and version. Add a version here; never change a published one. */
+const payloadSchemas = {
+  PaymentRequested: { 1: paymentRequestedSchema },
+  PaymentSucceeded: { 1: paymentSucceededSchema },
+  PaymentFailed: { 1: paymentFailedSchema },
+  OrderStatusChanged: { 1: orderStatusChangedSchema },
+} as const;
+
+export type MessageType = keyof typeof payloadSchemas;
+export const messageTypes = Object.keys(payloadSchemas) as MessageType[];
+
+/** The version producers write today. */
+const CURRENT_VERSION = 1;
+
+export type PayloadOf<T extends MessageType> = z.infer<(typeof payloadSchemas)[T][1]>;
+
+export type Message<T extends MessageType = MessageType> = {
+  [K in T]: {
+    messageId: string;
+    type: K;
+    version: typeof CURRENT_VERSION;
+    /** ISO 8601 timestamp of the fact the message announces. */
+    occurredAt: string;
+    payload: PayloadOf<K>;
+  };
+}[T];
+
+export type PaymentRequested = Message<"PaymentRequested">;
+export type PaymentSucceeded = Message<"PaymentSucceeded">;
+export type PaymentFailed = Message<"PaymentFailed">;
+export type PaymentResult = PaymentSucceeded | PaymentFailed;
+export type OrderStatusChanged = Message<"OrderStatusChanged">;
+
+const headerSchema = z.object({
+  messageId: z.uuid(),
+  type: z.string(),
+  version: z.number().int(),
+  occurredAt: z.iso.datetime({ offset: true }),
+  payload: z.unknown(),
+});
+
+/**
+ * A new message with a fresh id. The payload is validated here, so a producer cannot write a message
+ * that its consumer would reject. A repeated request (e.g. a reconciler asking again) is a new message.
+ */
+export function buildMessage<T extends MessageType>(
+  type: T,
+  payload: PayloadOf<T>,
+  { occurredAt = new Date() }: { occurredAt?: Date } = {},
+): Message<T> {
+  const schema = payloadSchemas[type][CURRENT_VERSION];
+  return {
+    messageId: randomUUID(),
+    type,
+    version: CURRENT_VERSION,
+    occurredAt: occurredAt.toISOString(),
+    payload: schema.parse(payload),
+  } as Message<T>;
+}
+
+export type ParseResult<M> = { ok: true; message: M } | { ok: false; error: string; messageId?: string };
+
+/**
+ * Parses untrusted data (a queue job, an inbox row) into a message, selected by its type and version.
+ * Never throws: a message that fails is a poison message, and the caller decides where it goes.
+ * With `expected`, any other type is rejected too (a queue carries only the types routed to it).
+ */
+export function parseMessage<T extends MessageType = MessageType>(
+  data: unknown,
+  expected?: readonly T[],
+): ParseResult<Message<T>> {
+  const header = headerSchema.safeParse(data);
+  const messageId = messageIdOf(data);
+  if (!header.success) return { ok: false, error: describe(header.error), messageId };
+  const { type, version } = header.data;
+  const versions: Record<number, z.ZodType | undefined> | undefined = Object.hasOwn(payloadSchemas, type)
+    ? payloadSchemas[type as MessageType]
+    : undefined;
+  const schema = versions?.[version];
+  if (!schema) return { ok: false, error: `unknown message type/version ${type}@${version}`, messageId };
+  if (expected && !expected.includes(type as T)) {
+    return {
+      ok: false,
+      error: `unexpected message type ${type} (expected ${expected.join(", ")})`,
+      messageId,
+    };
+  }
+  const payload = schema.safeParse(header.data.payload);
+  if (!payload.success) return { ok: false, error: describe(payload.error, "payload"), messageId };
+  return { ok: true, message: { ...header.data, payload: payload.data } as Message<T> };
+}
+
+function messageIdOf(data: unknown): string | undefined {
+  const id = (data as { messageId?: unknown } | null)?.messageId;
+  return typeof id === "string" ? id.slice(0, 64) : undefined;
+}
+
+function describe(error: z.ZodError, root?: string) {
+  return error.issues
+    .map(
+      (issue) =>
+        `${[root, ...issue.path].filter((p) => p !== undefined).join(".") || "message"}: ${issue.message}`,
+    )
+    .join("; ");
+}

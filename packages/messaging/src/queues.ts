@@ -1,0 +1,79 @@
+// Queue names, routing, job options and Redis connections: one place for every producer and consumer.
+import type { DefaultJobOptions } from "bullmq";
+import { Redis } from "ioredis";
+import type { Config } from "@gozon/core/config";
+import type { Logger } from "@gozon/core/logger";
+import type { MessageType } from "./contracts.ts";
+
+export const QUEUES = {
+  /** Orders → payments: `PaymentRequested`. */
+  paymentRequests: "payments.requests",
+  /** Payments → orders: `PaymentSucceeded` / `PaymentFailed`. */
+  paymentResults: "orders.payment-results",
+} as const;
+
+export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+
+/** The queue each queued message type travels on (`OrderStatusChanged` goes over pub/sub, not a queue). */
+export const ROUTES = {
+  PaymentRequested: QUEUES.paymentRequests,
+  PaymentSucceeded: QUEUES.paymentResults,
+  PaymentFailed: QUEUES.paymentResults,
+} as const satisfies Partial<Record<MessageType, QueueName>>;
+
+export type QueuedMessageType = keyof typeof ROUTES;
+
+/**
+ * Retries with exponential backoff (about 30 minutes in all) cover a consumer's database being down;
+ * after that the job stays in the failed set and the orders reconciler asks again. Finished jobs are kept
+ * for a while: a kept job's id also blocks a re-add of the same message (the inbox is the real guard).
+ * `age` is in seconds.
+ */
+export const defaultJobOptions = {
+  attempts: 12,
+  backoff: { type: "exponential", delay: 500, jitter: 0.5 },
+  removeOnComplete: { age: 60 * 60, count: 50_000 },
+  removeOnFail: { age: 7 * 24 * 60 * 60 },
+} satisfies DefaultJobOptions;
+
+/** BullMQ's key prefix, under the system's REDIS_PREFIX so several systems (or test runs) share a Redis. */
+export function bullPrefix(config: Pick<Config, "REDIS_PREFIX">) {
+  return `${config.REDIS_PREFIX}:bull`;
+}
+
+/**
+ * An ioredis connection for BullMQ. `maxRetriesPerRequest: null` is what BullMQ requires for workers
+ * (a blocking command must wait through a reconnect rather than fail); producers bound their own waits.
+ * With `log`, an outage is logged once when it starts and once when it ends, not at every retry.
+ */
+export function createRedisConnection(url: string, name?: string, log?: Logger) {
+  if (!/^rediss?:\/\//.test(url))
+    throw new Error(`REDIS_URL must be resolved to a redis:// URL (got ${url})`);
+  const redis = new Redis(url, { maxRetriesPerRequest: null, connectionName: name });
+  let failing = false;
+  redis.on("error", (err: Error) => {
+    if (!failing) log?.warn({ err, connection: name }, "redis connection failing; retrying");
+    failing = true;
+  });
+  redis.on("ready", () => {
+    if (failing) log?.info({ connection: name }, "redis connection restored");
+    failing = false;
+  });
+  return redis;
+}
+
+/**
+ * PINGs Redis, failing after `timeoutMs`: with `maxRetriesPerRequest: null` a command waits through
+ * reconnects for ever, and a process must not sit silently at start when its Redis does not answer.
+ */
+export async function pingRedis(redis: Redis, timeoutMs = 10_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([redis.ping(), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

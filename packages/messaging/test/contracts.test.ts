@@ -1,0 +1,140 @@
+import { randomUUID } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { buildMessage, parseMessage, type PaymentRequested } from "../src/contracts.ts";
+
+const orderId = randomUUID();
+const userId = randomUUID();
+
+function request(amount: unknown = 1500): Record<string, unknown> {
+  return {
+    messageId: randomUUID(),
+    type: "PaymentRequested",
+    version: 1,
+    occurredAt: new Date().toISOString(),
+    payload: { orderId, userId, amount },
+  };
+}
+
+describe("buildMessage", () => {
+  it("wraps a valid payload in an envelope with a fresh id, version 1 and a timestamp", () => {
+    const a = buildMessage("PaymentRequested", { orderId, userId, amount: 100 });
+    const b = buildMessage("PaymentRequested", { orderId, userId, amount: 100 });
+    expect(a).toMatchObject({
+      type: "PaymentRequested",
+      version: 1,
+      payload: { orderId, userId, amount: 100 },
+    });
+    expect(a.messageId).not.toBe(b.messageId);
+    expect(new Date(a.occurredAt).toISOString()).toBe(a.occurredAt);
+  });
+
+  it("refuses to build a message its consumer would reject", () => {
+    expect(() => buildMessage("PaymentRequested", { orderId, userId, amount: 1.5 })).toThrow();
+    expect(() =>
+      buildMessage("PaymentFailed", { orderId, userId, amount: 1, reason: "BROKE" as "NO_ACCOUNT" }),
+    ).toThrow();
+  });
+
+  it("round-trips through JSON and parseMessage", () => {
+    const message = buildMessage("PaymentFailed", {
+      orderId,
+      userId,
+      amount: 7,
+      reason: "INSUFFICIENT_FUNDS",
+    });
+    const parsed = parseMessage(JSON.parse(JSON.stringify(message)));
+    expect(parsed).toEqual({ ok: true, message });
+  });
+});
+
+describe("parseMessage", () => {
+  it("accepts integer amounts from 1 to 1 000 000 000", () => {
+    for (const amount of [1, 42, 1_000_000_000]) {
+      const parsed = parseMessage<"PaymentRequested">(request(amount));
+      expect(parsed.ok).toBe(true);
+      if (parsed.ok) expect((parsed.message as PaymentRequested).payload.amount).toBe(amount);
+    }
+  });
+
+  it.each([
+    ["a float", 1.5],
+    ["a numeric string", "10"],
+    ["zero", 0],
+    ["a negative amount", -5],
+    ["more than 10^9", 1_000_000_001],
+    ["10^12", 1e12],
+    ["NaN", Number.NaN],
+    ["Infinity", Number.POSITIVE_INFINITY],
+    ["a bigint-like string", "1000000000000000000000"],
+    ["null", null],
+  ])("rejects %s as an amount, naming the field", (_label, amount) => {
+    const data = request(amount);
+    const parsed = parseMessage(data);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) {
+      expect(parsed.error).toMatch(/payload\.amount/);
+      expect(parsed.messageId).toBe(data.messageId);
+    }
+  });
+
+  it("rejects a missing amount, bad ids and a bad timestamp", () => {
+    const base = request();
+    const cases = [
+      { ...base, payload: { orderId, userId } },
+      { ...base, payload: { orderId: "not-a-uuid", userId, amount: 1 } },
+      { ...base, messageId: "42" },
+      { ...base, occurredAt: "yesterday" },
+      { ...base, payload: undefined },
+    ];
+    for (const data of cases) expect(parseMessage(data).ok).toBe(false);
+  });
+
+  it("rejects unknown types and versions, and types a queue does not carry", () => {
+    expect(parseMessage({ ...request(), type: "RefundRequested" })).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/unknown message type\/version RefundRequested@1/),
+    });
+    expect(parseMessage({ ...request(), version: 2 })).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/PaymentRequested@2/),
+    });
+    expect(parseMessage({ ...request(), version: "1" }).ok).toBe(false);
+    expect(parseMessage({ ...request(), type: "toString" }).ok).toBe(false);
+    const success = buildMessage("PaymentSucceeded", { orderId, userId, amount: 1 });
+    expect(parseMessage(success, ["PaymentRequested"])).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/unexpected message type PaymentSucceeded/),
+    });
+  });
+
+  it("never throws, whatever it is given", () => {
+    for (const data of [undefined, null, 42, "x", [], { messageId: 7 }, Object.create(null)]) {
+      expect(parseMessage(data).ok).toBe(false);
+    }
+  });
+
+  it("drops unknown payload fields (tolerant reader) but keeps the known ones", () => {
+    const data = request();
+    (data.payload as Record<string, unknown>).couponCode = "NY2027";
+    const parsed = parseMessage(data);
+    expect(parsed.ok && parsed.message.payload).toEqual({ orderId, userId, amount: 1500 });
+  });
+
+  it("requires a reason exactly when an order status change is a cancellation", () => {
+    const event = {
+      eventId: "17",
+      orderId,
+      userId,
+      amount: 100,
+      description: "Ёлка 🎄",
+      occurredAt: new Date().toISOString(),
+    };
+    const ok = (payload: object) =>
+      parseMessage({ ...request(), type: "OrderStatusChanged", payload: { ...event, ...payload } }).ok;
+    expect(ok({ status: "FINISHED", reason: null })).toBe(true);
+    expect(ok({ status: "CANCELLED", reason: "NO_ACCOUNT" })).toBe(true);
+    expect(ok({ status: "CANCELLED", reason: null })).toBe(false);
+    expect(ok({ status: "FINISHED", reason: "NO_ACCOUNT" })).toBe(false);
+    expect(ok({ status: "PAID", reason: null })).toBe(false);
+  });
+});

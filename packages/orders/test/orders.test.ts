@@ -1,0 +1,135 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createOrdersClient, type OrdersClient } from "@gozon/db/clients";
+import { IdempotencyKeyReused } from "@gozon/db/idempotency";
+import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
+import { buildMessage } from "@gozon/messaging/contracts";
+import { createOrder } from "../src/create-order.ts";
+import { getOrder, listOrders } from "../src/read-orders.ts";
+import { reRequestStalePayments } from "../src/reconcile.ts";
+import { settleOrder } from "../src/settle-order.ts";
+
+let dbs: TestDatabases;
+let db: OrdersClient;
+
+beforeAll(async () => {
+  dbs = await createTestDatabases("orders");
+  db = createOrdersClient(dbs.urls.orders);
+});
+afterAll(async () => {
+  await db?.$disconnect();
+  await dbs?.drop();
+});
+
+const outboxOf = (orderId: string) =>
+  db.outboxMessage.findMany({ where: { payload: { path: ["payload", "orderId"], equals: orderId } } });
+
+describe("createOrder", () => {
+  it("writes the order as NEW and its PaymentRequested in the same transaction", async () => {
+    const userId = randomUUID();
+    const order = await createOrder(db, { userId, amount: 25_000, description: "Ёлка 🎄" });
+    expect(order).toMatchObject({ userId, amount: 25_000, status: "NEW", cancelReason: null });
+    const [message] = await outboxOf(order.id);
+    expect(message).toMatchObject({ queue: "payments.requests", type: "PaymentRequested", sentAt: null });
+    expect(message?.payload).toMatchObject({ payload: { orderId: order.id, userId, amount: 25_000 } });
+  });
+
+  it("makes one order for 20 concurrent requests with the same Idempotency-Key", async () => {
+    const userId = randomUUID();
+    const key = randomUUID();
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        createOrder(db, { userId, amount: 700, description: "double click" }, key),
+      ),
+    );
+    expect(new Set(results.map((o) => o.id)).size).toBe(1);
+    expect(await db.order.count({ where: { userId } })).toBe(1);
+    expect(await outboxOf(results[0]!.id)).toHaveLength(1);
+  });
+
+  it("refuses the same key with another request and writes nothing", async () => {
+    const userId = randomUUID();
+    const key = randomUUID();
+    await createOrder(db, { userId, amount: 100, description: "first" }, key);
+    await expect(createOrder(db, { userId, amount: 101, description: "first" }, key)).rejects.toBeInstanceOf(
+      IdempotencyKeyReused,
+    );
+    expect(await db.order.count({ where: { userId } })).toBe(1);
+  });
+});
+
+describe("reading orders", () => {
+  it("lists only the caller's orders, newest first, page by page", async () => {
+    const alice = randomUUID();
+    const bob = randomUUID();
+    const created = [];
+    for (let i = 0; i < 5; i++)
+      created.push(await createOrder(db, { userId: alice, amount: i + 1, description: `a${i}` }));
+    await createOrder(db, { userId: bob, amount: 9, description: "bob's" });
+
+    const first = await listOrders(db, alice, { limit: 2 });
+    const second = await listOrders(db, alice, { limit: 2, cursor: first.nextCursor });
+    const third = await listOrders(db, alice, { limit: 2, cursor: second.nextCursor });
+    const ids = [...first.orders, ...second.orders, ...third.orders].map((o) => o.id);
+    expect(ids).toEqual(created.map((o) => o.id).reverse());
+    expect(third.nextCursor).toBeNull();
+    expect([first, second, third].flatMap((p) => p.orders).every((o) => o.userId === alice)).toBe(true);
+
+    expect(await getOrder(db, alice, created[0]!.id)).toMatchObject({ id: created[0]!.id });
+    expect(await getOrder(db, bob, created[0]!.id)).toBeNull();
+  });
+});
+
+describe("settleOrder", () => {
+  it("moves NEW to FINISHED once; a late or repeated result changes nothing", async () => {
+    const userId = randomUUID();
+    const order = await createOrder(db, { userId, amount: 500, description: "paid" });
+    const succeeded = buildMessage("PaymentSucceeded", { orderId: order.id, userId, amount: 500 });
+    const failed = buildMessage("PaymentFailed", {
+      orderId: order.id,
+      userId,
+      amount: 500,
+      reason: "INSUFFICIENT_FUNDS",
+    });
+
+    const first = await settleOrder(db, succeeded);
+    expect(first).toMatchObject({ changed: true, order: { status: "FINISHED", cancelReason: null } });
+    expect(await settleOrder(db, succeeded)).toMatchObject({ changed: false, order: { status: "FINISHED" } });
+    expect(await settleOrder(db, failed)).toMatchObject({ changed: false, order: { status: "FINISHED" } });
+  });
+
+  it("moves NEW to CANCELLED with the reason", async () => {
+    const userId = randomUUID();
+    const order = await createOrder(db, { userId, amount: 500, description: "no money" });
+    const failed = buildMessage("PaymentFailed", {
+      orderId: order.id,
+      userId,
+      amount: 500,
+      reason: "NO_ACCOUNT",
+    });
+    expect(await settleOrder(db, failed)).toMatchObject({
+      changed: true,
+      order: { status: "CANCELLED", cancelReason: "NO_ACCOUNT" },
+    });
+  });
+});
+
+describe("reRequestStalePayments", () => {
+  it("re-requests only orders still NEW past the age, once per pass", async () => {
+    const userId = randomUUID();
+    const stale = await createOrder(db, { userId, amount: 10, description: "stale" });
+    const settled = await createOrder(db, { userId, amount: 10, description: "settled" });
+    await settleOrder(db, buildMessage("PaymentSucceeded", { orderId: settled.id, userId, amount: 10 }));
+    await db.order.updateMany({
+      where: { id: { in: [stale.id, settled.id] } },
+      data: { paymentRequestedAt: new Date(Date.now() - 60_000) },
+    });
+
+    await reRequestStalePayments(db, 30_000);
+    expect(await outboxOf(stale.id)).toHaveLength(2);
+    expect(await outboxOf(settled.id)).toHaveLength(1);
+    // Just re-requested: not stale again until the age passes once more.
+    await reRequestStalePayments(db, 30_000);
+    expect(await outboxOf(stale.id)).toHaveLength(2);
+  });
+});

@@ -1,0 +1,50 @@
+// Inbox upkeep: finish entries stored but never processed, and purge processed ones after the retention.
+import type { Logger } from "@gozon/core/logger";
+import type { SqlClient, TransactionalSqlClient } from "@gozon/messaging/sql";
+import { processInboxEntry } from "./process-payment.ts";
+
+/**
+ * Processes inbox entries stored more than `olderThanMs` ago and still unprocessed: the consumer crashed
+ * between storing and processing, or Redis lost the job that would have been retried. The age keeps the
+ * sweep from contending with the consumer for entries it is processing right now (harmless, but wasted).
+ * Returns how many entries it handled.
+ */
+export async function processPendingInbox(
+  db: TransactionalSqlClient,
+  log: Logger,
+  { olderThanMs = 2_000, limit = 100 }: { olderThanMs?: number; limit?: number } = {},
+): Promise<number> {
+  const pending = await db.$queryRaw<{ messageId: string }[]>`
+    SELECT message_id::text AS "messageId" FROM inbox
+    WHERE processed_at IS NULL AND received_at < now() - make_interval(secs => ${olderThanMs / 1000}::float8)
+    ORDER BY received_at
+    LIMIT ${limit}`;
+  let handled = 0;
+  for (const { messageId } of pending) {
+    try {
+      const outcome = await processInboxEntry(db, messageId, log);
+      if (outcome.status === "decided" || outcome.status === "resent") {
+        handled++;
+        log.info({ messageId, status: outcome.status }, "pending inbox entry processed by the sweep");
+      }
+    } catch (err) {
+      log.warn({ err, messageId }, "pending inbox entry failed; will retry");
+    }
+  }
+  return handled;
+}
+
+/** Deletes processed entries older than `retentionDays`, in small batches; unprocessed ones are kept. */
+export async function purgeInbox(db: SqlClient, retentionDays: number, batchSize = 500): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const deleted = await db.$executeRaw`
+      DELETE FROM inbox WHERE message_id IN (
+        SELECT message_id FROM inbox
+        WHERE processed_at IS NOT NULL AND processed_at < now() - make_interval(days => ${retentionDays}::int)
+        LIMIT ${batchSize}
+        FOR UPDATE SKIP LOCKED)`;
+    total += deleted;
+    if (deleted < batchSize) return total;
+  }
+}

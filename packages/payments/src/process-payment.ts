@@ -1,0 +1,138 @@
+// Payment requests: transactional inbox (store once per message id), then one transaction per inbox entry
+// that decides the payment (or re-sends a recorded decision) and writes the result to the outbox.
+import type { Logger } from "@gozon/core/logger";
+import {
+  buildMessage,
+  parseMessage,
+  type FailureReason,
+  type PaymentRequested,
+  type PaymentResult,
+} from "@gozon/messaging/contracts";
+import { failpoint } from "@gozon/messaging/failpoints";
+import { writeOutbox } from "@gozon/messaging/outbox";
+import type { SqlClient, TransactionalSqlClient } from "@gozon/messaging/sql";
+import { debitForOrder, TX_OPTIONS, type DebitOutcome } from "./accounts.ts";
+
+export type ProcessOutcome =
+  /** Decided now: the account was charged, or the payment failed. */
+  | { status: "decided"; result: PaymentResult }
+  /** This order was decided earlier (a repeated request): the recorded result was sent again. */
+  | { status: "resent"; result: PaymentResult }
+  /** This very message was processed before (a duplicate delivery): nothing to do. */
+  | { status: "already-processed" }
+  /** No such inbox entry (never stored, or purged after the retention). */
+  | { status: "missing" };
+
+/** Inbox, part 1: true when stored now, false when this message id was stored before (a duplicate). */
+export async function storeInbox(db: SqlClient, message: PaymentRequested): Promise<boolean> {
+  const stored = await db.$executeRaw`
+    INSERT INTO inbox (message_id, type, payload)
+    VALUES (${message.messageId}::uuid, ${message.type}, ${JSON.stringify(message)}::jsonb)
+    ON CONFLICT (message_id) DO NOTHING`;
+  return stored === 1;
+}
+
+/**
+ * The consumer's path: store, then process. A duplicate is processed too, which is a no-op when the first
+ * copy was processed, and finishes the job when the first copy's process crashed after storing it.
+ */
+export async function receivePaymentRequest(
+  db: TransactionalSqlClient,
+  message: PaymentRequested,
+  log: Logger,
+) {
+  const stored = await storeInbox(db, message);
+  failpoint("after-inbox-store");
+  const outcome = await processInboxEntry(db, message.messageId, log);
+  failpoint("after-process");
+  return { stored, outcome };
+}
+
+/**
+ * Inbox, part 2, in one transaction: lock the entry; if this order has a recorded decision, send it again
+ * (never decide twice, never debit twice); otherwise decide (charging the account when it can pay), record
+ * the decision; then write the result to the outbox and mark the entry processed.
+ */
+export async function processInboxEntry(
+  db: TransactionalSqlClient,
+  messageId: string,
+  log: Logger,
+): Promise<ProcessOutcome> {
+  return db.$transaction(async (tx): Promise<ProcessOutcome> => {
+    const [entry] = await tx.$queryRaw<{ payload: unknown; processed: boolean }[]>`
+      SELECT payload, processed_at IS NOT NULL AS processed FROM inbox
+      WHERE message_id = ${messageId}::uuid
+      FOR UPDATE`;
+    if (!entry) return { status: "missing" };
+    if (entry.processed) return { status: "already-processed" };
+
+    const parsed = parseMessage(entry.payload, ["PaymentRequested"]);
+    if (!parsed.ok) {
+      // Only valid messages are stored, so this means a bug or a hand-edited row: record it and move on
+      // rather than have the sweep retry it for ever.
+      log.error({ messageId, error: parsed.error }, "invalid inbox entry skipped");
+      await markProcessed(tx, messageId);
+      return { status: "already-processed" };
+    }
+    const request = parsed.message.payload;
+
+    // Two different messages for one order (a reconciler's re-request racing the original) must not both
+    // decide: serialize per order for the rest of this transaction.
+    await tx.$queryRaw`SELECT 1 AS locked FROM pg_advisory_xact_lock(hashtextextended(${request.orderId}, 0))`;
+
+    const recorded = await findDecision(tx, request.orderId);
+    let status: "decided" | "resent";
+    let result: PaymentResult;
+    if (recorded) {
+      status = "resent";
+      if (recorded.userId !== request.userId || recorded.amount !== request.amount) {
+        log.warn({ messageId, orderId: request.orderId }, "repeated request differs from the decided one");
+      }
+      result = resultMessage({ ...recorded, orderId: request.orderId });
+    } else {
+      status = "decided";
+      const decision = await debitForOrder(tx, request);
+      await recordDecision(tx, request, decision);
+      result = resultMessage({ ...request, ...decision });
+    }
+    await writeOutbox(tx, result);
+    await markProcessed(tx, messageId);
+    return { status, result };
+  }, TX_OPTIONS);
+}
+
+type Decision = { orderId: string; userId: string; amount: number } & DebitOutcome;
+
+function resultMessage({ orderId, userId, amount, ...decision }: Decision): PaymentResult {
+  return decision.outcome === "SUCCEEDED"
+    ? buildMessage("PaymentSucceeded", { orderId, userId, amount })
+    : buildMessage("PaymentFailed", { orderId, userId, amount, reason: decision.reason });
+}
+
+async function findDecision(tx: SqlClient, orderId: string) {
+  const [row] = await tx.$queryRaw<
+    { userId: string; amount: bigint; outcome: "SUCCEEDED" | "FAILED"; reason: FailureReason | null }[]
+  >`
+    SELECT user_id::text AS "userId", amount, outcome::text AS outcome, reason::text AS reason
+    FROM payment_decisions WHERE order_id = ${orderId}::uuid`;
+  if (!row) return undefined;
+  const outcome: DebitOutcome =
+    row.outcome === "SUCCEEDED" ? { outcome: "SUCCEEDED" } : { outcome: "FAILED", reason: row.reason! };
+  return { userId: row.userId, amount: Number(row.amount), ...outcome };
+}
+
+async function recordDecision(
+  tx: SqlClient,
+  { orderId, userId, amount }: PaymentRequested["payload"],
+  decision: DebitOutcome,
+) {
+  const reason = decision.outcome === "FAILED" ? decision.reason : null;
+  await tx.$executeRaw`
+    INSERT INTO payment_decisions (order_id, user_id, amount, outcome, reason)
+    VALUES (${orderId}::uuid, ${userId}::uuid, ${BigInt(amount)}, ${decision.outcome}::"PaymentOutcome",
+            ${reason}::"FailureReason")`;
+}
+
+async function markProcessed(tx: SqlClient, messageId: string) {
+  await tx.$executeRaw`UPDATE inbox SET processed_at = now() WHERE message_id = ${messageId}::uuid`;
+}
