@@ -3,15 +3,21 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { freePort, startProcess } from "@gozon/core/testing";
 import { createTestDatabases } from "@gozon/db/testing";
+import { createRedisConnection } from "@gozon/messaging/queues";
+import { deleteKeysWithPrefix, uniqueRedisPrefix } from "@gozon/messaging/testing";
 
 const workerDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 let dbs: Awaited<ReturnType<typeof createTestDatabases>>;
+const redisPrefix = uniqueRedisPrefix("orders-worker");
 
 beforeAll(async () => {
   dbs = await createTestDatabases("orders-worker");
 });
 afterAll(async () => {
   await dbs?.drop();
+  const redis = createRedisConnection(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
+  await deleteKeysWithPrefix(redis, redisPrefix);
+  redis.disconnect();
 });
 
 const start = (env: Record<string, string> = {}) =>
@@ -22,7 +28,7 @@ const start = (env: Record<string, string> = {}) =>
       ORDERS_DATABASE_URL: dbs.urls.orders,
       PAYMENTS_DATABASE_URL: dbs.urls.payments,
       IDENTITY_DATABASE_URL: dbs.urls.identity,
-      REDIS_PREFIX: `test-orders-worker-${process.pid}`,
+      REDIS_PREFIX: redisPrefix,
       ...env,
     },
   });

@@ -1,6 +1,8 @@
 // Helpers for tests that drive real processes: wait for conditions with a deadline, never sleep-and-hope.
 import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
 import net from "node:net";
+import { pino, type Logger } from "pino";
 
 /** Polls `probe` until it returns a truthy value, or fails after `timeoutMs` with the last error seen. */
 export async function waitFor<T>(
@@ -88,4 +90,29 @@ export function isAlive(pid: number) {
   } catch {
     return false;
   }
+}
+
+/** A logger whose JSON lines the test can inspect. */
+export function capturingLogger(): { log: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const log = pino({ level: "debug" }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  return { log, lines };
+}
+
+/** Direct children of a process (Linux /proc; elsewhere none are found). */
+export function childPids(pid: number): number[] {
+  if (!fs.existsSync("/proc")) return [];
+  const found: number[] = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      // The command name may contain spaces and parentheses: fields after the last ')' are fixed.
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === pid) found.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return found;
 }

@@ -1,0 +1,139 @@
+// `npm start`: finds or starts Postgres and Redis, migrates, then supervises the web process and the workers.
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { ensureDatabases } from "@gozon/db/databases";
+import { migrateAll } from "@gozon/db/migrate";
+import { loadConfigOrExit, repoRoot, serviceDatabaseUrls } from "@gozon/core/config";
+import { InfraError, delay, reason, safeUrl } from "@gozon/core/infra/common";
+import { resolvePostgres } from "@gozon/core/infra/postgres";
+import { resolveRedis } from "@gozon/core/infra/redis";
+import { createLogger } from "@gozon/core/logger";
+import { supervise, type ChildSpec } from "./supervisor.ts";
+
+const DEV_ADMIN = { email: "admin@gozon.local", password: "gozon-admin" };
+
+const apps = {
+  web: { dir: "apps/web", entry: "server.ts" },
+  "orders-worker": { dir: "apps/orders-worker", entry: "src/main.ts" },
+  "payments-worker": { dir: "apps/payments-worker", entry: "src/main.ts" },
+} as const;
+type AppName = keyof typeof apps;
+
+const config = loadConfigOrExit();
+const log = createLogger("launcher", config.LOG_LEVEL);
+
+// Undone in reverse: the children first, then Redis and Postgres (only those this process started).
+const cleanups: Array<() => Promise<void>> = [];
+let running = false;
+let stopRequested = false;
+let exiting: Promise<never> | undefined;
+
+function shutdown(code: number): Promise<never> {
+  exiting ??= (async () => {
+    for (const cleanup of cleanups.reverse()) {
+      await cleanup().catch((err: unknown) => log.error({ err }, "cleanup failed"));
+    }
+    process.exit(code);
+  })();
+  return exiting;
+}
+
+function onSignal(signal: NodeJS.Signals) {
+  if (stopRequested) {
+    log.warn({ signal }, "second signal: exiting without waiting");
+    process.exit(130); // the `exit` hooks still kill the children and the embedded servers
+  }
+  stopRequested = true;
+  log.info({ signal }, "stopping");
+  // During startup the current step finishes first (each is bounded), so nothing it starts is left behind.
+  if (running) void shutdown(0);
+}
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, onSignal);
+
+async function stopIfRequested() {
+  if (stopRequested) await shutdown(0);
+}
+
+function selectedApps(): AppName[] {
+  const { values } = parseArgs({ options: { only: { type: "string" } } });
+  if (values.only === undefined) return Object.keys(apps) as AppName[];
+  const names = values.only.split(",").map((name) => name.trim());
+  for (const name of names) {
+    if (!(name in apps)) {
+      throw new InfraError(`--only ${name}: unknown; choose from ${Object.keys(apps).join(", ")}`);
+    }
+  }
+  return names as AppName[];
+}
+
+async function announceWhenHealthy(adminEmail: string | undefined, adminPassword: string | undefined) {
+  const health = `http://127.0.0.1:${config.PORT}/api/health`;
+  while (!stopRequested) {
+    const ok = await fetch(health, { signal: AbortSignal.timeout(2_000) })
+      .then((response) => response.ok)
+      .catch(() => false);
+    if (ok) {
+      const login = adminPassword ? `${adminEmail} / ${adminPassword}` : adminEmail;
+      log.info(
+        { url: `http://localhost:${config.PORT}`, admin: adminEmail },
+        `Gozon is running at http://localhost:${config.PORT}` + (login ? ` (admin login: ${login})` : ""),
+      );
+      return;
+    }
+    await delay(500);
+  }
+}
+
+async function main() {
+  const selected = selectedApps();
+
+  const postgres = await resolvePostgres(config, process.env, log);
+  cleanups.push(postgres.stop);
+  log.info({ source: postgres.source, url: safeUrl(postgres.url) }, `Postgres: ${postgres.source}`);
+  await stopIfRequested();
+
+  const redis = await resolveRedis(config, process.env, log);
+  cleanups.push(redis.stop);
+  log.info({ source: redis.source, url: safeUrl(redis.url) }, `Redis: ${redis.source}`);
+  await stopIfRequested();
+
+  const databases = serviceDatabaseUrls({ ...config, DATABASE_URL: postgres.url });
+  await ensureDatabases(databases);
+  await migrateAll(databases, log);
+  await stopIfRequested();
+
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: postgres.url,
+    REDIS_URL: redis.url,
+    PORT: String(config.PORT),
+  };
+  let adminPassword: string | undefined;
+  if (config.NODE_ENV === "development" && config.ADMIN_EMAIL === undefined) {
+    env.ADMIN_EMAIL = DEV_ADMIN.email;
+    env.ADMIN_PASSWORD = adminPassword = DEV_ADMIN.password;
+    log.info({ email: DEV_ADMIN.email }, `development admin: ${DEV_ADMIN.email} / ${DEV_ADMIN.password}`);
+  }
+
+  const children: ChildSpec[] = selected.map((name) => ({
+    name,
+    command: process.execPath,
+    args: ["--import", "tsx", apps[name].entry],
+    env,
+    cwd: path.join(repoRoot, apps[name].dir),
+  }));
+  const supervisor = supervise(children, log);
+  cleanups.push(() => supervisor.stop());
+  running = true;
+  await stopIfRequested();
+
+  if (selected.includes("web")) void announceWhenHealthy(env.ADMIN_EMAIL, adminPassword);
+}
+
+main().catch(async (error: unknown) => {
+  // A person reads this: one line saying what is wrong, no stack (it is in the debug log).
+  log.debug({ err: error }, "launcher failed");
+  const message = error instanceof Error ? error.message : reason(error);
+  process.stderr.write(`gozon: ${message.replace(/\s*\n\s*/g, " ")}\n`);
+  await shutdown(1);
+});
