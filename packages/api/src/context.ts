@@ -20,6 +20,8 @@ export type Context = {
   /** The request came over HTTPS (directly or through a proxy saying so): cookies get `Secure`. */
   secure: boolean;
   cookies: Record<string, string | undefined>;
+  /** A request header, any letter case (on a WebSocket: of the upgrade request). */
+  header: (name: string) => string | undefined;
   /** Adds `Set-Cookie` headers to the response; a no-op where there is no response (WebSocket). */
   setCookies: (values: string[]) => void;
 };
@@ -114,6 +116,7 @@ export async function createContextFromHeaders(
     ip: clientIp(header, options.remoteAddress, deps.trustProxy),
     secure: forwardedProto === "https" || options.encrypted === true,
     cookies,
+    header: (name) => header(name.toLowerCase()),
     setCookies: options.setCookies ?? (() => {}),
   };
 }

@@ -1,7 +1,15 @@
 import { Redis } from "ioredis";
 import { serviceDatabaseUrls, type Config } from "@gozon/core/config";
 import { createLogger, type Logger } from "@gozon/core/logger";
-import { createIdentityClient, type IdentityClient } from "@gozon/db/clients";
+import {
+  createIdentityClient,
+  createOrdersClient,
+  createPaymentsClient,
+  type IdentityClient,
+  type OrdersClient,
+  type PaymentsClient,
+} from "@gozon/db/clients";
+import { getAccounts } from "@gozon/payments/accounts";
 import {
   createAuthRateLimiter,
   defaultRateLimits,
@@ -26,6 +34,11 @@ export type ApiDeps = {
   config: Config;
   log: Logger;
   identityDb: IdentityClient;
+  /** The payments service's database (accounts, ledger): touched only through `@gozon/payments`. */
+  paymentsDb: PaymentsClient;
+  /** The orders service's database: orders are written only through `@gozon/orders`. */
+  ordersDb: OrdersClient;
+  /** Rate limits, and publishing on the order-events channel. */
   redis: Redis;
   /** The clock of tokens and expiries (tests move it forward). */
   now: () => Date;
@@ -34,7 +47,7 @@ export type ApiDeps = {
   accessTokens: AccessTokens;
   refreshTokens: RefreshTokens;
   rateLimiter: AuthRateLimiter;
-  /** Accounts of users, for admin views. The payments service provides it; by default nobody has one. */
+  /** Accounts of users, for admin views: by default the payments service's `getAccounts`. */
   accountsOf: AccountsOf;
   /** Closes what `createApiDeps` opened (not what the caller passed in). */
   close: () => Promise<void>;
@@ -43,6 +56,8 @@ export type ApiDeps = {
 export type ApiDepsOptions = {
   log?: Logger;
   identityDb?: IdentityClient;
+  paymentsDb?: PaymentsClient;
+  ordersDb?: OrdersClient;
   redis?: Redis;
   now?: () => Date;
   trustProxy?: boolean;
@@ -55,19 +70,22 @@ export type ApiDepsOptions = {
 export const ACCESS_TOKEN_TTL_SECONDS = 10 * 60;
 export const REFRESH_TOKEN_TTL_SECONDS = 7 * 24 * 60 * 60;
 
-const noAccounts: AccountsOf = async () => new Map();
-
 export function createApiDeps(config: Config, options: ApiDepsOptions = {}): ApiDeps {
   const closers: Array<() => Promise<unknown>> = [];
   const log = options.log ?? createLogger("api", config.LOG_LEVEL);
   const now = options.now ?? (() => new Date());
 
-  let identityDb = options.identityDb;
-  if (!identityDb) {
-    const client = createIdentityClient(serviceDatabaseUrls(config).identity);
+  const urls = serviceDatabaseUrls(config);
+  /** The client passed in, or a new one that `close()` disconnects. */
+  const own = <C extends { $disconnect(): Promise<void> }>(given: C | undefined, create: () => C): C => {
+    if (given) return given;
+    const client = create();
     closers.push(() => client.$disconnect());
-    identityDb = client;
-  }
+    return client;
+  };
+  const identityDb = own(options.identityDb, () => createIdentityClient(urls.identity));
+  const paymentsDb = own(options.paymentsDb, () => createPaymentsClient(urls.payments));
+  const ordersDb = own(options.ordersDb, () => createOrdersClient(urls.orders));
 
   let redis = options.redis;
   if (!redis) {
@@ -84,6 +102,8 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
     config,
     log,
     identityDb,
+    paymentsDb,
+    ordersDb,
     redis,
     now,
     trustProxy: options.trustProxy ?? false,
@@ -102,7 +122,7 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
       ...defaultRateLimits,
       ...options.rateLimits,
     }),
-    accountsOf: options.accountsOf ?? noAccounts,
+    accountsOf: options.accountsOf ?? ((userIds) => getAccounts(paymentsDb, [...userIds])),
     close: async () => {
       await Promise.allSettled(closers.reverse().map((close) => close()));
     },

@@ -26,9 +26,39 @@ export function retryAfterSecondsOf(error: unknown): number | undefined {
 
 type Issue = { path?: ReadonlyArray<PropertyKey | { key: PropertyKey }>; message: string };
 
-/** The fields at fault when `error` is an input validation failure (zod or any standard schema). */
+/**
+ * The cause of an input error found by a handler rather than by the input schema (a header, a rule
+ * spanning two fields): it carries `issues` like a schema failure, so the response names the fields alike.
+ */
+export class FieldProblems extends Error {
+  readonly issues: Issue[];
+  constructor(fields: FieldErrors) {
+    super(describeFields(fields));
+    this.name = "FieldProblems";
+    this.issues = Object.entries(fields).map(([field, message]) => ({ path: [field], message }));
+  }
+}
+
+/** 400 naming the fields at fault, e.g. `invalidInput({ "Idempotency-Key": "must be …" })`. */
+export function invalidInput(fields: FieldErrors): TRPCError {
+  return new TRPCError({
+    code: "BAD_REQUEST",
+    message: describeFields(fields),
+    cause: new FieldProblems(fields),
+  });
+}
+
+/** 422: well-formed input that cannot be processed (e.g. an Idempotency-Key reused with another body). */
+export function unprocessable(message: string, fields: FieldErrors): TRPCError {
+  return new TRPCError({ code: "UNPROCESSABLE_CONTENT", message, cause: new FieldProblems(fields) });
+}
+
+/**
+ * The fields at fault when `error` is an input validation failure (zod or any standard schema, or
+ * FieldProblems) or an unprocessable request.
+ */
 export function fieldErrorsOf(error: TRPCError): FieldErrors | undefined {
-  if (error.code !== "BAD_REQUEST") return undefined;
+  if (error.code !== "BAD_REQUEST" && error.code !== "UNPROCESSABLE_CONTENT") return undefined;
   const issues = (error.cause as { issues?: unknown } | undefined)?.issues;
   if (!Array.isArray(issues) || issues.length === 0) return undefined;
   const fields: FieldErrors = {};

@@ -237,7 +237,7 @@ function restErrorOf(body: string, status: number, requestId: string): RestError
     const message =
       code === "INTERNAL_SERVER_ERROR"
         ? INTERNAL_MESSAGE
-        : fields
+        : fields && code === "BAD_REQUEST"
           ? `Invalid input: ${describeFields(fields)}`
           : (shape.message ?? "Request failed");
     return {

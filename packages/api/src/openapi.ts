@@ -52,12 +52,22 @@ export function generateOpenApiDocument(opts: { baseUrl?: string } = {}): OpenAP
   const procedures = appRouter._def.procedures as unknown as Record<string, { _def: { meta?: ApiMeta } }>;
   for (const procedure of Object.values(procedures)) {
     const meta = procedure._def.meta;
-    if (!meta?.openapi || !meta.successStatus) continue;
+    if (!meta?.openapi) continue;
     const operation = doc.paths?.[meta.openapi.path]?.[meta.openapi.method.toLowerCase() as "post"];
-    const responses = operation?.responses as Record<string, unknown> | undefined;
-    if (responses?.["200"]) {
+    const responses = operation?.responses as Record<string, { description?: string }> | undefined;
+    if (!responses) continue;
+    if (meta.successStatus && responses["200"]) {
       responses[String(meta.successStatus)] = responses["200"];
       delete responses["200"];
+    }
+    // trpc-to-openapi caches one error response per code, so the first procedure's text would show on
+    // every route: put each route's own text back.
+    const errors = meta.openapi.errorResponses;
+    if (errors && !Array.isArray(errors)) {
+      for (const [status, description] of Object.entries(errors)) {
+        const response = responses[status];
+        if (response) responses[status] = { ...response, description };
+      }
     }
   }
   const schemas = (doc.components?.schemas ?? {}) as Record<string, { title?: unknown }>;

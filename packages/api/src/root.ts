@@ -1,10 +1,14 @@
 import { adminRouter } from "./routers/admin/admin.router.ts";
 import { authRouter } from "./routers/auth/auth.router.ts";
+import { ordersRouter } from "./routers/orders/orders.router.ts";
+import { paymentsRouter } from "./routers/payments/payments.router.ts";
 import { createCallerFactory, router } from "./trpc.ts";
 
 export const appRouter = router({
   auth: authRouter,
   admin: adminRouter,
+  payments: paymentsRouter,
+  orders: ordersRouter,
 });
 
 export type AppRouter = typeof appRouter;

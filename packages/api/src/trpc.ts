@@ -33,7 +33,7 @@ const t = initTRPC
       const retryAfterSeconds = retryAfterSecondsOf(error);
       const message = badJson
         ? "The request body is not valid JSON"
-        : fields
+        : fields && error.code === "BAD_REQUEST"
           ? `Invalid input: ${describeFields(fields)}`
           : error.code === "INTERNAL_SERVER_ERROR"
             ? INTERNAL_MESSAGE

@@ -120,6 +120,43 @@ export async function startApi(
       request("/api/v1/auth/logout", { method: "POST", json: { refreshToken } }),
   };
 
+  const bearer = (token: string | undefined, headers: Record<string, string> = {}) =>
+    token ? { ...headers, authorization: `Bearer ${token}` } : headers;
+
+  /** tRPC over HTTP, as `@trpc/client`'s httpLink sends it (no transformer, no batching). */
+  const trpc = {
+    mutation: (path: string, input: unknown, token?: string, headers?: Record<string, string>) =>
+      request(`/api/trpc/${path}`, {
+        method: "POST",
+        headers: bearer(token, { "content-type": "application/json", ...headers }),
+        ...(input === undefined ? {} : { json: input }),
+      }),
+    query: (path: string, input: unknown, token?: string) =>
+      request(
+        `/api/trpc/${path}${input === undefined ? "" : `?input=${encodeURIComponent(JSON.stringify(input))}`}`,
+        { headers: bearer(token) },
+      ),
+  };
+
+  /** A new shopper, signed in. */
+  async function shopper(tag = "shopper") {
+    const response = await rest.register(uniqueEmail(tag), strongPassword());
+    if (response.status !== 201) throw new Error(`register failed: ${response.status} ${response.text}`);
+    return { token: response.body.accessToken as string, userId: response.body.user.id as string };
+  }
+
+  /** Rows in a table of the payments or orders database (names from the unions, never from input). */
+  async function countRows(
+    table:
+      | `payments.${"ledger_entries" | "accounts" | "idempotency_keys"}`
+      | `orders.${"orders" | "outbox" | "idempotency_keys"}`,
+  ) {
+    const [service, name] = table.split(".") as ["payments" | "orders", string];
+    const db = service === "payments" ? deps.paymentsDb : deps.ordersDb;
+    const [row] = await db.$queryRawUnsafe<{ n: bigint }[]>(`SELECT count(*) AS n FROM ${name}`);
+    return Number(row?.n ?? 0);
+  }
+
   async function close() {
     await new Promise((resolve) => server.close(resolve));
     server.closeAllConnections();
@@ -133,8 +170,16 @@ export async function startApi(
     config,
     deps,
     db: deps.identityDb,
+    paymentsDb: deps.paymentsDb,
+    ordersDb: deps.ordersDb,
     request,
     rest,
+    trpc,
+    bearer,
+    shopper,
+    countRows,
+    /** Ledger entries, all users: every change of a balance writes one. */
+    ledgerCount: () => countRows("payments.ledger_entries"),
     exchanges,
     logLines,
     redisPrefix,

@@ -16,6 +16,13 @@ describe("OpenAPI document", () => {
         "POST /auth/logout",
         "POST /auth/refresh",
         "POST /auth/register",
+        "POST /accounts",
+        "GET /accounts/me",
+        "POST /accounts/me/top-up",
+        "POST /admin/users/{userId}/top-up",
+        "POST /orders",
+        "GET /orders",
+        "GET /orders/{id}",
       ].sort(),
     );
     expect(doc.servers).toEqual([{ url: "/api/v1" }]);
@@ -23,5 +30,28 @@ describe("OpenAPI document", () => {
     expect(Object.keys(doc.paths?.["/auth/register"]?.post?.responses ?? {})).not.toContain("200");
     expect(Object.keys(doc.paths?.["/auth/login"]?.post?.responses ?? {})).toContain("200");
     expect(doc.components?.schemas?.["error.BAD_REQUEST"]).toMatchObject({ required: ["error"] });
+  });
+
+  it("documents money as integers, the Idempotency-Key header, 201s and each route's own error texts", () => {
+    const doc = generateOpenApiDocument();
+    const paths = doc.paths as Record<string, Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const createOrder = paths["/orders"]!.post;
+    const body = createOrder.requestBody.content["application/json"].schema;
+    expect(body.properties.amount).toMatchObject({ type: "integer", minimum: 1, maximum: 1_000_000_000 });
+    expect(body.properties.description).toMatchObject({ type: "string", minLength: 1, maxLength: 500 });
+    expect(body.required).toEqual(["amount", "description"]);
+    expect(createOrder.parameters).toContainEqual(
+      expect.objectContaining({ in: "header", name: "Idempotency-Key" }),
+    );
+    expect(Object.keys(createOrder.responses)).toEqual(expect.arrayContaining(["201", "400", "401", "422"]));
+    expect(Object.keys(paths["/accounts"]!.post.responses)).toContain("201");
+    expect(paths["/accounts/me/top-up"]!.post.parameters).toContainEqual(
+      expect.objectContaining({ in: "header", name: "Idempotency-Key" }),
+    );
+    expect(paths["/admin/users/{userId}/top-up"]!.post.responses["403"].description).toBe("Not an admin");
+    expect(paths["/orders/{id}"]!.get.responses["401"].description).toBe("Not signed in");
+    const schemas = doc.components?.schemas as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    expect(schemas.Account.properties.balance).toMatchObject({ type: "integer", minimum: 0 });
+    expect(schemas.Order.properties.amount).toMatchObject({ type: "integer" });
   });
 });

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { roleSchema } from "../../identity/schemas.ts";
+import { accountSchema } from "../payments/account.schema.ts";
 
 export const findUsersInputSchema = z
   .object({
@@ -23,20 +24,13 @@ export const findUsersInputSchema = z
   })
   .optional();
 
-export const accountSummarySchema = z
-  .object({
-    userId: z.uuid(),
-    balance: z.number().int().meta({ description: "Minor units (kopecks)" }),
-  })
-  .meta({ id: "AccountSummary" });
-
 export const findUsersOutputSchema = z.object({
   users: z.array(
     z.object({
       id: z.uuid(),
       email: z.string(),
       role: roleSchema,
-      account: accountSummarySchema.nullable(),
+      account: accountSchema.nullable(),
     }),
   ),
   nextCursor: z.string().nullable(),

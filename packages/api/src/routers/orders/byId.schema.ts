@@ -1,0 +1,9 @@
+import { z } from "zod";
+import { required, uuidInputSchema } from "../../inputs.ts";
+
+export { orderOutputSchema as byIdOutputSchema } from "./order.schema.ts";
+
+export const byIdInputSchema = z.object(
+  { id: uuidInputSchema("an order id (a UUID)") },
+  { error: required("an object with id") },
+);

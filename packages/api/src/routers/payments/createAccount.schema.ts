@@ -1,0 +1,1 @@
+export { accountOutputSchema as createAccountOutputSchema } from "./account.schema.ts";

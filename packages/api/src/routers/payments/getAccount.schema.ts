@@ -1,0 +1,1 @@
+export { accountOutputSchema as getAccountOutputSchema } from "./account.schema.ts";

@@ -1,0 +1,62 @@
+import { idempotencyHeadersSchema } from "../../inputs.ts";
+import { protectedProcedure, router } from "../../trpc.ts";
+import { createAccountHandler } from "./createAccount.handler.ts";
+import { createAccountOutputSchema } from "./createAccount.schema.ts";
+import { getAccountHandler } from "./getAccount.handler.ts";
+import { getAccountOutputSchema } from "./getAccount.schema.ts";
+import { topUpHandler } from "./topUp.handler.ts";
+import { topUpInputSchema, topUpOutputSchema } from "./topUp.schema.ts";
+
+const tags = ["payments"];
+const signedIn = { 401: "Not signed in" };
+
+export const paymentsRouter = router({
+  createAccount: protectedProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/accounts",
+        tags,
+        summary: "Open your account (wallet) with balance 0",
+        successDescription: "Created",
+        errorResponses: { ...signedIn, 409: "You already have an account" },
+      },
+      successStatus: 201,
+    })
+    .output(createAccountOutputSchema)
+    .mutation(createAccountHandler),
+
+  getAccount: protectedProcedure
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/accounts/me",
+        tags,
+        summary: "Your account and its balance",
+        errorResponses: { ...signedIn, 404: "No account yet" },
+      },
+    })
+    .output(getAccountOutputSchema)
+    .query(getAccountHandler),
+
+  topUp: protectedProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/accounts/me/top-up",
+        tags,
+        summary: "Add money to your account",
+        description: "Honours `Idempotency-Key`: a retry with the same key and body has no second effect.",
+        requestHeaders: idempotencyHeadersSchema,
+        errorResponses: {
+          400: "Invalid input",
+          ...signedIn,
+          404: "No account yet",
+          422: "Idempotency-Key reused with another body",
+        },
+      },
+    })
+    .input(topUpInputSchema)
+    .output(topUpOutputSchema)
+    .mutation(topUpHandler),
+});

@@ -1,0 +1,29 @@
+import { TRPCError } from "@trpc/server";
+import { AccountNotFound, InvalidAmount, topUp } from "@gozon/payments/accounts";
+import type { Caller, Context } from "../../context.ts";
+import { invalidInput } from "../../errors.ts";
+import { keyReuseError, type CallerKey } from "../../idempotency.ts";
+
+/**
+ * A top-up of `userId`'s account by the caller (the owner, or an admin), through the payments service:
+ * balance and ledger change in one transaction, and with a key, the key is recorded in that same
+ * transaction, so a retry returns the first result without a second top-up. Keys are the caller's,
+ * per `scope`.
+ */
+export async function topUpAccount(
+  ctx: Context & { user: Caller },
+  opts: { userId: string; amount: number; scope: string; key: CallerKey | null; noAccount: string },
+) {
+  const { userId, amount, scope, key } = opts;
+  try {
+    const account = await topUp(ctx.deps.paymentsDb, userId, amount, {
+      idempotency: key && { userId: ctx.user.id, scope, key: key.key, request: { userId, amount } },
+    });
+    ctx.log.info({ userId, amount, by: ctx.user.id, withKey: key !== null }, "top-up done or replayed");
+    return { account };
+  } catch (error) {
+    if (error instanceof AccountNotFound) throw new TRPCError({ code: "NOT_FOUND", message: opts.noAccount });
+    if (error instanceof InvalidAmount) throw invalidInput({ amount: "is not a valid amount" });
+    throw keyReuseError(error, key);
+  }
+}

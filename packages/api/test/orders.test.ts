@@ -1,0 +1,443 @@
+import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startApi, type ApiHarness } from "./harness.ts";
+
+let api: ApiHarness;
+beforeAll(async () => {
+  api = await startApi({ label: "api_orders" });
+});
+afterAll(async () => {
+  await api?.close();
+});
+
+type Order = {
+  id: string;
+  userId: string;
+  amount: number;
+  description: string;
+  status: string;
+  cancelReason: string | null;
+  createdAt: string;
+  updatedAt: string;
+};
+
+const createOrder = (token: string, body: unknown, key?: string) =>
+  api.request("/api/v1/orders", {
+    method: "POST",
+    headers: api.bearer(token, key === undefined ? {} : { "idempotency-key": key }),
+    json: body,
+  });
+const listOrders = (token: string, query = "") =>
+  api.request(`/api/v1/orders${query}`, { headers: api.bearer(token) });
+const orderById = (token: string, id: string) =>
+  api.request(`/api/v1/orders/${id}`, { headers: api.bearer(token) });
+
+const ordersOf = (userId: string) => api.ordersDb.order.count({ where: { userId } });
+const outboxOf = (orderId: string) =>
+  api.ordersDb.outboxMessage.findMany({
+    where: { payload: { path: ["payload", "orderId"], equals: orderId } },
+  });
+
+/** `count` orders for the shopper, one after another (so their creation times are ordered). */
+async function placeOrders(token: string, count: number, prefix = "order") {
+  const ids: string[] = [];
+  for (let n = 1; n <= count; n++) {
+    const response = await createOrder(token, { amount: 100 * n, description: `${prefix} ${n}` });
+    expect(response.status).toBe(201);
+    ids.push(response.body.order.id);
+  }
+  return ids;
+}
+
+describe("orders.create (REST)", () => {
+  it("201 with the order in NEW: integer amount, trimmed description, and its PaymentRequested", async () => {
+    const shopper = await api.shopper();
+    const response = await createOrder(shopper.token, { amount: 25_000, description: "  Ёлка 🎄  " });
+    expect(response.status).toBe(201);
+    const order: Order = response.body.order;
+    expect(order).toEqual({
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      userId: shopper.userId,
+      amount: 25_000,
+      description: "Ёлка 🎄",
+      status: "NEW",
+      cancelReason: null,
+      createdAt: expect.any(String),
+      updatedAt: expect.any(String),
+    });
+    expect(response.text).toContain('"amount":25000');
+    expect(new Date(order.createdAt).toISOString()).toBe(order.createdAt);
+
+    const [message] = await outboxOf(order.id);
+    expect(message).toMatchObject({ type: "PaymentRequested", sentAt: null });
+    expect(message?.payload).toMatchObject({
+      payload: { orderId: order.id, userId: shopper.userId, amount: 25_000 },
+    });
+  });
+
+  it("accepts any Unicode up to 500 characters (code points, not UTF-16 units)", async () => {
+    const shopper = await api.shopper();
+    for (const description of ["я".repeat(500), "🎁".repeat(500), "a", "混合 text ✓ עברית"]) {
+      const response = await createOrder(shopper.token, { amount: 1, description });
+      expect(response.status, `${description.slice(0, 10)}…`).toBe(201);
+      expect(response.body.order.description).toBe(description);
+    }
+  });
+
+  it("anonymous is 401 and nothing is written", async () => {
+    const before = await api.countRows("orders.orders");
+    const response = await api.request("/api/v1/orders", {
+      method: "POST",
+      json: { amount: 1, description: "x" },
+    });
+    expect(response.status).toBe(401);
+    expect(await api.countRows("orders.orders")).toBe(before);
+  });
+
+  it("publishes the NEW event on `${REDIS_PREFIX}:order-events`", async () => {
+    const shopper = await api.shopper();
+    const subscriber = new Redis(api.config.REDIS_URL);
+    try {
+      const channel = `${api.redisPrefix}:order-events`;
+      await subscriber.subscribe(channel);
+      const received: unknown[] = [];
+      subscriber.on("message", (from: string, raw: string) => {
+        if (from === channel) received.push(JSON.parse(raw));
+      });
+
+      const response = await createOrder(shopper.token, { amount: 4_200, description: "live" });
+      const order: Order = response.body.order;
+      await expect
+        .poll(() => received.find((event) => (event as { orderId?: string }).orderId === order.id), {
+          timeout: 5_000,
+        })
+        .toEqual({
+          eventId: expect.stringContaining(order.id),
+          orderId: order.id,
+          userId: shopper.userId,
+          status: "NEW",
+          reason: null,
+          amount: 4_200,
+          description: "live",
+          occurredAt: order.updatedAt,
+        });
+    } finally {
+      subscriber.disconnect();
+    }
+  });
+
+  it("a publish failure does not fail the request: the order is created and the failure logged", async () => {
+    const shopper = await api.shopper();
+    const publish = api.deps.redis.publish;
+    api.deps.redis.publish = (async () => {
+      throw new Error("redis is down");
+    }) as typeof publish;
+    try {
+      const response = await createOrder(shopper.token, { amount: 10, description: "offline feed" });
+      expect(response.status).toBe(201);
+      expect(await ordersOf(shopper.userId)).toBe(1);
+      expect(api.logLines.some((line) => line.includes("could not publish the order event"))).toBe(true);
+    } finally {
+      api.deps.redis.publish = publish;
+    }
+  });
+});
+
+describe("orders.create: Idempotency-Key", () => {
+  it("20 concurrent requests with one key → one order, one outbox row, every response the same order", async () => {
+    const shopper = await api.shopper();
+    const key = randomUUID();
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        createOrder(shopper.token, { amount: 700, description: "double click" }, key),
+      ),
+    );
+    expect(responses.map((response) => response.status)).toEqual(Array(20).fill(201));
+    const ids = new Set(responses.map((response) => response.body.order.id));
+    expect(ids.size).toBe(1);
+    expect(await ordersOf(shopper.userId)).toBe(1);
+    expect(await outboxOf([...ids][0]!)).toHaveLength(1);
+  });
+
+  it("the same key with another body → 422 naming the key, no second order", async () => {
+    const shopper = await api.shopper();
+    const key = randomUUID();
+    expect((await createOrder(shopper.token, { amount: 100, description: "first" }, key)).status).toBe(201);
+    const outboxBefore = await api.countRows("orders.outbox");
+    for (const body of [
+      { amount: 101, description: "first" },
+      { amount: 100, description: "second" },
+    ]) {
+      const response = await createOrder(shopper.token, body, key);
+      expect(response.status).toBe(422);
+      expect(response.body.error).toMatchObject({
+        code: "UNPROCESSABLE_CONTENT",
+        fields: { "Idempotency-Key": "was already used with a different request" },
+      });
+    }
+    expect(await ordersOf(shopper.userId)).toBe(1);
+    expect(await api.countRows("orders.outbox")).toBe(outboxBefore);
+  });
+
+  it("a description that trims to the same text is the same request", async () => {
+    const shopper = await api.shopper();
+    const key = randomUUID();
+    const first = await createOrder(shopper.token, { amount: 5, description: "gift" }, key);
+    const again = await createOrder(shopper.token, { amount: 5, description: " gift " }, key);
+    expect(again.status).toBe(201);
+    expect(again.body.order.id).toBe(first.body.order.id);
+  });
+
+  it("keys are per user", async () => {
+    const a = await api.shopper();
+    const b = await api.shopper();
+    const key = `shared-${randomUUID()}`;
+    const first = await createOrder(a.token, { amount: 5, description: "a" }, key);
+    const second = await createOrder(b.token, { amount: 6, description: "b" }, key);
+    expect(second.status).toBe(201);
+    expect(second.body.order.id).not.toBe(first.body.order.id);
+    expect(second.body.order.userId).toBe(b.userId);
+  });
+});
+
+describe("orders.list and orders.byId (REST)", () => {
+  it("lists the caller's own orders, newest first, in pages joined by nextCursor", async () => {
+    const shopper = await api.shopper();
+    const other = await api.shopper();
+    const mine = await placeOrders(shopper.token, 5, "mine");
+    await placeOrders(other.token, 3, "theirs");
+
+    const first = await listOrders(shopper.token, "?limit=2");
+    expect(first.status).toBe(200);
+    expect(first.body.orders.map((order: Order) => order.id)).toEqual([mine[4], mine[3]]);
+    expect(first.body.nextCursor).toBe(mine[3]);
+
+    const seen: Order[] = [...first.body.orders];
+    let cursor: string | null = first.body.nextCursor;
+    while (cursor) {
+      const page = await listOrders(shopper.token, `?limit=2&cursor=${cursor}`);
+      expect(page.status).toBe(200);
+      seen.push(...page.body.orders);
+      cursor = page.body.nextCursor;
+    }
+    expect(seen.map((order) => order.id)).toEqual([...mine].reverse());
+    expect(seen.every((order) => order.userId === shopper.userId)).toBe(true);
+    expect(seen.every((order) => Number.isInteger(order.amount))).toBe(true);
+
+    const all = await listOrders(shopper.token);
+    expect(all.body.orders).toHaveLength(5);
+    expect(all.body.nextCursor).toBeNull();
+  });
+
+  it("returns 20 by default, at most 100", async () => {
+    const shopper = await api.shopper();
+    await placeOrders(shopper.token, 22);
+    const page = await listOrders(shopper.token);
+    expect(page.body.orders).toHaveLength(20);
+    expect(page.body.nextCursor).toBe(page.body.orders[19].id);
+    const big = await listOrders(shopper.token, "?limit=100");
+    expect(big.body.orders).toHaveLength(22);
+    expect(big.body.nextCursor).toBeNull();
+  });
+
+  it("another user's cursor never reveals their orders", async () => {
+    const shopper = await api.shopper();
+    const other = await api.shopper();
+    await placeOrders(shopper.token, 2);
+    const [theirs] = await placeOrders(other.token, 1);
+    const page = await listOrders(shopper.token, `?cursor=${theirs}`);
+    expect(page.status).toBe(200);
+    expect(page.body.orders.every((order: Order) => order.userId === shopper.userId)).toBe(true);
+  });
+
+  it("byId: the caller's own order → 200; another user's or an unknown id → 404; not a UUID → 400", async () => {
+    const shopper = await api.shopper();
+    const other = await api.shopper();
+    const [mine] = await placeOrders(shopper.token, 1);
+    const [theirs] = await placeOrders(other.token, 1);
+
+    const own = await orderById(shopper.token, mine!);
+    expect(own.status).toBe(200);
+    expect(own.body.order).toMatchObject({ id: mine, userId: shopper.userId, status: "NEW" });
+
+    for (const id of [theirs!, randomUUID()]) {
+      const response = await orderById(shopper.token, id);
+      expect(response.status).toBe(404);
+      expect(response.body.error).toMatchObject({ code: "NOT_FOUND", message: "No such order" });
+      expect(response.text).not.toContain(other.userId);
+    }
+
+    const bad = await orderById(shopper.token, "not-a-uuid");
+    expect(bad.status).toBe(400);
+    expect(Object.keys(bad.body.error.fields)).toEqual(["id"]);
+    expect(bad.body.error.message).toContain("id");
+  });
+
+  it("bad list parameters are a 400 naming them", async () => {
+    const shopper = await api.shopper();
+    for (const [query, field, problem] of [
+      ["?limit=0", "limit", /at least 1/],
+      ["?limit=101", "limit", /at most 100/],
+      ["?limit=1.5", "limit", /integer/],
+      ["?limit=lots", "limit", /integer/],
+      ["?cursor=abc", "cursor", /nextCursor/],
+    ] as const) {
+      const response = await listOrders(shopper.token, query);
+      expect(response.status, query).toBe(400);
+      expect(Object.keys(response.body.error.fields)).toEqual([field]);
+      expect(response.body.error.fields[field]).toMatch(problem);
+    }
+  });
+
+  it("anonymous is 401", async () => {
+    expect((await api.request("/api/v1/orders")).status).toBe(401);
+    expect((await api.request(`/api/v1/orders/${randomUUID()}`)).status).toBe(401);
+  });
+});
+
+describe("orders over tRPC (/api/trpc)", () => {
+  it("create (idempotencyKey in the input), list and byId", async () => {
+    const shopper = await api.shopper();
+    const other = await api.shopper();
+    const key = randomUUID();
+    const input = { amount: 1_234, description: "via tRPC", idempotencyKey: key };
+    const created = await api.trpc.mutation("orders.create", input, shopper.token);
+    expect(created.status).toBe(200);
+    const order: Order = created.body.result.data.order;
+    expect(order).toMatchObject({ userId: shopper.userId, amount: 1_234, status: "NEW" });
+
+    const replay = await api.trpc.mutation("orders.create", input, shopper.token);
+    expect(replay.body.result.data.order.id).toBe(order.id);
+    const viaHeader = await createOrder(shopper.token, { amount: 1_234, description: "via tRPC" }, key);
+    expect(viaHeader.body.order.id).toBe(order.id);
+    expect(await ordersOf(shopper.userId)).toBe(1);
+
+    const reused = await api.trpc.mutation("orders.create", { ...input, amount: 1 }, shopper.token);
+    expect(reused.status).toBe(422);
+    expect(reused.body.error.data.fields).toEqual({
+      idempotencyKey: "was already used with a different request",
+    });
+
+    const list = await api.trpc.query("orders.list", { limit: 5 }, shopper.token);
+    expect(list.body.result.data).toEqual({ orders: [order], nextCursor: null });
+    const listDefault = await api.trpc.query("orders.list", undefined, shopper.token);
+    expect(listDefault.body.result.data.orders).toEqual([order]);
+
+    const byId = await api.trpc.query("orders.byId", { id: order.id }, shopper.token);
+    expect(byId.body.result.data).toEqual({ order });
+    const foreign = await api.trpc.query("orders.byId", { id: order.id }, other.token);
+    expect(foreign.status).toBe(404);
+    const invalid = await api.trpc.query("orders.byId", { id: "nope" }, shopper.token);
+    expect(invalid.status).toBe(400);
+    expect(Object.keys(invalid.body.error.data.fields)).toEqual(["id"]);
+  });
+});
+
+/** Each a 400 naming the field, with no order and no outbox row written. */
+const badBodies: Array<{ name: string; body: Record<string, unknown>; field: string; problem: RegExp }> = [
+  { name: "amount 0", body: { amount: 0, description: "x" }, field: "amount", problem: /at least 1/ },
+  { name: "amount -1", body: { amount: -1, description: "x" }, field: "amount", problem: /at least 1/ },
+  { name: "amount 1.5", body: { amount: 1.5, description: "x" }, field: "amount", problem: /integer/ },
+  { name: 'amount "10"', body: { amount: "10", description: "x" }, field: "amount", problem: /integer/ },
+  { name: "amount 10^12", body: { amount: 1e12, description: "x" }, field: "amount", problem: /at most/ },
+  { name: "amount missing", body: { description: "x" }, field: "amount", problem: /is required/ },
+  { name: "amount null", body: { amount: null, description: "x" }, field: "amount", problem: /is required/ },
+  { name: "description missing", body: { amount: 1 }, field: "description", problem: /is required/ },
+  {
+    name: "description a number",
+    body: { amount: 1, description: 42 },
+    field: "description",
+    problem: /string/,
+  },
+  { name: "description empty", body: { amount: 1, description: "" }, field: "description", problem: /blank/ },
+  {
+    name: "description blank",
+    body: { amount: 1, description: " \n\t " },
+    field: "description",
+    problem: /blank/,
+  },
+  {
+    name: "description with NUL",
+    body: { amount: 1, description: "a\u0000b" },
+    field: "description",
+    problem: /NUL/,
+  },
+  {
+    name: "description with a lone high surrogate",
+    body: { amount: 1, description: "a\uD800b" },
+    field: "description",
+    problem: /surrogate/,
+  },
+  {
+    name: "description with a lone low surrogate",
+    body: { amount: 1, description: "\uDC00" },
+    field: "description",
+    problem: /surrogate/,
+  },
+  {
+    name: "description of 501 characters",
+    body: { amount: 1, description: "я".repeat(501) },
+    field: "description",
+    problem: /at most 500/,
+  },
+  {
+    name: "description of 501 emoji",
+    body: { amount: 1, description: "🎄".repeat(501) },
+    field: "description",
+    problem: /at most 500/,
+  },
+  {
+    name: "idempotencyKey of 256 characters",
+    body: { amount: 1, description: "x", idempotencyKey: "k".repeat(256) },
+    field: "idempotencyKey",
+    problem: /printable ASCII/,
+  },
+  {
+    name: "idempotencyKey empty",
+    body: { amount: 1, description: "x", idempotencyKey: "" },
+    field: "idempotencyKey",
+    problem: /printable ASCII/,
+  },
+];
+
+describe("orders.create: bad input → 400 naming the field, nothing written", () => {
+  let shopper: { token: string; userId: string };
+  beforeAll(async () => {
+    shopper = await api.shopper();
+  });
+
+  describe.each([
+    {
+      transport: "REST",
+      send: (body: unknown) => createOrder(shopper.token, body),
+      fieldsOf: (body: { error: { fields: Record<string, string> } }) => body.error.fields,
+    },
+    {
+      transport: "tRPC",
+      send: (body: unknown) => api.trpc.mutation("orders.create", body, shopper.token),
+      fieldsOf: (body: { error: { data: { fields: Record<string, string> } } }) => body.error.data.fields,
+    },
+  ])("$transport", ({ send, fieldsOf }) => {
+    it.each(badBodies)("$name", async ({ body, field, problem }) => {
+      const outboxBefore = await api.countRows("orders.outbox");
+      const response = await send(body);
+      expect(response.status).toBe(400);
+      const fields = fieldsOf(response.body);
+      expect(Object.keys(fields)).toEqual([field]);
+      expect(fields[field]).toMatch(problem);
+      expect(response.text).toContain(field);
+      expect(await ordersOf(shopper.userId)).toBe(0);
+      expect(await api.countRows("orders.outbox")).toBe(outboxBefore);
+    });
+  });
+
+  it("REST: a malformed Idempotency-Key header is a 400 naming it", async () => {
+    const response = await createOrder(shopper.token, { amount: 1, description: "x" }, "k".repeat(256));
+    expect(response.status).toBe(400);
+    expect(response.body.error.fields).toEqual({
+      "Idempotency-Key": "must be 1-255 printable ASCII characters",
+    });
+    expect(await ordersOf(shopper.userId)).toBe(0);
+  });
+});
