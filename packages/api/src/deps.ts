@@ -1,4 +1,5 @@
 import { Redis } from "ioredis";
+import { createOrderEventBus, type OrderEventBus } from "./live/order-event-bus.ts";
 import { serviceDatabaseUrls, type Config } from "@gozon/core/config";
 import { createLogger, type Logger } from "@gozon/core/logger";
 import {
@@ -49,6 +50,8 @@ export type ApiDeps = {
   rateLimiter: AuthRateLimiter;
   /** Accounts of users, for admin views: by default the payments service's `getAccounts`. */
   accountsOf: AccountsOf;
+  /** This process's subscriber to the order-events channel, opened on first use by a subscription. */
+  orderEvents: () => OrderEventBus;
   /** Closes what `createApiDeps` opened (not what the caller passed in). */
   close: () => Promise<void>;
 };
@@ -98,6 +101,16 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
     redis = client;
   }
 
+  let orderEvents: OrderEventBus | undefined;
+  const orderEventBus = () => {
+    if (!orderEvents) {
+      const bus = createOrderEventBus(config.REDIS_URL, config.REDIS_PREFIX, log);
+      closers.push(() => bus.close());
+      orderEvents = bus;
+    }
+    return orderEvents;
+  };
+
   return {
     config,
     log,
@@ -123,6 +136,7 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
       ...options.rateLimits,
     }),
     accountsOf: options.accountsOf ?? ((userIds) => getAccounts(paymentsDb, [...userIds])),
+    orderEvents: orderEventBus,
     close: async () => {
       await Promise.allSettled(closers.reverse().map((close) => close()));
     },

@@ -6,6 +6,7 @@ import { bootstrapAdmin } from "@gozon/api/identity/bootstrap-admin";
 import { createApiDeps } from "@gozon/api/deps";
 import { createApiRequestHandler } from "@gozon/api/http";
 import { createReadiness } from "./readiness.ts";
+import { attachWebSocket } from "./websocket.ts";
 
 export type WebServerOptions = { config: Config; log: Logger; dir: string; dev: boolean };
 
@@ -49,6 +50,8 @@ export async function startWebServer({ config, log, dir, dev }: WebServerOptions
       });
   });
 
+  const websocket = attachWebSocket(server, deps);
+
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.PORT, () => resolve());
@@ -60,6 +63,7 @@ export async function startWebServer({ config, log, dir, dev }: WebServerOptions
   return {
     port,
     async close() {
+      await websocket.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

@@ -4,6 +4,8 @@ import { createAdminHandler } from "./createAdmin.handler.ts";
 import { createAdminInputSchema, createAdminOutputSchema } from "./createAdmin.schema.ts";
 import { findUsersHandler } from "./findUsers.handler.ts";
 import { findUsersInputSchema, findUsersOutputSchema } from "./findUsers.schema.ts";
+import { feedInputSchema } from "../../live/feed.schema.ts";
+import { orderFeedHandler } from "./orderFeed.handler.ts";
 import { adminTopUpHandler } from "./topUp.handler.ts";
 import { adminTopUpInputSchema, adminTopUpOutputSchema } from "./topUp.schema.ts";
 
@@ -61,4 +63,7 @@ export const adminRouter = router({
     .input(adminTopUpInputSchema)
     .output(adminTopUpOutputSchema)
     .mutation(adminTopUpHandler),
+
+  /** WebSocket only (no REST route): every order's events, resumable with `lastEventId`. */
+  orderFeed: adminProcedure.input(feedInputSchema).subscription(orderFeedHandler),
 });

@@ -4,8 +4,10 @@ import { byIdHandler } from "./byId.handler.ts";
 import { byIdInputSchema, byIdOutputSchema } from "./byId.schema.ts";
 import { createHandler } from "./create.handler.ts";
 import { createInputSchema, createOutputSchema } from "./create.schema.ts";
+import { feedInputSchema } from "../../live/feed.schema.ts";
 import { listHandler } from "./list.handler.ts";
 import { listInputSchema, listOutputSchema } from "./list.schema.ts";
+import { onStatusChangeHandler } from "./onStatusChange.handler.ts";
 
 const tags = ["orders"];
 const signedIn = { 401: "Not signed in" };
@@ -62,4 +64,7 @@ export const ordersRouter = router({
     .input(byIdInputSchema)
     .output(byIdOutputSchema)
     .query(byIdHandler),
+
+  /** WebSocket only (no REST route): the caller's order events, resumable with `lastEventId`. */
+  onStatusChange: protectedProcedure.input(feedInputSchema).subscription(onStatusChangeHandler),
 });

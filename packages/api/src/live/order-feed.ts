@@ -1,0 +1,62 @@
+// A resumable stream of order events for one subscription (a shopper's own orders, or all for admins).
+//
+// Order of operations matters: attach to the live bus first (buffering), then replay from Postgres what
+// changed since the client's last event id, then stream live events, skipping what was already sent.
+// Redis pub/sub drops messages while a subscriber is away, so the orders table is the replay source.
+import { EventEmitter, on } from "node:events";
+import type { OrdersClient } from "@gozon/db/clients";
+import { parseEventId, toOrderEvent, type OrderEvent } from "@gozon/orders/order-events";
+import type { OrderEventBus } from "./order-event-bus.ts";
+
+/**
+ * Replay reaches this far before the last event the client saw: a transaction that stamped its change
+ * earlier but committed later than that event would otherwise be skipped. The client drops duplicates.
+ */
+const REPLAY_OVERLAP_MS = 5_000;
+const REPLAY_LIMIT = 1_000;
+
+export type FeedScope = { userId: string } | { all: true };
+
+export async function* orderFeed(
+  bus: OrderEventBus,
+  db: OrdersClient,
+  scope: FeedScope,
+  lastEventId: string | null | undefined,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<OrderEvent> {
+  const inScope = (event: OrderEvent) => "all" in scope || event.userId === scope.userId;
+  const live = new EventEmitter();
+  const unsubscribe = bus.subscribe((event) => {
+    if (inScope(event)) live.emit("event", event);
+  });
+  try {
+    const stream = on(live, "event", { signal });
+    const sent = new Set<string>();
+    const last = lastEventId ? parseEventId(lastEventId) : null;
+    if (last) {
+      const since = new Date(last.at.getTime() - REPLAY_OVERLAP_MS);
+      const changed = await db.order.findMany({
+        where: { updatedAt: { gte: since }, ...("all" in scope ? {} : { userId: scope.userId }) },
+        orderBy: [{ updatedAt: "asc" }, { id: "asc" }],
+        take: REPLAY_LIMIT,
+      });
+      for (const order of changed) {
+        const event = toOrderEvent(order);
+        sent.add(event.eventId);
+        yield event;
+      }
+    }
+    try {
+      for await (const [event] of stream as AsyncIterable<[OrderEvent]>) {
+        if (sent.has(event.eventId)) continue;
+        sent.add(event.eventId);
+        if (sent.size > 10_000) sent.clear(); // bounded memory on long-lived feeds; clients dedupe too
+        yield event;
+      }
+    } catch (error) {
+      if (!signal?.aborted) throw error; // the client went away: a normal end, not an error
+    }
+  } finally {
+    unsubscribe();
+  }
+}

@@ -1,0 +1,118 @@
+// Starts the whole system as real processes — web instance(s), orders-worker, payments-worker — on fresh
+// databases and its own Redis key prefix, so a test can drive it over HTTP and kill any part of it.
+import { randomBytes } from "node:crypto";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort, startProcess, type RunningProcess } from "@gozon/core/testing";
+import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+
+export const ADMIN = { email: "admin@gozon.test", password: "admin-password-123" };
+
+type PartName = "orders-worker" | "payments-worker" | `web-${number}`;
+
+type Part = { name: PartName; cwd: string; args: string[]; ready: RegExp; env: Record<string, string> };
+
+export type SystemOptions = {
+  webInstances?: number;
+  redisUrl?: string;
+  env?: Record<string, string>;
+};
+
+export type System = Awaited<ReturnType<typeof startSystem>>;
+
+export async function startSystem({ webInstances = 1, redisUrl, env = {} }: SystemOptions = {}) {
+  const dbs: TestDatabases = await createTestDatabases("system");
+  const redisPrefix = `test-sys-${randomBytes(4).toString("hex")}`;
+  const common: Record<string, string> = {
+    ORDERS_DATABASE_URL: dbs.urls.orders,
+    PAYMENTS_DATABASE_URL: dbs.urls.payments,
+    IDENTITY_DATABASE_URL: dbs.urls.identity,
+    REDIS_URL: redisUrl ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+    REDIS_PREFIX: redisPrefix,
+    ADMIN_EMAIL: ADMIN.email,
+    ADMIN_PASSWORD: ADMIN.password,
+    REGISTRATIONS_PER_IP_PER_HOUR: "100000",
+    LOG_LEVEL: "info",
+    ...env,
+  };
+
+  const parts = new Map<PartName, Part>();
+  const running = new Map<PartName, RunningProcess>();
+  const logs: string[] = [];
+  const webUrls: string[] = [];
+
+  for (let i = 0; i < webInstances; i++) {
+    const port = await freePort();
+    webUrls.push(`http://127.0.0.1:${port}`);
+    parts.set(`web-${i}`, {
+      name: `web-${i}`,
+      cwd: path.join(repoRoot, "apps/web"),
+      args: ["--import", "tsx", "server.ts"],
+      ready: /web ready on/,
+      env: { PORT: String(port) },
+    });
+  }
+  for (const name of ["orders-worker", "payments-worker"] as const) {
+    parts.set(name, {
+      name,
+      cwd: path.join(repoRoot, "apps", name),
+      args: ["--import", "tsx", "src/main.ts"],
+      ready: new RegExp(`${name.replace("-", " ")} ready`),
+      env: {},
+    });
+  }
+
+  const start = async (name: PartName) => {
+    const part = parts.get(name);
+    if (!part) throw new Error(`no part ${name}`);
+    const proc = startProcess("node", part.args, {
+      cwd: part.cwd,
+      env: { ...process.env, ...common, ...part.env },
+    });
+    running.set(name, proc);
+    await proc.waitForOutput(part.ready, 90_000);
+    return proc;
+  };
+
+  /** Kills a part with SIGKILL (a crash: no cleanup runs) and keeps its output for diagnostics. */
+  const kill = async (name: PartName) => {
+    const proc = running.get(name);
+    if (!proc) return;
+    running.delete(name);
+    await proc.stop("SIGKILL");
+    logs.push(`--- ${name} (killed) ---\n${proc.output()}`);
+  };
+
+  const stop = async () => {
+    for (const [name, proc] of running) {
+      await proc.stop("SIGTERM");
+      logs.push(`--- ${name} ---\n${proc.output()}`);
+    }
+    running.clear();
+    await dbs.drop();
+  };
+
+  try {
+    await Promise.all([...parts.keys()].map(start));
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  return {
+    dbs,
+    redisPrefix,
+    webUrls,
+    start,
+    kill,
+    async restart(name: PartName) {
+      await kill(name);
+      return start(name);
+    },
+    stop,
+    /** Everything the processes printed, for a failing test's message. */
+    output: () => [...logs, ...[...running].map(([name, p]) => `--- ${name} ---\n${p.output()}`)].join("\n"),
+  };
+}

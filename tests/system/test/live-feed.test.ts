@@ -1,0 +1,101 @@
+// Status changes reach the browser whichever web instance it is connected to, and only the right ones.
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { waitFor } from "@gozon/core/testing";
+import { apiClient, signUp } from "../src/client.ts";
+import { subscribeFeed, type Received } from "../src/live.ts";
+import { ADMIN, startSystem, type System } from "../src/system.ts";
+
+let system: System;
+const feeds: Array<ReturnType<typeof subscribeFeed>> = [];
+
+beforeAll(async () => {
+  system = await startSystem({ webInstances: 2 });
+});
+afterAll(async () => {
+  for (const feed of feeds) feed.close();
+  await system?.stop();
+});
+
+const open = (...args: Parameters<typeof subscribeFeed>) => {
+  const feed = subscribeFeed(...args);
+  feeds.push(feed);
+  return feed;
+};
+
+const settledEvent = (events: Received[], orderId: string) =>
+  events.find((e) => e.orderId === orderId && e.status !== "NEW");
+
+it("delivers A's settle to A's socket on the other instance within a second, to admins, and to nobody else", async () => {
+  const [instanceA, instanceB] = system.webUrls as [string, string];
+  const alice = await signUp(instanceA, "alice");
+  const carol = await signUp(instanceA, "carol");
+  const { accessToken: adminToken } = await apiClient(instanceA).login(ADMIN.email, ADMIN.password);
+  const aliceToken = (await apiClient(instanceA).login(alice.email, "password-123")).accessToken;
+  const carolToken = (await apiClient(instanceA).login(carol.email, "password-123")).accessToken;
+
+  const aliceOnB = open(instanceB, aliceToken, "orders.onStatusChange");
+  const carolOnA = open(instanceA, carolToken, "orders.onStatusChange");
+  const carolOnB = open(instanceB, carolToken, "orders.onStatusChange");
+  const adminOnB = open(instanceB, adminToken, "admin.orderFeed");
+  await waitFor(() => [aliceOnB, carolOnA, carolOnB, adminOnB].every((f) => f.isStarted()), {
+    what: "subscriptions to start",
+  });
+
+  await alice.api.createAccount();
+  await alice.api.topUp(5_000);
+  const { order } = await alice.api.createOrder(1_200, "through instance A");
+  // Carol's own order proves her sockets are live while they receive nothing of Alice's.
+  const { order: carolsOrder } = await carol.api.createOrder(300, "carol has no account");
+
+  const aliceEvent = await waitFor(() => settledEvent(aliceOnB.events, order.id), { what: "A's event on B" });
+  expect(aliceEvent).toMatchObject({ status: "FINISHED", userId: alice.userId, reason: null });
+  const { order: settled } = await alice.api.getOrder(order.id);
+  expect(aliceEvent.receivedAt - Date.parse(settled.updatedAt)).toBeLessThan(1_000);
+
+  await waitFor(() => settledEvent(carolOnA.events, carolsOrder.id), { what: "C's own event on A" });
+  await waitFor(() => settledEvent(carolOnB.events, carolsOrder.id), { what: "C's own event on B" });
+  await waitFor(
+    () => settledEvent(adminOnB.events, order.id) && settledEvent(adminOnB.events, carolsOrder.id),
+    {
+      what: "both settles on the admin feed",
+    },
+  );
+
+  for (const feed of [carolOnA, carolOnB]) {
+    expect(feed.events.filter((e) => e.userId !== carol.userId)).toEqual([]);
+    expect(settledEvent(feed.events, carolsOrder.id)).toMatchObject({
+      status: "CANCELLED",
+      reason: "NO_ACCOUNT",
+    });
+  }
+  expect(aliceOnB.events.filter((e) => e.userId !== alice.userId)).toEqual([]);
+  expect(adminOnB.events.map((e) => e.userId)).toEqual(expect.arrayContaining([alice.userId, carol.userId]));
+  expect([...feeds].flatMap((f) => f.errors)).toEqual([]);
+});
+
+it("a page that reconnects with its lastEventId catches up on what it missed", async () => {
+  const [instanceA, instanceB] = system.webUrls as [string, string];
+  const bob = await signUp(instanceA, "bob");
+  const bobToken = (await apiClient(instanceA).login(bob.email, "password-123")).accessToken;
+  await bob.api.createAccount();
+  await bob.api.topUp(10_000);
+
+  const first = open(instanceB, bobToken, "orders.onStatusChange");
+  await waitFor(() => first.isStarted());
+  const { order: seen } = await bob.api.createOrder(100, "seen live");
+  const lastSeen = await waitFor(() => settledEvent(first.events, seen.id));
+  first.close();
+
+  // While the page is away: an order is created and settled; nobody is listening for Bob.
+  const { order: missed } = await bob.api.createOrder(200, "missed while away");
+  await waitFor(async () => (await bob.api.getOrder(missed.id)).order.status !== "NEW");
+
+  const resumed = open(instanceA, bobToken, "orders.onStatusChange", lastSeen.eventId);
+  const caughtUp = await waitFor(() => settledEvent(resumed.events, missed.id), { what: "the missed event" });
+  expect(caughtUp).toMatchObject({ status: "FINISHED", userId: bob.userId });
+
+  // And it keeps streaming live after the replay.
+  const { order: live } = await bob.api.createOrder(300, "after reconnect");
+  await waitFor(() => settledEvent(resumed.events, live.id), { what: "a live event after the replay" });
+  expect(new Set(resumed.events.map((e) => e.eventId)).size).toBe(resumed.events.length);
+});
