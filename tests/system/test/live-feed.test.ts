@@ -86,16 +86,20 @@ it("a page that reconnects with its lastEventId catches up on what it missed", a
   const lastSeen = await waitFor(() => settledEvent(first.events, seen.id));
   first.close();
 
-  // While the page is away: an order is created and settled; nobody is listening for Bob.
-  const { order: missed } = await bob.api.createOrder(200, "missed while away");
-  await waitFor(async () => (await bob.api.getOrder(missed.id)).order.status !== "NEW");
+  // While the page is away, two orders are created and settle; nobody is listening for Bob.
+  const missed: string[] = [];
+  for (const amount of [200, 300]) {
+    const { order } = await bob.api.createOrder(amount, `missed while away (${amount})`);
+    await waitFor(async () => (await bob.api.getOrder(order.id)).order.status !== "NEW");
+    missed.push(order.id);
+  }
 
   const resumed = open(instanceA, bobToken, "orders.onStatusChange", lastSeen.eventId);
-  const caughtUp = await waitFor(() => settledEvent(resumed.events, missed.id), { what: "the missed event" });
-  expect(caughtUp).toMatchObject({ status: "FINISHED", userId: bob.userId });
+  await waitFor(() => missed.every((id) => settledEvent(resumed.events, id)), { what: "the missed events" });
+  expect(resumed.events.map((e) => [e.orderId, e.status])).toEqual(missed.map((id) => [id, "FINISHED"]));
 
   // And it keeps streaming live after the replay.
-  const { order: live } = await bob.api.createOrder(300, "after reconnect");
+  const { order: live } = await bob.api.createOrder(400, "after reconnect");
   await waitFor(() => settledEvent(resumed.events, live.id), { what: "a live event after the replay" });
   expect(new Set(resumed.events.map((e) => e.eventId)).size).toBe(resumed.events.length);
 });

@@ -9,10 +9,10 @@ import { parseEventId, toOrderEvent, type OrderEvent } from "@gozon/orders/order
 import type { OrderEventBus } from "./order-event-bus.ts";
 
 /**
- * Replay reaches this far before the last event the client saw: a transaction that stamped its change
- * earlier but committed later than that event would otherwise be skipped. The client drops duplicates.
+ * Replay sends every change strictly after the client's last event, in event-id order. (A change stamped
+ * just before that event but committed after the client left would be missed; pages also refetch their
+ * list when they reconnect, which covers it.)
  */
-const REPLAY_OVERLAP_MS = 5_000;
 const REPLAY_LIMIT = 1_000;
 
 export type FeedScope = { userId: string } | { all: true };
@@ -34,9 +34,11 @@ export async function* orderFeed(
     const sent = new Set<string>();
     const last = lastEventId ? parseEventId(lastEventId) : null;
     if (last) {
-      const since = new Date(last.at.getTime() - REPLAY_OVERLAP_MS);
       const changed = await db.order.findMany({
-        where: { updatedAt: { gte: since }, ...("all" in scope ? {} : { userId: scope.userId }) },
+        where: {
+          OR: [{ updatedAt: { gt: last.at } }, { updatedAt: last.at, id: { gt: last.orderId } }],
+          ...("all" in scope ? {} : { userId: scope.userId }),
+        },
         orderBy: [{ updatedAt: "asc" }, { id: "asc" }],
         take: REPLAY_LIMIT,
       });
