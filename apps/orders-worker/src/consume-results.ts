@@ -7,6 +7,7 @@ import { parseMessage } from "@gozon/messaging/contracts";
 import { QUEUES } from "@gozon/messaging/queues";
 import { publishOrderEvent } from "@gozon/orders/order-events";
 import { settleOrder } from "@gozon/orders/settle-order";
+import type { OrdersWorkerMetrics } from "./metrics.ts";
 
 export type ResultsConsumerOptions = {
   db: OrdersClient;
@@ -15,6 +16,7 @@ export type ResultsConsumerOptions = {
   prefix: string;
   redisPrefix: string;
   log: Logger;
+  metrics: OrdersWorkerMetrics;
   concurrency?: number;
 };
 
@@ -25,6 +27,7 @@ export function consumePaymentResults({
   prefix,
   redisPrefix,
   log,
+  metrics,
   concurrency = 20,
 }: ResultsConsumerOptions) {
   const worker = new Worker(
@@ -45,6 +48,10 @@ export function consumePaymentResults({
       if (!order) {
         msgLog.warn("payment result for an unknown order: dropped");
         return;
+      }
+      if (changed) {
+        metrics.settled.inc({ status: order.status });
+        metrics.settleLatency.observe((order.updatedAt.getTime() - order.createdAt.getTime()) / 1000);
       }
       await publishOrderEvent(publisher, redisPrefix, order);
       msgLog.info({ status: order.status, reason: order.cancelReason, changed }, "order settled");

@@ -6,9 +6,12 @@ import { createLogger } from "@gozon/core/logger";
 import { createOrdersClient } from "@gozon/db/clients";
 import { purgeIdempotencyKeys } from "@gozon/db/idempotency";
 import { createOutboxRelay } from "@gozon/messaging/outbox-relay";
-import { bullPrefix, createRedisConnection } from "@gozon/messaging/queues";
+import { bullPrefix, createRedisConnection, QUEUES } from "@gozon/messaging/queues";
 import { reRequestStalePayments } from "@gozon/orders/reconcile";
+import { createRegistry, serveMetrics } from "@gozon/core/metrics";
+import { registerOutboxGauges, registerQueueDepthGauge } from "@gozon/messaging/metrics";
 import { consumePaymentResults } from "./consume-results.ts";
+import { createOrdersWorkerMetrics } from "./metrics.ts";
 import { every } from "./periodic.ts";
 
 const config = loadConfigOrExit();
@@ -23,6 +26,12 @@ try {
   await connection.ping();
   await checkRedisPolicy(connection, log);
   const prefix = bullPrefix(config);
+
+  const registry = createRegistry("orders-worker");
+  const metrics = createOrdersWorkerMetrics(registry);
+  registerOutboxGauges(registry, db);
+  const queueGauge = registerQueueDepthGauge(registry, connection, prefix, Object.values(QUEUES));
+  const metricsServer = await serveMetrics(registry, config.METRICS_PORT ?? 9464, log);
 
   const relay = createOutboxRelay({
     db,
@@ -40,10 +49,14 @@ try {
     prefix,
     redisPrefix: config.REDIS_PREFIX,
     log,
+    metrics,
   });
   const reconciler = every(Math.min(5_000, config.RECONCILE_AFTER_MS / 2), "reconciler", log, async () => {
     const count = await reRequestStalePayments(db, config.RECONCILE_AFTER_MS);
-    if (count > 0) log.warn({ count }, "re-requested payment for orders still NEW");
+    if (count > 0) {
+      metrics.reRequested.inc(count);
+      log.warn({ count }, "re-requested payment for orders still NEW");
+    }
   });
   const housekeeping = every(60 * 60_000, "housekeeping", log, async () => {
     const outbox = await relay.purgeSent(config.RETENTION_DAYS);
@@ -58,6 +71,8 @@ try {
     await housekeeping.stop();
     await results.close();
     await relay.stop();
+    await queueGauge.close();
+    await metricsServer.close();
     connection.disconnect();
     publisher.disconnect();
     await db.$disconnect();

@@ -6,6 +6,15 @@ import { createTestDatabases } from "@gozon/db/testing";
 import { createRedisConnection } from "@gozon/messaging/queues";
 import { deleteKeysWithPrefix, uniqueRedisPrefix } from "@gozon/messaging/testing";
 
+const METRICS = [
+  "gozon_outbox_backlog",
+  "gozon_outbox_oldest_age_seconds",
+  "gozon_queue_jobs",
+  "gozon_orders_settled_total",
+  "gozon_order_settle_latency_seconds",
+  "gozon_reconciler_rerequests_total",
+];
+
 const workerDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 let dbs: Awaited<ReturnType<typeof createTestDatabases>>;
 const redisPrefix = uniqueRedisPrefix("orders-worker");
@@ -45,4 +54,15 @@ it("refuses to start when its database is unreachable, and says so", async () =>
   const worker = start({ ORDERS_DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/nowhere` });
   expect(await worker.exited).toBe(1);
   expect(worker.output()).toContain("failed to start");
+});
+
+it("serves Prometheus metrics at /api/metrics", async () => {
+  const port = await freePort();
+  const worker = start({ METRICS_PORT: String(port) });
+  await worker.waitForOutput(/orders worker ready/);
+  const res = await fetch(`http://127.0.0.1:${port}/api/metrics`);
+  expect(res.status).toBe(200);
+  const text = await res.text();
+  for (const name of METRICS) expect(text).toContain(name);
+  expect(await worker.stop("SIGTERM")).toBe(0);
 });

@@ -12,6 +12,8 @@ export type RequestConsumerOptions = {
   connection: Redis;
   prefix: string;
   log: Logger;
+  /** Counts deliveries of a message the inbox had already processed. */
+  onDuplicate?: () => void;
   concurrency?: number;
 };
 
@@ -25,6 +27,7 @@ export function startRequestConsumer({
   connection,
   prefix,
   log,
+  onDuplicate,
   concurrency = 16,
 }: RequestConsumerOptions) {
   const consumerLog = log.child({ component: "payment-requests" });
@@ -45,6 +48,7 @@ export function startRequestConsumer({
       const { stored, outcome } = await receivePaymentRequest(db, parsed.message, consumerLog);
       if (!stored && outcome.status === "already-processed") {
         duplicates++;
+        onDuplicate?.();
         consumerLog.info({ jobId: job.id, messageId, duplicates }, "duplicate message dropped");
       } else if (!stored) {
         consumerLog.info(

@@ -5,7 +5,9 @@ import { onShutdown } from "@gozon/core/lifecycle";
 import { createLogger } from "@gozon/core/logger";
 import { createPaymentsClient } from "@gozon/db/clients";
 import { createOutboxRelay } from "@gozon/messaging/outbox-relay";
-import { bullPrefix, createRedisConnection, pingRedis } from "@gozon/messaging/queues";
+import { bullPrefix, createRedisConnection, pingRedis, QUEUES } from "@gozon/messaging/queues";
+import { Counter, createRegistry, serveMetrics } from "@gozon/core/metrics";
+import { registerOutboxGauges, registerQueueDepthGauge } from "@gozon/messaging/metrics";
 import { startRequestConsumer } from "./consume-requests.ts";
 import { startHousekeeping } from "./housekeeping.ts";
 
@@ -21,6 +23,16 @@ try {
   await checkRedisPolicy(redis, log);
   const prefix = bullPrefix(config);
 
+  const registry = createRegistry("payments-worker");
+  const duplicatesDropped = new Counter({
+    name: "gozon_inbox_duplicates_dropped_total",
+    help: "Payment requests delivered again after the inbox had processed them",
+    registers: [registry],
+  });
+  registerOutboxGauges(registry, db);
+  const queueGauge = registerQueueDepthGauge(registry, redis, prefix, Object.values(QUEUES));
+  const metricsServer = await serveMetrics(registry, config.METRICS_PORT ?? 9465, log);
+
   const relay = createOutboxRelay({
     db,
     databaseUrl,
@@ -30,7 +42,13 @@ try {
     pollMs: config.OUTBOX_POLL_MS,
   });
   relay.start();
-  const consumer = startRequestConsumer({ db, connection: redis, prefix, log });
+  const consumer = startRequestConsumer({
+    db,
+    connection: redis,
+    prefix,
+    log,
+    onDuplicate: () => duplicatesDropped.inc(),
+  });
   await consumer.waitUntilReady();
   const housekeeping = startHousekeeping({ db, relay, log, retentionDays: config.RETENTION_DAYS });
   log.info({ prefix }, "payments worker ready");
@@ -39,6 +57,8 @@ try {
     await consumer.close(); // lets active jobs finish; the inbox makes an interrupted one safe anyway
     await housekeeping.stop();
     await relay.stop();
+    await queueGauge.close();
+    await metricsServer.close();
     redis.disconnect();
     await db.$disconnect();
   });

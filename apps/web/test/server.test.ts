@@ -50,6 +50,13 @@ describe("web process", () => {
       checks: { ordersDb: "ok", paymentsDb: "ok", identityDb: "ok", redis: "ok" },
     });
 
+    const metrics = await fetch(`${base}/api/metrics`);
+    expect(metrics.status).toBe(200);
+    const text = await metrics.text();
+    for (const name of ["gozon_orders_created_total", "gozon_websocket_clients", "process_cpu_seconds_total"]) {
+      expect(text).toContain(name);
+    }
+
     const home = await fetch(base);
     expect(home.status).toBe(200);
     expect(await home.text()).toContain("Gozon");

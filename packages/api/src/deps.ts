@@ -1,4 +1,5 @@
 import { Redis } from "ioredis";
+import { Counter, createRegistry, type Registry } from "@gozon/core/metrics";
 import { createOrderEventBus, type OrderEventBus } from "./live/order-event-bus.ts";
 import { serviceDatabaseUrls, type Config } from "@gozon/core/config";
 import { createLogger, type Logger } from "@gozon/core/logger";
@@ -50,14 +51,19 @@ export type ApiDeps = {
   rateLimiter: AuthRateLimiter;
   /** Accounts of users, for admin views: by default the payments service's `getAccounts`. */
   accountsOf: AccountsOf;
+  /** Prometheus registry of this process, and the API's own counters. */
+  metrics: ApiMetrics;
   /** This process's subscriber to the order-events channel, opened on first use by a subscription. */
   orderEvents: () => OrderEventBus;
   /** Closes what `createApiDeps` opened (not what the caller passed in). */
   close: () => Promise<void>;
 };
 
+export type ApiMetrics = { registry: Registry; ordersCreated: Counter };
+
 export type ApiDepsOptions = {
   log?: Logger;
+  registry?: Registry;
   identityDb?: IdentityClient;
   paymentsDb?: PaymentsClient;
   ordersDb?: OrdersClient;
@@ -137,6 +143,7 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
     }),
     accountsOf: options.accountsOf ?? ((userIds) => getAccounts(paymentsDb, [...userIds])),
     orderEvents: orderEventBus,
+    metrics: createApiMetrics(options.registry ?? createRegistry("web")),
     close: async () => {
       await Promise.allSettled(closers.reverse().map((close) => close()));
     },
@@ -145,4 +152,15 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
 
 export function closeApiDeps(deps: ApiDeps): Promise<void> {
   return deps.close();
+}
+
+function createApiMetrics(registry: Registry): ApiMetrics {
+  return {
+    registry,
+    ordersCreated: new Counter({
+      name: "gozon_orders_created_total",
+      help: "Order create requests answered with an order (idempotent replays included)",
+      registers: [registry],
+    }),
+  };
 }

@@ -69,6 +69,8 @@ export const configSchema = z
       .transform((value) => value === "true" || value === "1"),
     /** Registrations allowed per client IP per hour (login failures have their own fixed limits). */
     REGISTRATIONS_PER_IP_PER_HOUR: integer(1, 1_000_000).default(50),
+    /** Port of a worker's /api/metrics (0 disables); unset, each worker uses its own default. */
+    METRICS_PORT: integer(0, 65535).optional(),
     DATA_DIR: z.string().min(1).default(path.join(repoRoot, ".data")),
     /** An order still NEW after this long gets its payment requested again. */
     RECONCILE_AFTER_MS: integer(1000, 86_400_000).default(30_000),

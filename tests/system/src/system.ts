@@ -35,6 +35,7 @@ export async function startSystem({ webInstances = 1, redisUrl, env = {} }: Syst
     ADMIN_PASSWORD: ADMIN.password,
     REGISTRATIONS_PER_IP_PER_HOUR: "100000",
     LOG_LEVEL: "info",
+    METRICS_PORT: "0",
     ...env,
   };
 

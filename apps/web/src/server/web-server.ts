@@ -5,6 +5,7 @@ import type { Logger } from "@gozon/core/logger";
 import { bootstrapAdmin } from "@gozon/api/identity/bootstrap-admin";
 import { createApiDeps } from "@gozon/api/deps";
 import { createApiRequestHandler } from "@gozon/api/http";
+import { Gauge, handleMetricsRequest, METRICS_PATH } from "@gozon/core/metrics";
 import { createReadiness } from "./readiness.ts";
 import { attachWebSocket } from "./websocket.ts";
 
@@ -33,6 +34,13 @@ export async function startWebServer({ config, log, dir, dev }: WebServerOptions
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (path === "/api/health") return sendJson(res, 200, { status: "ok" });
+    if (path === METRICS_PATH) {
+      return void handleMetricsRequest(deps.metrics.registry, req, res).catch((err: unknown) => {
+        log.error({ err }, "metrics scrape failed");
+        if (!res.headersSent)
+          sendJson(res, 500, { error: { code: "INTERNAL_SERVER_ERROR", message: "Internal error" } });
+      });
+    }
     if (path === "/api/ready") {
       return void readiness.report().then((report) => {
         sendJson(res, report.ready ? 200 : 503, {
@@ -51,6 +59,14 @@ export async function startWebServer({ config, log, dir, dev }: WebServerOptions
   });
 
   const websocket = attachWebSocket(server, deps);
+  new Gauge({
+    name: "gozon_websocket_clients",
+    help: "Open WebSocket connections on this web instance",
+    registers: [deps.metrics.registry],
+    collect() {
+      this.set(websocket.clients);
+    },
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

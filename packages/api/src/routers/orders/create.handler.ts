@@ -23,6 +23,7 @@ export async function createHandler({ ctx, input }: Options) {
   } catch (error) {
     throw keyReuseError(error, key);
   }
+  ctx.deps.metrics.ordersCreated.inc();
   ctx.log.info(
     { orderId: order.id, amount: order.amount, withKey: key !== null },
     "order placed or replayed",

@@ -1,0 +1,55 @@
+// Gauges both workers expose: their outbox backlog and the depth of the queues they touch.
+import { Queue } from "bullmq";
+import type { Redis } from "ioredis";
+import { Gauge, type Registry } from "@gozon/core/metrics";
+import type { SqlClient } from "./sql.ts";
+
+/** Unsent outbox rows and the age of the oldest: a growing age means the relay is stuck. */
+export function registerOutboxGauges(registry: Registry, db: SqlClient) {
+  const read = async () => {
+    const [row] = await db.$queryRaw<{ backlog: bigint; age: number | null }[]>`
+      SELECT count(*) AS backlog, extract(epoch FROM now() - min(created_at))::float8 AS age
+      FROM outbox WHERE sent_at IS NULL`;
+    return { backlog: Number(row?.backlog ?? 0), age: row?.age ?? 0 };
+  };
+  new Gauge({
+    name: "gozon_outbox_backlog",
+    help: "Outbox rows not yet published",
+    registers: [registry],
+    async collect() {
+      this.set((await read()).backlog);
+    },
+  });
+  new Gauge({
+    name: "gozon_outbox_oldest_age_seconds",
+    help: "Age of the oldest unpublished outbox row",
+    registers: [registry],
+    async collect() {
+      this.set((await read()).age);
+    },
+  });
+}
+
+/** Jobs per state of each queue (waiting, active, delayed, failed = dead-lettered). */
+export function registerQueueDepthGauge(
+  registry: Registry,
+  connection: Redis,
+  prefix: string,
+  names: string[],
+) {
+  const queues = names.map((name) => new Queue(name, { connection, prefix }));
+  new Gauge({
+    name: "gozon_queue_jobs",
+    help: "Jobs in a queue by state",
+    labelNames: ["queue", "state"],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const queue of queues) {
+        const counts = await queue.getJobCounts("wait", "active", "delayed", "failed");
+        for (const [state, count] of Object.entries(counts)) this.set({ queue: queue.name, state }, count);
+      }
+    },
+  });
+  return { close: () => Promise.all(queues.map((q) => q.close())) };
+}
