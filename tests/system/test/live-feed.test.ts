@@ -103,3 +103,21 @@ it("a page that reconnects with its lastEventId catches up on what it missed", a
   await waitFor(() => settledEvent(resumed.events, live.id), { what: "a live event after the replay" });
   expect(new Set(resumed.events.map((e) => e.eventId)).size).toBe(resumed.events.length);
 });
+
+it("shows the queue dashboard (Bull Board) to admins only", async () => {
+  const [web] = system.webUrls as [string];
+  const board = `${web}/api/admin/queues`;
+  const shopper = await signUp(web, "dave");
+  const shopperToken = (await apiClient(web).login(shopper.email, "password-123")).accessToken;
+  const { accessToken: adminToken } = await apiClient(web).login(ADMIN.email, ADMIN.password);
+
+  expect((await fetch(board)).status).toBe(401);
+  expect((await fetch(board, { headers: { authorization: `Bearer ${shopperToken}` } })).status).toBe(403);
+  const page = await fetch(board, { headers: { authorization: `Bearer ${adminToken}` } });
+  expect(page.status).toBe(200);
+  expect(await page.text()).toContain("<html");
+  const api = await fetch(`${board}/api/queues`, { headers: { authorization: `Bearer ${adminToken}` } });
+  expect(api.status).toBe(200);
+  const { queues } = (await api.json()) as { queues: Array<{ name: string }> };
+  expect(queues.map((q) => q.name).sort()).toEqual(["orders.payment-results", "payments.requests"]);
+});

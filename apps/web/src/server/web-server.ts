@@ -6,6 +6,7 @@ import { bootstrapAdmin } from "@gozon/api/identity/bootstrap-admin";
 import { createApiDeps } from "@gozon/api/deps";
 import { createApiRequestHandler } from "@gozon/api/http";
 import { Gauge, handleMetricsRequest, METRICS_PATH } from "@gozon/core/metrics";
+import { createQueueBoard } from "./queue-board.ts";
 import { createReadiness } from "./readiness.ts";
 import { attachWebSocket } from "./websocket.ts";
 
@@ -30,6 +31,7 @@ export async function startWebServer({ config, log, dir, dev }: WebServerOptions
   const admin = await bootstrapAdmin({ config, identityDb: deps.identityDb, log });
   if (admin.action !== "skipped") log.info({ email: admin.email, action: admin.action }, "bootstrap admin");
   const handleApi = createApiRequestHandler(deps);
+  const queueBoard = createQueueBoard(deps);
 
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
@@ -49,6 +51,7 @@ export async function startWebServer({ config, log, dir, dev }: WebServerOptions
         });
       });
     }
+    if (path && queueBoard.matches(path)) return queueBoard.handle(req, res);
     handleApi(req, res)
       .then((handled) => (handled ? undefined : handleNext(req, res)))
       .catch((err: unknown) => {
@@ -85,6 +88,7 @@ export async function startWebServer({ config, log, dir, dev }: WebServerOptions
         server.closeIdleConnections();
       });
       await readiness.close();
+      await queueBoard.close();
       await deps.close();
       await app.close();
     },

@@ -1,0 +1,49 @@
+// Bull Board (the BullMQ dashboard) for admins: queue depths, failed (dead-lettered) jobs, retries.
+import type http from "node:http";
+import { createBullBoard } from "@bull-board/api";
+import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
+import { ExpressAdapter } from "@bull-board/express";
+import { Queue } from "bullmq";
+import express from "express";
+import { createContextFromNodeRequest } from "@gozon/api/context";
+import type { ApiDeps } from "@gozon/api/deps";
+import { bullPrefix, createRedisConnection, QUEUES } from "@gozon/messaging/queues";
+
+export const QUEUE_BOARD_PATH = "/api/admin/queues";
+
+export function createQueueBoard(deps: ApiDeps) {
+  const connection = createRedisConnection(deps.config.REDIS_URL, "web-queue-board");
+  const prefix = bullPrefix(deps.config);
+  const queues = Object.values(QUEUES).map((name) => new Queue(name, { connection, prefix }));
+  const serverAdapter = new ExpressAdapter();
+  serverAdapter.setBasePath(QUEUE_BOARD_PATH);
+  createBullBoard({ queues: queues.map((queue) => new BullMQAdapter(queue)), serverAdapter });
+
+  const app = express();
+  app.disable("x-powered-by");
+  // The board can retry and delete jobs: admins only, checked on every request.
+  app.use(QUEUE_BOARD_PATH, async (req, res, next) => {
+    try {
+      const ctx = await createContextFromNodeRequest(deps, req);
+      if (!ctx.user)
+        return void res.status(401).json({ error: { code: "UNAUTHORIZED", message: "Sign in" } });
+      if (ctx.user.role !== "ADMIN") {
+        return void res.status(403).json({ error: { code: "FORBIDDEN", message: "Admins only" } });
+      }
+      next();
+    } catch (err) {
+      next(err);
+    }
+  });
+  app.use(QUEUE_BOARD_PATH, serverAdapter.getRouter());
+
+  return {
+    matches: (path: string) => path === QUEUE_BOARD_PATH || path.startsWith(`${QUEUE_BOARD_PATH}/`),
+    handle: (req: http.IncomingMessage, res: http.ServerResponse) =>
+      app(req as express.Request, res as express.Response),
+    async close() {
+      await Promise.all(queues.map((queue) => queue.close()));
+      connection.disconnect();
+    },
+  };
+}
