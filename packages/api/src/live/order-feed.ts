@@ -4,8 +4,10 @@
 // changed since the client's last event id, then stream live events, skipping what was already sent.
 // Redis pub/sub drops messages while a subscriber is away, so the orders table is the replay source.
 import { EventEmitter, on } from "node:events";
+import { tracked } from "@trpc/server";
 import type { OrdersClient } from "@gozon/db/clients";
 import { parseEventId, toOrderEvent, type OrderEvent } from "@gozon/orders/order-events";
+import type { ApiDeps } from "../deps.ts";
 import type { OrderEventBus } from "./order-event-bus.ts";
 
 /**
@@ -60,5 +62,19 @@ export async function* orderFeed(
     }
   } finally {
     unsubscribe();
+  }
+}
+
+/** The feed as tRPC tracked events: the event id is what a reconnecting client sends back. */
+export async function* trackedOrderFeed(
+  deps: Pick<ApiDeps, "orderEvents" | "ordersDb">,
+  scope: FeedScope,
+  lastEventId: string | null | undefined,
+  signal: AbortSignal | undefined,
+) {
+  const bus = deps.orderEvents();
+  await bus.ready;
+  for await (const event of orderFeed(bus, deps.ordersDb, scope, lastEventId, signal)) {
+    yield tracked(event.eventId, event);
   }
 }

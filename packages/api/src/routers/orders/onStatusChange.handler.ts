@@ -1,8 +1,7 @@
-import { tracked } from "@trpc/server";
 import type { z } from "zod";
 import type { Caller, Context } from "../../context.ts";
 import type { feedInputSchema } from "../../live/feed.schema.ts";
-import { orderFeed } from "../../live/order-feed.ts";
+import { trackedOrderFeed } from "../../live/order-feed.ts";
 
 type Options = {
   ctx: Context & { user: Caller };
@@ -11,11 +10,6 @@ type Options = {
 };
 
 /** Status changes of the caller's own orders, live, resuming after `lastEventId` on a reconnect. */
-export async function* onStatusChangeHandler({ ctx, input, signal }: Options) {
-  const bus = ctx.deps.orderEvents();
-  await bus.ready;
-  const scope = { userId: ctx.user.id };
-  for await (const event of orderFeed(bus, ctx.deps.ordersDb, scope, input?.lastEventId, signal)) {
-    yield tracked(event.eventId, event);
-  }
+export function onStatusChangeHandler({ ctx, input, signal }: Options) {
+  return trackedOrderFeed(ctx.deps, { userId: ctx.user.id }, input?.lastEventId, signal);
 }
