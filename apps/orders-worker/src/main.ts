@@ -6,7 +6,7 @@ import { createLogger } from "@gozon/core/logger";
 import { createOrdersClient } from "@gozon/db/clients";
 import { purgeIdempotencyKeys } from "@gozon/db/idempotency";
 import { createOutboxRelay } from "@gozon/messaging/outbox-relay";
-import { bullPrefix, createRedisConnection, QUEUES } from "@gozon/messaging/queues";
+import { bullPrefix, createRedisConnection, pingRedis, QUEUES } from "@gozon/messaging/queues";
 import { reRequestStalePayments } from "@gozon/orders/reconcile";
 import { createRegistry, serveMetrics } from "@gozon/core/metrics";
 import { registerOutboxGauges, registerQueueDepthGauge } from "@gozon/messaging/metrics";
@@ -21,9 +21,9 @@ try {
   const databaseUrl = serviceDatabaseUrls(config).orders;
   const db = createOrdersClient(databaseUrl);
   await db.$queryRaw`SELECT 1`;
-  const connection = createRedisConnection(config.REDIS_URL, "orders-worker");
-  const publisher = createRedisConnection(config.REDIS_URL, "orders-worker-pub");
-  await connection.ping();
+  const connection = createRedisConnection(config.REDIS_URL, "orders-worker", log);
+  const publisher = createRedisConnection(config.REDIS_URL, "orders-worker-pub", log);
+  await pingRedis(connection, 5_000);
   await checkRedisPolicy(connection, log);
   const prefix = bullPrefix(config);
 

@@ -1,6 +1,10 @@
 // Helpers for tests that share one Redis: each run uses its own key prefix and removes only its own keys.
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { freePort, startProcess } from "@gozon/core/testing";
+import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
+import { createRedisConnection } from "./queues.ts";
 
 /** A REDIS_PREFIX no other run uses. */
 export function uniqueRedisPrefix(label: string) {
@@ -16,4 +20,80 @@ export async function deleteKeysWithPrefix(redis: Redis, prefix: string) {
     cursor = next;
     if (keys.length > 0) await redis.unlink(...keys);
   } while (cursor !== "0");
+}
+
+/**
+ * The lifecycle every worker process must have: connects and reports ready, stops cleanly on SIGTERM
+ * and SIGINT, refuses to start (exit 1, saying why) when its database or Redis does not answer, and
+ * serves its metrics. Each worker's test file calls this with what is its own.
+ */
+export function describeWorkerLifecycle(worker: {
+  /** e.g. "orders": the process logs "<name> worker ready" and owns `<NAME>_DATABASE_URL`. */
+  name: "orders" | "payments";
+  dir: string;
+  metrics: string[];
+}) {
+  const ready = new RegExp(`${worker.name} worker ready`);
+  let dbs: TestDatabases;
+  const redisPrefix = uniqueRedisPrefix(`${worker.name}-worker`);
+
+  beforeAll(async () => {
+    dbs = await createTestDatabases(`${worker.name}-worker`);
+  });
+  afterAll(async () => {
+    await dbs?.drop();
+    const redis = createRedisConnection(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
+    await deleteKeysWithPrefix(redis, redisPrefix);
+    redis.disconnect();
+  });
+
+  const start = (env: Record<string, string> = {}) =>
+    startProcess("node", ["--import", "tsx", "src/main.ts"], {
+      cwd: worker.dir,
+      env: {
+        ...process.env,
+        ORDERS_DATABASE_URL: dbs.urls.orders,
+        PAYMENTS_DATABASE_URL: dbs.urls.payments,
+        IDENTITY_DATABASE_URL: dbs.urls.identity,
+        REDIS_PREFIX: redisPrefix,
+        METRICS_PORT: "0",
+        ...env,
+      },
+    });
+
+  it.each(["SIGTERM", "SIGINT"] as const)(
+    "connects, reports ready and stops cleanly on %s",
+    async (signal) => {
+      const proc = start();
+      await proc.waitForOutput(ready);
+      expect(await proc.stop(signal)).toBe(0);
+      expect(proc.output()).toContain('"msg":"stopped"');
+    },
+  );
+
+  it("refuses to start when its database is unreachable, and says so", async () => {
+    const port = await freePort();
+    const variable = `${worker.name.toUpperCase()}_DATABASE_URL`;
+    const proc = start({ [variable]: `postgres://postgres@127.0.0.1:${port}/nowhere` });
+    expect(await proc.exited).toBe(1);
+    expect(proc.output()).toContain("failed to start");
+  });
+
+  it("refuses to start when Redis does not answer, and says so", async () => {
+    const port = await freePort();
+    const proc = start({ REDIS_URL: `redis://127.0.0.1:${port}` });
+    expect(await proc.exited).toBe(1);
+    expect(proc.output()).toMatch(/Redis did not answer.*failed to start/);
+  });
+
+  it("serves Prometheus metrics at /api/metrics", async () => {
+    const port = await freePort();
+    const proc = start({ METRICS_PORT: String(port) });
+    await proc.waitForOutput(ready);
+    const res = await fetch(`http://127.0.0.1:${port}/api/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    for (const name of worker.metrics) expect(text).toContain(name);
+    expect(await proc.stop("SIGTERM")).toBe(0);
+  });
 }
