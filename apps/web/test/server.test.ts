@@ -53,7 +53,11 @@ describe("web process", () => {
     const metrics = await fetch(`${base}/api/metrics`);
     expect(metrics.status).toBe(200);
     const text = await metrics.text();
-    for (const name of ["gozon_orders_created_total", "gozon_websocket_clients", "process_cpu_seconds_total"]) {
+    for (const name of [
+      "gozon_orders_created_total",
+      "gozon_websocket_clients",
+      "process_cpu_seconds_total",
+    ]) {
       expect(text).toContain(name);
     }
 
