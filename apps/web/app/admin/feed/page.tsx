@@ -1,0 +1,50 @@
+"use client";
+import { useState } from "react";
+import { useOrderFeed, type OrderEvent } from "../../../src/client/live.ts";
+import { formatRoubles } from "../../../src/client/money.ts";
+import { useRequireUser } from "../../../src/client/session.ts";
+import { StatusBadge } from "../../../src/client/status-badge.tsx";
+
+const statuses = ["NEW", "FINISHED", "CANCELLED"] as const;
+
+export default function AdminFeedPage() {
+  const { user } = useRequireUser({ admin: true });
+  // One row per order, updated in place; newest first.
+  const [orders, setOrders] = useState<OrderEvent[]>([]);
+  useOrderFeed("admin.orderFeed", !!user, (event) =>
+    setOrders((current) => {
+      const existing = current.find((o) => o.orderId === event.orderId);
+      if (existing && existing.eventId >= event.eventId) return current; // an older state arrived late
+      return [event, ...current.filter((o) => o.orderId !== event.orderId)];
+    }),
+  );
+
+  if (!user) return <main aria-busy="true">Loading…</main>;
+  return (
+    <main>
+      <h1>Live order feed</h1>
+      <dl className="counts" aria-label="Orders by status">
+        {statuses.map((status) => (
+          <div key={status}>
+            <dt>{status}</dt>
+            <dd data-testid={`count-${status}`}>{orders.filter((o) => o.status === status).length}</dd>
+          </div>
+        ))}
+      </dl>
+      {orders.length === 0 ? (
+        <p>Waiting for orders… new orders and their payments appear here as they happen.</p>
+      ) : (
+        <ul className="orders" aria-label="Orders">
+          {orders.map((order) => (
+            <li key={order.orderId} className="order" data-order-id={order.orderId}>
+              <span className="order-description">{order.description}</span>
+              <span className="order-amount">{formatRoubles(order.amount)}</span>
+              <StatusBadge status={order.status} reason={order.reason} />
+              <small className="order-user">{order.userId.slice(0, 8)}</small>
+            </li>
+          ))}
+        </ul>
+      )}
+    </main>
+  );
+}

@@ -1,0 +1,81 @@
+"use client";
+// The typed tRPC client of the browser: queries and mutations over HTTP, subscriptions over WebSocket.
+// Auth rides on httpOnly cookies; an expired access token is refreshed once, transparently.
+import {
+  createTRPCClient,
+  createWSClient,
+  httpLink,
+  splitLink,
+  TRPCClientError,
+  wsLink,
+  type TRPCLink,
+} from "@trpc/client";
+import type { AppRouter } from "@gozon/api/root";
+
+export type { AppRouter };
+export type RouterClient = ReturnType<typeof createTRPCClient<AppRouter>>;
+
+/** A client without the refresh retry, to call auth.refresh itself. */
+const plain = createTRPCClient<AppRouter>({ links: [httpLink({ url: "/api/trpc" })] });
+
+let refreshing: Promise<boolean> | null = null;
+/** One refresh at a time, however many requests failed together. */
+export function refreshSession(): Promise<boolean> {
+  refreshing ??= plain.auth.refresh
+    .mutate({})
+    .then(() => true)
+    .catch(() => false)
+    .finally(() => (refreshing = null));
+  return refreshing;
+}
+
+const retryAfterRefresh: typeof fetch = async (input, init) => {
+  const response = await fetch(input, init);
+  if (response.status !== 401 || String(input).includes("/auth.")) return response;
+  return (await refreshSession()) ? fetch(input, init) : response;
+};
+
+let wsClient: ReturnType<typeof createWSClient> | null = null;
+
+function liveClient() {
+  if (!wsClient) {
+    const url = `${window.location.protocol === "https:" ? "wss" : "ws"}://${window.location.host}/api/trpc-ws`;
+    // Lazy: the socket opens with the first subscription, carrying the session cookie of that moment.
+    wsClient = createWSClient({ url, lazy: { enabled: true, closeMs: 0 } });
+  }
+  return wsClient;
+}
+
+/** After login or logout the socket must reconnect to be the new user's. */
+export function resetLiveConnection() {
+  wsClient?.close();
+  wsClient = null;
+}
+
+const liveLink: TRPCLink<AppRouter> = (runtime) => (ctx) =>
+  wsLink<AppRouter>({ client: liveClient() })(runtime)(ctx);
+
+export const api: RouterClient = createTRPCClient<AppRouter>({
+  links: [
+    splitLink({
+      condition: (op) => op.type === "subscription",
+      true: liveLink,
+      false: httpLink({ url: "/api/trpc", fetch: retryAfterRefresh }),
+    }),
+  ],
+});
+
+export type ApiErrorInfo = { message: string; code?: string; fields: Record<string, string> };
+
+/** What to show a person for a failed call: the server's message and the fields at fault. */
+export function describeError(error: unknown): ApiErrorInfo {
+  if (error instanceof TRPCClientError) {
+    const data = error.data as { code?: string; fields?: Record<string, string> } | undefined;
+    return { message: error.message, code: data?.code, fields: data?.fields ?? {} };
+  }
+  return { message: "Something went wrong; please try again", fields: {} };
+}
+
+export function isUnauthorized(error: unknown) {
+  return describeError(error).code === "UNAUTHORIZED";
+}

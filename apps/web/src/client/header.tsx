@@ -1,0 +1,37 @@
+"use client";
+import Link from "next/link";
+import { useSession, useSignOut } from "./session.ts";
+
+export function Header() {
+  const { data: user } = useSession();
+  const signOut = useSignOut();
+  return (
+    <header className="header">
+      <Link href="/" className="brand">
+        Gozon
+      </Link>
+      {user ? (
+        <nav aria-label="Main">
+          <Link href="/">Shop</Link>
+          {user.role === "ADMIN" && (
+            <>
+              <Link href="/admin/top-up">Top up accounts</Link>
+              <Link href="/admin/feed">Live feed</Link>
+            </>
+          )}
+          <span className="who">
+            {user.email} <small>({user.role === "ADMIN" ? "admin" : "shopper"})</small>
+          </span>
+          <button type="button" onClick={() => void signOut()}>
+            Log out
+          </button>
+        </nav>
+      ) : (
+        <nav aria-label="Main">
+          <Link href="/login">Sign in</Link>
+          <Link href="/register">Register</Link>
+        </nav>
+      )}
+    </header>
+  );
+}

@@ -1,0 +1,61 @@
+"use client";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useRouter } from "next/navigation";
+import { useEffect } from "react";
+import { api, isUnauthorized, resetLiveConnection } from "./api.ts";
+
+export type SessionUser = { id: string; email: string; role: "SHOPPER" | "ADMIN" };
+
+export const sessionKey = ["session"] as const;
+
+/** The signed-in user, or null. A 401 is an answer ("signed out"), not an error. */
+export function useSession() {
+  return useQuery({
+    queryKey: sessionKey,
+    queryFn: async (): Promise<SessionUser | null> => {
+      try {
+        return (await api.auth.me.query()).user;
+      } catch (error) {
+        if (isUnauthorized(error)) return null;
+        throw error;
+      }
+    },
+    staleTime: 60_000,
+    retry: false,
+  });
+}
+
+/** Sends signed-out visitors to /login and, with `admin`, non-admins to the shop. */
+export function useRequireUser({ admin = false } = {}) {
+  const session = useSession();
+  const router = useRouter();
+  const user = session.data;
+  useEffect(() => {
+    if (session.isPending || session.isError) return;
+    if (!user) router.replace("/login");
+    else if (admin && user.role !== "ADMIN") router.replace("/");
+  }, [session.isPending, session.isError, user, admin, router]);
+  const allowed = !!user && (!admin || user.role === "ADMIN");
+  return { user: allowed ? user : null, session };
+}
+
+export function useSignedIn() {
+  const queryClient = useQueryClient();
+  return async (user: SessionUser) => {
+    resetLiveConnection();
+    queryClient.clear();
+    queryClient.setQueryData(sessionKey, user);
+  };
+}
+
+export function useSignOut() {
+  const queryClient = useQueryClient();
+  const router = useRouter();
+  return async () => {
+    await api.auth.logout.mutate().catch(() => undefined);
+    resetLiveConnection();
+    queryClient.clear();
+    queryClient.setQueryData(sessionKey, null);
+    router.replace("/login");
+  };
+}

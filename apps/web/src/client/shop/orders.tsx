@@ -1,0 +1,192 @@
+"use client";
+import { useInfiniteQuery, useMutation, useQueryClient, type InfiniteData } from "@tanstack/react-query";
+import { useState, type FormEvent } from "react";
+import { toast } from "react-toastify";
+import { api, describeError } from "../api.ts";
+import { Field } from "../field.tsx";
+import { useOrderFeed, type OrderEvent } from "../live.ts";
+import { formatRoubles, parseRoubles } from "../money.ts";
+import { reasonText, StatusBadge, type CancelReason, type OrderStatus } from "../status-badge.tsx";
+import { accountKey } from "./account-panel.tsx";
+
+type Order = {
+  id: string;
+  amount: number;
+  description: string;
+  status: OrderStatus;
+  cancelReason: CancelReason;
+  createdAt: string;
+};
+type Page = { orders: Order[]; nextCursor: string | null };
+
+const ordersKey = ["orders"] as const;
+const MAX_DESCRIPTION = 500;
+
+/** Puts an order's latest state into the cached list (first page when it is not there yet). */
+function upsert(data: InfiniteData<Page> | undefined, order: Order): InfiniteData<Page> | undefined {
+  if (!data) return data;
+  const known = data.pages.some((page) => page.orders.some((o) => o.id === order.id));
+  const pages = known
+    ? data.pages.map((page) => ({
+        ...page,
+        orders: page.orders.map((o) => (o.id === order.id ? { ...o, ...order } : o)),
+      }))
+    : data.pages.map((page, index) => (index === 0 ? { ...page, orders: [order, ...page.orders] } : page));
+  return { ...data, pages };
+}
+
+function findOrder(data: InfiniteData<Page> | undefined, id: string) {
+  for (const page of data?.pages ?? []) for (const order of page.orders) if (order.id === id) return order;
+  return undefined;
+}
+
+export function Orders() {
+  const queryClient = useQueryClient();
+  const list = useInfiniteQuery({
+    queryKey: ordersKey,
+    queryFn: ({ pageParam }) =>
+      api.orders.list.query({ limit: 20, ...(pageParam ? { cursor: pageParam } : {}) }),
+    initialPageParam: null as string | null,
+    getNextPageParam: (last) => last.nextCursor,
+  });
+
+  useOrderFeed(
+    "orders.onStatusChange",
+    true,
+    (event: OrderEvent) => {
+      const data = queryClient.getQueryData<InfiniteData<Page>>(ordersKey);
+      const before = findOrder(data, event.orderId);
+      queryClient.setQueryData<InfiniteData<Page>>(ordersKey, (old) =>
+        upsert(old, {
+          id: event.orderId,
+          amount: event.amount,
+          description: event.description,
+          status: event.status,
+          cancelReason: event.reason,
+          createdAt: before?.createdAt ?? event.occurredAt,
+        }),
+      );
+      if (event.status === "NEW" || before?.status === event.status) return;
+      if (event.status === "FINISHED") {
+        toast.success(`Order “${event.description}” paid: ${formatRoubles(event.amount)}`);
+        void queryClient.invalidateQueries({ queryKey: accountKey });
+      } else {
+        toast.error(`Order “${event.description}” cancelled: ${reasonText(event.reason)}`);
+      }
+    },
+    () => void queryClient.invalidateQueries({ queryKey: ordersKey }),
+  );
+
+  const orders = list.data?.pages.flatMap((page) => page.orders) ?? [];
+  return (
+    <>
+      <NewOrderForm
+        onCreated={(order) =>
+          // The settle event may have arrived before this response: never overwrite a newer state.
+          queryClient.setQueryData<InfiniteData<Page>>(ordersKey, (old) =>
+            findOrder(old, order.id) ? old : upsert(old, order),
+          )
+        }
+      />
+      <section aria-labelledby="orders-title" className="card">
+        <h2 id="orders-title">Your orders</h2>
+        {list.isPending ? (
+          <p>Loading…</p>
+        ) : list.isError ? (
+          <p role="alert">{describeError(list.error).message}</p>
+        ) : orders.length === 0 ? (
+          <p>No orders yet</p>
+        ) : (
+          <ul className="orders" aria-label="Orders">
+            {orders.map((order) => (
+              <li key={order.id} className="order" data-order-id={order.id}>
+                <span className="order-description">{order.description}</span>
+                <span className="order-amount">{formatRoubles(order.amount)}</span>
+                <StatusBadge status={order.status} reason={order.cancelReason} />
+              </li>
+            ))}
+          </ul>
+        )}
+        {list.hasNextPage && (
+          <button type="button" onClick={() => void list.fetchNextPage()} disabled={list.isFetchingNextPage}>
+            {list.isFetchingNextPage ? "Loading…" : "Load more"}
+          </button>
+        )}
+      </section>
+    </>
+  );
+}
+
+function NewOrderForm({ onCreated }: { onCreated: (order: Order) => void }) {
+  const [amount, setAmount] = useState("");
+  const [description, setDescription] = useState("");
+  const [errors, setErrors] = useState<{ amount?: string; description?: string; form?: string }>({});
+  const create = useMutation({
+    mutationFn: (input: { amount: number; description: string }) =>
+      // A fresh key per submit: a retried or double-sent request makes one order.
+      api.orders.create.mutate({ ...input, idempotencyKey: crypto.randomUUID() }),
+    onSuccess: ({ order }) => {
+      onCreated(order);
+      setAmount("");
+      setDescription("");
+    },
+    onError: (caught) => {
+      const info = describeError(caught);
+      setErrors({
+        amount: info.fields.amount,
+        description: info.fields.description,
+        form: Object.keys(info.fields).length ? undefined : info.message,
+      });
+    },
+  });
+
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    const parsed = parseRoubles(amount);
+    const text = description.trim();
+    const next = {
+      amount: parsed.ok ? undefined : parsed.error,
+      description:
+        text.length === 0
+          ? "Describe the order"
+          : [...text].length > MAX_DESCRIPTION
+            ? `At most ${MAX_DESCRIPTION} characters`
+            : undefined,
+    };
+    setErrors(next);
+    if (parsed.ok && !next.description) create.mutate({ amount: parsed.kopecks, description: text });
+  };
+
+  return (
+    <section aria-labelledby="new-order-title" className="card">
+      <h2 id="new-order-title">New order</h2>
+      <form onSubmit={submit} noValidate>
+        <Field
+          id="order-amount"
+          label="Order amount (₽)"
+          inputMode="decimal"
+          placeholder="250,00"
+          value={amount}
+          onChange={(e) => setAmount(e.target.value)}
+          error={errors.amount}
+        />
+        <Field
+          id="order-description"
+          label="Description"
+          value={description}
+          onChange={(e) => setDescription(e.target.value)}
+          error={errors.description}
+          maxLength={MAX_DESCRIPTION * 2}
+        />
+        {errors.form && (
+          <p className="form-error" role="alert">
+            {errors.form}
+          </p>
+        )}
+        <button type="submit" disabled={create.isPending}>
+          {create.isPending ? "Placing…" : "Place order"}
+        </button>
+      </form>
+    </section>
+  );
+}
