@@ -1,0 +1,52 @@
+import { expect, test } from "@playwright/test";
+import { ADMIN, placeOrder, register, signIn, uniqueEmail, webA, webB } from "./helpers.ts";
+
+test("the admin finds a shopper and tops up their account", async ({ browser }) => {
+  const shopper = await browser.newContext();
+  const shopperPage = await shopper.newPage();
+  const email = await register(shopperPage, webA(), uniqueEmail("topped"));
+  await shopperPage.getByRole("button", { name: "Open account" }).click();
+  await expect(shopperPage.getByTestId("balance")).toHaveText("0,00\u00a0₽");
+
+  const admin = await browser.newContext();
+  const page = await admin.newPage();
+  await signIn(page, webA(), ADMIN.email, ADMIN.password);
+  await expect(page.getByRole("heading", { name: "Live order feed" })).toBeVisible();
+  await page.getByRole("link", { name: "Top up accounts" }).click();
+  await page.getByLabel("Search by email").fill(email);
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.getByRole("button", { name: `Select ${email}` }).click();
+  await expect(page.getByTestId("selected-balance")).toHaveText("0,00\u00a0₽");
+  await page.getByLabel("Top-up amount (₽)").fill("500,50");
+  await page.getByRole("button", { name: "Top up" }).click();
+  await expect(page.getByTestId("selected-balance")).toHaveText("500,50\u00a0₽");
+
+  await shopperPage.reload();
+  await expect(shopperPage.getByTestId("balance")).toHaveText("500,50\u00a0₽");
+  await shopper.close();
+  await admin.close();
+});
+
+test("the admin feed shows an order placed by a shopper in another browser", async ({ browser }) => {
+  const admin = await browser.newContext();
+  const feed = await admin.newPage();
+  await signIn(feed, webB(), ADMIN.email, ADMIN.password);
+  await expect(feed.getByRole("heading", { name: "Live order feed" })).toBeVisible();
+
+  const shopper = await browser.newContext();
+  const page = await shopper.newPage();
+  await register(page, webA());
+  const description = `Feed check ${Date.now()}`;
+  await placeOrder(page, "12,34", description);
+
+  const row = feed
+    .getByRole("list", { name: "Orders" })
+    .getByRole("listitem")
+    .filter({ hasText: description });
+  await expect(row).toBeVisible();
+  // The shopper has no account: the feed shows the order settle as cancelled.
+  await expect(row.locator("[data-status]")).toHaveAttribute("data-status", "CANCELLED");
+  await expect(feed.getByTestId("count-CANCELLED")).not.toHaveText("0");
+  await shopper.close();
+  await admin.close();
+});

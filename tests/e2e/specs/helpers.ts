@@ -1,0 +1,49 @@
+import { expect, type Page } from "@playwright/test";
+import { ADMIN } from "@gozon/system-tests/system";
+
+export { ADMIN };
+
+export const webA = () => required("GOZON_WEB_A");
+export const webB = () => required("GOZON_WEB_B");
+
+function required(name: string) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run through playwright.config.ts (global setup)`);
+  return value;
+}
+
+export const PASSWORD = "password-123";
+export const uniqueEmail = (label: string) =>
+  `${label}-${Date.now()}-${Math.random().toString(36).slice(2, 7)}@e2e.test`;
+
+export async function register(page: Page, base: string, email = uniqueEmail("shopper")) {
+  await page.goto(`${base}/register`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page.getByRole("heading", { name: "Shop" })).toBeVisible();
+  return email;
+}
+
+export async function signIn(page: Page, base: string, email: string, password = PASSWORD) {
+  await page.goto(`${base}/login`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+export async function openAccountAndTopUp(page: Page, roubles: string) {
+  await page.getByRole("button", { name: "Open account" }).click();
+  await expect(page.getByTestId("balance")).toHaveText("0,00\u00a0₽");
+  await page.getByLabel("Top-up amount (₽)").fill(roubles);
+  await page.getByRole("button", { name: "Top up" }).click();
+}
+
+export async function placeOrder(page: Page, roubles: string, description: string) {
+  await page.getByLabel("Order amount (₽)").fill(roubles);
+  await page.getByLabel("Description").fill(description);
+  await page.getByRole("button", { name: "Place order" }).click();
+}
+
+export const orderRow = (page: Page, description: string) =>
+  page.getByRole("list", { name: "Orders" }).getByRole("listitem").filter({ hasText: description });
