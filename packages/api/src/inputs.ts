@@ -1,6 +1,6 @@
 // Input rules shared by the procedures of several routers: money, free text, ids and idempotency keys.
 import { z } from "zod";
-import { MAX_AMOUNT } from "@gozon/messaging/contracts";
+import { MAX_AMOUNT, MIN_AMOUNT } from "@gozon/messaging/limits";
 
 /** "is required" for a missing value, else "must be <type>". */
 export const required = (type: string) => (issue: { input: unknown }) =>
@@ -18,7 +18,7 @@ export const amountInputSchema = withoutCoercion(
   z
     .number({ error: required("an integer number of minor units") })
     .int({ error: "must be an integer number of minor units" })
-    .min(1, { error: "must be at least 1" })
+    .min(MIN_AMOUNT, { error: `must be at least ${MIN_AMOUNT}` })
     .max(MAX_AMOUNT, { error: `must be at most ${MAX_AMOUNT}` }),
 ).meta({ description: "Minor units (kopecks), an integer", example: 150_000 });
 

@@ -9,8 +9,9 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 
-/** Minor units (kopecks): 1 … 1 000 000 000 per order or top-up. */
-export const MAX_AMOUNT = 1_000_000_000;
+import { MAX_AMOUNT } from "./limits.ts";
+
+export { MAX_AMOUNT };
 export const amountSchema = z.number().int().positive().max(MAX_AMOUNT);
 
 export const failureReasonSchema = z.enum(["NO_ACCOUNT", "INSUFFICIENT_FUNDS"]);

@@ -18,20 +18,36 @@ export type RouterClient = ReturnType<typeof createTRPCClient<AppRouter>>;
 /** A client without the refresh retry, to call auth.refresh itself. */
 const plain = createTRPCClient<AppRouter>({ links: [httpLink({ url: "/api/trpc" })] });
 
+let signedOut: (() => void) | null = null;
+/** Told when the session is gone for good (the refresh token was refused): the page signs the user out. */
+export function onSignedOut(listener: (() => void) | null) {
+  signedOut = listener;
+}
+
 let refreshing: Promise<boolean> | null = null;
 /** One refresh at a time, however many requests failed together. */
 export function refreshSession(): Promise<boolean> {
   refreshing ??= plain.auth.refresh
     .mutate({})
     .then(() => true)
-    .catch(() => false)
+    .catch(() => {
+      signedOut?.();
+      return false;
+    })
     .finally(() => (refreshing = null));
   return refreshing;
 }
 
+/**
+ * Calls whose 401 means something else than "the access token expired": bad credentials, or the refresh
+ * itself failing. Every other 401 (auth.me included: a page opened after the access cookie expired)
+ * is retried once after a refresh.
+ */
+const NO_RETRY = /\/auth\.(login|register|refresh|logout)\b/;
+
 const retryAfterRefresh: typeof fetch = async (input, init) => {
   const response = await fetch(input, init);
-  if (response.status !== 401 || String(input).includes("/auth.")) return response;
+  if (response.status !== 401 || NO_RETRY.test(String(input))) return response;
   return (await refreshSession()) ? fetch(input, init) : response;
 };
 
@@ -74,6 +90,12 @@ export function describeError(error: unknown): ApiErrorInfo {
     return { message: error.message, code: data?.code, fields: data?.fields ?? {} };
   }
   return { message: "Something went wrong; please try again", fields: {} };
+}
+
+/** A field's problem as a sentence: the server says "must be …", the page says "Email must be …". */
+export function fieldMessage(label: string, problem: string | undefined): string | undefined {
+  if (!problem) return undefined;
+  return /^[a-z]/.test(problem) ? `${label} ${problem}` : problem;
 }
 
 export function isUnauthorized(error: unknown) {

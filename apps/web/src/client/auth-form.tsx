@@ -1,10 +1,14 @@
 "use client";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
-import { useState, type FormEvent } from "react";
-import { api, describeError, type ApiErrorInfo } from "./api.ts";
+import { useEffect, useState, type FormEvent } from "react";
+import { loginInputSchema } from "@gozon/api/routers/auth/login.schema";
+import { registerInputSchema } from "@gozon/api/routers/auth/register.schema";
+import { api, describeError, fieldMessage, type ApiErrorInfo } from "./api.ts";
 import { Field } from "./field.tsx";
-import { useSignedIn } from "./session.ts";
+import { useSession, useSignedIn } from "./session.ts";
+
+const homeOf = (role: "SHOPPER" | "ADMIN") => (role === "ADMIN" ? "/admin/feed" : "/");
 
 export function AuthForm({ mode }: { mode: "login" | "register" }) {
   const router = useRouter();
@@ -13,16 +17,31 @@ export function AuthForm({ mode }: { mode: "login" | "register" }) {
   const [password, setPassword] = useState("");
   const [error, setError] = useState<ApiErrorInfo | null>(null);
   const [busy, setBusy] = useState(false);
+  const session = useSession();
+
+  // Already signed in (or just signed in): this page has nothing to do.
+  const current = session.data;
+  useEffect(() => {
+    if (current) router.replace(homeOf(current.role));
+  }, [current, router]);
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
+    // The server's own rules for credentials, checked before the round trip.
+    const checked = (mode === "login" ? loginInputSchema : registerInputSchema).safeParse({ email, password });
+    if (!checked.success) {
+      const fields: Record<string, string> = {};
+      for (const issue of checked.error.issues) fields[String(issue.path[0] ?? "form")] ??= issue.message;
+      setError({ message: "Check the highlighted fields", fields });
+      return;
+    }
     setBusy(true);
     setError(null);
     try {
       const call = mode === "login" ? api.auth.login : api.auth.register;
       const { user } = await call.mutate({ email, password });
       await signedIn(user);
-      router.replace(user.role === "ADMIN" ? "/admin/feed" : "/");
+      router.replace(homeOf(user.role));
     } catch (caught) {
       setError(describeError(caught));
       setBusy(false);
@@ -41,7 +60,7 @@ export function AuthForm({ mode }: { mode: "login" | "register" }) {
           autoComplete="email"
           value={email}
           onChange={(e) => setEmail(e.target.value)}
-          error={error?.fields.email}
+          error={fieldMessage("Email", error?.fields.email)}
           required
         />
         <Field
@@ -51,7 +70,7 @@ export function AuthForm({ mode }: { mode: "login" | "register" }) {
           autoComplete={mode === "login" ? "current-password" : "new-password"}
           value={password}
           onChange={(e) => setPassword(e.target.value)}
-          error={error?.fields.password}
+          error={fieldMessage("Password", error?.fields.password)}
           minLength={8}
           maxLength={128}
           required

@@ -3,7 +3,7 @@ import Link from "next/link";
 import { useSession, useSignOut } from "./session.ts";
 
 export function Header() {
-  const { data: user } = useSession();
+  const { data: user, isPending } = useSession();
   const signOut = useSignOut();
   return (
     <header className="header">
@@ -26,7 +26,7 @@ export function Header() {
             Log out
           </button>
         </nav>
-      ) : (
+      ) : isPending ? null : (
         <nav aria-label="Main">
           <Link href="/login">Sign in</Link>
           <Link href="/register">Register</Link>

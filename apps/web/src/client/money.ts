@@ -1,8 +1,8 @@
 // Money in the browser: roubles typed by a person ↔ integer kopecks, by string arithmetic only.
 // A float never holds money here: "0.1 + 0.2" problems cannot reach an order.
 
-export const MIN_AMOUNT = 1;
-export const MAX_AMOUNT = 1_000_000_000;
+import { amountInputSchema } from "@gozon/api/inputs";
+import { MAX_AMOUNT } from "@gozon/messaging/limits";
 
 export type ParsedAmount = { ok: true; kopecks: number } | { ok: false; error: string };
 
@@ -21,8 +21,10 @@ export function parseRoubles(input: string): ParsedAmount {
   // Compare as strings first: a huge input must not turn into an imprecise number.
   if (digits.length > String(MAX_AMOUNT).length) return { ok: false, error: tooLarge };
   const kopecks = Number(digits);
-  if (kopecks < MIN_AMOUNT) return { ok: false, error: "The amount must be at least 0,01 ₽" };
-  if (kopecks > MAX_AMOUNT) return { ok: false, error: tooLarge };
+  // The server's own rule for amounts decides what is in range.
+  if (!amountInputSchema.safeParse(kopecks).success) {
+    return { ok: false, error: kopecks < 1 ? "The amount must be at least 0,01 ₽" : tooLarge };
+  }
   return { ok: true, kopecks };
 }
 

@@ -3,12 +3,13 @@ import { useState } from "react";
 import { useOrderFeed, type OrderEvent } from "../../../src/client/live.ts";
 import { formatRoubles } from "../../../src/client/money.ts";
 import { useRequireUser } from "../../../src/client/session.ts";
+import { Waiting } from "../../../src/client/waiting.tsx";
 import { StatusBadge } from "../../../src/client/status-badge.tsx";
 
 const statuses = ["NEW", "FINISHED", "CANCELLED"] as const;
 
 export default function AdminFeedPage() {
-  const { user } = useRequireUser({ admin: true });
+  const { user, session } = useRequireUser({ admin: true });
   // One row per order, updated in place; newest first.
   const [orders, setOrders] = useState<OrderEvent[]>([]);
   useOrderFeed("admin.orderFeed", !!user, (event) =>
@@ -19,7 +20,7 @@ export default function AdminFeedPage() {
     }),
   );
 
-  if (!user) return <main aria-busy="true">Loading…</main>;
+  if (!user) return <Waiting error={session.error} retry={() => void session.refetch()} />;
   return (
     <main>
       <h1>Live order feed</h1>

@@ -1,15 +1,16 @@
 "use client";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { api, describeError } from "../../../src/client/api.ts";
+import { api, describeError, fieldMessage } from "../../../src/client/api.ts";
 import { Field } from "../../../src/client/field.tsx";
 import { formatRoubles, parseRoubles } from "../../../src/client/money.ts";
 import { useRequireUser } from "../../../src/client/session.ts";
+import { Waiting } from "../../../src/client/waiting.tsx";
 
 type FoundUser = { id: string; email: string; role: string; account: { balance: number } | null };
 
 export default function AdminTopUpPage() {
-  const { user } = useRequireUser({ admin: true });
+  const { user, session } = useRequireUser({ admin: true });
   const [search, setSearch] = useState("");
   const [query, setQuery] = useState<string | null>(null);
   const [selected, setSelected] = useState<FoundUser | null>(null);
@@ -19,7 +20,7 @@ export default function AdminTopUpPage() {
     enabled: !!user && query !== null,
   });
 
-  if (!user) return <main aria-busy="true">Loading…</main>;
+  if (!user) return <Waiting error={session.error} retry={() => void session.refetch()} />;
   const found = users.data?.users ?? [];
   return (
     <main>
@@ -67,19 +68,26 @@ function AdminTopUp({ user, onDone }: { user: FoundUser; onDone: () => void }) {
   const [amount, setAmount] = useState("");
   const [error, setError] = useState<string>();
   const [balance, setBalance] = useState(user.account?.balance ?? null);
+  const [done, setDone] = useState<string>();
   const topUp = useMutation({
     mutationFn: (kopecks: number) =>
+      // A fresh key per submit: a double click or a retried request tops up once.
       api.admin.topUp.mutate({ userId: user.id, amount: kopecks, idempotencyKey: crypto.randomUUID() }),
-    onSuccess: ({ account }) => {
+    onSuccess: ({ account }, kopecks) => {
       setBalance(account.balance);
       setAmount("");
+      setDone(`Added ${formatRoubles(kopecks)}; the new balance is ${formatRoubles(account.balance)}`);
       onDone();
     },
-    onError: (caught) => setError(describeError(caught).fields.amount ?? describeError(caught).message),
+    onError: (caught) => {
+      const info = describeError(caught);
+      setError(fieldMessage("Amount", info.fields.amount) ?? info.message);
+    },
   });
   const submit = (event: FormEvent) => {
     event.preventDefault();
     const parsed = parseRoubles(amount);
+    setDone(undefined);
     if (!parsed.ok) return setError(parsed.error);
     setError(undefined);
     topUp.mutate(parsed.kopecks);
@@ -107,6 +115,7 @@ function AdminTopUp({ user, onDone }: { user: FoundUser; onDone: () => void }) {
               {topUp.isPending ? "Topping up…" : "Top up"}
             </button>
           </form>
+          <p role="status">{done}</p>
         </>
       )}
     </section>

@@ -1,7 +1,7 @@
 "use client";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { api, describeError } from "../api.ts";
+import { api, describeError, fieldMessage } from "../api.ts";
 import { Field } from "../field.tsx";
 import { formatRoubles, parseRoubles } from "../money.ts";
 
@@ -67,7 +67,10 @@ function TopUpForm() {
       queryClient.setQueryData(accountKey, account);
       setAmount("");
     },
-    onError: (caught) => setError(describeError(caught).fields.amount ?? describeError(caught).message),
+    onError: (caught) => {
+      const info = describeError(caught);
+      setError(fieldMessage("Amount", info.fields.amount) ?? info.message);
+    },
   });
 
   const submit = (event: FormEvent) => {

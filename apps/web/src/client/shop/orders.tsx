@@ -2,6 +2,7 @@
 import { useInfiniteQuery, useMutation, useQueryClient, type InfiniteData } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { toast } from "react-toastify";
+import { DESCRIPTION_MAX, descriptionSchema } from "@gozon/api/inputs";
 import { api, describeError } from "../api.ts";
 import { Field } from "../field.tsx";
 import { useOrderFeed, type OrderEvent } from "../live.ts";
@@ -20,7 +21,6 @@ type Order = {
 type Page = { orders: Order[]; nextCursor: string | null };
 
 const ordersKey = ["orders"] as const;
-const MAX_DESCRIPTION = 500;
 
 /** Puts an order's latest state into the cached list (first page when it is not there yet). */
 function upsert(data: InfiniteData<Page> | undefined, order: Order): InfiniteData<Page> | undefined {
@@ -56,6 +56,8 @@ export function Orders() {
     (event: OrderEvent) => {
       const data = queryClient.getQueryData<InfiniteData<Page>>(ordersKey);
       const before = findOrder(data, event.orderId);
+      // Statuses only move NEW → FINISHED/CANCELLED: a late NEW never undoes a settled order.
+      if (event.status === "NEW" && before && before.status !== "NEW") return;
       queryClient.setQueryData<InfiniteData<Page>>(ordersKey, (old) =>
         upsert(old, {
           id: event.orderId,
@@ -66,7 +68,9 @@ export function Orders() {
           createdAt: before?.createdAt ?? event.occurredAt,
         }),
       );
-      if (event.status === "NEW" || before?.status === event.status) return;
+      // Every settle event is new here (the feed drops repeats by event id), including one replayed after
+      // a reconnect whose state a refetched list already shows: the shopper still hears what happened.
+      if (event.status === "NEW") return;
       if (event.status === "FINISHED") {
         toast.success(`Order “${event.description}” paid: ${formatRoubles(event.amount)}`);
         void queryClient.invalidateQueries({ queryKey: accountKey });
@@ -77,7 +81,10 @@ export function Orders() {
     () => void queryClient.invalidateQueries({ queryKey: ordersKey }),
   );
 
-  const orders = list.data?.pages.flatMap((page) => page.orders) ?? [];
+  // An order put on top by a live event may turn up again in a later page: show it once.
+  const orders = [
+    ...new Map((list.data?.pages.flatMap((page) => page.orders) ?? []).map((o) => [o.id, o])).values(),
+  ];
   return (
     <>
       <NewOrderForm
@@ -143,18 +150,14 @@ function NewOrderForm({ onCreated }: { onCreated: (order: Order) => void }) {
   const submit = (event: FormEvent) => {
     event.preventDefault();
     const parsed = parseRoubles(amount);
-    const text = description.trim();
+    // The server's own description rule (trim, 1–500 characters, no NUL or broken Unicode).
+    const text = descriptionSchema.safeParse(description);
     const next = {
       amount: parsed.ok ? undefined : parsed.error,
-      description:
-        text.length === 0
-          ? "Describe the order"
-          : [...text].length > MAX_DESCRIPTION
-            ? `At most ${MAX_DESCRIPTION} characters`
-            : undefined,
+      description: text.success ? undefined : `Description ${text.error.issues[0]?.message ?? "is invalid"}`,
     };
     setErrors(next);
-    if (parsed.ok && !next.description) create.mutate({ amount: parsed.kopecks, description: text });
+    if (parsed.ok && text.success) create.mutate({ amount: parsed.kopecks, description: text.data });
   };
 
   return (
@@ -176,7 +179,7 @@ function NewOrderForm({ onCreated }: { onCreated: (order: Order) => void }) {
           value={description}
           onChange={(e) => setDescription(e.target.value)}
           error={errors.description}
-          maxLength={MAX_DESCRIPTION * 2}
+          maxLength={DESCRIPTION_MAX * 2}
         />
         {errors.form && (
           <p className="form-error" role="alert">
