@@ -28,7 +28,10 @@ export function AuthForm({ mode }: { mode: "login" | "register" }) {
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     // The server's own rules for credentials, checked before the round trip.
-    const checked = (mode === "login" ? loginInputSchema : registerInputSchema).safeParse({ email, password });
+    const checked = (mode === "login" ? loginInputSchema : registerInputSchema).safeParse({
+      email,
+      password,
+    });
     if (!checked.success) {
       const fields: Record<string, string> = {};
       for (const issue of checked.error.issues) fields[String(issue.path[0] ?? "form")] ??= issue.message;

@@ -1,6 +1,6 @@
 "use client";
 import { useEffect, useRef } from "react";
-import { api, isUnauthorized, refreshSession, resetLiveConnection } from "./api.ts";
+import { api, describeError, isUnauthorized, refreshSession, resetLiveConnection } from "./api.ts";
 
 export type OrderEvent = {
   eventId: string;
@@ -34,6 +34,8 @@ export function useOrderFeed(
     let starts = 0;
     let subscription: { unsubscribe(): void } | undefined;
     let stopped = false;
+    let failures = 0;
+    let retry: ReturnType<typeof setTimeout> | undefined;
 
     const subscribe = () => {
       const procedure = feed === "orders.onStatusChange" ? api.orders.onStatusChange : api.admin.orderFeed;
@@ -42,23 +44,36 @@ export function useOrderFeed(
           if (starts++ > 0) handlers.current.onReconnect?.();
         },
         onData: ({ id, data }) => {
+          failures = 0;
           lastEventId = id;
           if (seen.has(data.eventId)) return;
           seen.add(data.eventId);
           handlers.current.onEvent(data as OrderEvent);
         },
         onError: async (error) => {
-          if (stopped || !isUnauthorized(error)) return;
-          if (await refreshSession()) {
-            resetLiveConnection();
-            subscribe();
+          if (stopped) return;
+          if (isUnauthorized(error)) {
+            // The socket's cookie expired: refresh it and reconnect (a refused refresh signs the user out).
+            if (await refreshSession()) {
+              resetLiveConnection();
+              if (!stopped) subscribe();
+            }
+            return;
           }
+          const { code } = describeError(error);
+          if (code === "FORBIDDEN" || code === "BAD_REQUEST") return; // retrying cannot help
+          // Any other failure (a server restarting, Redis briefly away): try again, more slowly each time.
+          const delay = Math.min(30_000, 1_000 * 2 ** Math.min(failures++, 5));
+          retry = setTimeout(() => {
+            if (!stopped) subscribe();
+          }, delay);
         },
       });
     };
     subscribe();
     return () => {
       stopped = true;
+      clearTimeout(retry);
       subscription?.unsubscribe();
     };
   }, [feed, enabled]);

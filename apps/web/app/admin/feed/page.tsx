@@ -41,7 +41,10 @@ export default function AdminFeedPage() {
               <span className="order-description">{order.description}</span>
               <span className="order-amount">{formatRoubles(order.amount)}</span>
               <StatusBadge status={order.status} reason={order.reason} />
-              <small className="order-user">{order.userId.slice(0, 8)}</small>
+              <small className="order-meta">
+                user <span title={order.userId}>{order.userId.slice(0, 8)}</span> ·{" "}
+                <time dateTime={order.occurredAt}>{new Date(order.occurredAt).toLocaleTimeString()}</time>
+              </small>
             </li>
           ))}
         </ul>

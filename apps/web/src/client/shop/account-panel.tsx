@@ -27,6 +27,11 @@ export function AccountPanel() {
   const open = useMutation({
     mutationFn: () => api.payments.createAccount.mutate(),
     onSuccess: ({ account: created }) => queryClient.setQueryData(accountKey, created),
+    // Opened meanwhile (another tab): show the account that exists.
+    onError: (caught) => {
+      if (describeError(caught).code === "CONFLICT")
+        void queryClient.invalidateQueries({ queryKey: accountKey });
+    },
   });
 
   return (
