@@ -6,6 +6,7 @@ import { bootstrapAdmin } from "@gozon/api/identity/bootstrap-admin";
 import { createApiDeps } from "@gozon/api/deps";
 import { createApiRequestHandler } from "@gozon/api/http";
 import { Gauge, handleMetricsRequest, METRICS_PATH } from "@gozon/core/metrics";
+import { createDocs } from "./docs.ts";
 import { createQueueBoard } from "./queue-board.ts";
 import { createReadiness } from "./readiness.ts";
 import { attachWebSocket } from "./websocket.ts";
@@ -32,6 +33,7 @@ export async function startWebServer({ config, log, dir, dev }: WebServerOptions
   if (admin.action !== "skipped") log.info({ email: admin.email, action: admin.action }, "bootstrap admin");
   const handleApi = createApiRequestHandler(deps);
   const queueBoard = createQueueBoard(deps);
+  const docs = createDocs({ trustProxy: config.TRUST_PROXY });
 
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
@@ -52,6 +54,7 @@ export async function startWebServer({ config, log, dir, dev }: WebServerOptions
       });
     }
     if (path && queueBoard.matches(path)) return queueBoard.handle(req, res);
+    if (path && docs.matches(path)) return docs.handle(req, res, path);
     handleApi(req, res)
       .then((handled) => (handled ? undefined : handleNext(req, res)))
       .catch((err: unknown) => {

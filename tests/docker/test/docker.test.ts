@@ -1,0 +1,443 @@
+// What can be checked of the containers without a Docker engine: the compose file validates, every
+// Dockerfile copies only what exists, every command runs something the repository defines, the gateway
+// proxies WebSocket upgrades, Redis keeps its data, and the services' environment passes the config schema.
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { loadConfig } from "@gozon/core/config";
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+const read = (file: string) => readFileSync(path.join(repoRoot, file), "utf8");
+const readJson = <T>(file: string) => JSON.parse(read(file)) as T;
+const exists = (file: string) => existsSync(path.join(repoRoot, file));
+
+type PackageJson = {
+  name: string;
+  scripts?: Record<string, string>;
+  dependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
+};
+
+const APPS = ["web", "orders-worker", "payments-worker"] as const;
+/** In every image the pruned repository sits at /app. */
+const IMAGE_ROOT = "/app";
+
+// ---------------------------------------------------------------------------------------------------
+// The repository's workspaces and scripts.
+
+function workspaces(): Map<string, { dir: string; pkg: PackageJson }> {
+  const root = readJson<{ workspaces: string[] }>("package.json");
+  const found = new Map<string, { dir: string; pkg: PackageJson }>();
+  for (const pattern of root.workspaces) {
+    const dirs = pattern.endsWith("/*")
+      ? spawnSync("ls", [path.join(repoRoot, pattern.slice(0, -2))], { encoding: "utf8" })
+          .stdout.split("\n")
+          .filter(Boolean)
+          .map((name) => `${pattern.slice(0, -2)}/${name}`)
+      : [pattern];
+    for (const dir of dirs) {
+      if (!exists(`${dir}/package.json`)) continue;
+      const pkg = readJson<PackageJson>(`${dir}/package.json`);
+      found.set(pkg.name, { dir, pkg });
+    }
+  }
+  return found;
+}
+
+const allWorkspaces = workspaces();
+
+/** Checks `npm run <script> [-w <workspace>]` (args after `npm`) against the repository. */
+function npmRunProblem(args: string[], cwd: string): string | undefined {
+  if (args[0] !== "run" && args[0] !== "run-script") return `not an npm run: npm ${args.join(" ")}`;
+  const script = args[1];
+  if (!script) return "npm run without a script";
+  const flag = args.findIndex((arg) => arg === "-w" || arg === "--workspace");
+  let pkg: PackageJson;
+  if (flag !== -1) {
+    const name = args[flag + 1] ?? "";
+    const workspace = allWorkspaces.get(name);
+    if (!workspace) return `no workspace ${name}`;
+    pkg = workspace.pkg;
+  } else {
+    if (!exists(`${cwd}/package.json`)) return `no package.json in ${cwd}`;
+    pkg = readJson<PackageJson>(`${cwd}/package.json`);
+  }
+  if (!pkg.scripts?.[script]) return `${pkg.name} has no script "${script}"`;
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Dockerfiles.
+
+type Instruction = { stage: string; keyword: string; args: string };
+
+function instructions(dockerfile: string): Instruction[] {
+  const lines = read(dockerfile)
+    .split("\n")
+    .filter((line) => !/^\s*#/.test(line));
+  const joined = lines.join("\n").replace(/\\\n/g, " ");
+  const result: Instruction[] = [];
+  let stage = "";
+  for (const line of joined.split("\n")) {
+    const match = /^\s*([A-Za-z]+)\s+(.*)$/.exec(line);
+    if (!match) continue;
+    const keyword = (match[1] as string).toUpperCase();
+    const args = (match[2] as string).trim();
+    if (keyword === "FROM") stage = /\bAS\s+(\S+)/i.exec(args)?.[1] ?? args;
+    result.push({ stage, keyword, args });
+  }
+  return result;
+}
+
+/** `COPY [--from=x] [--chown=y] src... dest` → flags, sources, destination. */
+function parseCopy(args: string) {
+  const words = args.split(/\s+/);
+  const flags = Object.fromEntries(
+    words
+      .filter((word) => word.startsWith("--"))
+      .map((word) => word.slice(2).split("=") as [string, string | undefined]),
+  );
+  const paths = words.filter((word) => !word.startsWith("--"));
+  return { flags, sources: paths.slice(0, -1), dest: paths.at(-1) as string };
+}
+
+/** The exec form of CMD/HEALTHCHECK CMD (`["node", "-e", "…"]`). */
+const execForm = (args: string) => JSON.parse(args.replace(/^CMD\s+/, "")) as string[];
+
+/** A tiny .dockerignore matcher: enough for the patterns the repository uses. */
+function dockerignored(file: string): boolean {
+  const patterns = read(".dockerignore")
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith("#"));
+  const toRegex = (pattern: string) =>
+    new RegExp(
+      `^${pattern
+        .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+        .replace(/\*\*\//g, "GLOBSTAR")
+        .replace(/\*/g, "[^/]*")
+        .replace(/GLOBSTAR/g, "(?:.*/)?")}(?:/.*)?$`,
+    );
+  let ignored = false;
+  for (const pattern of patterns) {
+    const negated = pattern.startsWith("!");
+    if (toRegex(negated ? pattern.slice(1) : pattern).test(file)) ignored = !negated;
+  }
+  return ignored;
+}
+
+const lockfileVersion = (name: string) =>
+  readJson<{ packages: Record<string, { version?: string }> }>("package-lock.json").packages[
+    `node_modules/${name}`
+  ]?.version;
+
+describe.each(APPS)("apps/%s/Dockerfile", (app) => {
+  const dockerfile = `apps/${app}/Dockerfile`;
+  const steps = instructions(dockerfile);
+  const stages = steps.filter((step) => step.keyword === "FROM").map((step) => step.stage);
+  const final = stages.at(-1) as string;
+  const inFinal = steps.filter((step) => step.stage === final);
+  const appPkg = readJson<PackageJson>(`apps/${app}/package.json`);
+
+  it("prunes the workspace of this app with turbo (the version the repository uses)", () => {
+    const prune = steps.find((step) => step.keyword === "RUN" && /\bturbo prune\b/.test(step.args));
+    expect(prune?.args).toBeDefined();
+    const target = /turbo prune (\S+) --docker/.exec(prune?.args ?? "")?.[1];
+    expect(target).toBe(appPkg.name);
+    expect(allWorkspaces.get(target as string)?.dir).toBe(`apps/${app}`);
+    const turbo = steps.find((step) => step.keyword === "ARG" && step.args.startsWith("TURBO_VERSION="));
+    expect(turbo?.args).toBe(`TURBO_VERSION=${lockfileVersion("turbo")}`);
+  });
+
+  it("copies from the build context only paths that exist and .dockerignore keeps", () => {
+    const fromContext = steps
+      .filter((step) => step.keyword === "COPY" || step.keyword === "ADD")
+      .map((step) => parseCopy(step.args))
+      .filter((copy) => copy.flags.from === undefined);
+    expect(fromContext.length).toBeGreaterThan(0);
+    for (const source of fromContext.flatMap((copy) => copy.sources)) {
+      const file = source.replace(/^\.\/?/, "") || ".";
+      expect(exists(file), `${dockerfile}: COPY ${source}`).toBe(true);
+      if (file !== ".") expect(dockerignored(file), `${dockerfile}: ${source} is dockerignored`).toBe(false);
+    }
+    // What turbo prune and the install need must reach the pruner (COPY . .).
+    for (const needed of ["package.json", "package-lock.json", "turbo.json", `apps/${app}/package.json`]) {
+      expect(dockerignored(needed), `${needed} is dockerignored`).toBe(false);
+    }
+  });
+
+  it("copies between stages only from stages and outputs that exist", () => {
+    const fromStages = steps
+      .filter((step) => step.keyword === "COPY")
+      .map((step) => parseCopy(step.args))
+      .filter((copy) => copy.flags.from !== undefined);
+    for (const copy of fromStages) {
+      expect(stages, `COPY --from=${copy.flags.from}`).toContain(copy.flags.from);
+      for (const source of copy.sources) {
+        expect(source.startsWith(`${IMAGE_ROOT}/`), source).toBe(true);
+        const inRepo = source.slice(IMAGE_ROOT.length + 1).replace(/\/$/, "");
+        if (inRepo === "" || inRepo.startsWith("out/")) {
+          // turbo prune --docker: out/json (manifests + lockfile) and out/full (sources).
+          expect(["", "out/json", "out/full"]).toContain(inRepo);
+          continue;
+        }
+        if (inRepo === "packages/db/src/generated") {
+          // Written by `npm run generate -w @gozon/db` (Prisma's output folder).
+          expect(read("packages/db/prisma/orders/schema.prisma")).toMatch(
+            /output\s*=\s*"[./]*src\/generated/,
+          );
+          continue;
+        }
+        if (inRepo === "apps/web/.next") {
+          expect(appPkg.scripts?.build).toBe("next build");
+          continue;
+        }
+        throw new Error(`${dockerfile}: no check for COPY --from=${copy.flags.from} ${source}`);
+      }
+    }
+  });
+
+  it("runs only npm scripts the repository defines", () => {
+    for (const step of steps.filter((s) => s.keyword === "RUN" && /\bnpm run\b/.test(s.args))) {
+      for (const command of step.args.split("&&").map((part) => part.trim())) {
+        if (!command.startsWith("npm run")) continue;
+        expect(npmRunProblem(command.split(/\s+/).slice(1), "."), command).toBeUndefined();
+      }
+    }
+  });
+
+  it("starts the app as a non-root user, with tsx from its production dependencies", () => {
+    const user = inFinal.filter((step) => step.keyword === "USER").at(-1)?.args;
+    expect(user).toBeDefined();
+    expect(["root", "0"]).not.toContain(user?.split(":")[0]);
+    const workdir = inFinal.filter((step) => step.keyword === "WORKDIR").at(-1)?.args as string;
+    expect(workdir).toBe(`${IMAGE_ROOT}/apps/${app}`);
+    const cmd = execForm(inFinal.find((step) => step.keyword === "CMD")?.args ?? "[]");
+    expect(cmd.slice(0, 3)).toEqual(["node", "--import", "tsx"]);
+    expect(exists(`apps/${app}/${cmd[3]}`), `entry ${cmd[3]}`).toBe(true);
+    expect(appPkg.dependencies?.tsx, "tsx is a production dependency").toBeDefined();
+    // The same entry point as the app's own start script (what `npm start` runs).
+    expect(appPkg.scripts?.start).toBe(cmd.join(" "));
+  });
+
+  it("has a healthcheck that probes the app", () => {
+    const healthcheck = inFinal.find((step) => step.keyword === "HEALTHCHECK")?.args ?? "";
+    expect(healthcheck).toMatch(/CMD \[/);
+    const probe = execForm(healthcheck.slice(healthcheck.indexOf("CMD ")));
+    expect(probe.slice(0, 2)).toEqual(["node", "-e"]);
+    expect(probe[2]).toContain(app === "web" ? "/api/health" : "/api/metrics");
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// docker-compose.yml.
+
+type Service = {
+  image?: string;
+  build?: { context: string; dockerfile: string };
+  command?: string[] | string;
+  working_dir?: string;
+  environment?: Record<string, string>;
+  depends_on?: Record<string, { condition: string }>;
+  healthcheck?: { test: string[] };
+  ports?: string[];
+  volumes?: string[];
+  restart?: string;
+};
+const compose = parse(read("docker-compose.yml"), { merge: true }) as {
+  services: Record<string, Service>;
+  volumes: Record<string, unknown>;
+};
+const services = compose.services;
+
+/** `${VAR:-default}` → default (what `docker compose up` uses when VAR is unset). */
+const withDefaults = (value: string) => value.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, "$1");
+
+const dockerCompose = spawnSync("docker-compose", ["version"], { encoding: "utf8" });
+const hasDockerCompose = dockerCompose.status === 0;
+
+describe("docker-compose.yml", () => {
+  it.skipIf(!hasDockerCompose)(
+    "validates with `docker-compose config -q` (skipped when docker-compose is not installed: apt-get install docker-compose)",
+    () => {
+      const result = spawnSync("docker-compose", ["-f", "docker-compose.yml", "config", "-q"], {
+        cwd: repoRoot,
+        encoding: "utf8",
+      });
+      expect(result.stderr).toBe("");
+      expect(result.status).toBe(0);
+    },
+  );
+
+  it("runs Postgres 16 and Redis 7 with volumes and healthchecks; Redis persists and never evicts", () => {
+    const { postgres, redis } = services;
+    expect(postgres?.image).toBe("postgres:16");
+    expect(postgres?.healthcheck?.test.join(" ")).toMatch(/pg_isready/);
+    expect(postgres?.volumes?.[0]).toMatch(/^postgres-data:\/var\/lib\/postgresql\/data$/);
+    expect(redis?.image).toBe("redis:7");
+    expect(redis?.healthcheck?.test.join(" ")).toMatch(/redis-cli.*ping/);
+    expect(redis?.volumes?.[0]).toBe("redis-data:/data");
+    const command = (redis?.command as string[]).join(" ");
+    expect(command).toContain("--appendonly yes");
+    expect(command).toContain("--appendfsync everysec");
+    expect(command).toContain("--maxmemory-policy noeviction");
+    expect(Object.keys(compose.volumes)).toEqual(expect.arrayContaining(["postgres-data", "redis-data"]));
+  });
+
+  it("builds every app from its Dockerfile with the repository as context", () => {
+    const built = Object.entries(services).filter(([, service]) => service.build);
+    for (const [name, service] of built) {
+      expect(service.build?.context, name).toBe(".");
+      expect(exists(service.build?.dockerfile as string), `${name}: ${service.build?.dockerfile}`).toBe(true);
+    }
+    const dockerfiles = new Set(built.map(([, service]) => service.build?.dockerfile));
+    expect(dockerfiles).toEqual(new Set(APPS.map((app) => `apps/${app}/Dockerfile`)));
+  });
+
+  it("runs only commands the repository defines", () => {
+    for (const [name, service] of Object.entries(services)) {
+      if (!service.command || !service.build) continue;
+      const command = Array.isArray(service.command) ? service.command : service.command.split(/\s+/);
+      expect(command[0], name).toBe("npm");
+      const cwd = path.relative(IMAGE_ROOT, service.working_dir ?? IMAGE_ROOT) || ".";
+      expect(npmRunProblem(command.slice(1), cwd), `${name}: ${command.join(" ")}`).toBeUndefined();
+    }
+    expect(services.migrate?.command).toEqual(["npm", "run", "migrate", "-w", "@gozon/db"]);
+    expect(services.migrate?.restart).toBe("no");
+  });
+
+  it("starts the apps after the migration succeeded and Redis is healthy, the gateway after both webs", () => {
+    expect(services.migrate?.depends_on).toEqual({ postgres: { condition: "service_healthy" } });
+    for (const name of ["web-1", "web-2", "orders-worker", "payments-worker"]) {
+      expect(services[name]?.depends_on, name).toEqual({
+        migrate: { condition: "service_completed_successfully" },
+        redis: { condition: "service_healthy" },
+      });
+    }
+    expect(services.gateway?.depends_on).toEqual({
+      "web-1": { condition: "service_healthy" },
+      "web-2": { condition: "service_healthy" },
+    });
+    // A service waited on as healthy has a healthcheck (in the compose file or in its image).
+    for (const service of Object.values(services)) {
+      for (const [dependency, { condition }] of Object.entries(service.depends_on ?? {})) {
+        if (condition !== "service_healthy") continue;
+        const target = services[dependency] as Service;
+        const inImage = target.build && read(target.build.dockerfile).includes("HEALTHCHECK --interval");
+        expect(target.healthcheck ?? inImage, `${dependency} has a healthcheck`).toBeTruthy();
+      }
+    }
+  });
+
+  it("gives every app a configuration the config schema accepts, admin and secrets overridable", () => {
+    const raw = read("docker-compose.yml");
+    for (const variable of ["JWT_SECRET", "ADMIN_EMAIL", "ADMIN_PASSWORD", "POSTGRES_PASSWORD"]) {
+      expect(raw, variable).toMatch(new RegExp(`\\$\\{${variable}:-[^}]+\\}`));
+    }
+    for (const name of ["migrate", "web-1", "web-2", "orders-worker", "payments-worker"]) {
+      const env = Object.fromEntries(
+        Object.entries(services[name]?.environment ?? {}).map(([key, value]) => [
+          key,
+          withDefaults(String(value)),
+        ]),
+      );
+      expect(env.NODE_ENV, name).toBe("production");
+      expect(() => loadConfig(env), name).not.toThrow();
+      expect(env.DATABASE_URL, name).toMatch(/@postgres:5432\//);
+      expect(env.REDIS_URL, name).toBe("redis://redis:6379");
+    }
+    for (const name of ["web-1", "web-2"]) {
+      const config = loadConfig(
+        Object.fromEntries(
+          Object.entries(services[name]?.environment ?? {}).map(([k, v]) => [k, withDefaults(String(v))]),
+        ),
+      );
+      expect(config.TRUST_PROXY, name).toBe(true);
+      expect(config.ADMIN_EMAIL, name).toBeDefined();
+      expect(config.PORT, name).toBe(3000);
+    }
+  });
+
+  it("publishes the gateway on port 3000 with the repository's nginx config", () => {
+    const gateway = services.gateway as Service;
+    expect(gateway.image).toMatch(/^nginx:/);
+    expect(gateway.ports?.map(withDefaults)).toEqual(["3000:80"]);
+    const mount = gateway.volumes?.[0] ?? "";
+    const [source, target] = mount.split(":");
+    expect(target).toBe("/etc/nginx/conf.d/default.conf");
+    expect(statSync(path.join(repoRoot, source as string)).isFile()).toBe(true);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------
+// The gateway.
+
+describe("docker/gateway/nginx.conf", () => {
+  const conf = read("docker/gateway/nginx.conf");
+  const wsPath = /WS_PATH = "([^"]+)"/.exec(read("apps/web/src/server/websocket.ts"))?.[1] as string;
+
+  const locations = [...conf.matchAll(/location\s+(=\s+)?(\S+)\s*\{([^}]*)\}/g)].map((match) => ({
+    path: match[2] as string,
+    body: match[3] as string,
+  }));
+
+  it("balances over both web instances at the port they listen on", () => {
+    const upstream = /upstream\s+(\S+)\s*\{([^}]*)\}/.exec(conf);
+    expect(upstream?.[2]).toMatch(/server web-1:3000\b/);
+    expect(upstream?.[2]).toMatch(/server web-2:3000\b/);
+    for (const location of locations.filter((l) => l.body.includes("proxy_pass"))) {
+      expect(location.body).toContain(`proxy_pass http://${upstream?.[1]};`);
+    }
+  });
+
+  it("proxies the WebSocket path with the upgrade headers and a long read timeout", () => {
+    expect(wsPath).toBe("/api/trpc-ws");
+    const ws = locations.find((location) => location.path === wsPath);
+    expect(ws, `location ${wsPath}`).toBeDefined();
+    const body = ws?.body ?? "";
+    expect(body).toMatch(/proxy_http_version 1\.1;/);
+    expect(body).toMatch(/proxy_set_header Upgrade \$http_upgrade;/);
+    expect(body).toMatch(/proxy_set_header Connection "?upgrade"?;/);
+    const timeout = /proxy_read_timeout (\d+)([smh]);/.exec(body);
+    const seconds = Number(timeout?.[1]) * { s: 1, m: 60, h: 3600 }[(timeout?.[2] ?? "s") as "s"];
+    expect(seconds).toBeGreaterThanOrEqual(600);
+  });
+
+  it("tells the apps who the client is (TRUST_PROXY) in every proxied location", () => {
+    for (const location of locations.filter((l) => l.body.includes("proxy_pass"))) {
+      expect(location.body, location.path).toMatch(
+        /proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;/,
+      );
+      expect(location.body, location.path).toMatch(/proxy_set_header X-Forwarded-Proto \$scheme;/);
+      // Keeps the port: the OpenAPI document's server URL and cookies follow the Host header.
+      expect(location.body, location.path).toMatch(/proxy_set_header Host \$http_host;/);
+    }
+  });
+});
+
+describe(".dockerignore", () => {
+  it("keeps host builds, installs and local data out of the build context", () => {
+    for (const file of [
+      "node_modules/x",
+      "apps/web/node_modules/x",
+      "apps/web/.next/BUILD_ID",
+      ".turbo/x",
+      "packages/db/.turbo/x",
+      ".data/pg/PG_VERSION",
+      "packages/db/src/generated/orders/client.ts",
+      ".git/HEAD",
+    ]) {
+      expect(dockerignored(file), file).toBe(true);
+    }
+    for (const file of [
+      "apps/web/server.ts",
+      "packages/db/prisma/orders/schema.prisma",
+      "tsconfig.base.json",
+    ]) {
+      expect(dockerignored(file), file).toBe(false);
+    }
+  });
+});

@@ -1,0 +1,138 @@
+// The compose gateway's nginx config (docker/gateway/nginx.conf), run for real in front of two web
+// instances: REST, Swagger UI, the Postman collection and a WebSocket subscription all go through it.
+// Skipped when nginx is not installed (Debian: apt-get install nginx).
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import newman, { type NewmanRunSummary } from "newman";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort, waitFor } from "@gozon/core/testing";
+import { COLLECTION_FILE } from "../../../scripts/postman.ts";
+import { apiClient } from "../src/client.ts";
+import { subscribeFeed } from "../src/live.ts";
+import { ADMIN, startSystem, type System } from "../src/system.ts";
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+const nginxBinary = [process.env.NGINX_PATH, "nginx", "/usr/sbin/nginx"].find(
+  (candidate) => candidate && spawnSync(candidate, ["-v"]).status === 0,
+);
+
+describe.skipIf(!nginxBinary)("gateway (docker/gateway/nginx.conf) in front of two web instances", () => {
+  let system: System;
+  let nginx: ChildProcess | undefined;
+  let nginxOutput = "";
+  let gateway: string;
+  const dir = mkdtempSync(path.join(os.tmpdir(), "gozon-gateway-"));
+
+  beforeAll(async () => {
+    system = await startSystem({ webInstances: 2, env: { TRUST_PROXY: "true" } });
+    const port = await freePort();
+    const upstreams = system.webUrls.map((url) => new URL(url).host);
+    const site = readFileSync(path.join(repoRoot, "docker/gateway/nginx.conf"), "utf8")
+      .replace("server web-1:3000", `server ${upstreams[0]}`)
+      .replace("server web-2:3000", `server ${upstreams[1]}`)
+      .replace(/listen 80;/, `listen 127.0.0.1:${port};`);
+    expect(site).not.toMatch(/web-[12]:3000/);
+    // The nginx image includes the site config inside its http block; this is that block.
+    for (const sub of ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]) mkdirSync(path.join(dir, sub));
+    chmodSync(dir, 0o755); // nginx's workers may run as another user when the tests run as root
+    writeFileSync(path.join(dir, "site.conf"), site);
+    writeFileSync(
+      path.join(dir, "nginx.conf"),
+      [
+        "daemon off;",
+        "worker_processes 1;",
+        `pid ${dir}/nginx.pid;`,
+        `error_log ${dir}/error.log warn;`,
+        "events {}",
+        "http {",
+        "  access_log off;",
+        ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map(
+          (sub) => `  ${sub}_temp_path ${dir}/${sub};`,
+        ),
+        "  proxy_max_temp_file_size 0;",
+        `  include ${dir}/site.conf;`,
+        "}",
+      ].join("\n"),
+    );
+    nginx = spawn(nginxBinary as string, ["-p", dir, "-c", path.join(dir, "nginx.conf")], { stdio: "pipe" });
+    nginx.stderr?.on("data", (chunk: Buffer) => (nginxOutput += chunk.toString()));
+    gateway = `http://127.0.0.1:${port}`;
+    await waitFor(async () => (await fetch(`${gateway}/gateway-health`).catch(() => undefined))?.ok, {
+      timeoutMs: 15_000,
+      what: "the gateway",
+    }).catch((error: unknown) => {
+      throw new Error(`${String(error)}\n${nginxOutput}`);
+    });
+  });
+
+  afterAll(async () => {
+    if (nginx && nginx.exitCode === null) {
+      const exited = new Promise((resolve) => nginx?.once("exit", resolve));
+      nginx.kill("SIGQUIT");
+      await exited;
+    }
+    await system?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("passes the Host (with its port) and sets X-Forwarded-Proto itself", async () => {
+    const res = await fetch(`${gateway}/api/openapi.json`, { headers: { "x-forwarded-proto": "https" } });
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as { servers: { url: string }[] };
+    // The client's forged header is replaced by the gateway's own scheme.
+    expect(doc.servers[0]?.url).toBe(`${gateway}/api/v1`);
+  });
+
+  it("serves Swagger UI and its assets", async () => {
+    for (const asset of ["/api/docs", "/api/docs/swagger-ui.css", "/api/docs/swagger-ui-bundle.js"]) {
+      const res = await fetch(`${gateway}${asset}`);
+      expect(res.status, asset).toBe(200);
+      expect((await res.arrayBuffer()).byteLength, asset).toBeGreaterThan(0);
+    }
+  });
+
+  it("carries a WebSocket subscription: the order's settlement reaches the subscriber", async () => {
+    const email = `gateway-${Date.now()}@shop.test`;
+    const { accessToken } = await apiClient(gateway).register(email, "password-123");
+    const api = apiClient(gateway, accessToken);
+    await api.createAccount();
+    await api.topUp(10_000);
+    const feed = subscribeFeed(gateway, accessToken, "orders.onStatusChange");
+    try {
+      await waitFor(() => feed.isStarted(), { timeoutMs: 15_000, what: "the subscription" });
+      const { order } = await api.createOrder(4_000, "through the gateway");
+      const settled = await waitFor(
+        () => feed.events.find((event) => event.orderId === order.id && event.status !== "NEW"),
+        { timeoutMs: 30_000, what: "the order's settlement event" },
+      );
+      expect(settled.status).toBe("FINISHED");
+      expect(feed.errors).toEqual([]);
+    } finally {
+      feed.close();
+    }
+  });
+
+  it("runs the Postman collection through it with no failures", async () => {
+    const summary = await new Promise<NewmanRunSummary>((resolve, reject) => {
+      newman.run(
+        {
+          collection: JSON.parse(readFileSync(COLLECTION_FILE, "utf8")) as object,
+          envVar: [
+            { key: "baseUrl", value: `${gateway}/api/v1` },
+            { key: "adminEmail", value: ADMIN.email },
+            { key: "adminPassword", value: ADMIN.password },
+            { key: "pollIntervalMs", value: "200" },
+          ],
+          reporters: [],
+        },
+        (error, result) => (error ? reject(error) : resolve(result)),
+      );
+    });
+    expect(
+      summary.run.failures.map((failure) => `${failure.source?.name}: ${failure.error.message}`),
+    ).toEqual([]);
+  });
+});
