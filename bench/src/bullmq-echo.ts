@@ -1,0 +1,30 @@
+// Reference (b)'s middle hop, in its own process as the payments worker is: consumes queue A and adds a
+// reply to queue B. Started by bullmq-reference.ts; stops on SIGTERM.
+import { Queue, Worker } from "bullmq";
+import { createRedisConnection, defaultJobOptions } from "@gozon/messaging/queues";
+
+const env = (name: string) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is required`);
+  return value;
+};
+
+const connection = createRedisConnection(env("BENCH_REDIS_URL"), "bench-echo");
+const prefix = env("BENCH_BULL_PREFIX");
+const replies = new Queue(env("BENCH_QUEUE_B"), { connection, prefix, defaultJobOptions });
+const worker = new Worker(
+  env("BENCH_QUEUE_A"),
+  async (job) => {
+    await replies.add("reply", job.data, { jobId: `${job.id}-reply` });
+  },
+  { connection, prefix, concurrency: Number(env("BENCH_CONCURRENCY")) },
+);
+await worker.waitUntilReady();
+process.stdout.write("bullmq echo ready\n");
+
+process.once("SIGTERM", () => {
+  void Promise.all([worker.close(), replies.close()]).finally(() => {
+    connection.disconnect();
+    process.exit(0);
+  });
+});

@@ -1,0 +1,100 @@
+// Reference (b): a bare BullMQ round trip on the same Redis, with the saga's topology and job options.
+// The producer adds a job to queue A; a worker in another process (as the payments worker is) consumes it
+// and adds a reply to queue B; a worker back in this process (as the orders worker is) consumes the reply.
+// Round trip = from `add` to the reply's processor starting. Worker concurrency matches the saga's
+// consumers (payment requests 16, payment results 20).
+import { randomBytes, randomUUID } from "node:crypto";
+import path from "node:path";
+import { Queue, Worker } from "bullmq";
+import { startProcess } from "@gozon/core/testing";
+import { createRedisConnection, defaultJobOptions } from "@gozon/messaging/queues";
+import { closedLoop, type LoopResult } from "./loop.ts";
+
+export const ECHO_CONCURRENCY = 16;
+export const REPLY_CONCURRENCY = 20;
+
+export type BullmqReference = Awaited<ReturnType<typeof startBullmqReference>>;
+
+export async function startBullmqReference(redisUrl: string, benchDir: string) {
+  const redisPrefix = `bench-${randomBytes(4).toString("hex")}`;
+  const prefix = `${redisPrefix}:bull`;
+  const queueA = "bench.requests";
+  const queueB = "bench.replies";
+  const connection = createRedisConnection(redisUrl, "bench-producer");
+  const requests = new Queue(queueA, { connection, prefix, defaultJobOptions });
+  const waiting = new Map<string, () => void>();
+  const replies = new Worker(
+    queueB,
+    async (job) => {
+      const id = (job.data as { id: string }).id;
+      waiting.get(id)?.();
+      waiting.delete(id);
+    },
+    { connection, prefix, concurrency: REPLY_CONCURRENCY },
+  );
+  const echo = startProcess("node", ["--import", "tsx", path.join(benchDir, "src/bullmq-echo.ts")], {
+    cwd: benchDir,
+    env: {
+      ...process.env,
+      BENCH_REDIS_URL: redisUrl,
+      BENCH_BULL_PREFIX: prefix,
+      BENCH_QUEUE_A: queueA,
+      BENCH_QUEUE_B: queueB,
+      BENCH_CONCURRENCY: String(ECHO_CONCURRENCY),
+    },
+  });
+
+  const close = async () => {
+    await echo.stop("SIGTERM");
+    await replies.close();
+    await requests.close();
+    const deleted = await deleteKeys(connection, redisPrefix);
+    connection.disconnect();
+    return deleted;
+  };
+
+  try {
+    await Promise.all([echo.waitForOutput(/bullmq echo ready/, 60_000), replies.waitUntilReady()]);
+  } catch (error) {
+    await close();
+    throw error;
+  }
+
+  const roundTrip = async () => {
+    const id = randomUUID();
+    let timer: NodeJS.Timeout | undefined;
+    const replied = new Promise<void>((resolve, reject) => {
+      waiting.set(id, resolve);
+      timer = setTimeout(() => reject(new Error(`no reply to ${id} within 30 s`)), 30_000);
+    });
+    try {
+      await requests.add("request", { id }, { jobId: id });
+      await replied;
+    } finally {
+      clearTimeout(timer);
+      waiting.delete(id);
+    }
+  };
+
+  return {
+    redisPrefix,
+    run: (concurrency: number, seconds: number): Promise<LoopResult> =>
+      closedLoop(concurrency, seconds, roundTrip),
+    close,
+  };
+}
+
+/** Deletes every key under `redisPrefix:` (SCAN + UNLINK in batches; never FLUSH a shared Redis). */
+export async function deleteKeys(
+  redis: ReturnType<typeof createRedisConnection>,
+  redisPrefix: string,
+): Promise<number> {
+  let cursor = "0";
+  let deleted = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${redisPrefix}:*`, "COUNT", 1000);
+    cursor = next;
+    if (keys.length > 0) deleted += await redis.unlink(...keys);
+  } while (cursor !== "0");
+  return deleted;
+}

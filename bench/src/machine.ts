@@ -1,0 +1,163 @@
+// What the numbers were measured on, and where the CPU went while they were measured (Linux /proc).
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+
+export type MachineInfo = {
+  cpuModel: string;
+  cores: number;
+  memoryGiB: number;
+  node: string;
+  platform: string;
+  kernel: string;
+  postgres?: string;
+  redis?: string;
+};
+
+export function machineInfo(extra: { postgres?: string; redis?: string } = {}): MachineInfo {
+  const cpus = os.cpus();
+  return {
+    cpuModel: cpus[0]?.model.trim() || "unknown",
+    cores: os.availableParallelism?.() ?? cpus.length,
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    platform: `${os.platform()} ${os.arch()}`,
+    kernel: os.release(),
+    ...extra,
+  };
+}
+
+/** A process group whose CPU time is tracked; `match` decides per /proc entry. */
+export type CpuGroup = { name: string; match: (proc: ProcEntry) => boolean };
+
+export type ProcEntry = { pid: number; ppid: number; comm: string; ticks: number; cwd: () => string };
+
+type Sample = { at: number; totalTicks: number; idleTicks: number; byPid: Map<number, ProcEntry> };
+
+/** Cores used over a phase, per group; `machine` is everything that ran, `other` what no group claims. */
+export type CpuUsage = Record<string, number> & { machine: number; other: number };
+
+function readProcs(): Map<number, ProcEntry> {
+  const byPid = new Map<number, ProcEntry>();
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      // The command name may contain spaces and parentheses: fields after the last ')' are fixed.
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const pid = Number(entry);
+      let cwd: string | undefined;
+      byPid.set(pid, {
+        pid,
+        ppid: Number(fields[1]),
+        comm,
+        ticks: Number(fields[11]) + Number(fields[12]), // utime + stime
+        cwd: () => {
+          if (cwd === undefined) {
+            try {
+              cwd = fs.readlinkSync(`/proc/${entry}/cwd`);
+            } catch {
+              cwd = "";
+            }
+          }
+          return cwd;
+        },
+      });
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return byPid;
+}
+
+function readTotals() {
+  const line = fs.readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "";
+  const values = line.trim().split(/\s+/).slice(1).map(Number);
+  const total = values.slice(0, 8).reduce((sum, v) => sum + v, 0); // guest time is already in user
+  const idle = (values[3] ?? 0) + (values[4] ?? 0); // idle + iowait
+  return { total, idle };
+}
+
+/**
+ * Samples every process's CPU ticks at the start and the end of a phase. /proc/stat's total grows by
+ * cores × seconds × USER_HZ, so a share of it times the core count is cores used, with no HZ constant.
+ */
+export class CpuMeter {
+  private readonly cores = os.availableParallelism?.() ?? os.cpus().length;
+  private readonly enabled = fs.existsSync("/proc/stat");
+
+  constructor(private readonly groups: CpuGroup[]) {}
+
+  sample(): Sample | null {
+    if (!this.enabled) return null;
+    const totals = readTotals();
+    return { at: Date.now(), totalTicks: totals.total, idleTicks: totals.idle, byPid: readProcs() };
+  }
+
+  usage(start: Sample | null, end: Sample | null): CpuUsage | null {
+    if (!start || !end) return null;
+    const totalDelta = end.totalTicks - start.totalTicks;
+    if (totalDelta <= 0) return null;
+    const toCores = (ticks: number) => Math.round((ticks / totalDelta) * this.cores * 100) / 100;
+    const usage: Record<string, number> = {};
+    let claimed = 0;
+    for (const group of this.groups) {
+      let ticks = 0;
+      for (const [pid, proc] of end.byPid) {
+        if (!group.match(proc)) continue;
+        ticks += proc.ticks - (start.byPid.get(pid)?.ticks ?? 0);
+      }
+      usage[group.name] = toCores(ticks);
+      claimed += ticks;
+    }
+    const busy = totalDelta - (end.idleTicks - start.idleTicks);
+    return { ...usage, machine: toCores(busy), other: toCores(Math.max(0, busy - claimed)) } as CpuUsage;
+  }
+}
+
+/** Groups for the system's processes (children of this one, told apart by working directory). */
+export function systemCpuGroups(repoRoot: string): CpuGroup[] {
+  const child = (dir: string) => (proc: ProcEntry) =>
+    proc.ppid === process.pid && proc.cwd() === path.join(repoRoot, dir);
+  return [
+    { name: "web", match: child("apps/web") },
+    { name: "orders-worker", match: child("apps/orders-worker") },
+    { name: "payments-worker", match: child("apps/payments-worker") },
+    { name: "bench driver", match: (proc) => proc.pid === process.pid },
+    {
+      name: "bullmq echo",
+      match: (proc) => proc.ppid === process.pid && proc.cwd() === path.join(repoRoot, "bench"),
+    },
+    { name: "postgres", match: (proc) => proc.comm === "postgres" },
+    { name: "redis", match: (proc) => proc.comm === "redis-server" },
+  ];
+}
+
+/** CPU milliseconds per operation for each group of ours (not `machine`/`other`: others' load is in them). */
+export function cpuMsPerOperation(
+  usage: CpuUsage | null,
+  seconds: number,
+  operations: number,
+): Record<string, number> | null {
+  if (!usage || operations <= 0) return null;
+  const perOp: Record<string, number> = {};
+  for (const [name, cores] of Object.entries(usage)) {
+    if (name === "machine" || name === "other") continue;
+    perOp[name] = Math.round(((cores * seconds * 1000) / operations) * 100) / 100;
+  }
+  return perOp;
+}
+
+/** The pids of the system's processes (this process's children, told apart by working directory). */
+export function systemPids(repoRoot: string): Map<string, number> {
+  const found = new Map<string, number>();
+  for (const proc of readProcs().values()) {
+    if (proc.ppid !== process.pid) continue;
+    const cwd = proc.cwd();
+    for (const name of ["web", "orders-worker", "payments-worker"]) {
+      if (cwd === path.join(repoRoot, "apps", name)) found.set(name, proc.pid);
+    }
+  }
+  return found;
+}

@@ -1,0 +1,119 @@
+// Plain-text tables for the terminal and the markdown table for the README.
+import type { MachineInfo } from "./machine.ts";
+import { HOPS, type HopProfile } from "./profile.ts";
+import { round } from "./stats.ts";
+import type { BenchReport } from "./types.ts";
+
+const fmt = (value: number | null | undefined, digits?: number) => {
+  if (value === null || value === undefined || !Number.isFinite(value)) return "–";
+  return digits === undefined ? String(round(value)) : value.toFixed(digits);
+};
+
+export function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join("  ");
+  return [line(headers), widths.map((w) => "─".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+}
+
+export function markdownTable(headers: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  return [line(headers), line(headers.map((_, i) => (i === 0 ? "---" : "---:"))), ...rows.map(line)].join(
+    "\n",
+  );
+}
+
+export function machineLine(machine: MachineInfo) {
+  return (
+    `${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, ` +
+    `${machine.postgres ?? "PostgreSQL"}, Redis ${machine.redis ?? "?"}`
+  );
+}
+
+export function comparisonRows(report: BenchReport): string[][] {
+  return report.levels.map((level) => [
+    String(level.concurrency),
+    fmt(level.saga.throughput, 0),
+    fmt(level.syncTx.throughput, 0),
+    fmt(level.ratios.sagaToSyncThroughput, 2),
+    fmt(level.bullmq.throughput, 0),
+    `${fmt(level.saga.settleMs.p50, 1)} / ${fmt(level.saga.settleMs.p95, 1)} / ${fmt(level.saga.settleMs.p99, 1)}`,
+    fmt(level.syncTx.latencyMs.p99, 1),
+    fmt(level.bullmq.latencyMs.p99, 1),
+    fmt(level.ratios.sagaP99ToBullmqP99, 1),
+    `${fmt(level.saga.createMs.p50, 1)} / ${fmt(level.saga.createMs.p99, 1)}`,
+  ]);
+}
+
+export const COMPARISON_HEADERS = [
+  "in flight",
+  "saga orders/s",
+  "sync tx/s",
+  "saga ÷ sync",
+  "BullMQ rt/s",
+  "settle p50 / p95 / p99 ms",
+  "sync tx p99 ms",
+  "BullMQ rt p99 ms",
+  "saga p99 ÷ BullMQ p99",
+  "create p50 / p99 ms",
+];
+
+export function targetLines(report: BenchReport): string[] {
+  const { targets, halfLoad, maxSustained } = report;
+  const yesNo = (met: boolean | null) => (met === null ? "not measured" : met ? "MET" : "NOT MET");
+  return [
+    `Max sustained saga throughput: ${fmt(maxSustained.throughput, 0)} orders/s (at ${maxSustained.concurrency} in flight); ` +
+      `sync transaction max: ${fmt(maxSustained.syncThroughput, 0)} tx/s at ${maxSustained.syncConcurrency} in flight.`,
+    `Target 1 — saga throughput ≥ 50% of the synchronous transaction: ` +
+      `${fmt(targets.throughputRatio.value * 100, 0)}% (best vs best) → ${yesNo(targets.throughputRatio.met)}`,
+    halfLoad
+      ? `Target 2 — p99 settle ≤ 100 ms at half the max sustained throughput: offered ${fmt(halfLoad.offeredRate, 0)}/s ` +
+        `(Poisson), achieved ${fmt(halfLoad.throughput, 0)}/s, settle p50 ${fmt(halfLoad.settleMs.p50, 1)} ms, ` +
+        `p99 ${fmt(halfLoad.settleMs.p99, 1)} ms → ${yesNo(targets.p99AtHalfLoad.met)}`
+      : "Target 2 — not measured (no half-load run)",
+  ];
+}
+
+/** Says so when other work shared the machine: absolute figures then understate, ratios less so. */
+export function caveatLines(report: BenchReport): string[] {
+  const other = report.background.otherDuringSaga;
+  if (other === null || other < 0.2) return [];
+  return [
+    `Other work on the machine used ${other.toFixed(2)} of ${report.machine.cores} cores on average during the saga ` +
+      `runs (${report.background.cpu?.machine.toFixed(2) ?? "?"} before the bench started): absolute figures ` +
+      `are lower than on an idle machine; the references ran under the same conditions.`,
+  ];
+}
+
+export function hopRows(profiles: Array<{ phase: string; profile: HopProfile }>): string[][] {
+  const rows = HOPS.map((hop) => [
+    hop.label,
+    ...profiles.map(
+      ({ profile }) => `${fmt(profile.hops[hop.key].p50, 0)} / ${fmt(profile.hops[hop.key].p95, 0)}`,
+    ),
+  ]);
+  rows.push([
+    "total: create tx → event",
+    ...profiles.map(({ profile }) => `${fmt(profile.total.p50, 0)} / ${fmt(profile.total.p95, 0)}`),
+  ]);
+  rows.push([
+    "(create tx → create response)",
+    ...profiles.map(
+      ({ profile }) => `${fmt(profile.createToResponse.p50, 0)} / ${fmt(profile.createToResponse.p95, 0)}`,
+    ),
+  ]);
+  return rows;
+}
+
+export function cpuRows(phases: Array<{ phase: string; cpu: Record<string, number> | null }>): {
+  headers: string[];
+  rows: string[][];
+} {
+  const names = [...new Set(phases.flatMap(({ cpu }) => (cpu ? Object.keys(cpu) : [])))];
+  return {
+    headers: ["cores used", ...phases.map((p) => p.phase)],
+    rows: names
+      .filter((name) => phases.some(({ cpu }) => (cpu?.[name] ?? 0) > 0))
+      .map((name) => [name, ...phases.map(({ cpu }) => fmt(cpu?.[name], 2))]),
+  };
+}

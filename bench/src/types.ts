@@ -1,0 +1,59 @@
+import type { CpuBreakdown } from "./cpu-profile.ts";
+import type { LoopResult } from "./loop.ts";
+import type { CpuUsage, MachineInfo } from "./machine.ts";
+import type { HopProfile } from "./profile.ts";
+import type { SagaResult } from "./saga.ts";
+
+export type SagaSummary = Omit<SagaResult, "samples">;
+
+export type LevelReport = {
+  concurrency: number;
+  saga: SagaSummary;
+  syncTx: LoopResult;
+  bullmq: LoopResult;
+  ratios: {
+    sagaToSyncThroughput: number;
+    sagaToBullmqThroughput: number;
+    sagaP50ToBullmqP50: number;
+    sagaP99ToBullmqP99: number;
+    sagaP99ToSyncP99: number;
+  };
+  cpu: {
+    saga: CpuUsage | null;
+    syncTx: CpuUsage | null;
+    bullmq: CpuUsage | null;
+    sagaMsPerOrder: Record<string, number> | null;
+    syncMsPerTx: Record<string, number> | null;
+  };
+};
+
+export type BenchReport = {
+  version: 1;
+  date: string;
+  startedAt: string;
+  finishedAt: string;
+  wallSeconds: number;
+  machine: MachineInfo;
+  /** The machine before the bench started anything: others may be running tests on it too. */
+  background: {
+    cpu: CpuUsage | null;
+    loadavg: number[];
+    /** Mean cores used by processes that are not part of the bench during the saga runs. */
+    otherDuringSaga: number | null;
+  };
+  settings: Record<string, unknown>;
+  levels: LevelReport[];
+  maxSustained: { throughput: number; concurrency: number; syncThroughput: number; syncConcurrency: number };
+  halfLoad: (SagaSummary & { cpu: CpuUsage | null; cpuMsPerOrder: Record<string, number> | null }) | null;
+  targets: {
+    throughputRatio: { target: number; value: number; met: boolean };
+    p99AtHalfLoad: { targetMs: number; value: number | null; met: boolean | null };
+  };
+  profile: {
+    hops: ReadonlyArray<{ key: string; label: string; detail: string }>;
+    phases: Array<{ phase: string; profile: HopProfile }>;
+  };
+  /** With --cpu-profile: where each process's CPU went during the highest level's saga run. */
+  cpuProfile?: { concurrency: number; processes: CpuBreakdown[] } | null;
+  audit: { violations: string[]; orders: Record<string, number> };
+};
