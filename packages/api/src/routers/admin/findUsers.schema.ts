@@ -6,6 +6,7 @@ export const findUsersInputSchema = z
   .object({
     email: z
       .string({ error: "must be a string" })
+      .refine((text) => !text.includes("\u0000"), { error: "must not contain NUL characters", abort: true })
       .trim()
       .max(254, { error: "must be at most 254 characters" })
       .optional()
@@ -19,6 +20,8 @@ export const findUsersInputSchema = z
     cursor: z
       .string({ error: "must be a string" })
       .max(254, { error: "must be at most 254 characters" })
+      // Postgres cannot compare text with a NUL in it: refuse it here rather than fail there.
+      .refine((text) => !text.includes("\u0000"), { error: "must not contain NUL characters" })
       .optional()
       .meta({ description: "`nextCursor` of the previous page" }),
   })
