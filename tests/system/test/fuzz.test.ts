@@ -22,6 +22,7 @@ import {
   encode,
   entries,
   fuzzStats,
+  huge,
   hugeOf,
   judge,
   json,
@@ -127,6 +128,17 @@ const idempotencyHeader: Field = {
   bad: keyBad,
   optional: true,
 };
+/** The key as an input field (both transports take it); the same good value as the header's. */
+const idempotencyInput: Field = {
+  name: "idempotencyKey",
+  good: fc.constant("fuzz-key-1"),
+  bad: fc.oneof(
+    keyBad,
+    wrongType,
+    odd.filter((s) => !/^[\x20-\x7e]{1,255}$/.test(s)),
+  ),
+  optional: true,
+};
 
 type Mutation = {
   procedure: string;
@@ -159,7 +171,7 @@ const mutations: Mutation[] = [
   {
     procedure: "payments.topUp",
     rest: { method: "POST", path: "/accounts/me/top-up" },
-    fields: () => [amount(), idempotencyHeader],
+    fields: () => [amount(), idempotencyHeader, idempotencyInput],
     token: () => shopper.token,
   },
   {
@@ -169,6 +181,7 @@ const mutations: Mutation[] = [
       amount(),
       { name: "description", good: descriptionGood, bad: descriptionBad },
       idempotencyHeader,
+      idempotencyInput,
     ],
     token: () => shopper.token,
   },
@@ -179,6 +192,7 @@ const mutations: Mutation[] = [
       { name: "userId", at: "path", good: fc.constant(shopper.id), bad: uuidBad },
       amount(),
       idempotencyHeader,
+      idempotencyInput,
     ],
     token: () => adminToken,
     pathFields: ["userId"],
@@ -189,6 +203,28 @@ const mutations: Mutation[] = [
 function asTrpcFields(fields: Field[]): Field[] {
   return fields.map((f) => (f.at === "path" ? { ...f, at: "body" as const } : f));
 }
+
+/** The POST routes whose inputs have no required field: only their bodies are fuzzed as a whole. */
+const otherPosts: Mutation[] = [
+  {
+    procedure: "auth.refresh",
+    rest: { method: "POST", path: "/auth/refresh" },
+    fields: () => [],
+    token: () => null,
+  },
+  {
+    procedure: "auth.logout",
+    rest: { method: "POST", path: "/auth/logout" },
+    fields: () => [],
+    token: () => null,
+  },
+  {
+    procedure: "payments.createAccount",
+    rest: { method: "POST", path: "/accounts" },
+    fields: () => [],
+    token: () => shopper.token,
+  },
+];
 
 /** Runs the property with the fixed seed, then checks that no database changed. */
 async function holds<T>(arb: fc.Arbitrary<T>, predicate: (value: T) => Promise<void>, numRuns: number) {
@@ -275,7 +311,7 @@ describe("REST fuzzing", () => {
         .filter((t) => !t.startsWith("{")),
     );
     await holds(
-      fc.record({ m: fc.constantFrom(...mutations), body }),
+      fc.record({ m: fc.constantFrom(...mutations, ...otherPosts), body }),
       ({ m, body }) =>
         check({
           api: "rest",
@@ -299,12 +335,7 @@ describe("REST fuzzing", () => {
           : { email: "x@shop.test", password: "password-123" };
     await holds(
       fc.record({
-        m: fc.constantFrom(...mutations, {
-          procedure: "payments.createAccount",
-          rest: { method: "POST" as const, path: "/accounts" },
-          fields: () => [],
-          token: () => shopper.token,
-        }),
+        m: fc.constantFrom(...mutations, ...otherPosts),
         kind: fc.constantFrom(
           "text/plain",
           "application/x-www-form-urlencoded",
@@ -346,6 +377,30 @@ describe("REST fuzzing", () => {
         });
       },
       100,
+    );
+  });
+
+  it("auth.refresh and auth.logout: odd refresh tokens are a 400 naming refreshToken, or a 401", async () => {
+    const token = fc.oneof(wrongType, fc.constant(""), repeated(["x", "😀"], 513, 3_000), huge, latin1, odd);
+    await holds(
+      fc.record({
+        procedure: fc.constantFrom("auth.refresh", "auth.logout"),
+        api: fc.constantFrom("rest" as const, "trpc" as const),
+        token,
+      }),
+      ({ procedure, api, token }) =>
+        check({
+          api,
+          method: "POST",
+          path: api === "rest" ? `/api/v1/auth/${procedure.slice(5)}` : `/api/trpc/${procedure}`,
+          headers: json,
+          body: encode(entries([["refreshToken", token]])),
+          names: ["refreshToken", "input"],
+          statuses: [400, 401],
+          // Logging out with a token nobody holds is a harmless no-op.
+          mayPass: procedure === "auth.logout",
+        }),
+      60,
     );
   });
 
@@ -440,17 +495,25 @@ describe("REST fuzzing", () => {
             statuses: [400, 404],
             mayPass: true,
           })),
-        fc.constantFrom("/auth/me", "/accounts/me", "/orders/" + "x".repeat(2_000)).chain((p) =>
-          odd.map((x): Probe => ({
-            api: "rest",
-            method: "GET",
-            path: `/api/v1${p}?${pct(x)}=${pct(x)}`,
-            headers: bearer(shopper.token),
-            names: ["id"],
-            statuses: [400],
-            mayPass: true,
-          })),
-        ),
+        fc
+          .constantFrom(
+            "/api/v1/auth/me",
+            "/api/v1/accounts/me",
+            "/api/v1/orders/" + "x".repeat(2_000),
+            "/api/health",
+            "/api/ready",
+          )
+          .chain((p) =>
+            odd.map((x): Probe => ({
+              api: "rest",
+              method: "GET",
+              path: `${p}?${pct(x)}=${pct(x)}`,
+              headers: bearer(shopper.token),
+              names: ["id"],
+              statuses: [400],
+              mayPass: true,
+            })),
+          ),
       ),
       check,
       150,
