@@ -1,10 +1,11 @@
 "use client";
-import { useMutation, useQuery } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
-import { api, describeError, fieldMessage } from "../../../src/client/api.ts";
+import { useQuery } from "@tanstack/react-query";
+import { useState } from "react";
+import { api, describeError } from "../../../src/client/api.ts";
 import { Field } from "../../../src/client/field.tsx";
-import { formatRoubles, parseRoubles } from "../../../src/client/money.ts";
+import { formatRoubles } from "../../../src/client/money.ts";
 import { useRequireUser } from "../../../src/client/session.ts";
+import { TopUpForm } from "../../../src/client/top-up-form.tsx";
 import { Waiting } from "../../../src/client/waiting.tsx";
 
 type FoundUser = { id: string; email: string; role: string; account: { balance: number } | null };
@@ -65,33 +66,8 @@ export default function AdminTopUpPage() {
 }
 
 function AdminTopUp({ user, onDone }: { user: FoundUser; onDone: () => void }) {
-  const [amount, setAmount] = useState("");
-  const [error, setError] = useState<string>();
   const [balance, setBalance] = useState(user.account?.balance ?? null);
   const [done, setDone] = useState<string>();
-  const topUp = useMutation({
-    mutationFn: (kopecks: number) =>
-      // A fresh key per submit: a double click or a retried request tops up once.
-      api.admin.topUp.mutate({ userId: user.id, amount: kopecks, idempotencyKey: crypto.randomUUID() }),
-    onSuccess: ({ account }, kopecks) => {
-      setBalance(account.balance);
-      setAmount("");
-      setDone(`Added ${formatRoubles(kopecks)}; the new balance is ${formatRoubles(account.balance)}`);
-      onDone();
-    },
-    onError: (caught) => {
-      const info = describeError(caught);
-      setError(fieldMessage("Amount", info.fields.amount) ?? info.message);
-    },
-  });
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    const parsed = parseRoubles(amount);
-    setDone(undefined);
-    if (!parsed.ok) return setError(parsed.error);
-    setError(undefined);
-    topUp.mutate(parsed.kopecks);
-  };
   return (
     <section className="card" aria-labelledby="selected-title">
       <h2 id="selected-title">{user.email}</h2>
@@ -102,19 +78,19 @@ function AdminTopUp({ user, onDone }: { user: FoundUser; onDone: () => void }) {
           <p className="balance">
             Balance: <strong data-testid="selected-balance">{formatRoubles(balance)}</strong>
           </p>
-          <form onSubmit={submit} noValidate className="inline-form">
-            <Field
-              id="admin-topup-amount"
-              label="Top-up amount (₽)"
-              inputMode="decimal"
-              value={amount}
-              onChange={(e) => setAmount(e.target.value)}
-              error={error}
-            />
-            <button type="submit" disabled={topUp.isPending}>
-              {topUp.isPending ? "Topping up…" : "Top up"}
-            </button>
-          </form>
+          <TopUpForm
+            id="admin-topup-amount"
+            topUp={(amount, idempotencyKey) =>
+              api.admin.topUp.mutate({ userId: user.id, amount, idempotencyKey })
+            }
+            onTopUp={(account, kopecks) => {
+              setBalance(account.balance);
+              setDone(
+                `Added ${formatRoubles(kopecks)}; the new balance is ${formatRoubles(account.balance)}`,
+              );
+              onDone();
+            }}
+          />
           <p role="status">{done}</p>
         </>
       )}

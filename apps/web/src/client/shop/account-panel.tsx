@@ -1,9 +1,8 @@
 "use client";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
-import { api, describeError, fieldMessage } from "../api.ts";
-import { Field } from "../field.tsx";
-import { formatRoubles, parseRoubles } from "../money.ts";
+import { api, describeError } from "../api.ts";
+import { formatRoubles } from "../money.ts";
+import { TopUpForm } from "../top-up-form.tsx";
 
 export const accountKey = ["account"] as const;
 
@@ -54,52 +53,14 @@ export function AccountPanel() {
           <p className="balance">
             Balance: <strong data-testid="balance">{formatRoubles(account.data.balance)}</strong>
           </p>
-          <TopUpForm />
+          <TopUpForm
+            id="topup-amount"
+            placeholder="1 000,00"
+            topUp={(amount, idempotencyKey) => api.payments.topUp.mutate({ amount, idempotencyKey })}
+            onTopUp={(updated) => queryClient.setQueryData(accountKey, updated)}
+          />
         </>
       )}
     </section>
-  );
-}
-
-function TopUpForm() {
-  const queryClient = useQueryClient();
-  const [amount, setAmount] = useState("");
-  const [error, setError] = useState<string>();
-  const topUp = useMutation({
-    mutationFn: (kopecks: number) =>
-      api.payments.topUp.mutate({ amount: kopecks, idempotencyKey: crypto.randomUUID() }),
-    onSuccess: ({ account }) => {
-      queryClient.setQueryData(accountKey, account);
-      setAmount("");
-    },
-    onError: (caught) => {
-      const info = describeError(caught);
-      setError(fieldMessage("Amount", info.fields.amount) ?? info.message);
-    },
-  });
-
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    const parsed = parseRoubles(amount);
-    if (!parsed.ok) return setError(parsed.error);
-    setError(undefined);
-    topUp.mutate(parsed.kopecks);
-  };
-
-  return (
-    <form onSubmit={submit} noValidate className="inline-form">
-      <Field
-        id="topup-amount"
-        label="Top-up amount (₽)"
-        inputMode="decimal"
-        placeholder="1 000,00"
-        value={amount}
-        onChange={(e) => setAmount(e.target.value)}
-        error={error}
-      />
-      <button type="submit" disabled={topUp.isPending}>
-        {topUp.isPending ? "Topping up…" : "Top up"}
-      </button>
-    </form>
   );
 }

@@ -1,0 +1,63 @@
+"use client";
+import { useMutation } from "@tanstack/react-query";
+import { useState, type FormEvent } from "react";
+import { describeError, fieldMessage } from "./api.ts";
+import { Field } from "./field.tsx";
+import { parseRoubles } from "./money.ts";
+
+type Account = { userId: string; balance: number };
+
+/**
+ * A roubles amount parsed exactly into kopecks, sent with a fresh Idempotency-Key per submit (a double
+ * click or a retried request tops up once). The shopper's wallet and the admin page both use it.
+ */
+export function TopUpForm({
+  id,
+  placeholder,
+  topUp,
+  onTopUp,
+}: {
+  id: string;
+  placeholder?: string;
+  topUp: (amount: number, idempotencyKey: string) => Promise<{ account: Account }>;
+  onTopUp: (account: Account, kopecks: number) => void;
+}) {
+  const [amount, setAmount] = useState("");
+  const [error, setError] = useState<string>();
+  const mutation = useMutation({
+    mutationFn: (kopecks: number) => topUp(kopecks, crypto.randomUUID()),
+    onSuccess: ({ account }, kopecks) => {
+      setAmount("");
+      onTopUp(account, kopecks);
+    },
+    onError: (caught) => {
+      const info = describeError(caught);
+      setError(fieldMessage("Amount", info.fields.amount) ?? info.message);
+    },
+  });
+
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    const parsed = parseRoubles(amount);
+    if (!parsed.ok) return setError(parsed.error);
+    setError(undefined);
+    mutation.mutate(parsed.kopecks);
+  };
+
+  return (
+    <form onSubmit={submit} noValidate className="inline-form">
+      <Field
+        id={id}
+        label="Top-up amount (₽)"
+        inputMode="decimal"
+        placeholder={placeholder}
+        value={amount}
+        onChange={(e) => setAmount(e.target.value)}
+        error={error}
+      />
+      <button type="submit" disabled={mutation.isPending}>
+        {mutation.isPending ? "Topping up…" : "Top up"}
+      </button>
+    </form>
+  );
+}
