@@ -23,6 +23,8 @@ export function onShutdown(log: Logger, cleanup: () => Promise<void>, { timeoutM
       process.exit(1);
     }
   };
-  process.once("SIGINT", stop);
-  process.once("SIGTERM", stop);
+  // `on`, not `once`: a handler that is gone by the time a loader (tsx) counts listeners would let it
+  // re-raise the signal and kill the process mid-shutdown. `stopping` makes a second signal a no-op.
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
 }
