@@ -1,6 +1,8 @@
+import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { freePort, startProcess, waitFor, type RunningProcess } from "@gozon/core/testing";
 import { createTestDatabases } from "@gozon/db/testing";
 
@@ -69,6 +71,37 @@ describe("web process", () => {
     expect(web.output()).toContain('"msg":"stopped"');
   });
 
+  it("answers requests Node cannot parse with JSON errors, and still upgrades WebSockets", async () => {
+    const { web, base } = await startWeb({});
+    const tooLong = await fetch(`${base}/api/v1/orders?q=${"x".repeat(20_000)}`);
+    expect(tooLong.status).toBe(431);
+    expect(tooLong.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(tooLong.headers.get("connection")).toBe("close");
+    expect(await tooLong.json()).toEqual({
+      error: { code: "REQUEST_HEADER_FIELDS_TOO_LARGE", message: expect.stringMatching(/16 KiB/) },
+    });
+
+    const malformed = await rawExchange(base, "GET /api/health HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n");
+    const [head = "", body] = malformed.split("\r\n\r\n");
+    expect(head).toMatch(/^HTTP\/1\.1 400 /);
+    expect(head).toMatch(/^content-type: application\/json/im);
+    expect(JSON.parse(body ?? "")).toEqual({ error: { code: "BAD_REQUEST", message: expect.any(String) } });
+
+    // The tRPC WebSocket shares the server: an anonymous subscription is refused over the socket.
+    const socket = new WebSocket(`${base.replace("http", "ws")}/api/trpc-ws`);
+    await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
+    socket.send(
+      JSON.stringify({ id: 1, method: "subscription", params: { path: "orders.onStatusChange", input: {} } }),
+    );
+    const reply = await new Promise<string>((resolve) =>
+      socket.once("message", (data) => resolve(String(data))),
+    );
+    expect(JSON.parse(reply)).toMatchObject({ id: 1, error: { data: { code: "UNAUTHORIZED" } } });
+    socket.close();
+
+    expect(await web.stop("SIGTERM")).toBe(0);
+  });
+
   it("answers 503 naming the part that is down", async () => {
     const deadPort = await freePort();
     const { web, base } = await startWeb({ REDIS_URL: `redis://127.0.0.1:${deadPort}` });
@@ -83,3 +116,16 @@ describe("web process", () => {
     expect(await web.stop("SIGINT")).toBe(0);
   });
 });
+
+/** Writes `request` as is and resolves to all the server sent back before it closed the connection. */
+function rawExchange(base: string, request: string) {
+  const { hostname, port } = new URL(base);
+  return new Promise<string>((resolve) => {
+    let answer = "";
+    const socket = net.connect(Number(port), hostname, () => socket.write(request));
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => (answer += chunk));
+    socket.on("error", () => socket.destroy());
+    socket.on("close", () => resolve(answer));
+  });
+}

@@ -3,10 +3,16 @@ import { TRPCError } from "@trpc/server";
 /** Field path ("email", "items.0.amount") → what is wrong with it ("is required"). */
 export type FieldErrors = Record<string, string>;
 
-/** Attached as the cause of a TOO_MANY_REQUESTS error; the HTTP layer turns it into `Retry-After`. */
+/**
+ * Attached as the cause of a TOO_MANY_REQUESTS or SERVICE_UNAVAILABLE error; the HTTP layer turns it
+ * into `Retry-After`.
+ */
 export class RetryAfter extends Error {
-  constructor(readonly seconds: number) {
-    super(`retry after ${seconds} s`);
+  constructor(
+    readonly seconds: number,
+    options?: ErrorOptions,
+  ) {
+    super(`retry after ${seconds} s`, options);
     this.name = "RetryAfter";
   }
 }
@@ -18,6 +24,68 @@ export function tooManyRequests(retryAfterMs: number, what = "attempts"): TRPCEr
     message: `Too many ${what}; try again in ${seconds} s`,
     cause: new RetryAfter(seconds),
   });
+}
+
+/** A brief outage (a restart, a failover, a full pool) is usually over by then. */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 2;
+
+/** 503 with `Retry-After`; `cause` (the database error) is kept for the log, never sent. */
+export function serviceUnavailable(cause?: unknown): TRPCError {
+  const seconds = UNAVAILABLE_RETRY_AFTER_SECONDS;
+  return new TRPCError({
+    code: "SERVICE_UNAVAILABLE",
+    message: `The service is temporarily unavailable; try again in ${seconds} s`,
+    cause: new RetryAfter(seconds, { cause }),
+  });
+}
+
+// What Prisma 7 with @prisma/adapter-pg throws when Postgres is down, cut off or out of capacity (each
+// seen here by reproducing it): Prisma's codes; the adapter's error kinds, under whatever code Prisma
+// gives them (P2010, P2039…); and pg's own errors, which the adapter passes through as they are.
+const UNAVAILABLE_CODES = new Set([
+  // Prisma: unreachable, timed out, connection closed, pool timeout, and a transaction that could not
+  // start in time or outlived its timeout.
+  ...["P1001", "P1002", "P1008", "P1017", "P2024", "P2028"],
+  // Node's sockets.
+  ...["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH"],
+]);
+const UNAVAILABLE_ADAPTER_KINDS = new Set([
+  "DatabaseNotReachable",
+  "ConnectionClosed",
+  "SocketTimeout",
+  "TooManyConnections",
+]);
+/**
+ * SQLSTATE: connection exceptions, shutdown or startup in progress, too many connections, and a statement
+ * cancelled by `statement_timeout` (the database is too busy to answer in time).
+ */
+const UNAVAILABLE_SQLSTATE = /^(08...|57P0[1-3]|57014|53300)$/;
+const UNAVAILABLE_PG_MESSAGE =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed)/;
+
+type MaybeDbError = {
+  code?: unknown;
+  message?: unknown;
+  cause?: unknown;
+  meta?: { driverAdapterError?: { cause?: { kind?: unknown; originalCode?: unknown } } };
+};
+
+/**
+ * Whether `error`, or an error it was caused by, says the database cannot be reached or cannot take the
+ * work now: worth a retry by the client, unlike a bug or a constraint violation.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    const { code, message, meta, cause } = current as MaybeDbError;
+    const adapter = meta?.driverAdapterError?.cause;
+    if (typeof code === "string" && UNAVAILABLE_CODES.has(code)) return true;
+    if (UNAVAILABLE_ADAPTER_KINDS.has(String(adapter?.kind))) return true;
+    if (UNAVAILABLE_SQLSTATE.test(String(adapter?.originalCode ?? code))) return true;
+    if (typeof message === "string" && UNAVAILABLE_PG_MESSAGE.test(message)) return true;
+    current = cause;
+  }
+  return false;
 }
 
 export function retryAfterSecondsOf(error: unknown): number | undefined {

@@ -7,7 +7,7 @@ import type { ApiDeps } from "./deps.ts";
 import { describeFields, retryAfterSecondsOf } from "./errors.ts";
 import { REST_PREFIX } from "./openapi.ts";
 import { appRouter } from "./root.ts";
-import { INTERNAL_MESSAGE, reportError, type ApiErrorData, type ApiMeta } from "./trpc.ts";
+import { INTERNAL_MESSAGE, JSON_ONLY_MESSAGE, reportError, type ApiErrorData, type ApiMeta } from "./trpc.ts";
 
 export { REST_PREFIX };
 /** Where tRPC's HTTP transport is served (`/api/trpc/auth.login`). */
@@ -76,7 +76,12 @@ export function createApiRequestHandler(deps: ApiDeps): Handler {
       createContext: ({ req: request, res: response }) =>
         createContextFromNodeRequest(deps, request, response, requestId),
       onError: ({ error, path, ctx }) => reportError(ctx?.log ?? deps.log, { error, path }),
-      responseMeta: ({ errors }) => ({ headers: retryAfterHeader(errors) }),
+      // Error bodies are JSON, but those tRPC raises before a procedure runs (an unsupported content
+      // type) would otherwise go out as text/plain.
+      responseMeta: ({ errors }) =>
+        errors.length === 0
+          ? {}
+          : { headers: { "Content-Type": "application/json", ...retryAfterHeader(errors) } },
     });
   }
 
@@ -171,7 +176,7 @@ async function readJsonBody(req: IncomingMessage): Promise<BodyResult> {
       ok: false,
       status: 415,
       code: "UNSUPPORTED_MEDIA_TYPE",
-      message: "Send the body as JSON with `Content-Type: application/json`",
+      message: JSON_ONLY_MESSAGE,
     };
   }
   let value: unknown;

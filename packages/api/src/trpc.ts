@@ -2,7 +2,14 @@ import { TRPCError, initTRPC } from "@trpc/server";
 import type { OpenApiMeta } from "trpc-to-openapi";
 import type { Logger } from "@gozon/core/logger";
 import type { Context } from "./context.ts";
-import { describeFields, fieldErrorsOf, retryAfterSecondsOf, type FieldErrors } from "./errors.ts";
+import {
+  describeFields,
+  fieldErrorsOf,
+  isDatabaseUnavailable,
+  retryAfterSecondsOf,
+  serviceUnavailable,
+  type FieldErrors,
+} from "./errors.ts";
 
 /** Procedure metadata: the REST route (trpc-to-openapi) and the REST status of a success. */
 export type ApiMeta = OpenApiMeta<{ successStatus?: number }>;
@@ -15,11 +22,12 @@ export type ApiErrorData = {
   requestId?: string;
   /** Input validation: the field at fault → what is wrong with it. */
   fields?: FieldErrors;
-  /** Rate limiting: seconds until a retry can succeed (also the `Retry-After` header). */
+  /** Rate limiting, an unavailable database: seconds until a retry may succeed (also `Retry-After`). */
   retryAfterSeconds?: number;
 };
 
 export const INTERNAL_MESSAGE = "Internal server error";
+export const JSON_ONLY_MESSAGE = "Send the body as JSON with `Content-Type: application/json`";
 
 const t = initTRPC
   .context<Context>()
@@ -37,7 +45,9 @@ const t = initTRPC
           ? `Invalid input: ${describeFields(fields)}`
           : error.code === "INTERNAL_SERVER_ERROR"
             ? INTERNAL_MESSAGE
-            : error.message;
+            : error.code === "UNSUPPORTED_MEDIA_TYPE"
+              ? JSON_ONLY_MESSAGE
+              : error.message;
       const data: ApiErrorData = {
         code: shape.data.code,
         httpStatus: shape.data.httpStatus,
@@ -58,6 +68,8 @@ export function reportError(log: Logger, { error, path }: { error: TRPCError; pa
   if (error.code === "INTERNAL_SERVER_ERROR") {
     const cause = error.cause ?? error;
     log.error({ path, err: cause }, "procedure failed");
+  } else if (error.code === "SERVICE_UNAVAILABLE") {
+    log.warn({ path, err: error.cause?.cause ?? error.cause }, "database unavailable");
   } else {
     log.debug({ path, code: error.code, message: error.message }, "procedure refused the request");
   }
@@ -68,11 +80,18 @@ export const mergeRouters = t.mergeRouters;
 export const createCallerFactory = t.createCallerFactory;
 export const middleware = t.middleware;
 
-/** Anyone, signed in or not. */
-export const publicProcedure = t.procedure;
+/**
+ * Anyone, signed in or not. Every procedure derives from this one, so here a database that is down or
+ * overloaded becomes a 503 the client may retry (over REST and tRPC alike) instead of a 500.
+ */
+export const publicProcedure = t.procedure.use(async ({ next }) => {
+  const result = await next();
+  if (!result.ok && isDatabaseUnavailable(result.error)) throw serviceUnavailable(result.error.cause);
+  return result;
+});
 
 /** Signed-in callers only; anonymous → UNAUTHORIZED (401). */
-export const protectedProcedure = t.procedure.use(({ ctx, next }) => {
+export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
   if (!ctx.user) {
     throw new TRPCError({
       code: "UNAUTHORIZED",

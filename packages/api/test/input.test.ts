@@ -120,14 +120,20 @@ describe("other bad requests", () => {
     expect(trpc.status).toBe(413);
   });
 
-  it("a non-JSON body is 415", async () => {
+  it("a non-JSON body is a JSON 415 (REST and tRPC)", async () => {
     const response = await rawPost(
       "/api/v1/auth/login",
       "email=a@example.com",
       "application/x-www-form-urlencoded",
     );
     expect(response.status).toBe(415);
+    expect(response.headers.get("content-type")).toMatch(/^application\/json/);
     expect(response.body.error.code).toBe("UNSUPPORTED_MEDIA_TYPE");
+    const trpc = await rawPost("/api/trpc/auth.login", '{"email":"a@example.com"}', "text/plain");
+    expect(trpc.status).toBe(415);
+    expect(trpc.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(trpc.body.error.data.code).toBe("UNSUPPORTED_MEDIA_TYPE");
+    expect(trpc.body.error.message).toMatch(/Content-Type: application\/json/);
   });
 
   it("a bad query parameter names it", async () => {

@@ -122,12 +122,7 @@ export const fuzzStats = {
 const KNOWN_BUGS: Array<{
   what: string;
   matches: (p: Probe, res: { status: number; contentType: string }) => boolean;
-}> = [
-  {
-    what: "tRPC's 415 (unsupported content type) is sent as text/plain, though its body is JSON",
-    matches: (p, res) => p.api === "trpc" && res.status === 415 && res.contentType.startsWith("text/plain"),
-  },
-];
+}> = [];
 
 const LEAK = /\n\s+at |prisma|SELECT |INSERT |node_modules|Error:/i;
 

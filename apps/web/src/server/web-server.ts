@@ -1,4 +1,5 @@
 import http from "node:http";
+import type { Duplex } from "node:stream";
 import next from "next";
 import { serviceDatabaseUrls, type Config } from "@gozon/core/config";
 import type { Logger } from "@gozon/core/logger";
@@ -12,6 +13,9 @@ import { createReadiness } from "./readiness.ts";
 import { attachWebSocket } from "./websocket.ts";
 
 export type WebServerOptions = { config: Config; log: Logger; dir: string; dev: boolean };
+
+/** Dead refresh-token families are purged this often (and once at start). */
+const TOKEN_PURGE_INTERVAL_MS = 60 * 60 * 1000;
 
 /** One process, one port: health probes and (later) the API are answered here, everything else by Next. */
 export async function startWebServer({ config, log, dir, dev }: WebServerOptions) {
@@ -64,6 +68,7 @@ export async function startWebServer({ config, log, dir, dev }: WebServerOptions
       });
   });
 
+  server.on("clientError", answerClientError);
   const websocket = attachWebSocket(server, deps);
   new Gauge({
     name: "gozon_websocket_clients",
@@ -82,9 +87,25 @@ export async function startWebServer({ config, log, dir, dev }: WebServerOptions
   const port = typeof address === "object" && address ? address.port : config.PORT;
   log.info({ port, dev }, `web ready on http://localhost:${port}`);
 
+  let purging: Promise<void> | undefined;
+  const purgeTokens = () => {
+    purging ??= deps.refreshTokens
+      .purge()
+      .then((purged) => {
+        if (purged > 0) log.info({ purged }, "purged dead refresh tokens");
+      })
+      .catch((err: unknown) => log.warn({ err }, "refresh token purge failed; retrying next time"))
+      .finally(() => (purging = undefined));
+  };
+  purgeTokens();
+  // unref: the timer alone never keeps a stopping process alive.
+  const purgeTimer = setInterval(purgeTokens, TOKEN_PURGE_INTERVAL_MS).unref();
+
   return {
     port,
     async close() {
+      clearInterval(purgeTimer);
+      await purging;
       await websocket.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -101,4 +122,48 @@ export async function startWebServer({ config, log, dir, dev }: WebServerOptions
 function sendJson(res: http.ServerResponse, status: number, body: unknown) {
   res.writeHead(status, { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" });
   res.end(JSON.stringify(body));
+}
+
+/** Node's parser errors that get their own status; any other one is a malformed request (400). */
+const PARSER_REFUSALS: Record<string, { status: number; code: string; message: string }> = {
+  HPE_HEADER_OVERFLOW: {
+    status: 431,
+    code: "REQUEST_HEADER_FIELDS_TOO_LARGE",
+    message: "The request line and headers together must stay under 16 KiB",
+  },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: {
+    status: 413,
+    code: "PAYLOAD_TOO_LARGE",
+    message: "The chunk extensions of the request body are too large",
+  },
+  ERR_HTTP_REQUEST_TIMEOUT: {
+    status: 408,
+    code: "REQUEST_TIMEOUT",
+    message: "The request did not arrive in time",
+  },
+};
+
+/**
+ * A request Node could not parse gets the API's JSON error instead of Node's bare status line. Like
+ * Node, it answers only when nothing of a response was written on the connection yet (a keep-alive
+ * connection may be mid-response), and then closes the connection: the parser cannot resume.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex) {
+  const inFlight = (socket as { _httpMessage?: http.ServerResponse | null })._httpMessage;
+  if (error.code !== "ECONNRESET" && socket.writable && !inFlight?.headersSent) {
+    const { status, code, message } = PARSER_REFUSALS[error.code ?? ""] ?? {
+      status: 400,
+      code: "BAD_REQUEST",
+      message: "The request is not valid HTTP",
+    };
+    const body = JSON.stringify({ error: { code, message } });
+    socket.write(
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n` +
+        "Content-Type: application/json; charset=utf-8\r\n" +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        "Cache-Control: no-store\r\nConnection: close\r\n\r\n" +
+        body,
+    );
+  }
+  socket.destroy();
 }

@@ -26,7 +26,15 @@ export function createAccessTokens(opts: {
   ttlSeconds: number;
   now: () => Date;
 }): AccessTokens {
-  const key = new TextEncoder().encode(opts.secret);
+  // Imported once: given raw bytes, jose would import the HMAC key again on every sign and verify, and
+  // every API request verifies a token.
+  const key = crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(opts.secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign", "verify"],
+  );
   return {
     ttlSeconds: opts.ttlSeconds,
     async sign(user) {
@@ -39,12 +47,12 @@ export function createAccessTokens(opts: {
         .setAudience(AUDIENCE)
         .setIssuedAt(issuedAt)
         .setExpirationTime(expiresAt)
-        .sign(key);
+        .sign(await key);
       return { token, expiresAt: new Date(expiresAt * 1000) };
     },
     async verify(token) {
       try {
-        const { payload } = await jwtVerify(token, key, {
+        const { payload } = await jwtVerify(token, await key, {
           algorithms: ["HS256"],
           issuer: ISSUER,
           audience: AUDIENCE,
@@ -85,7 +93,12 @@ export type RefreshTokens = {
   revokeFamilyOf(token: string): Promise<void>;
   /** Revokes every live token of a user (password change). */
   revokeAllOf(userId: string): Promise<void>;
+  /** Deletes the tokens of families dead for longer than the retention; resolves to how many. */
+  purge(opts?: { retentionSeconds?: number; batchSize?: number }): Promise<number>;
 };
+
+/** How long a dead family is kept: a replay of one of its tokens still reads "revoked" or "expired". */
+export const REFRESH_TOKEN_RETENTION_SECONDS = 7 * 24 * 60 * 60;
 
 /** Opaque, rotating refresh tokens with reuse detection (one family per sign-in). */
 export function createRefreshTokens(opts: {
@@ -150,6 +163,29 @@ export function createRefreshTokens(opts: {
     },
     async revokeAllOf(userId) {
       await db.refreshToken.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: now() } });
+    },
+    async purge({ retentionSeconds = REFRESH_TOKEN_RETENTION_SECONDS, batchSize = 500 } = {}) {
+      const cutoff = new Date(now().getTime() - retentionSeconds * 1000).toISOString();
+      // Whole families only: reuse detection needs a spent token for as long as any token of its family
+      // may still be rotated (a session renews itself indefinitely), and a family with no token alive
+      // can never come back to life. A token ends at its expiry or revocation (LEAST skips a NULL).
+      // Small batches, each its own statement: locks stay short, and SKIP LOCKED lets web instances
+      // purge side by side without waiting for one another.
+      let total = 0;
+      for (;;) {
+        const deleted = await db.$executeRaw`
+          DELETE FROM refresh_tokens WHERE id IN (
+            SELECT t.id FROM refresh_tokens t
+            WHERE LEAST(t.expires_at, t.revoked_at) < ${cutoff}::timestamptz
+              AND NOT EXISTS (
+                SELECT 1 FROM refresh_tokens f
+                WHERE f.family_id = t.family_id
+                  AND LEAST(f.expires_at, f.revoked_at) >= ${cutoff}::timestamptz)
+            LIMIT ${batchSize}
+            FOR UPDATE SKIP LOCKED)`;
+        total += deleted;
+        if (deleted < batchSize) return total;
+      }
     },
   };
 }
