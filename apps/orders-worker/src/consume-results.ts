@@ -2,15 +2,15 @@
 import { UnrecoverableError, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "@gozon/core/logger";
-import type { OrdersClient } from "@gozon/db/clients";
 import { parseMessage } from "@gozon/messaging/contracts";
 import { QUEUES } from "@gozon/messaging/queues";
+import type { SqlClient } from "@gozon/messaging/sql";
 import { publishOrderEvent } from "@gozon/orders/order-events";
 import { settleOrder } from "@gozon/orders/settle-order";
 import type { OrdersWorkerMetrics } from "./metrics.ts";
 
 export type ResultsConsumerOptions = {
-  db: OrdersClient;
+  db: SqlClient;
   connection: Redis;
   publisher: Redis;
   prefix: string;

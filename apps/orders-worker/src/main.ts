@@ -3,10 +3,11 @@ import { loadConfigOrExit, serviceDatabaseUrls } from "@gozon/core/config";
 import { checkRedisPolicy } from "@gozon/core/infra/redis";
 import { onShutdown } from "@gozon/core/lifecycle";
 import { createLogger } from "@gozon/core/logger";
-import { createOrdersClient } from "@gozon/db/clients";
+import { createSqlPool } from "@gozon/db/sql-client";
 import { purgeIdempotencyKeys } from "@gozon/db/idempotency";
 import { createOutboxRelay } from "@gozon/messaging/outbox-relay";
-import { bullPrefix, createRedisConnection, pingRedis, QUEUES } from "@gozon/messaging/queues";
+import { Queue } from "bullmq";
+import { bullPrefix, createRedisConnection, jobsInFlight, pingRedis, QUEUES } from "@gozon/messaging/queues";
 import { reRequestStalePayments } from "@gozon/orders/reconcile";
 import { createRegistry, serveMetrics } from "@gozon/core/metrics";
 import { registerOutboxGauges, registerQueueDepthGauge } from "@gozon/messaging/metrics";
@@ -19,7 +20,8 @@ const log = createLogger("orders-worker", config.LOG_LEVEL);
 
 try {
   const databaseUrl = serviceDatabaseUrls(config).orders;
-  const db = createOrdersClient(databaseUrl);
+  // Everything here is raw SQL on the hot path: plain `pg` (see sql-client.ts for the cost difference).
+  const db = createSqlPool(databaseUrl);
   await db.$queryRaw`SELECT 1`;
   const connection = createRedisConnection(config.REDIS_URL, "orders-worker", log);
   const publisher = createRedisConnection(config.REDIS_URL, "orders-worker-pub", log);
@@ -51,11 +53,16 @@ try {
     log,
     metrics,
   });
+  const requests = new Queue(QUEUES.paymentRequests, { connection, prefix });
   const reconciler = every(Math.min(5_000, config.RECONCILE_AFTER_MS / 2), "reconciler", log, async () => {
-    const count = await reRequestStalePayments(db, config.RECONCILE_AFTER_MS);
-    if (count > 0) {
-      metrics.reRequested.inc(count);
-      log.warn({ count }, "re-requested payment for orders still NEW");
+    const { reRequested, stillQueued } = await reRequestStalePayments(db, config.RECONCILE_AFTER_MS, (ids) =>
+      jobsInFlight(requests, ids),
+    );
+    if (reRequested > 0) {
+      metrics.reRequested.inc(reRequested);
+      log.warn({ count: reRequested, stillQueued }, "re-requested payment for orders still NEW");
+    } else if (stillQueued > 0) {
+      log.info({ stillQueued }, "orders still NEW have their payment request queued; not asking again");
     }
   });
   const housekeeping = every(60 * 60_000, "housekeeping", log, async () => {
@@ -68,6 +75,7 @@ try {
 
   onShutdown(log, async () => {
     await reconciler.stop();
+    await requests.close();
     await housekeeping.stop();
     await results.close();
     await relay.stop();

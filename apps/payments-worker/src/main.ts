@@ -3,7 +3,7 @@ import { loadConfigOrExit, serviceDatabaseUrls } from "@gozon/core/config";
 import { checkRedisPolicy } from "@gozon/core/infra/redis";
 import { onShutdown } from "@gozon/core/lifecycle";
 import { createLogger } from "@gozon/core/logger";
-import { createPaymentsClient } from "@gozon/db/clients";
+import { createSqlPool } from "@gozon/db/sql-client";
 import { createOutboxRelay } from "@gozon/messaging/outbox-relay";
 import { bullPrefix, createRedisConnection, pingRedis, QUEUES } from "@gozon/messaging/queues";
 import { Counter, createRegistry, serveMetrics } from "@gozon/core/metrics";
@@ -16,7 +16,7 @@ const log = createLogger("payments-worker", config.LOG_LEVEL);
 
 try {
   const databaseUrl = serviceDatabaseUrls(config).payments;
-  const db = createPaymentsClient(databaseUrl);
+  const db = createSqlPool(databaseUrl);
   await db.$queryRaw`SELECT 1`;
   const redis = createRedisConnection(config.REDIS_URL, "payments-worker", log);
   await pingRedis(redis, 5_000);

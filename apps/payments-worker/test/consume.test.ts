@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "@gozon/core/logger";
 import { freePort, waitFor, type RunningProcess } from "@gozon/core/testing";
-import { createPaymentsClient } from "@gozon/db/clients";
+import { createSqlPool } from "@gozon/db/sql-client";
 import { buildMessage } from "@gozon/messaging/contracts";
 import { createAccount, topUp } from "@gozon/payments/accounts";
 import { storeInbox } from "@gozon/payments/process-payment";
@@ -141,7 +141,7 @@ describe("payments worker", () => {
 describe("request consumer when its database is down", () => {
   it("fails the job and lets BullMQ retry it with backoff, then processes it once the database is back", async () => {
     const log = createLogger("consume-test", "silent");
-    const deadDb = createPaymentsClient(`postgres://postgres@127.0.0.1:${await freePort()}/nowhere`);
+    const deadDb = createSqlPool(`postgres://postgres@127.0.0.1:${await freePort()}/nowhere`);
     const userId = await accountWith(1_000);
     const message = request(userId, 250);
 

@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { startProcess, waitFor } from "@gozon/core/testing";
-import { createOrdersClient, type OrdersClient } from "@gozon/db/clients";
+import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
 import { buildMessage } from "@gozon/messaging/contracts";
 import { writeOutbox } from "@gozon/messaging/outbox";
 import { createAccount, topUp } from "@gozon/payments/accounts";
@@ -19,11 +19,11 @@ import {
 } from "./harness.ts";
 
 let h: Harness;
-let ordersDb: OrdersClient;
+let ordersDb: SqlPool;
 
 beforeAll(async () => {
   h = await createHarness("pw-crash");
-  ordersDb = createOrdersClient(h.dbs.urls.orders);
+  ordersDb = createSqlPool(h.dbs.urls.orders);
 });
 
 afterAll(async () => {

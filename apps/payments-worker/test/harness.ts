@@ -4,7 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Queue, Worker } from "bullmq";
 import { startProcess } from "@gozon/core/testing";
-import { createPaymentsClient, type PaymentsClient } from "@gozon/db/clients";
+import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
 import type { Message, PaymentResult } from "@gozon/messaging/contracts";
 import { bullPrefix, createRedisConnection, defaultJobOptions, QUEUES } from "@gozon/messaging/queues";
@@ -17,7 +17,7 @@ export type Harness = Awaited<ReturnType<typeof createHarness>>;
 
 export async function createHarness(label: string) {
   const dbs: TestDatabases = await createTestDatabases(label);
-  const db: PaymentsClient = createPaymentsClient(dbs.urls.payments);
+  const db = createSqlPool(dbs.urls.payments);
   const redisPrefix = uniqueRedisPrefix(label);
   const prefix = bullPrefix({ REDIS_PREFIX: redisPrefix });
   const redis = createRedisConnection(REDIS_URL);
@@ -72,20 +72,20 @@ export async function createHarness(label: string) {
   };
 }
 
-export async function balanceOf(db: PaymentsClient, userId: string) {
+export async function balanceOf(db: SqlPool, userId: string) {
   const [row] = await db.$queryRaw<
     { balance: bigint }[]
   >`SELECT balance FROM accounts WHERE user_id = ${userId}::uuid`;
   return row ? Number(row.balance) : null;
 }
 
-export async function debitsFor(db: PaymentsClient, orderId: string) {
+export async function debitsFor(db: SqlPool, orderId: string) {
   const [row] = await db.$queryRaw<{ n: bigint }[]>`
     SELECT count(*) AS n FROM ledger_entries WHERE order_id = ${orderId}::uuid`;
   return Number(row!.n);
 }
 
-export async function decisionFor(db: PaymentsClient, orderId: string) {
+export async function decisionFor(db: SqlPool, orderId: string) {
   const [row] = await db.$queryRaw<{ outcome: string; reason: string | null }[]>`
     SELECT outcome::text AS outcome, reason::text AS reason FROM payment_decisions WHERE order_id = ${orderId}::uuid`;
   return row;

@@ -3,14 +3,8 @@ import { Counter, createRegistry, type Registry } from "@gozon/core/metrics";
 import { createOrderEventBus, type OrderEventBus } from "./live/order-event-bus.ts";
 import { serviceDatabaseUrls, type Config } from "@gozon/core/config";
 import { createLogger, type Logger } from "@gozon/core/logger";
-import {
-  createIdentityClient,
-  createOrdersClient,
-  createPaymentsClient,
-  type IdentityClient,
-  type OrdersClient,
-  type PaymentsClient,
-} from "@gozon/db/clients";
+import { createIdentityClient, type IdentityClient } from "@gozon/db/clients";
+import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
 import { getAccounts } from "@gozon/payments/accounts";
 import {
   createAuthRateLimiter,
@@ -37,9 +31,9 @@ export type ApiDeps = {
   log: Logger;
   identityDb: IdentityClient;
   /** The payments service's database (accounts, ledger): touched only through `@gozon/payments`. */
-  paymentsDb: PaymentsClient;
+  paymentsDb: SqlPool;
   /** The orders service's database: orders are written only through `@gozon/orders`. */
-  ordersDb: OrdersClient;
+  ordersDb: SqlPool;
   /** Rate limits, and publishing on the order-events channel. */
   redis: Redis;
   /** The clock of tokens and expiries (tests move it forward). */
@@ -65,8 +59,8 @@ export type ApiDepsOptions = {
   log?: Logger;
   registry?: Registry;
   identityDb?: IdentityClient;
-  paymentsDb?: PaymentsClient;
-  ordersDb?: OrdersClient;
+  paymentsDb?: SqlPool;
+  ordersDb?: SqlPool;
   redis?: Redis;
   now?: () => Date;
   trustProxy?: boolean;
@@ -93,8 +87,10 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
     return client;
   };
   const identityDb = own(options.identityDb, () => createIdentityClient(urls.identity));
-  const paymentsDb = own(options.paymentsDb, () => createPaymentsClient(urls.payments));
-  const ordersDb = own(options.ordersDb, () => createOrdersClient(urls.orders));
+  // The orders and payments services speak raw SQL over `pg` (see @gozon/db/sql-client); identity uses
+  // the Prisma client.
+  const paymentsDb = own(options.paymentsDb, () => createSqlPool(urls.payments));
+  const ordersDb = own(options.ordersDb, () => createSqlPool(urls.orders));
 
   let redis = options.redis;
   if (!redis) {

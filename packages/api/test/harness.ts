@@ -24,16 +24,19 @@ export async function startApi(
     env?: Record<string, string>;
     accountsOf?: AccountsOf;
     trustProxy?: boolean;
+    /** The URL the API uses for each database (e.g. through a proxy the test can cut). */
+    connectVia?: (url: string) => string;
   } = {},
 ) {
   const databases = await createTestDatabases(opts.label ?? "api");
   const redisPrefix = `gozon_test_api_${randomBytes(6).toString("hex")}`;
+  const via = opts.connectVia ?? ((url: string) => url);
   const config = loadConfig({
     NODE_ENV: "test",
     LOG_LEVEL: "trace",
-    IDENTITY_DATABASE_URL: databases.urls.identity,
-    ORDERS_DATABASE_URL: databases.urls.orders,
-    PAYMENTS_DATABASE_URL: databases.urls.payments,
+    IDENTITY_DATABASE_URL: via(databases.urls.identity),
+    ORDERS_DATABASE_URL: via(databases.urls.orders),
+    PAYMENTS_DATABASE_URL: via(databases.urls.payments),
     REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
     REDIS_PREFIX: redisPrefix,
     JWT_SECRET: randomBytes(32).toString("hex"),
@@ -151,9 +154,17 @@ export async function startApi(
       | `payments.${"ledger_entries" | "accounts" | "idempotency_keys"}`
       | `orders.${"orders" | "outbox" | "idempotency_keys"}`,
   ) {
-    const [service, name] = table.split(".") as ["payments" | "orders", string];
-    const db = service === "payments" ? deps.paymentsDb : deps.ordersDb;
-    const [row] = await db.$queryRawUnsafe<{ n: bigint }[]>(`SELECT count(*) AS n FROM ${name}`);
+    const { paymentsDb: p, ordersDb: o } = deps;
+    type Count = Promise<{ n: bigint }[]>;
+    const counts: Record<typeof table, () => Count> = {
+      "payments.ledger_entries": () => p.$queryRaw`SELECT count(*) AS n FROM ledger_entries`,
+      "payments.accounts": () => p.$queryRaw`SELECT count(*) AS n FROM accounts`,
+      "payments.idempotency_keys": () => p.$queryRaw`SELECT count(*) AS n FROM idempotency_keys`,
+      "orders.orders": () => o.$queryRaw`SELECT count(*) AS n FROM orders`,
+      "orders.outbox": () => o.$queryRaw`SELECT count(*) AS n FROM outbox`,
+      "orders.idempotency_keys": () => o.$queryRaw`SELECT count(*) AS n FROM idempotency_keys`,
+    };
+    const [row] = await counts[table]();
     return Number(row?.n ?? 0);
   }
 

@@ -1,5 +1,5 @@
 // Queue names, routing, job options and Redis connections: one place for every producer and consumer.
-import type { DefaultJobOptions } from "bullmq";
+import type { DefaultJobOptions, Queue } from "bullmq";
 import { Redis } from "ioredis";
 import type { Config } from "@gozon/core/config";
 import type { Logger } from "@gozon/core/logger";
@@ -67,12 +67,31 @@ export function createRedisConnection(url: string, name?: string, log?: Logger) 
  * reconnects for ever, and a process must not sit silently at start when its Redis does not answer.
  */
 export async function pingRedis(redis: Redis, timeoutMs = 10_000): Promise<void> {
+  await withTimeout(redis.ping(), timeoutMs, `Redis did not answer within ${timeoutMs} ms`);
+}
+
+const IN_FLIGHT_STATES = new Set(["waiting", "active", "delayed", "prioritized", "waiting-children"]);
+
+/**
+ * Of these job ids, the ones whose job is still waiting, delayed or running in `queue` (not finished,
+ * not dead-lettered, not lost). Bounded by `timeoutMs`, since a caller may be shutting down.
+ */
+export async function jobsInFlight(queue: Queue, ids: string[], timeoutMs = 5_000): Promise<Set<string>> {
+  const states = await withTimeout(
+    Promise.all(ids.map((id) => queue.getJobState(id))),
+    timeoutMs,
+    `${queue.name} did not report job states within ${timeoutMs} ms`,
+  );
+  return new Set(ids.filter((_, i) => IN_FLIGHT_STATES.has(states[i]!)));
+}
+
+async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(() => reject(new Error(message)), timeoutMs);
   });
   try {
-    await Promise.race([redis.ping(), timeout]);
+    return await Promise.race([promise, timeout]);
   } finally {
     clearTimeout(timer);
   }

@@ -8,7 +8,7 @@ import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "@gozon/core/logger";
 import { freePort, startProcess, waitFor } from "@gozon/core/testing";
-import { createPaymentsClient, type PaymentsClient } from "@gozon/db/clients";
+import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
 import { buildMessage } from "../src/contracts.ts";
 import { writeOutbox } from "../src/outbox.ts";
@@ -21,7 +21,7 @@ const log = createLogger("relay-test", "silent");
 const testDir = path.dirname(fileURLToPath(import.meta.url));
 
 let dbs: TestDatabases;
-let db: PaymentsClient;
+let db: SqlPool;
 let redis: ReturnType<typeof createRedisConnection>;
 let queue: Queue;
 const prefix = uniqueRedisPrefix("relay");
@@ -29,7 +29,7 @@ const relays: OutboxRelay[] = [];
 
 beforeAll(async () => {
   dbs = await createTestDatabases("relay");
-  db = createPaymentsClient(dbs.urls.payments);
+  db = createSqlPool(dbs.urls.payments);
   redis = createRedisConnection(REDIS_URL);
   queue = new Queue(QUEUES.paymentRequests, { connection: redis, prefix });
 });

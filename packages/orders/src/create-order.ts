@@ -1,8 +1,10 @@
-import type { OrdersClient } from "@gozon/db/clients";
+import { randomUUID } from "node:crypto";
 import { idempotent } from "@gozon/db/idempotency";
 import { buildMessage } from "@gozon/messaging/contracts";
 import { writeOutbox } from "@gozon/messaging/outbox";
+import type { TransactionalSqlClient } from "@gozon/messaging/sql";
 import { toOrderDto, type OrderDto } from "./order-dto.ts";
+import { orderFromRow, type OrderRow } from "./order-row.ts";
 
 export type CreateOrderInput = { userId: string; amount: number; description: string };
 
@@ -11,7 +13,7 @@ export type CreateOrderInput = { userId: string; amount: number; description: st
  * then delivers the request at least once (transactional outbox, part 1).
  */
 export async function createOrder(
-  db: OrdersClient,
+  db: TransactionalSqlClient,
   input: CreateOrderInput,
   idempotencyKey?: string,
 ): Promise<OrderDto> {
@@ -24,13 +26,14 @@ export async function createOrder(
       }
     : null;
   return idempotent(db, key, async (tx) => {
-    const order = await tx.order.create({
-      data: { userId: input.userId, amount: BigInt(input.amount), description: input.description },
-    });
-    await writeOutbox(
-      tx,
-      buildMessage("PaymentRequested", { orderId: order.id, userId: order.userId, amount: input.amount }),
-    );
-    return toOrderDto(order);
+    const orderId = randomUUID();
+    const request = buildMessage("PaymentRequested", { orderId, userId: input.userId, amount: input.amount });
+    const [row] = await tx.$queryRaw<OrderRow[]>`
+      INSERT INTO orders (id, user_id, amount, description, payment_request_id, updated_at)
+      VALUES (${orderId}::uuid, ${input.userId}::uuid, ${BigInt(input.amount)}, ${input.description},
+              ${request.messageId}::uuid, now())
+      RETURNING *`;
+    await writeOutbox(tx, request);
+    return toOrderDto(orderFromRow(row!));
   });
 }

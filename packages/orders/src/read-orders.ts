@@ -1,30 +1,55 @@
-import type { OrdersClient } from "@gozon/db/clients";
+import type { Order } from "@gozon/db/generated/orders/client";
+import type { SqlClient } from "@gozon/messaging/sql";
 import { toOrderDto, type OrderDto } from "./order-dto.ts";
+import { orderFromRow, type OrderRow } from "./order-row.ts";
 
 export type OrderPage = { orders: OrderDto[]; nextCursor: string | null };
 
 /** The caller's orders, newest first. The cursor is the id of the last order of the previous page. */
 export async function listOrders(
-  db: OrdersClient,
+  db: SqlClient,
   userId: string,
   { limit, cursor }: { limit: number; cursor?: string | null },
 ): Promise<OrderPage> {
-  const rows = await db.order.findMany({
-    where: { userId },
-    orderBy: [{ createdAt: "desc" }, { id: "desc" }],
-    take: limit + 1,
-    // A cursor from another user's list simply matches nothing of this user's.
-    ...(cursor ? { cursor: { id: cursor }, skip: 1 } : {}),
-  });
-  const page = rows.slice(0, limit);
-  return {
-    orders: page.map(toOrderDto),
-    nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null,
-  };
+  // A cursor from another user's list finds no row, so the comparison is NULL and the page is empty.
+  const rows = await db.$queryRaw<OrderRow[]>`
+    SELECT * FROM orders
+    WHERE user_id = ${userId}::uuid
+      AND (${cursor ?? null}::uuid IS NULL OR (created_at, id) < (
+        SELECT created_at, id FROM orders WHERE id = ${cursor ?? null}::uuid AND user_id = ${userId}::uuid))
+    ORDER BY created_at DESC, id DESC
+    LIMIT ${limit + 1}`;
+  const page = rows.slice(0, limit).map((row) => toOrderDto(orderFromRow(row)));
+  return { orders: page, nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null };
 }
 
 /** The order if it is the caller's; null otherwise (another user's order is indistinguishable from none). */
-export async function getOrder(db: OrdersClient, userId: string, orderId: string): Promise<OrderDto | null> {
-  const order = await db.order.findFirst({ where: { id: orderId, userId } });
-  return order ? toOrderDto(order) : null;
+export async function getOrder(db: SqlClient, userId: string, orderId: string): Promise<OrderDto | null> {
+  const [row] = await db.$queryRaw<OrderRow[]>`
+    SELECT * FROM orders WHERE id = ${orderId}::uuid AND user_id = ${userId}::uuid`;
+  return row ? toOrderDto(orderFromRow(row)) : null;
+}
+
+/** Any order by id, for services acting on it (announcing its state), not for answering a caller. */
+export async function findOrder(db: SqlClient, orderId: string): Promise<Order | null> {
+  const [row] = await db.$queryRaw<OrderRow[]>`SELECT * FROM orders WHERE id = ${orderId}::uuid`;
+  return row ? orderFromRow(row) : null;
+}
+
+/**
+ * Orders whose latest change comes strictly after (`at`, `orderId`) in event order (updated_at, then id),
+ * oldest first: what a live feed resuming from that event has missed. `userId` limits it to one shopper.
+ */
+export async function ordersChangedSince(
+  db: SqlClient,
+  { at, orderId }: { at: Date; orderId: string },
+  { userId, limit }: { userId: string | null; limit: number },
+): Promise<Order[]> {
+  const rows = await db.$queryRaw<OrderRow[]>`
+    SELECT * FROM orders
+    WHERE (updated_at, id) > (${at}::timestamptz, ${orderId}::uuid)
+      AND (${userId}::uuid IS NULL OR user_id = ${userId}::uuid)
+    ORDER BY updated_at, id
+    LIMIT ${limit}`;
+  return rows.map(orderFromRow);
 }

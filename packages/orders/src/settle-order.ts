@@ -1,6 +1,8 @@
-import type { OrdersClient } from "@gozon/db/clients";
 import type { Order } from "@gozon/db/generated/orders/client";
 import type { PaymentResult } from "@gozon/messaging/contracts";
+import type { SqlClient } from "@gozon/messaging/sql";
+import { orderFromRow, type OrderRow } from "./order-row.ts";
+import { findOrder } from "./read-orders.ts";
 
 export type SettleOutcome = { order: Order; changed: boolean } | { order: null; changed: false };
 
@@ -8,14 +10,18 @@ export type SettleOutcome = { order: Order; changed: boolean } | { order: null; 
  * Applies a payment result: NEW → FINISHED or NEW → CANCELLED (with the reason), and nothing else. A
  * repeated or late result finds the order already settled and changes nothing; the caller still gets the
  * order, so it can re-announce the status (a crash between this commit and the announcement loses nothing).
+ * Raw SQL because this runs once per order on the hot path: one round trip in the usual case.
  */
-export async function settleOrder(db: OrdersClient, result: PaymentResult): Promise<SettleOutcome> {
+export async function settleOrder(db: SqlClient, result: PaymentResult): Promise<SettleOutcome> {
   const { orderId } = result.payload;
-  const settled =
-    result.type === "PaymentSucceeded"
-      ? { status: "FINISHED" as const, cancelReason: null }
-      : { status: "CANCELLED" as const, cancelReason: result.payload.reason };
-  const { count } = await db.order.updateMany({ where: { id: orderId, status: "NEW" }, data: settled });
-  const order = await db.order.findUnique({ where: { id: orderId } });
-  return order ? { order, changed: count === 1 } : { order: null, changed: false };
+  const status = result.type === "PaymentSucceeded" ? "FINISHED" : "CANCELLED";
+  const reason = result.type === "PaymentFailed" ? result.payload.reason : null;
+  const [settled] = await db.$queryRaw<OrderRow[]>`
+    UPDATE orders
+    SET status = ${status}::"OrderStatus", cancel_reason = ${reason}::"CancelReason", updated_at = now()
+    WHERE id = ${orderId}::uuid AND status = 'NEW'
+    RETURNING *`;
+  if (settled) return { order: orderFromRow(settled), changed: true };
+  const current = await findOrder(db, orderId);
+  return current ? { order: current, changed: false } : { order: null, changed: false };
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createOrdersClient, type OrdersClient } from "@gozon/db/clients";
+import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
 import { IdempotencyKeyReused } from "@gozon/db/idempotency";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
 import { buildMessage } from "@gozon/messaging/contracts";
@@ -10,11 +10,11 @@ import { reRequestStalePayments } from "../src/reconcile.ts";
 import { settleOrder } from "../src/settle-order.ts";
 
 let dbs: TestDatabases;
-let db: OrdersClient;
+let db: SqlPool;
 
 beforeAll(async () => {
   dbs = await createTestDatabases("orders");
-  db = createOrdersClient(dbs.urls.orders);
+  db = createSqlPool(dbs.urls.orders);
 });
 afterAll(async () => {
   await db?.$disconnect();
@@ -22,7 +22,19 @@ afterAll(async () => {
 });
 
 const outboxOf = (orderId: string) =>
-  db.outboxMessage.findMany({ where: { payload: { path: ["payload", "orderId"], equals: orderId } } });
+  db.$queryRaw<{ id: string; queue: string; type: string; payload: unknown; sentAt: Date | null }[]>`
+    SELECT id::text, queue, type, payload, sent_at AS "sentAt" FROM outbox
+    WHERE payload #>> '{payload,orderId}' = ${orderId} ORDER BY created_at`;
+const ordersOf = async (userId: string) => {
+  const [row] = await db.$queryRaw<{ n: bigint }[]>`
+    SELECT count(*) AS n FROM orders WHERE user_id = ${userId}::uuid`;
+  return Number(row!.n);
+};
+/** Makes the orders look as if their payment was requested a minute ago. */
+const ageRequests = (ids: string[]) =>
+  db.$executeRaw`
+    UPDATE orders SET payment_requested_at = now() - interval '1 minute' WHERE id = ANY(${ids}::uuid[])`;
+const nothingQueued = async () => new Set<string>();
 
 describe("createOrder", () => {
   it("writes the order as NEW and its PaymentRequested in the same transaction", async () => {
@@ -43,7 +55,7 @@ describe("createOrder", () => {
       ),
     );
     expect(new Set(results.map((o) => o.id)).size).toBe(1);
-    expect(await db.order.count({ where: { userId } })).toBe(1);
+    expect(await ordersOf(userId)).toBe(1);
     expect(await outboxOf(results[0]!.id)).toHaveLength(1);
   });
 
@@ -54,7 +66,7 @@ describe("createOrder", () => {
     await expect(createOrder(db, { userId, amount: 101, description: "first" }, key)).rejects.toBeInstanceOf(
       IdempotencyKeyReused,
     );
-    expect(await db.order.count({ where: { userId } })).toBe(1);
+    expect(await ordersOf(userId)).toBe(1);
   });
 });
 
@@ -120,16 +132,42 @@ describe("reRequestStalePayments", () => {
     const stale = await createOrder(db, { userId, amount: 10, description: "stale" });
     const settled = await createOrder(db, { userId, amount: 10, description: "settled" });
     await settleOrder(db, buildMessage("PaymentSucceeded", { orderId: settled.id, userId, amount: 10 }));
-    await db.order.updateMany({
-      where: { id: { in: [stale.id, settled.id] } },
-      data: { paymentRequestedAt: new Date(Date.now() - 60_000) },
-    });
+    await ageRequests([stale.id, settled.id]);
 
-    await reRequestStalePayments(db, 30_000);
+    expect(await reRequestStalePayments(db, 30_000, nothingQueued)).toEqual({
+      reRequested: 1,
+      stillQueued: 0,
+    });
     expect(await outboxOf(stale.id)).toHaveLength(2);
     expect(await outboxOf(settled.id)).toHaveLength(1);
     // Just re-requested: not stale again until the age passes once more.
-    await reRequestStalePayments(db, 30_000);
+    await reRequestStalePayments(db, 30_000, nothingQueued);
     expect(await outboxOf(stale.id)).toHaveLength(2);
+  });
+
+  it("leaves an order alone while its latest request is still queued, and asks once it is gone", async () => {
+    const userId = randomUUID();
+    const slow = await createOrder(db, { userId, amount: 10, description: "queued behind a backlog" });
+    const [first] = await outboxOf(slow.id);
+    await ageRequests([slow.id]);
+    const asked: string[][] = [];
+    const stillQueued = async (ids: string[]) => {
+      asked.push(ids);
+      return new Set(ids.filter((id) => id === first!.id));
+    };
+
+    expect(await reRequestStalePayments(db, 30_000, stillQueued)).toEqual({ reRequested: 0, stillQueued: 1 });
+    expect(asked.flat()).toContain(first!.id);
+    expect(await outboxOf(slow.id)).toHaveLength(1);
+
+    // The request left the queue without a result (lost, dead-lettered): ask again, and track the new one.
+    await ageRequests([slow.id]);
+    expect(await reRequestStalePayments(db, 30_000, nothingQueued)).toMatchObject({ reRequested: 1 });
+    const messages = await outboxOf(slow.id);
+    expect(messages).toHaveLength(2);
+    await ageRequests([slow.id]);
+    const second = messages[1]!.id;
+    await reRequestStalePayments(db, 30_000, async (ids) => new Set(ids.filter((id) => id === second)));
+    expect(await outboxOf(slow.id)).toHaveLength(2);
   });
 });

@@ -114,24 +114,29 @@ export type DebitOutcome = { outcome: "SUCCEEDED" } | { outcome: "FAILED"; reaso
  * Charges an order to the user's account; must run inside the caller's transaction (the processor's,
  * which also records the decision and the result message). Never leaves a partial effect: on failure the
  * balance and the ledger are untouched.
+ *
+ * One statement, one round trip. The UPDATE is conditional on the balance, so it can never overdraw: a
+ * concurrent debit of the same account makes it wait for that row and then re-check `balance >= amount` on
+ * the committed balance. The ledger entry is inserted from the UPDATE's result, so it exists exactly when
+ * the balance changed, and after the row lock (the module's ordering rule). Its unique order_id refuses a
+ * second debit for the order even if every other guard failed.
  */
 export async function debitForOrder(
   tx: SqlClient,
   { userId, orderId, amount }: { userId: string; orderId: string; amount: number },
 ): Promise<DebitOutcome> {
   const minor = checkAmount(amount);
-  const [account] = await tx.$queryRaw<{ balance: bigint }[]>`
-    SELECT balance FROM accounts WHERE user_id = ${userId}::uuid FOR UPDATE`;
-  if (!account) return { outcome: "FAILED", reason: "NO_ACCOUNT" };
-  if (account.balance < minor) return { outcome: "FAILED", reason: "INSUFFICIENT_FUNDS" };
-  // Unique per order: a second debit for this order fails here even if every other guard failed.
-  await tx.$executeRaw`
-    INSERT INTO ledger_entries (user_id, kind, amount, order_id)
-    VALUES (${userId}::uuid, 'ORDER_DEBIT', ${-minor}, ${orderId}::uuid)`;
-  // Conditional on the balance, so it can never overdraw even without the lock above.
-  const updated = await tx.$executeRaw`
-    UPDATE accounts SET balance = balance - ${minor}, updated_at = now()
-    WHERE user_id = ${userId}::uuid AND balance >= ${minor}`;
-  if (updated !== 1) throw new Error(`debit of order ${orderId} found the balance changed under its lock`);
-  return { outcome: "SUCCEEDED" };
+  const [row] = await tx.$queryRaw<{ debited: boolean; hasAccount: boolean }[]>`
+    WITH debited AS (
+      UPDATE accounts SET balance = balance - ${minor}, updated_at = now()
+      WHERE user_id = ${userId}::uuid AND balance >= ${minor}
+      RETURNING user_id
+    ), entry AS (
+      INSERT INTO ledger_entries (user_id, kind, amount, order_id)
+      SELECT user_id, 'ORDER_DEBIT'::"LedgerKind", ${-minor}::bigint, ${orderId}::uuid FROM debited
+    )
+    SELECT EXISTS (SELECT 1 FROM debited) AS debited,
+           EXISTS (SELECT 1 FROM accounts WHERE user_id = ${userId}::uuid) AS "hasAccount"`;
+  if (row?.debited) return { outcome: "SUCCEEDED" };
+  return { outcome: "FAILED", reason: row?.hasAccount ? "INSUFFICIENT_FUNDS" : "NO_ACCOUNT" };
 }

@@ -92,11 +92,11 @@ export async function processInboxEntry(
     } else {
       status = "decided";
       const decision = await debitForOrder(tx, request);
-      await recordDecision(tx, request, decision);
       result = resultMessage({ ...request, ...decision });
+      await recordDecisionAndMarkProcessed(tx, messageId, request, decision);
     }
+    if (status === "resent") await markProcessed(tx, messageId);
     await writeOutbox(tx, result);
-    await markProcessed(tx, messageId);
     return { status, result };
   }, TX_OPTIONS);
 }
@@ -121,16 +121,21 @@ async function findDecision(tx: SqlClient, orderId: string) {
   return { userId: row.userId, amount: Number(row.amount), ...outcome };
 }
 
-async function recordDecision(
+/** The decision and the inbox entry's processed mark, in one round trip (this runs once per order). */
+async function recordDecisionAndMarkProcessed(
   tx: SqlClient,
+  messageId: string,
   { orderId, userId, amount }: PaymentRequested["payload"],
   decision: DebitOutcome,
 ) {
   const reason = decision.outcome === "FAILED" ? decision.reason : null;
   await tx.$executeRaw`
-    INSERT INTO payment_decisions (order_id, user_id, amount, outcome, reason)
-    VALUES (${orderId}::uuid, ${userId}::uuid, ${BigInt(amount)}, ${decision.outcome}::"PaymentOutcome",
-            ${reason}::"FailureReason")`;
+    WITH decision AS (
+      INSERT INTO payment_decisions (order_id, user_id, amount, outcome, reason)
+      VALUES (${orderId}::uuid, ${userId}::uuid, ${BigInt(amount)}, ${decision.outcome}::"PaymentOutcome",
+              ${reason}::"FailureReason")
+    )
+    UPDATE inbox SET processed_at = now() WHERE message_id = ${messageId}::uuid`;
 }
 
 async function markProcessed(tx: SqlClient, messageId: string) {

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { PaymentsClient } from "@gozon/db/clients";
+import type { SqlPool } from "@gozon/db/sql-client";
 import {
   AccountExists,
   AccountNotFound,
@@ -13,7 +13,7 @@ import {
 import { IdempotencyKeyReused, type IdempotencyKeyInput } from "@gozon/db/idempotency";
 import { balanceOf, ledgerOf, paymentsDatabase } from "./helpers.ts";
 
-let db: PaymentsClient;
+let db: SqlPool;
 let close: () => Promise<void>;
 
 beforeAll(async () => {

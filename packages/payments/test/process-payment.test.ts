@@ -1,14 +1,14 @@
 // The payment processor through its real functions, against a real Postgres.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { PaymentsClient } from "@gozon/db/clients";
+import type { SqlPool } from "@gozon/db/sql-client";
 import { buildMessage, parseMessage, type PaymentRequested } from "@gozon/messaging/contracts";
 import { createAccount, topUp } from "../src/accounts.ts";
 import { processPendingInbox, purgeInbox } from "../src/inbox.ts";
 import { processInboxEntry, receivePaymentRequest, storeInbox } from "../src/process-payment.ts";
 import { balanceOf, ledgerOf, log, paymentsDatabase } from "./helpers.ts";
 
-let db: PaymentsClient;
+let db: SqlPool;
 let close: () => Promise<void>;
 
 beforeAll(async () => {

@@ -1,13 +1,13 @@
 // 1,000 concurrent operations on one account through the real functions: no lost update, no overdraft.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import type { PaymentsClient } from "@gozon/db/clients";
+import type { SqlPool } from "@gozon/db/sql-client";
 import { buildMessage } from "@gozon/messaging/contracts";
 import { createAccount, topUp } from "../src/accounts.ts";
 import { receivePaymentRequest } from "../src/process-payment.ts";
 import { balanceOf, ledgerOf, log, paymentsDatabase } from "./helpers.ts";
 
-let db: PaymentsClient;
+let db: SqlPool;
 let close: () => Promise<void>;
 
 beforeAll(async () => {

@@ -5,8 +5,9 @@
 // Redis pub/sub drops messages while a subscriber is away, so the orders table is the replay source.
 import { EventEmitter, on } from "node:events";
 import { tracked } from "@trpc/server";
-import type { OrdersClient } from "@gozon/db/clients";
 import { parseEventId, toOrderEvent, type OrderEvent } from "@gozon/orders/order-events";
+import { ordersChangedSince } from "@gozon/orders/read-orders";
+import type { SqlClient } from "@gozon/messaging/sql";
 import type { ApiDeps } from "../deps.ts";
 import type { OrderEventBus } from "./order-event-bus.ts";
 
@@ -21,7 +22,7 @@ export type FeedScope = { userId: string } | { all: true };
 
 export async function* orderFeed(
   bus: OrderEventBus,
-  db: OrdersClient,
+  db: SqlClient,
   scope: FeedScope,
   lastEventId: string | null | undefined,
   signal: AbortSignal | undefined,
@@ -36,13 +37,9 @@ export async function* orderFeed(
     const sent = new Set<string>();
     const last = lastEventId ? parseEventId(lastEventId) : null;
     if (last) {
-      const changed = await db.order.findMany({
-        where: {
-          OR: [{ updatedAt: { gt: last.at } }, { updatedAt: last.at, id: { gt: last.orderId } }],
-          ...("all" in scope ? {} : { userId: scope.userId }),
-        },
-        orderBy: [{ updatedAt: "asc" }, { id: "asc" }],
-        take: REPLAY_LIMIT,
+      const changed = await ordersChangedSince(db, last, {
+        userId: "all" in scope ? null : scope.userId,
+        limit: REPLAY_LIMIT,
       });
       for (const order of changed) {
         const event = toOrderEvent(order);

@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import { createOrder } from "@gozon/orders/create-order";
 import { publishOrderEvent } from "@gozon/orders/order-events";
+import { findOrder } from "@gozon/orders/read-orders";
 import type { Caller, Context } from "../../context.ts";
 import { idempotencyKeyOf, keyReuseError } from "../../idempotency.ts";
 import type { createInputSchema } from "./create.schema.ts";
@@ -38,7 +39,7 @@ export async function createHandler({ ctx, input }: Options) {
  */
 async function announce(ctx: Context, orderId: string) {
   try {
-    const row = await ctx.deps.ordersDb.order.findUnique({ where: { id: orderId } });
+    const row = await findOrder(ctx.deps.ordersDb, orderId);
     if (row) await publishOrderEvent(ctx.deps.redis, ctx.deps.config.REDIS_PREFIX, row);
   } catch (err) {
     ctx.log.warn({ err, orderId }, "could not publish the order event; feeds will catch up on replay");

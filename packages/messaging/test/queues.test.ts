@@ -1,0 +1,49 @@
+import { Queue, Worker } from "bullmq";
+import { afterAll, describe, expect, it } from "vitest";
+import { waitFor } from "@gozon/core/testing";
+import { createRedisConnection, jobsInFlight } from "../src/queues.ts";
+import { deleteKeysWithPrefix, uniqueRedisPrefix } from "../src/testing.ts";
+
+const redis = createRedisConnection(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
+const prefix = uniqueRedisPrefix("inflight");
+const queue = new Queue("inflight", { connection: redis, prefix });
+
+afterAll(async () => {
+  await queue.close();
+  await deleteKeysWithPrefix(redis, prefix);
+  redis.disconnect();
+});
+
+describe("jobsInFlight", () => {
+  it("reports waiting and delayed jobs, not finished, failed or unknown ones", async () => {
+    await queue.add("m", {}, { jobId: "waiting-1" });
+    await queue.add("m", {}, { jobId: "delayed-1", delay: 60_000 });
+    await queue.add("m", {}, { jobId: "done-1" });
+    await queue.add("m", {}, { jobId: "failed-1" });
+    expect(
+      await jobsInFlight(queue, ["waiting-1", "delayed-1", "done-1", "failed-1", "never-added"]),
+    ).toEqual(new Set(["waiting-1", "delayed-1", "done-1", "failed-1"]));
+
+    await queue.remove("waiting-1"); // a lost job: Redis no longer has it
+    const worker = new Worker(
+      "inflight",
+      async (job) => {
+        if (job.id === "failed-1") throw new Error("dead-lettered");
+      },
+      { connection: redis.duplicate(), prefix },
+    );
+    try {
+      await waitFor(async () => (await queue.getJobState("failed-1")) === "failed" || undefined, {
+        what: "failed-1 failed",
+      });
+      await waitFor(async () => (await queue.getJobState("done-1")) === "completed" || undefined, {
+        what: "done-1 completed",
+      });
+    } finally {
+      await worker.close();
+    }
+    expect(await jobsInFlight(queue, ["waiting-1", "delayed-1", "done-1", "failed-1"])).toEqual(
+      new Set(["delayed-1"]),
+    );
+  });
+});
