@@ -53,3 +53,11 @@ export async function ordersChangedSince(
     LIMIT ${limit}`;
   return rows.map(orderFromRow);
 }
+
+/** The `limit` most recently changed orders, oldest first: where a feed opened without history starts. */
+export async function latestOrderChanges(db: SqlClient, limit: number): Promise<Order[]> {
+  const rows = await db.$queryRaw<OrderRow[]>`
+    SELECT * FROM (SELECT * FROM orders ORDER BY updated_at DESC, id DESC LIMIT ${limit}) AS latest
+    ORDER BY updated_at, id`;
+  return rows.map(orderFromRow);
+}

@@ -104,6 +104,29 @@ it("a page that reconnects with its lastEventId catches up on what it missed", a
   expect(new Set(resumed.events.map((e) => e.eventId)).size).toBe(resumed.events.length);
 });
 
+it("an admin's feed opened fresh starts with the latest orders in their current state, then goes live", async () => {
+  const [web] = system.webUrls as [string];
+  const dave = await signUp(web, "dave");
+  await dave.api.createAccount();
+  await dave.api.topUp(1_000);
+  const placed: string[] = [];
+  for (const amount of [100, 200]) {
+    const { order } = await dave.api.createOrder(amount, `placed before the admin looked (${amount})`);
+    await waitFor(async () => (await dave.api.getOrder(order.id)).order.status !== "NEW");
+    placed.push(order.id);
+  }
+  const { accessToken: adminToken } = await apiClient(web).login(ADMIN.email, ADMIN.password);
+  const feed = open(web, adminToken, "admin.orderFeed");
+  await waitFor(() => placed.every((id) => settledEvent(feed.events, id)), { what: "the earlier orders" });
+  // Current states only, oldest first, and nothing live has happened yet.
+  const history = feed.events.filter((e) => placed.includes(e.orderId));
+  expect(history.map((e) => [e.orderId, e.status])).toEqual(placed.map((id) => [id, "FINISHED"]));
+
+  const { order: live } = await dave.api.createOrder(300, "placed while the admin watches");
+  await waitFor(() => settledEvent(feed.events, live.id), { what: "the live order" });
+  expect(new Set(feed.events.map((e) => e.eventId)).size).toBe(feed.events.length);
+});
+
 it("shows the queue dashboard (Bull Board) to admins only", async () => {
   const [web] = system.webUrls as [string];
   const board = `${web}/api/admin/queues`;

@@ -6,7 +6,7 @@
 import { EventEmitter, on } from "node:events";
 import { tracked } from "@trpc/server";
 import { parseEventId, toOrderEvent, type OrderEvent } from "@gozon/orders/order-events";
-import { ordersChangedSince } from "@gozon/orders/read-orders";
+import { latestOrderChanges, ordersChangedSince } from "@gozon/orders/read-orders";
 import type { SqlClient } from "@gozon/messaging/sql";
 import type { ApiDeps } from "../deps.ts";
 import type { OrderEventBus } from "./order-event-bus.ts";
@@ -18,7 +18,12 @@ import type { OrderEventBus } from "./order-event-bus.ts";
  */
 const REPLAY_LIMIT = 1_000;
 
-export type FeedScope = { userId: string } | { all: true };
+/**
+ * A shopper's own orders, or every order (admins). An admin's feed opened without a last event id starts
+ * with the latest `recent` orders in their current state, so the page is not empty until the next order;
+ * a shopper's page lists its orders itself, and old states must not pop up as fresh toasts.
+ */
+export type FeedScope = { userId: string } | { all: true; recent: number };
 
 export async function* orderFeed(
   bus: OrderEventBus,
@@ -36,16 +41,18 @@ export async function* orderFeed(
     const stream = on(live, "event", { signal });
     const sent = new Set<string>();
     const last = lastEventId ? parseEventId(lastEventId) : null;
-    if (last) {
-      const changed = await ordersChangedSince(db, last, {
-        userId: "all" in scope ? null : scope.userId,
-        limit: REPLAY_LIMIT,
-      });
-      for (const order of changed) {
-        const event = toOrderEvent(order);
-        sent.add(event.eventId);
-        yield event;
-      }
+    const changed = last
+      ? await ordersChangedSince(db, last, {
+          userId: "all" in scope ? null : scope.userId,
+          limit: REPLAY_LIMIT,
+        })
+      : "all" in scope
+        ? await latestOrderChanges(db, scope.recent)
+        : [];
+    for (const order of changed) {
+      const event = toOrderEvent(order);
+      sent.add(event.eventId);
+      yield event;
     }
     try {
       for await (const [event] of stream as AsyncIterable<[OrderEvent]>) {

@@ -10,7 +10,7 @@ const statuses = ["NEW", "FINISHED", "CANCELLED"] as const;
 
 export default function AdminFeedPage() {
   const { user, session } = useRequireUser({ admin: true });
-  // One row per order, updated in place; newest first.
+  // One row per order, updated in place; newest first. The feed opens with the latest orders, then goes live.
   const [orders, setOrders] = useState<OrderEvent[]>([]);
   useOrderFeed("admin.orderFeed", !!user, (event) =>
     setOrders((current) => {
@@ -33,7 +33,7 @@ export default function AdminFeedPage() {
         ))}
       </dl>
       {orders.length === 0 ? (
-        <p>Waiting for orders… new orders and their payments appear here as they happen.</p>
+        <p>No orders yet… new orders and their payments appear here as they happen.</p>
       ) : (
         <ul className="orders" aria-label="Orders">
           {orders.map((order) => (

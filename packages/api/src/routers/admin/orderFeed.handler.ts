@@ -9,7 +9,13 @@ type Options = {
   signal: AbortSignal | undefined;
 };
 
-/** Every order's creation and settlement, live, for admins; resumes after `lastEventId`. */
+/** Orders an admin's feed shows before the live events when it opens fresh. */
+export const ADMIN_FEED_RECENT = 50;
+
+/**
+ * Every order's creation and settlement, live, for admins: from the latest ADMIN_FEED_RECENT orders, or
+ * resuming after `lastEventId`.
+ */
 export function orderFeedHandler({ ctx, input, signal }: Options) {
-  return trackedOrderFeed(ctx.deps, { all: true }, input?.lastEventId, signal);
+  return trackedOrderFeed(ctx.deps, { all: true, recent: ADMIN_FEED_RECENT }, input?.lastEventId, signal);
 }
