@@ -1,8 +1,9 @@
 // Transactional outbox, part 2: the one relay both services run over their own database's `outbox`.
 //
 // Each pass claims up to `batchSize` unsent rows with FOR UPDATE SKIP LOCKED inside one transaction (so
-// several relays share the work without waiting on each other or sending a row twice concurrently), adds
-// each to its BullMQ queue with jobId = message id, and marks the added ones sent in that same transaction.
+// several relays share the work without waiting on each other or sending a row twice concurrently), marks
+// them sent, adds each to its BullMQ queue with jobId = message id, and unmarks the ones whose add failed,
+// all in that same transaction.
 // A crash after `add` and before the commit leaves the row unsent: it is published again later (at least
 // once); the jobId makes BullMQ ignore the re-add while the job is still in Redis, and the consumer's
 // inbox drops it after that. A row that failed to publish stays unsent (attempts + last_error) and is
@@ -87,35 +88,32 @@ export class OutboxRelay {
   async relayOnce(): Promise<PassResult> {
     return this.options.db.$transaction(
       async (tx) => {
-        const rows = await tx.$queryRaw<OutboxRow[]>`
-          SELECT id::text AS id, queue, type, payload FROM outbox
-          WHERE sent_at IS NULL
-          ORDER BY created_at
-          LIMIT ${this.batchSize}
-          FOR UPDATE SKIP LOCKED`;
-        if (rows.length === 0) return { claimed: 0, sent: 0, failed: 0 };
+        // Claimed and marked sent in one statement; the rows whose add fails are unmarked below, and a
+        // crash before the commit undoes the mark.
+        const claimed = await tx.$queryRaw<(OutboxRow & { created_at: Date })[]>`
+          UPDATE outbox SET sent_at = now(), attempts = attempts + 1
+          WHERE id IN (
+            SELECT id FROM outbox WHERE sent_at IS NULL
+            ORDER BY created_at
+            LIMIT ${this.batchSize}
+            FOR UPDATE SKIP LOCKED)
+          RETURNING id::text AS id, queue, type, payload, created_at`;
+        if (claimed.length === 0) return { claimed: 0, sent: 0, failed: 0 };
+        const rows = claimed.sort((a, b) => a.created_at.getTime() - b.created_at.getTime());
 
         const results = await Promise.allSettled(rows.map((row) => this.publish(row)));
         failpoint("relay-after-add");
 
-        const sent: string[] = [];
         const failedIds: string[] = [];
         const errors: string[] = [];
         results.forEach((result, i) => {
-          const id = rows[i]!.id;
-          if (result.status === "fulfilled") sent.push(id);
-          else {
-            failedIds.push(id);
-            errors.push(String(result.reason instanceof Error ? result.reason.message : result.reason));
-          }
+          if (result.status === "fulfilled") return;
+          failedIds.push(rows[i]!.id);
+          errors.push(String(result.reason instanceof Error ? result.reason.message : result.reason));
         });
-        if (sent.length > 0) {
-          await tx.$executeRaw`
-            UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = ANY(${sent}::uuid[])`;
-        }
         if (failedIds.length > 0) {
           await tx.$executeRaw`
-            UPDATE outbox AS o SET attempts = o.attempts + 1, last_error = f.error
+            UPDATE outbox AS o SET sent_at = NULL, last_error = f.error
             FROM unnest(${failedIds}::uuid[], ${errors}::text[]) AS f(id, error)
             WHERE o.id = f.id`;
           this.log.warn(
@@ -123,7 +121,7 @@ export class OutboxRelay {
             "outbox rows not published; will retry",
           );
         }
-        return { claimed: rows.length, sent: sent.length, failed: failedIds.length };
+        return { claimed: rows.length, sent: rows.length - failedIds.length, failed: failedIds.length };
       },
       // The pass holds row locks while it talks to Redis: bounded by addTimeoutMs, plus slack.
       { maxWait: 10_000, timeout: this.addTimeoutMs + 10_000 },

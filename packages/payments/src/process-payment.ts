@@ -59,10 +59,17 @@ export async function processInboxEntry(
   log: Logger,
 ): Promise<ProcessOutcome> {
   return db.$transaction(async (tx): Promise<ProcessOutcome> => {
+    // Two different messages for one order (a reconciler's re-request racing the original) must not both
+    // decide: a per-order advisory lock serializes them for the rest of this transaction. It is taken with
+    // the entry's row lock in one round trip, always in that order (advisory, then row), so two
+    // transactions cannot deadlock; the decision lookup below is a later statement, so it sees whatever a
+    // transaction that held the lock committed.
     const [entry] = await tx.$queryRaw<{ payload: unknown; processed: boolean }[]>`
-      SELECT payload, processed_at IS NOT NULL AS processed FROM inbox
-      WHERE message_id = ${messageId}::uuid
-      FOR UPDATE`;
+      SELECT i.payload, i.processed_at IS NOT NULL AS processed
+      FROM inbox i
+      CROSS JOIN LATERAL pg_advisory_xact_lock(hashtextextended(i.payload #>> '{payload,orderId}', 0)) AS locked
+      WHERE i.message_id = ${messageId}::uuid
+      FOR UPDATE OF i`;
     if (!entry) return { status: "missing" };
     if (entry.processed) return { status: "already-processed" };
 
@@ -75,10 +82,6 @@ export async function processInboxEntry(
       return { status: "already-processed" };
     }
     const request = parsed.message.payload;
-
-    // Two different messages for one order (a reconciler's re-request racing the original) must not both
-    // decide: serialize per order for the rest of this transaction.
-    await tx.$queryRaw`SELECT 1 AS locked FROM pg_advisory_xact_lock(hashtextextended(${request.orderId}, 0))`;
 
     const recorded = await findDecision(tx, request.orderId);
     let status: "decided" | "resent";
