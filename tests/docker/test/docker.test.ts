@@ -21,7 +21,20 @@ type PackageJson = {
   devDependencies?: Record<string, string>;
 };
 
-const APPS = ["web", "orders-worker", "payments-worker"] as const;
+/** Each app's image: its Dockerfile and the build args compose passes (the workers share one Dockerfile). */
+const IMAGES = [
+  { app: "web", dockerfile: "apps/web/Dockerfile", args: {} },
+  {
+    app: "orders-worker",
+    dockerfile: "docker/worker.Dockerfile",
+    args: { WORKER: "orders-worker", METRICS_PORT: "9464" },
+  },
+  {
+    app: "payments-worker",
+    dockerfile: "docker/worker.Dockerfile",
+    args: { WORKER: "payments-worker", METRICS_PORT: "9465" },
+  },
+] as const satisfies ReadonlyArray<{ app: string; dockerfile: string; args: Record<string, string> }>;
 /** In every image the pruned repository sits at /app. */
 const IMAGE_ROOT = "/app";
 
@@ -74,7 +87,8 @@ function npmRunProblem(args: string[], cwd: string): string | undefined {
 
 type Instruction = { stage: string; keyword: string; args: string };
 
-function instructions(dockerfile: string): Instruction[] {
+/** The Dockerfile's instructions, with `$NAME` / `${NAME}` of the given build args substituted. */
+function instructions(dockerfile: string, buildArgs: Record<string, string> = {}): Instruction[] {
   const lines = read(dockerfile)
     .split("\n")
     .filter((line) => !/^\s*#/.test(line));
@@ -85,7 +99,12 @@ function instructions(dockerfile: string): Instruction[] {
     const match = /^\s*([A-Za-z]+)\s+(.*)$/.exec(line);
     if (!match) continue;
     const keyword = (match[1] as string).toUpperCase();
-    const args = (match[2] as string).trim();
+    const args = (match[2] as string)
+      .trim()
+      .replace(/\$\{([A-Z_]+)\}|\$([A-Z_]+)/g, (whole, braced?: string, bare?: string) => {
+        const name = (braced ?? bare) as string;
+        return keyword === "ARG" ? whole : (buildArgs[name] ?? whole);
+      });
     if (keyword === "FROM") stage = /\bAS\s+(\S+)/i.exec(args)?.[1] ?? args;
     result.push({ stage, keyword, args });
   }
@@ -134,9 +153,8 @@ const lockfileVersion = (name: string) =>
     `node_modules/${name}`
   ]?.version;
 
-describe.each(APPS)("apps/%s/Dockerfile", (app) => {
-  const dockerfile = `apps/${app}/Dockerfile`;
-  const steps = instructions(dockerfile);
+describe.each(IMAGES)("the $app image ($dockerfile)", ({ app, dockerfile, args }) => {
+  const steps = instructions(dockerfile, args);
   const stages = steps.filter((step) => step.keyword === "FROM").map((step) => step.stage);
   const final = stages.at(-1) as string;
   const inFinal = steps.filter((step) => step.stage === final);
@@ -237,7 +255,7 @@ describe.each(APPS)("apps/%s/Dockerfile", (app) => {
 
 type Service = {
   image?: string;
-  build?: { context: string; dockerfile: string };
+  build?: { context: string; dockerfile: string; args?: Record<string, string> };
   command?: string[] | string;
   working_dir?: string;
   environment?: Record<string, string>;
@@ -293,8 +311,10 @@ describe("docker-compose.yml", () => {
       expect(service.build?.context, name).toBe(".");
       expect(exists(service.build?.dockerfile as string), `${name}: ${service.build?.dockerfile}`).toBe(true);
     }
-    const dockerfiles = new Set(built.map(([, service]) => service.build?.dockerfile));
-    expect(dockerfiles).toEqual(new Set(APPS.map((app) => `apps/${app}/Dockerfile`)));
+    const images = new Set(
+      built.map(([, { build }]) => JSON.stringify([build?.dockerfile, build?.args ?? {}])),
+    );
+    expect(images).toEqual(new Set(IMAGES.map(({ dockerfile, args }) => JSON.stringify([dockerfile, args]))));
   });
 
   it("runs only commands the repository defines", () => {

@@ -1,6 +1,11 @@
 # syntax=docker/dockerfile:1
-# Gozon orders-worker: the orders outbox relay, the payment-results consumer and the reconciler.
-# Build from the repository root: docker build -f apps/orders-worker/Dockerfile -t gozon/orders-worker .
+# Either Gozon worker (they are built and run alike; only the workspace and the metrics port differ):
+#   orders-worker    the orders outbox relay, the payment-results consumer and the reconciler
+#   payments-worker  the payment-request consumer (inbox), the payment processor and the payments relay
+# Build from the repository root:
+#   docker build -f docker/worker.Dockerfile --build-arg WORKER=orders-worker -t gozon/orders-worker .
+#   docker build -f docker/worker.Dockerfile --build-arg WORKER=payments-worker --build-arg METRICS_PORT=9465 \
+#     -t gozon/payments-worker .
 ARG NODE_IMAGE=node:20-bookworm-slim
 
 FROM ${NODE_IMAGE} AS base
@@ -12,12 +17,14 @@ ENV TURBO_TELEMETRY_DISABLED=1 \
     npm_config_audit=false
 WORKDIR /app
 
-# 1. The pruned workspace: only @gozon/orders-worker and the workspaces it depends on.
+# 1. The pruned workspace: only @gozon/$WORKER and the workspaces it depends on.
 FROM base AS pruner
 ARG TURBO_VERSION=2.11.11
+ARG WORKER
+RUN test -n "${WORKER}" || (echo "--build-arg WORKER=orders-worker or payments-worker is required" >&2; exit 1)
 RUN npm install -g turbo@${TURBO_VERSION}
 COPY . .
-RUN turbo prune @gozon/orders-worker --docker
+RUN turbo prune @gozon/${WORKER} --docker
 
 # 2. Build: every dependency, then the Prisma clients.
 FROM base AS builder
@@ -35,15 +42,17 @@ RUN npm ci --omit=dev && npm cache clean --force
 
 # 4. The runtime image: production dependencies, sources (run by tsx), Prisma clients.
 FROM base AS runner
+ARG WORKER
+ARG METRICS_PORT=9464
 ENV NODE_ENV=production \
-    METRICS_PORT=9464
+    METRICS_PORT=${METRICS_PORT}
 COPY --from=prod-deps /app/ ./
 COPY --from=pruner /app/out/full/ ./
 COPY tsconfig.base.json ./
 COPY --from=builder /app/packages/db/src/generated ./packages/db/src/generated
 USER node
-WORKDIR /app/apps/orders-worker
-EXPOSE 9464
+WORKDIR /app/apps/${WORKER}
+EXPOSE ${METRICS_PORT}
 # The metrics endpoint answers once the worker has reached Postgres and Redis and started its loops.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + process.env.METRICS_PORT + '/api/metrics').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
