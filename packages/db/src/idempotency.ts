@@ -4,6 +4,7 @@
 // the same key blocks on the primary key until the first commits, then finds the conflict and rolls its
 // own effect back: exactly one effect, whatever the timing, and every caller gets the first response.
 import { createHash } from "node:crypto";
+import { deleteInBatches } from "./batches.ts";
 
 export type SqlClient = {
   $queryRaw<T = unknown>(query: TemplateStringsArray, ...values: unknown[]): PromiseLike<T>;
@@ -89,15 +90,13 @@ function stableJson(value: unknown): string {
 
 /** Deletes keys older than the retention, in small batches (the spec keeps them at least 24 hours). */
 export async function purgeIdempotencyKeys(db: SqlClient, olderThanHours: number, batch = 500) {
-  let total = 0;
-  for (;;) {
+  return deleteInBatches(batch, async () => {
     const rows = await db.$queryRaw<unknown[]>`
       DELETE FROM idempotency_keys WHERE ctid IN (
         SELECT ctid FROM idempotency_keys
         WHERE created_at < now() - make_interval(hours => ${Math.max(24, olderThanHours)}::int)
         LIMIT ${batch}
       ) RETURNING 1`;
-    total += rows.length;
-    if (rows.length < batch) return total;
-  }
+    return rows.length;
+  });
 }

@@ -16,9 +16,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type { Logger } from "@gozon/core/logger";
+import { deleteInBatches } from "@gozon/db/batches";
 import { failpoint } from "./failpoints.ts";
 import { listen, type PgListener } from "./pg-listener.ts";
-import { defaultJobOptions } from "./queues.ts";
+import { defaultJobOptions, withTimeout } from "./queues.ts";
 import type { TransactionalSqlClient } from "./sql.ts";
 
 export const OUTBOX_CHANNEL = "gozon_outbox";
@@ -133,17 +134,15 @@ export class OutboxRelay {
    * Unsent rows are never purged, however old.
    */
   async purgeSent(retentionDays: number, batchSize = 500): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const deleted = await this.options.db.$executeRaw`
+    return deleteInBatches(
+      batchSize,
+      () => this.options.db.$executeRaw`
         DELETE FROM outbox WHERE id IN (
           SELECT id FROM outbox
           WHERE sent_at IS NOT NULL AND sent_at < now() - make_interval(days => ${retentionDays}::int)
           LIMIT ${batchSize}
-          FOR UPDATE SKIP LOCKED)`;
-      total += deleted;
-      if (deleted < batchSize) return total;
-    }
+          FOR UPDATE SKIP LOCKED)`,
+    );
   }
 
   private notify() {
@@ -190,17 +189,11 @@ export class OutboxRelay {
   }
 
   private async publish(row: OutboxRow) {
-    const added = this.queue(row.queue).add(row.type, row.payload, { jobId: row.id });
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`add to ${row.queue} timed out`)), this.addTimeoutMs);
-    });
-    try {
-      await Promise.race([added, timeout]);
-    } finally {
-      clearTimeout(timer);
-      added.catch(() => {}); // a late failure after the timeout is already counted
-    }
+    await withTimeout(
+      this.queue(row.queue).add(row.type, row.payload, { jobId: row.id }),
+      this.addTimeoutMs,
+      `add to ${row.queue} timed out`,
+    );
   }
 
   private queue(name: string) {

@@ -3,7 +3,7 @@ import { buildMessage } from "@gozon/messaging/contracts";
 import { writeOutbox } from "@gozon/messaging/outbox";
 import type { TransactionalSqlClient } from "@gozon/messaging/sql";
 
-/** Of these request message ids, the ones still waiting, delayed or running in the queue. */
+/** Of these request message ids, the ones still waiting in the queue to be picked up. */
 export type InFlightRequests = (messageIds: string[]) => Promise<Set<string>>;
 
 export type ReconcileResult = { reRequested: number; stillQueued: number };
@@ -40,23 +40,31 @@ export async function reRequestStalePayments(
       WHERE id = ANY(${candidates.map((o) => o.id)}::uuid[]) AND status = 'NEW'
         AND payment_requested_at < now() - make_interval(secs => ${ageSeconds}::float8)
       FOR UPDATE SKIP LOCKED`;
-    let reRequested = 0;
+    // Every order looked at waits another `olderThanMs`; a re-requested one tracks its new request.
+    const newRequestIds = new Map<string, string | null>();
+    let stillQueued = 0;
     for (const order of stale) {
-      if (order.payment_request_id && queued.has(order.payment_request_id)) continue;
+      if (order.payment_request_id && queued.has(order.payment_request_id)) {
+        stillQueued++;
+        newRequestIds.set(order.id, null);
+        continue;
+      }
       const request = buildMessage("PaymentRequested", {
         orderId: order.id,
         userId: order.user_id,
         amount: toSafeNumber(order.amount),
       });
       await writeOutbox(tx, request);
-      await tx.$executeRaw`
-        UPDATE orders SET payment_request_id = ${request.messageId}::uuid WHERE id = ${order.id}::uuid`;
-      reRequested++;
+      newRequestIds.set(order.id, request.messageId);
     }
     if (stale.length > 0) {
       await tx.$executeRaw`
-        UPDATE orders SET payment_requested_at = now() WHERE id = ANY(${stale.map((o) => o.id)}::uuid[])`;
+        UPDATE orders AS o
+        SET payment_requested_at = now(), payment_request_id = coalesce(r.request_id, o.payment_request_id)
+        FROM unnest(${[...newRequestIds.keys()]}::uuid[], ${[...newRequestIds.values()]}::uuid[])
+          AS r(id, request_id)
+        WHERE o.id = r.id`;
     }
-    return { reRequested, stillQueued: stale.length - reRequested };
+    return { reRequested: stale.length - stillQueued, stillQueued };
   });
 }

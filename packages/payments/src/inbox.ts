@@ -1,5 +1,6 @@
 // Inbox upkeep: finish entries stored but never processed, and purge processed ones after the retention.
 import type { Logger } from "@gozon/core/logger";
+import { deleteInBatches } from "@gozon/db/batches";
 import type { SqlClient, TransactionalSqlClient } from "@gozon/messaging/sql";
 import { processInboxEntry } from "./process-payment.ts";
 
@@ -36,15 +37,13 @@ export async function processPendingInbox(
 
 /** Deletes processed entries older than `retentionDays`, in small batches; unprocessed ones are kept. */
 export async function purgeInbox(db: SqlClient, retentionDays: number, batchSize = 500): Promise<number> {
-  let total = 0;
-  for (;;) {
-    const deleted = await db.$executeRaw`
+  return deleteInBatches(
+    batchSize,
+    () => db.$executeRaw`
       DELETE FROM inbox WHERE message_id IN (
         SELECT message_id FROM inbox
         WHERE processed_at IS NOT NULL AND processed_at < now() - make_interval(days => ${retentionDays}::int)
         LIMIT ${batchSize}
-        FOR UPDATE SKIP LOCKED)`;
-    total += deleted;
-    if (deleted < batchSize) return total;
-  }
+        FOR UPDATE SKIP LOCKED)`,
+  );
 }

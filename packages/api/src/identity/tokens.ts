@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { SignJWT, errors as joseErrors, jwtVerify } from "jose";
 import type { Logger } from "@gozon/core/logger";
+import { deleteInBatches } from "@gozon/db/batches";
 import type { IdentityClient } from "@gozon/db/clients";
 import type { Role, User } from "./users.ts";
 
@@ -171,9 +172,9 @@ export function createRefreshTokens(opts: {
       // can never come back to life. A token ends at its expiry or revocation (LEAST skips a NULL).
       // Small batches, each its own statement: locks stay short, and SKIP LOCKED lets web instances
       // purge side by side without waiting for one another.
-      let total = 0;
-      for (;;) {
-        const deleted = await db.$executeRaw`
+      return deleteInBatches(
+        batchSize,
+        () => db.$executeRaw`
           DELETE FROM refresh_tokens WHERE id IN (
             SELECT t.id FROM refresh_tokens t
             WHERE LEAST(t.expires_at, t.revoked_at) < ${cutoff}::timestamptz
@@ -182,10 +183,8 @@ export function createRefreshTokens(opts: {
                 WHERE f.family_id = t.family_id
                   AND LEAST(f.expires_at, f.revoked_at) >= ${cutoff}::timestamptz)
             LIMIT ${batchSize}
-            FOR UPDATE SKIP LOCKED)`;
-        total += deleted;
-        if (deleted < batchSize) return total;
-      }
+            FOR UPDATE SKIP LOCKED)`,
+      );
     },
   };
 }
