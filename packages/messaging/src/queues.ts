@@ -70,11 +70,13 @@ export async function pingRedis(redis: Redis, timeoutMs = 10_000): Promise<void>
   await withTimeout(redis.ping(), timeoutMs, `Redis did not answer within ${timeoutMs} ms`);
 }
 
-const IN_FLIGHT_STATES = new Set(["waiting", "active", "delayed", "prioritized", "waiting-children"]);
+// Not "active": a job whose worker was SIGKILLed stays active until BullMQ's stalled check (30 s or more)
+// gives it back; asking again recovers sooner, and a backlog that overloads a system waits, not runs.
+const IN_FLIGHT_STATES = new Set(["waiting", "delayed", "prioritized", "waiting-children"]);
 
 /**
- * Of these job ids, the ones whose job is still waiting, delayed or running in `queue` (not finished,
- * not dead-lettered, not lost). Bounded by `timeoutMs`, since a caller may be shutting down.
+ * Of these job ids, the ones whose job still waits in `queue` to be picked up (not running, finished,
+ * dead-lettered or lost). Bounded by `timeoutMs`, since a caller may be shutting down.
  */
 export async function jobsInFlight(queue: Queue, ids: string[], timeoutMs = 5_000): Promise<Set<string>> {
   const states = await withTimeout(
@@ -85,7 +87,11 @@ export async function jobsInFlight(queue: Queue, ids: string[], timeoutMs = 5_00
   return new Set(ids.filter((_, i) => IN_FLIGHT_STATES.has(states[i]!)));
 }
 
-async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, message: string): Promise<T> {
+/**
+ * `promise`, or a rejection with `message` after `timeoutMs`. A late rejection of `promise` is handled
+ * (the race listens to it), so it never surfaces as unhandled.
+ */
+export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(message)), timeoutMs);

@@ -15,7 +15,18 @@ afterAll(async () => {
 });
 
 describe("jobsInFlight", () => {
-  it("reports waiting and delayed jobs, not finished, failed or unknown ones", async () => {
+  it("reports waiting and delayed jobs, not running, finished, failed or unknown ones", async () => {
+    // A job taken by a worker that then dies stays "active" until the stalled check: not counted.
+    await queue.add("m", {}, { jobId: "taken-1" });
+    const taker = new Worker("inflight", () => new Promise(() => {}), {
+      connection: redis.duplicate(),
+      prefix,
+      autorun: false,
+    });
+    const taken = await taker.getNextJob("taker-token");
+    expect(taken?.id).toBe("taken-1");
+    expect(await jobsInFlight(queue, ["taken-1"])).toEqual(new Set());
+    await taker.close(true);
     await queue.add("m", {}, { jobId: "waiting-1" });
     await queue.add("m", {}, { jobId: "delayed-1", delay: 60_000 });
     await queue.add("m", {}, { jobId: "done-1" });
