@@ -9,8 +9,8 @@ import { orderFromRow, type OrderRow } from "./order-row.ts";
 export type CreateOrderInput = { userId: string; amount: number; description: string };
 
 /**
- * The order (NEW) and its PaymentRequested outbox row commit together, or neither does: the relay
- * then delivers the request at least once (transactional outbox, part 1).
+ * The order (NEW), its change-log row and its PaymentRequested outbox row commit together, or none
+ * does: the relay then delivers the request at least once (transactional outbox, part 1).
  */
 export async function createOrder(
   db: TransactionalSqlClient,
@@ -28,11 +28,18 @@ export async function createOrder(
   return idempotent(db, key, async (tx) => {
     const orderId = randomUUID();
     const request = buildMessage("PaymentRequested", { orderId, userId: input.userId, amount: input.amount });
+    // The order and its first change-log row (NEW) in one statement: one round trip.
     const [row] = await tx.$queryRaw<OrderRow[]>`
-      INSERT INTO orders (id, user_id, amount, description, payment_request_id, updated_at)
-      VALUES (${orderId}::uuid, ${input.userId}::uuid, ${BigInt(input.amount)}, ${input.description},
-              ${request.messageId}::uuid, now())
-      RETURNING *`;
+      WITH created AS (
+        INSERT INTO orders (id, user_id, amount, description, payment_request_id, updated_at)
+        VALUES (${orderId}::uuid, ${input.userId}::uuid, ${BigInt(input.amount)}, ${input.description},
+                ${request.messageId}::uuid, now())
+        RETURNING *
+      ), logged AS (
+        INSERT INTO order_changes (order_id, user_id, status, at)
+        SELECT id, user_id, status, created_at FROM created
+      )
+      SELECT * FROM created`;
     await writeOutbox(tx, request);
     return toOrderDto(orderFromRow(row!));
   });

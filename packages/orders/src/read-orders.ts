@@ -61,3 +61,14 @@ export async function latestOrderChanges(db: SqlClient, limit: number): Promise<
     ORDER BY updated_at, id`;
   return rows.map(orderFromRow);
 }
+
+export type OrderHistoryEntry = { status: Order["status"]; reason: Order["cancelReason"]; at: string };
+
+/** The order's changes, oldest first, from the order change log (the one place history comes from). */
+export async function orderHistory(db: SqlClient, orderId: string): Promise<OrderHistoryEntry[]> {
+  const rows = await db.$queryRaw<
+    { status: Order["status"]; cancel_reason: Order["cancelReason"]; at: Date }[]
+  >`
+    SELECT status, cancel_reason, at FROM order_changes WHERE order_id = ${orderId}::uuid ORDER BY id`;
+  return rows.map((row) => ({ status: row.status, reason: row.cancel_reason, at: row.at.toISOString() }));
+}

@@ -16,11 +16,18 @@ export async function settleOrder(db: SqlClient, result: PaymentResult): Promise
   const { orderId } = result.payload;
   const status = result.type === "PaymentSucceeded" ? "FINISHED" : "CANCELLED";
   const reason = result.type === "PaymentFailed" ? result.payload.reason : null;
+  // The change and its change-log row in one statement, so they commit together.
   const [settled] = await db.$queryRaw<OrderRow[]>`
-    UPDATE orders
-    SET status = ${status}::"OrderStatus", cancel_reason = ${reason}::"CancelReason", updated_at = now()
-    WHERE id = ${orderId}::uuid AND status = 'NEW'
-    RETURNING *`;
+    WITH settled AS (
+      UPDATE orders
+      SET status = ${status}::"OrderStatus", cancel_reason = ${reason}::"CancelReason", updated_at = now()
+      WHERE id = ${orderId}::uuid AND status = 'NEW'
+      RETURNING *
+    ), logged AS (
+      INSERT INTO order_changes (order_id, user_id, status, cancel_reason, at)
+      SELECT id, user_id, status, cancel_reason, updated_at FROM settled
+    )
+    SELECT * FROM settled`;
   if (settled) return { order: orderFromRow(settled), changed: true };
   const current = await findOrder(db, orderId);
   return current ? { order: current, changed: false } : { order: null, changed: false };
