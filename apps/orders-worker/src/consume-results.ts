@@ -5,16 +5,13 @@ import type { Logger } from "@gozon/core/logger";
 import { parseMessage } from "@gozon/messaging/contracts";
 import { QUEUES } from "@gozon/messaging/queues";
 import type { SqlClient } from "@gozon/messaging/sql";
-import { publishOrderEvent } from "@gozon/orders/order-events";
 import { settleOrder } from "@gozon/orders/settle-order";
 import type { OrdersWorkerMetrics } from "./metrics.ts";
 
 export type ResultsConsumerOptions = {
   db: SqlClient;
   connection: Redis;
-  publisher: Redis;
   prefix: string;
-  redisPrefix: string;
   log: Logger;
   metrics: OrdersWorkerMetrics;
   concurrency?: number;
@@ -23,9 +20,7 @@ export type ResultsConsumerOptions = {
 export function consumePaymentResults({
   db,
   connection,
-  publisher,
   prefix,
-  redisPrefix,
   log,
   metrics,
   concurrency = 20,
@@ -53,7 +48,6 @@ export function consumePaymentResults({
         metrics.settled.inc({ status: order.status });
         metrics.settleLatency.observe((order.updatedAt.getTime() - order.createdAt.getTime()) / 1000);
       }
-      await publishOrderEvent(publisher, redisPrefix, order);
       msgLog.info({ status: order.status, reason: order.cancelReason, changed }, "order settled");
     },
     { connection, prefix, concurrency },

@@ -8,6 +8,8 @@ import { purgeIdempotencyKeys } from "@gozon/db/idempotency";
 import { createOutboxRelay } from "@gozon/messaging/outbox-relay";
 import { Queue } from "bullmq";
 import { bullPrefix, createRedisConnection, jobsInFlight, pingRedis, QUEUES } from "@gozon/messaging/queues";
+import { purgeOrderLog } from "@gozon/orders/order-log";
+import { startPositionAssigner } from "@gozon/orders/position-assigner";
 import { reRequestStalePayments } from "@gozon/orders/reconcile";
 import { createRegistry, serveMetrics } from "@gozon/core/metrics";
 import { registerOutboxGauges, registerQueueDepthGauge } from "@gozon/messaging/metrics";
@@ -44,15 +46,15 @@ try {
     pollMs: config.OUTBOX_POLL_MS,
   });
   relay.start();
-  const results = consumePaymentResults({
+  const positions = startPositionAssigner({
     db,
-    connection,
+    databaseUrl,
     publisher,
-    prefix,
     redisPrefix: config.REDIS_PREFIX,
     log,
-    metrics,
+    pollMs: config.OUTBOX_POLL_MS,
   });
+  const results = consumePaymentResults({ db, connection, prefix, log, metrics });
   const requests = new Queue(QUEUES.paymentRequests, { connection, prefix });
   const reconciler = every(Math.min(5_000, config.RECONCILE_AFTER_MS / 2), "reconciler", log, async () => {
     const { reRequested, stillQueued } = await reRequestStalePayments(db, config.RECONCILE_AFTER_MS, (ids) =>
@@ -68,7 +70,8 @@ try {
   const housekeeping = every(60 * 60_000, "housekeeping", log, async () => {
     const outbox = await relay.purgeSent(config.RETENTION_DAYS);
     const keys = await purgeIdempotencyKeys(db, config.RETENTION_DAYS * 24);
-    log.info({ outbox, idempotencyKeys: keys }, "purged old rows");
+    const changes = await purgeOrderLog(db, config.ORDER_LOG_RETENTION_DAYS);
+    log.info({ outbox, idempotencyKeys: keys, orderChanges: changes }, "purged old rows");
   });
   housekeeping.tick();
   log.info("orders worker ready");
@@ -78,6 +81,7 @@ try {
     await requests.close();
     await housekeeping.stop();
     await results.close();
+    await positions.stop();
     await relay.stop();
     await queueGauge.close();
     await metricsServer.close();

@@ -106,7 +106,13 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
   let orderEvents: OrderEventBus | undefined;
   const orderEventBus = () => {
     if (!orderEvents) {
-      const bus = createOrderEventBus(config.REDIS_URL, config.REDIS_PREFIX, log);
+      const bus = createOrderEventBus({
+        redisUrl: config.REDIS_URL,
+        redisPrefix: config.REDIS_PREFIX,
+        db: ordersDb,
+        log,
+        pollMs: config.FEED_POLL_MS,
+      });
       closers.push(() => bus.close());
       orderEvents = bus;
     }

@@ -78,6 +78,14 @@ export const configSchema = z
     OUTBOX_POLL_MS: integer(50, 60_000).default(1000),
     /** Sent outbox rows and processed inbox rows older than this are purged. */
     RETENTION_DAYS: integer(1, 3650).default(7),
+    /**
+     * Order changes older than this are purged. They are the orders' status history (a business record,
+     * like the ledger) as well as the live feed's replay source, hence far longer than RETENTION_DAYS;
+     * a feed resuming from before the oldest kept change is told to reset.
+     */
+    ORDER_LOG_RETENTION_DAYS: integer(1, 36_500).default(365),
+    /** Each web instance reads the order change log this often for changes its pub/sub missed. */
+    FEED_POLL_MS: integer(50, 60_000).default(2000),
   })
   .transform((env, ctx) => {
     if (env.JWT_SECRET === undefined && env.NODE_ENV === "production") {

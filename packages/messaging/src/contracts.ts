@@ -43,12 +43,14 @@ export const paymentFailedSchema = z.object({
 });
 
 /**
- * Orders → live feed (Redis pub/sub, then WebSocket): an order's status changed. `eventId` is opaque to
- * consumers; the producer defines its order, and a reconnecting page resumes after the last one it saw.
+ * Orders → live feed (Redis pub/sub, then WebSocket): an order changed. `position` is the change's place
+ * in the order change log: commit-ordered and gap-free, so a receiver that sees position P+2 after P knows
+ * it missed P+1 and fills it from the log. Event ids of the feed are positions.
+ * Version 2: version 1 carried an opaque time-based `eventId` and went out as a bare payload.
  */
 export const orderStatusChangedSchema = z
   .object({
-    eventId: z.string().min(1).max(64),
+    position: z.number().int().positive(),
     orderId: z.uuid(),
     userId: z.uuid(),
     status: orderStatusSchema,
@@ -67,22 +69,29 @@ const payloadSchemas = {
   PaymentRequested: { 1: paymentRequestedSchema },
   PaymentSucceeded: { 1: paymentSucceededSchema },
   PaymentFailed: { 1: paymentFailedSchema },
-  OrderStatusChanged: { 1: orderStatusChangedSchema },
+  OrderStatusChanged: { 2: orderStatusChangedSchema },
 } as const;
 
 export type MessageType = keyof typeof payloadSchemas;
 export const messageTypes = Object.keys(payloadSchemas) as MessageType[];
 
-/** The version producers write today. */
-const CURRENT_VERSION = 1;
+/** The version producers write today, per type. */
+const CURRENT_VERSIONS = {
+  PaymentRequested: 1,
+  PaymentSucceeded: 1,
+  PaymentFailed: 1,
+  OrderStatusChanged: 2,
+} as const satisfies { [T in MessageType]: keyof (typeof payloadSchemas)[T] };
 
-export type PayloadOf<T extends MessageType> = z.infer<(typeof payloadSchemas)[T][1]>;
+type CurrentSchema<T extends MessageType> = (typeof payloadSchemas)[T][(typeof CURRENT_VERSIONS)[T] &
+  keyof (typeof payloadSchemas)[T]];
+export type PayloadOf<T extends MessageType> = z.infer<CurrentSchema<T> & z.ZodType>;
 
 export type Message<T extends MessageType = MessageType> = {
   [K in T]: {
     messageId: string;
     type: K;
-    version: typeof CURRENT_VERSION;
+    version: (typeof CURRENT_VERSIONS)[K];
     /** ISO 8601 timestamp of the fact the message announces. */
     occurredAt: string;
     payload: PayloadOf<K>;
@@ -112,11 +121,12 @@ export function buildMessage<T extends MessageType>(
   payload: PayloadOf<T>,
   { occurredAt = new Date() }: { occurredAt?: Date } = {},
 ): Message<T> {
-  const schema = payloadSchemas[type][CURRENT_VERSION];
+  const version = CURRENT_VERSIONS[type];
+  const schema = (payloadSchemas[type] as Record<number, z.ZodType>)[version]!;
   return {
     messageId: randomUUID(),
     type,
-    version: CURRENT_VERSION,
+    version,
     occurredAt: occurredAt.toISOString(),
     payload: schema.parse(payload),
   } as Message<T>;

@@ -122,7 +122,7 @@ describe("parseMessage", () => {
 
   it("requires a reason exactly when an order status change is a cancellation", () => {
     const event = {
-      eventId: "17",
+      position: 17,
       orderId,
       userId,
       amount: 100,
@@ -130,11 +130,34 @@ describe("parseMessage", () => {
       occurredAt: new Date().toISOString(),
     };
     const ok = (payload: object) =>
-      parseMessage({ ...request(), type: "OrderStatusChanged", payload: { ...event, ...payload } }).ok;
+      parseMessage({
+        ...request(),
+        type: "OrderStatusChanged",
+        version: 2,
+        payload: { ...event, ...payload },
+      }).ok;
     expect(ok({ status: "FINISHED", reason: null })).toBe(true);
     expect(ok({ status: "CANCELLED", reason: "NO_ACCOUNT" })).toBe(true);
     expect(ok({ status: "CANCELLED", reason: null })).toBe(false);
     expect(ok({ status: "FINISHED", reason: "NO_ACCOUNT" })).toBe(false);
     expect(ok({ status: "PAID", reason: null })).toBe(false);
+  });
+
+  it("builds an order status change in its current version, with its log position", () => {
+    const payload = {
+      position: 3,
+      orderId,
+      userId,
+      status: "NEW" as const,
+      reason: null,
+      amount: 100,
+      description: "x",
+      occurredAt: new Date().toISOString(),
+    };
+    const message = buildMessage("OrderStatusChanged", payload);
+    expect(message.version).toBe(2);
+    expect(parseMessage(JSON.parse(JSON.stringify(message)))).toEqual({ ok: true, message });
+    expect(parseMessage({ ...message, version: 1 }).ok).toBe(false);
+    expect(() => buildMessage("OrderStatusChanged", { ...payload, position: 0 })).toThrow();
   });
 });

@@ -1,46 +1,38 @@
-import type { Order } from "@gozon/db/generated/orders/client";
-import { toSafeNumber } from "@gozon/db/money";
-import { orderStatusChangedSchema, type PayloadOf } from "@gozon/messaging/contracts";
+import { buildMessage, parseMessage, type PayloadOf } from "@gozon/messaging/contracts";
 
+/** An order change as the live feed carries it; `position` is its place in the order change log. */
 export type OrderEvent = PayloadOf<"OrderStatusChanged">;
 
 /** The Redis pub/sub channel every web instance listens on. */
 export const orderEventsChannel = (redisPrefix: string) => `${redisPrefix}:order-events`;
 
-/**
- * Each state of an order is one event. Its id sorts by the time of the change (then by order id), so a
- * page can resume after the last id it saw, and the orders table itself is the replay source.
- */
-export function eventIdOf(orderId: string, updatedAt: Date) {
-  return `${updatedAt.getTime().toString().padStart(15, "0")}-${orderId}`;
-}
-
-export function parseEventId(eventId: string): { at: Date; orderId: string } | null {
-  const match = /^(\d{15})-([0-9a-f-]{36})$/.exec(eventId);
-  return match ? { at: new Date(Number(match[1])), orderId: match[2] as string } : null;
-}
-
-export function toOrderEvent(order: Order): OrderEvent {
-  return orderStatusChangedSchema.parse({
-    eventId: eventIdOf(order.id, order.updatedAt),
-    orderId: order.id,
-    userId: order.userId,
-    status: order.status,
-    reason: order.cancelReason,
-    amount: toSafeNumber(order.amount),
-    description: order.description,
-    occurredAt: order.updatedAt.toISOString(),
-  });
-}
-
-type Publisher = { publish(channel: string, message: string): Promise<number> };
+type Pipeline = { publish(channel: string, message: string): unknown; exec(): Promise<unknown> };
+type Publisher = { pipeline(): Pipeline };
 
 /**
- * Announces the order's current state to every web instance. Called after the commit, on every delivery
- * (even a repeated one): receivers drop duplicates, and a crash before this line is covered by replay.
+ * Announces changes to every web instance, each in the versioned envelope every message travels in,
+ * pipelined (one round trip for a batch). Called after the positions commit: a change lost here is still
+ * in the log, and the web instances fill the hole from there.
  */
-export async function publishOrderEvent(redis: Publisher, redisPrefix: string, order: Order) {
-  const event = toOrderEvent(order);
-  await redis.publish(orderEventsChannel(redisPrefix), JSON.stringify(event));
-  return event;
+export async function publishOrderEvents(redis: Publisher, redisPrefix: string, events: OrderEvent[]) {
+  if (events.length === 0) return;
+  const channel = orderEventsChannel(redisPrefix);
+  const pipeline = redis.pipeline();
+  for (const event of events) {
+    const message = buildMessage("OrderStatusChanged", event, { occurredAt: new Date(event.occurredAt) });
+    pipeline.publish(channel, JSON.stringify(message));
+  }
+  await pipeline.exec();
+}
+
+/** The event inside a pub/sub message, or null for anything that is not a valid OrderStatusChanged. */
+export function parseOrderEvent(raw: string): OrderEvent | null {
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  const parsed = parseMessage(data, ["OrderStatusChanged"]);
+  return parsed.ok ? parsed.message.payload : null;
 }

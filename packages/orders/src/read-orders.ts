@@ -36,32 +36,6 @@ export async function findOrder(db: SqlClient, orderId: string): Promise<Order |
   return row ? orderFromRow(row) : null;
 }
 
-/**
- * Orders whose latest change comes strictly after (`at`, `orderId`) in event order (updated_at, then id),
- * oldest first: what a live feed resuming from that event has missed. `userId` limits it to one shopper.
- */
-export async function ordersChangedSince(
-  db: SqlClient,
-  { at, orderId }: { at: Date; orderId: string },
-  { userId, limit }: { userId: string | null; limit: number },
-): Promise<Order[]> {
-  const rows = await db.$queryRaw<OrderRow[]>`
-    SELECT * FROM orders
-    WHERE (updated_at, id) > (${at}::timestamptz, ${orderId}::uuid)
-      AND (${userId}::uuid IS NULL OR user_id = ${userId}::uuid)
-    ORDER BY updated_at, id
-    LIMIT ${limit}`;
-  return rows.map(orderFromRow);
-}
-
-/** The `limit` most recently changed orders, oldest first: where a feed opened without history starts. */
-export async function latestOrderChanges(db: SqlClient, limit: number): Promise<Order[]> {
-  const rows = await db.$queryRaw<OrderRow[]>`
-    SELECT * FROM (SELECT * FROM orders ORDER BY updated_at DESC, id DESC LIMIT ${limit}) AS latest
-    ORDER BY updated_at, id`;
-  return rows.map(orderFromRow);
-}
-
 export type OrderHistoryEntry = { status: Order["status"]; reason: Order["cancelReason"]; at: string };
 
 /** The order's changes, oldest first, from the order change log (the one place history comes from). */

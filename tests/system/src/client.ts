@@ -60,7 +60,7 @@ export function apiClient(baseUrl: string, token?: string) {
       ),
     getOrder: (id: string) => call<{ order: Order }>("GET", `/orders/${id}`),
     listOrders: (query = "") =>
-      call<{ orders: Order[]; nextCursor: string | null }>("GET", `/orders${query}`),
+      call<{ orders: Order[]; nextCursor: string | null; position: number }>("GET", `/orders${query}`),
   };
 }
 

@@ -4,7 +4,9 @@ import WebSocket from "ws";
 import type { AppRouter } from "@gozon/api/root";
 
 export type FeedEvent = {
-  eventId: string;
+  /** The change's place in the order change log (a reset carries only this, and `reset: true`). */
+  position: number;
+  reset?: true;
   orderId: string;
   userId: string;
   status: string;
@@ -31,8 +33,8 @@ export function subscribeFeed(
   const trpc = createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient })] });
   const handlers = {
     onStarted: () => (started = true),
-    onData: (tracked: { id: string; data: FeedEvent }) =>
-      events.push({ ...tracked.data, receivedAt: Date.now() }),
+    onData: (tracked: { id: string; data: unknown }) =>
+      events.push({ ...(tracked.data as FeedEvent), receivedAt: Date.now() }),
     onError: (error: unknown) => errors.push(error),
   };
   const input = lastEventId ? { lastEventId } : undefined;

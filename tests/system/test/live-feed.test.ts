@@ -94,14 +94,14 @@ it("a page that reconnects with its lastEventId catches up on what it missed", a
     missed.push(order.id);
   }
 
-  const resumed = open(instanceA, bobToken, "orders.onStatusChange", lastSeen.eventId);
+  const resumed = open(instanceA, bobToken, "orders.onStatusChange", String(lastSeen.position));
   await waitFor(() => missed.every((id) => settledEvent(resumed.events, id)), { what: "the missed events" });
   expect(resumed.events.map((e) => [e.orderId, e.status])).toEqual(missed.map((id) => [id, "FINISHED"]));
 
   // And it keeps streaming live after the replay.
   const { order: live } = await bob.api.createOrder(400, "after reconnect");
   await waitFor(() => settledEvent(resumed.events, live.id), { what: "a live event after the replay" });
-  expect(new Set(resumed.events.map((e) => e.eventId)).size).toBe(resumed.events.length);
+  expect(new Set(resumed.events.map((e) => e.position)).size).toBe(resumed.events.length);
 });
 
 it("an admin's feed opened fresh starts with the latest orders in their current state, then goes live", async () => {
@@ -124,7 +124,63 @@ it("an admin's feed opened fresh starts with the latest orders in their current 
 
   const { order: live } = await dave.api.createOrder(300, "placed while the admin watches");
   await waitFor(() => settledEvent(feed.events, live.id), { what: "the live order" });
-  expect(new Set(feed.events.map((e) => e.eventId)).size).toBe(feed.events.length);
+  expect(new Set(feed.events.map((e) => e.position)).size).toBe(feed.events.length);
+});
+
+it("a client moving between instances while orders settle misses nothing and gets nothing twice", async () => {
+  const [instanceA, instanceB] = system.webUrls as [string, string];
+  const erin = await signUp(instanceA, "erin");
+  const token = (await apiClient(instanceA).login(erin.email, "password-123")).accessToken;
+  await erin.api.createAccount();
+  await erin.api.topUp(1_000_000);
+  const { position: start } = await erin.api.listOrders();
+
+  // Orders keep coming while the client hops A → B → A → B, resuming each time after what it saw.
+  const placed: string[] = [];
+  let placing = true;
+  const orders = (async () => {
+    for (let i = 0; placing && i < 200; i++)
+      placed.push((await erin.api.createOrder(100, `hop ${i}`)).order.id);
+  })();
+  const received: Received[] = [];
+  let last = String(start);
+  for (const instance of [instanceA, instanceB, instanceA, instanceB]) {
+    const feed = open(instance, token, "orders.onStatusChange", last);
+    const target = received.length + 6;
+    await waitFor(() => received.length + feed.events.length >= target, { what: "events on this instance" });
+    feed.close();
+    received.push(...feed.events);
+    last = String(received.at(-1)!.position);
+  }
+  placing = false;
+  await orders;
+  for (const id of placed) await waitFor(async () => (await erin.api.getOrder(id)).order.status !== "NEW");
+  const final = open(instanceA, token, "orders.onStatusChange", last);
+  await waitFor(() => placed.every((id) => settledEvent([...received, ...final.events], id)), {
+    what: "every settle",
+  });
+  const all = [...received, ...final.events];
+  const positions = all.map((e) => e.position);
+  expect(positions).toEqual([...positions].sort((a, b) => a - b));
+  expect(new Set(positions).size).toBe(positions.length);
+  expect(all.map((e) => `${e.orderId}:${e.status}`).sort()).toEqual(
+    placed.flatMap((id) => [`${id}:NEW`, `${id}:FINISHED`]).sort(),
+  );
+  expect(all.every((e) => e.userId === erin.userId)).toBe(true);
+});
+
+it("refuses a malformed lastEventId with a 400, and keeps serving", async () => {
+  const [web] = system.webUrls as [string];
+  const frank = await signUp(web, "frank");
+  const token = (await apiClient(web).login(frank.email, "password-123")).accessToken;
+  for (const bad of ["x".repeat(36), "9".repeat(30), "-1", "1e3"]) {
+    const feed = open(web, token, "orders.onStatusChange", bad);
+    const error = await waitFor(() => feed.errors[0], { what: `the error for ${bad}` });
+    expect(error).toMatchObject({ data: { code: "BAD_REQUEST", httpStatus: 400 } });
+    feed.close();
+  }
+  const good = open(web, token, "orders.onStatusChange");
+  await waitFor(() => good.isStarted(), { what: "a valid subscription" });
 });
 
 it("shows the queue dashboard (Bull Board) to admins only", async () => {

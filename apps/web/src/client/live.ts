@@ -2,8 +2,9 @@
 import { useEffect, useRef } from "react";
 import { api, describeError, isUnauthorized, refreshSession, resetLiveConnection } from "./api.ts";
 
+/** An order change as the feed carries it; `position` is its place in the order change log. */
 export type OrderEvent = {
-  eventId: string;
+  position: number;
   orderId: string;
   userId: string;
   status: "NEW" | "FINISHED" | "CANCELLED";
@@ -13,25 +14,32 @@ export type OrderEvent = {
   occurredAt: string;
 };
 
+type FeedItem = OrderEvent | { reset: true; position: number };
+
+export type FeedOptions = {
+  /** The position to resume after (e.g. `orders.list`'s `position`); without it the feed starts now. */
+  from?: number;
+  /** The feed could not resume (the position is too old): refetch what the page shows. */
+  onReset?: () => void;
+};
+
 /**
- * Follows an order feed over WebSocket. Each event is handed over once (a reconnect may replay some: they
- * are dropped by id); `onReconnect` lets a page refetch what it shows. An expired session is refreshed
- * and the feed resumes from the last event seen.
+ * Follows an order feed over WebSocket, each change once and in order. After any disconnect, token
+ * refresh or server restart it resumes after the last position it handed over, so nothing is missed;
+ * a change replayed twice is dropped by its position.
  */
 export function useOrderFeed(
   feed: "orders.onStatusChange" | "admin.orderFeed",
   enabled: boolean,
   onEvent: (event: OrderEvent) => void,
-  onReconnect?: () => void,
+  options: FeedOptions = {},
 ) {
-  const handlers = useRef({ onEvent, onReconnect });
-  handlers.current = { onEvent, onReconnect };
+  const handlers = useRef({ onEvent, ...options });
+  handlers.current = { onEvent, ...options };
 
   useEffect(() => {
     if (!enabled) return;
-    const seen = new Set<string>();
-    let lastEventId: string | undefined;
-    let starts = 0;
+    let lastPosition = handlers.current.from;
     let subscription: { unsubscribe(): void } | undefined;
     let stopped = false;
     let failures = 0;
@@ -39,21 +47,24 @@ export function useOrderFeed(
 
     const subscribe = () => {
       const procedure = feed === "orders.onStatusChange" ? api.orders.onStatusChange : api.admin.orderFeed;
-      subscription = procedure.subscribe(lastEventId ? { lastEventId } : undefined, {
-        onStarted: () => {
-          if (starts++ > 0) handlers.current.onReconnect?.();
-        },
-        onData: ({ id, data }) => {
+      const input = lastPosition === undefined ? undefined : { lastEventId: String(lastPosition) };
+      subscription = procedure.subscribe(input, {
+        onData: ({ data }) => {
           failures = 0;
-          lastEventId = id;
-          if (seen.has(data.eventId)) return;
-          seen.add(data.eventId);
-          handlers.current.onEvent(data as OrderEvent);
+          const item = data as FeedItem;
+          if ("reset" in item) {
+            lastPosition = item.position;
+            handlers.current.onReset?.();
+            return;
+          }
+          if (lastPosition !== undefined && item.position <= lastPosition) return;
+          lastPosition = item.position;
+          handlers.current.onEvent(item);
         },
         onError: async (error) => {
           if (stopped) return;
           if (isUnauthorized(error)) {
-            // The socket's cookie expired: refresh it and reconnect (a refused refresh signs the user out).
+            // The socket's session expired: refresh it and resume (a refused refresh signs the user out).
             if (await refreshSession()) {
               resetLiveConnection();
               if (!stopped) subscribe();

@@ -1,4 +1,14 @@
 import { z } from "zod";
 
-/** `lastEventId` is sent back by the client on reconnect (tRPC's tracked events) to resume the feed. */
-export const feedInputSchema = z.object({ lastEventId: z.string().max(64).nullish() }).optional();
+/**
+ * `lastEventId` is the last log position the client saw (tRPC's tracked events send it back on
+ * reconnect); the feed resumes right after it. Anything but a decimal position is a 400.
+ */
+export const feedInputSchema = z
+  .strictObject({
+    lastEventId: z
+      .string()
+      .regex(/^(0|[1-9]\d{0,14})$/, { error: "must be a position the feed sent (a decimal integer)" })
+      .nullish(),
+  })
+  .optional();

@@ -1,43 +1,150 @@
-// Fan-out of order events inside one web process. Every web instance holds one Redis subscriber on the
-// order-events channel (the workers and the API publish there) and hands each event to the subscriptions
-// of this process; Redis pub/sub is what makes an event reach a browser on any instance.
+// Fan-out of order changes inside one web process, in log-position order with no holes.
+//
+// Every web instance holds one Redis subscriber on the order-events channel (the orders worker publishes
+// each change there once its position is committed) and hands each change to the subscriptions of this
+// process. Redis pub/sub drops messages while a subscriber is away and says nothing, so the bus heals
+// itself from the order change log: positions are dense, so an event at P+2 after P shows a hole; a
+// reconnect of the subscriber may hide one; a lost trailing event shows nothing at all. In each case the
+// bus reads the log after the last position it delivered (on the hole, on the reconnect, and on a short
+// poll) and delivers what it finds first. Listeners therefore see every change once, in position order.
+import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import type { Logger } from "@gozon/core/logger";
-import { orderStatusChangedSchema } from "@gozon/messaging/contracts";
-import { orderEventsChannel, type OrderEvent } from "@gozon/orders/order-events";
+import type { SqlClient } from "@gozon/messaging/sql";
+import { orderEventsChannel, parseOrderEvent, type OrderEvent } from "@gozon/orders/order-events";
+import { changesAfter, logBounds } from "@gozon/orders/order-log";
 
 export type OrderEventListener = (event: OrderEvent) => void;
 
 export type OrderEventBus = {
+  /** Every change after `head` at the moment of the call, in position order, each once. */
   subscribe(listener: OrderEventListener): () => void;
-  /** Resolves once the Redis subscription is active (events published before may be missed: see replay). */
+  /** Resolves once the Redis subscription is active and the bus knows the log's last position. */
   ready: Promise<void>;
+  /** The last position handed to the listeners. */
+  readonly head: number;
   readonly listeners: number;
   close(): Promise<void>;
 };
 
-export function createOrderEventBus(redisUrl: string, redisPrefix: string, log: Logger): OrderEventBus {
+export type OrderEventBusOptions = {
+  redisUrl: string;
+  redisPrefix: string;
+  db: SqlClient;
+  log: Logger;
+  /** How often the log is read for changes that pub/sub did not bring. */
+  pollMs: number;
+};
+
+/** Rows per read of the log; a long catch-up reads page after page. */
+const PAGE = 500;
+/** Live events held while a catch-up runs; past this they are dropped and read from the log instead. */
+const MAX_HELD = 10_000;
+
+export function createOrderEventBus({
+  redisUrl,
+  redisPrefix,
+  db,
+  log,
+  pollMs,
+}: OrderEventBusOptions): OrderEventBus {
   const listeners = new Set<OrderEventListener>();
   const channel = orderEventsChannel(redisPrefix);
+  let head = 0;
+  let started = false;
+  let closed = false;
+  /** Live events that arrived ahead of a hole (or before the start), by position. */
+  const held = new Map<number, OrderEvent>();
+  let catchingUp: Promise<void> | undefined;
+  let catchUpAgain = false;
+
+  const deliver = (event: OrderEvent) => {
+    head = event.position;
+    for (const listener of listeners) listener(event);
+  };
+
+  /** Delivers held events that continue `head` without a hole; drops those already delivered. */
+  const deliverHeld = () => {
+    for (const position of [...held.keys()]) if (position <= head) held.delete(position);
+    for (let next = held.get(head + 1); next; next = held.get(head + 1)) {
+      held.delete(next.position);
+      deliver(next);
+    }
+  };
+
+  const readLog = async () => {
+    do {
+      catchUpAgain = false;
+      for (;;) {
+        const page = await changesAfter(db, head, { userId: null, limit: PAGE });
+        // The log is the truth: it has every committed position after `head` (purged ones aside).
+        for (const event of page) if (event.position > head) deliver(event);
+        if (page.length < PAGE) break;
+      }
+      deliverHeld();
+    } while (catchUpAgain && !closed);
+  };
+
+  /** Reads the log after `head`; one read at a time, and a call during a read makes it read once more. */
+  const catchUp = () => {
+    if (!started || closed) return;
+    if (catchingUp) {
+      catchUpAgain = true;
+      return;
+    }
+    catchingUp = readLog()
+      .catch((err: unknown) => log.warn({ err }, "could not read the order change log; will retry"))
+      .finally(() => (catchingUp = undefined));
+  };
+
+  const onLive = (event: OrderEvent) => {
+    if (event.position <= head) return;
+    if (started && !catchingUp && event.position === head + 1) {
+      deliver(event);
+      return;
+    }
+    if (held.size >= MAX_HELD) held.clear(); // the log has them all
+    held.set(event.position, event);
+    catchUp();
+  };
+
   // A subscriber connection can do nothing else, hence its own; ioredis re-subscribes after a reconnect.
-  const subscriber = new Redis(redisUrl, { maxRetriesPerRequest: null, connectionName: "web-order-events" });
+  const subscriber = new Redis(redisUrl, {
+    maxRetriesPerRequest: null,
+    connectionName: `${redisPrefix}:web-order-events`,
+  });
   subscriber.on("error", (err: Error) => log.warn({ err: err.message }, "order events subscriber error"));
   subscriber.on("message", (_channel: string, raw: string) => {
-    let data: unknown;
-    try {
-      data = JSON.parse(raw);
-    } catch {
-      data = undefined;
-    }
-    const parsed = orderStatusChangedSchema.safeParse(data);
-    if (!parsed.success) {
+    const event = parseOrderEvent(raw);
+    if (!event) {
       log.warn({ channel }, "ignored a malformed order event");
       return;
     }
-    for (const listener of listeners) listener(parsed.data);
+    onLive(event);
   });
-  const ready = subscriber.subscribe(channel).then(() => undefined);
+  // Messages published while the connection was down are gone: read them from the log.
+  subscriber.on("ready", () => catchUp());
+
+  const ready = (async () => {
+    await subscriber.subscribe(channel);
+    // Subscribed first, then the log's end: an event published in between is held, not lost.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        head = (await logBounds(db)).last;
+        break;
+      } catch (err) {
+        if (closed) throw err;
+        log.warn({ err, attempt }, "cannot read the order change log yet; retrying");
+        await sleep(Math.min(100 * 2 ** attempt, 5_000));
+      }
+    }
+    started = true;
+    deliverHeld();
+    if (held.size > 0) catchUp();
+  })();
   ready.catch((err: unknown) => log.error({ err }, "order events subscription failed"));
+  const poll = setInterval(catchUp, pollMs);
+  poll.unref();
 
   return {
     subscribe(listener) {
@@ -45,12 +152,18 @@ export function createOrderEventBus(redisUrl: string, redisPrefix: string, log: 
       return () => listeners.delete(listener);
     },
     ready,
+    get head() {
+      return head;
+    },
     get listeners() {
       return listeners.size;
     },
     async close() {
+      closed = true;
+      clearInterval(poll);
       listeners.clear();
       subscriber.disconnect();
+      await catchingUp;
     },
   };
 }

@@ -1,29 +1,35 @@
-// A resumable stream of order events for one subscription (a shopper's own orders, or all for admins).
+// A resumable stream of order changes for one subscription (a shopper's own orders, or all for admins).
 //
-// Order of operations matters: attach to the live bus first (buffering), then replay from Postgres what
-// changed since the client's last event id, then stream live events, skipping what was already sent.
-// Redis pub/sub drops messages while a subscriber is away, so the orders table is the replay source.
-import { EventEmitter, on } from "node:events";
+// Order of operations matters: attach to this process's bus first (holding its events), then replay from
+// the order change log every change after the client's last position, page by page however far behind it
+// is, then stream the held and live events, skipping what the replay already sent. The bus delivers in
+// position order without holes (it heals its own pub/sub gaps from the log), so neither does the feed.
 import { tracked } from "@trpc/server";
-import { parseEventId, toOrderEvent, type OrderEvent } from "@gozon/orders/order-events";
-import { latestOrderChanges, ordersChangedSince } from "@gozon/orders/read-orders";
+import { changesAfter, latestChanges, logBounds } from "@gozon/orders/order-log";
+import type { OrderEvent } from "@gozon/orders/order-events";
 import type { SqlClient } from "@gozon/messaging/sql";
 import type { ApiDeps } from "../deps.ts";
 import type { OrderEventBus } from "./order-event-bus.ts";
 
-/**
- * Replay sends every change strictly after the client's last event, in event-id order. (A change stamped
- * just before that event but committed after the client left would be missed; pages also refetch their
- * list when they reconnect, which covers it.)
- */
-const REPLAY_LIMIT = 1_000;
+/** Rows per replay page: bounded reads, whatever the distance to catch up. */
+const REPLAY_PAGE = 500;
+/** Live events held for a subscription while it replays; past this the replay simply reads further. */
+const MAX_HELD = 10_000;
 
 /**
- * A shopper's own orders, or every order (admins). An admin's feed opened without a last event id starts
- * with the latest `recent` orders in their current state, so the page is not empty until the next order;
- * a shopper's page lists its orders itself, and old states must not pop up as fresh toasts.
+ * A shopper's own orders, or every order (admins). An admin's feed opened without a position starts
+ * with the latest `recent` changes, so the page is not empty until the next order; a shopper's page lists
+ * its orders itself (`orders.list` returns the position to subscribe from).
  */
 export type FeedScope = { userId: string } | { all: true; recent: number };
+
+/**
+ * Sent instead of a replay when the client's position is no longer in the log (purged by retention) or
+ * was never handed out: the page refetches what it shows and goes on from `position`.
+ */
+export type FeedReset = { reset: true; position: number };
+
+export type FeedItem = OrderEvent | FeedReset;
 
 export async function* orderFeed(
   bus: OrderEventBus,
@@ -31,45 +37,79 @@ export async function* orderFeed(
   scope: FeedScope,
   lastEventId: string | null | undefined,
   signal: AbortSignal | undefined,
-): AsyncGenerator<OrderEvent> {
-  const inScope = (event: OrderEvent) => "all" in scope || event.userId === scope.userId;
-  const live = new EventEmitter();
+): AsyncGenerator<FeedItem> {
+  const userId = "all" in scope ? null : scope.userId;
+  let held: OrderEvent[] = [];
+  let overflowed = false;
+  let wake: (() => void) | undefined;
   const unsubscribe = bus.subscribe((event) => {
-    if (inScope(event)) live.emit("event", event);
+    if (userId && event.userId !== userId) return;
+    if (held.length >= MAX_HELD) {
+      held = [];
+      overflowed = true;
+    }
+    held.push(event);
+    wake?.();
+  });
+  const aborted = new Promise<void>((resolve) => {
+    if (signal?.aborted) resolve();
+    signal?.addEventListener("abort", () => resolve(), { once: true });
   });
   try {
-    const stream = on(live, "event", { signal });
-    const sent = new Set<string>();
-    const last = lastEventId ? parseEventId(lastEventId) : null;
-    const changed = last
-      ? await ordersChangedSince(db, last, {
-          userId: "all" in scope ? null : scope.userId,
-          limit: REPLAY_LIMIT,
-        })
-      : "all" in scope
-        ? await latestOrderChanges(db, scope.recent)
-        : [];
-    for (const order of changed) {
-      const event = toOrderEvent(order);
-      sent.add(event.eventId);
-      yield event;
-    }
-    try {
-      for await (const [event] of stream as AsyncIterable<[OrderEvent]>) {
-        if (sent.has(event.eventId)) continue;
-        sent.add(event.eventId);
-        if (sent.size > 10_000) sent.clear(); // bounded memory on long-lived feeds; clients dedupe too
-        yield event;
+    // Taken in the same tick as the subscription: every change after it reaches the listener above.
+    const busHead = bus.head;
+    let last: number;
+    if (lastEventId) {
+      last = Number(lastEventId);
+      const bounds = await logBounds(db);
+      // Purged since the client saw it (a hole would follow), or a position the log never had.
+      if ((bounds.first > 0 && last < bounds.first - 1) || last > bounds.last) {
+        yield { reset: true, position: bounds.last };
+        last = bounds.last;
       }
-    } catch (error) {
-      if (!signal?.aborted) throw error; // the client went away: a normal end, not an error
+    } else if ("all" in scope) {
+      const recent = await latestChanges(db, scope.recent);
+      for (const event of recent) if (event.position <= busHead) yield event;
+      last = busHead;
+    } else {
+      last = busHead;
+    }
+
+    for (;;) {
+      // Replay from the log until a page comes back short: by then it has read past everything the bus
+      // had delivered when it attached, and whatever came later is held.
+      for (;;) {
+        overflowed = false;
+        const page = await changesAfter(db, last, { userId, limit: REPLAY_PAGE });
+        for (const event of page) {
+          yield event;
+          last = event.position;
+        }
+        if (page.length < REPLAY_PAGE && !overflowed) break;
+      }
+      // Live: the held events, then each new one. A slow client that lets too many pile up goes back
+      // to reading the log.
+      while (!signal?.aborted && !overflowed) {
+        const batch = held;
+        held = [];
+        for (const event of batch) {
+          if (event.position <= last) continue; // sent by the replay
+          yield event;
+          last = event.position;
+        }
+        if (held.length === 0 && !overflowed) {
+          await Promise.race([new Promise<void>((resolve) => (wake = resolve)), aborted]);
+          wake = undefined;
+        }
+      }
+      if (signal?.aborted) return;
     }
   } finally {
     unsubscribe();
   }
 }
 
-/** The feed as tRPC tracked events: the event id is what a reconnecting client sends back. */
+/** The feed as tRPC tracked events: the event id is the log position a reconnecting client sends back. */
 export async function* trackedOrderFeed(
   deps: Pick<ApiDeps, "orderEvents" | "ordersDb">,
   scope: FeedScope,
@@ -78,7 +118,7 @@ export async function* trackedOrderFeed(
 ) {
   const bus = deps.orderEvents();
   await bus.ready;
-  for await (const event of orderFeed(bus, deps.ordersDb, scope, lastEventId, signal)) {
-    yield tracked(event.eventId, event);
+  for await (const item of orderFeed(bus, deps.ordersDb, scope, lastEventId, signal)) {
+    yield tracked(String(item.position), item);
   }
 }

@@ -7,23 +7,33 @@ import { Waiting } from "../../../src/client/waiting.tsx";
 import { StatusBadge } from "../../../src/client/status-badge.tsx";
 
 const statuses = ["NEW", "FINISHED", "CANCELLED"] as const;
+/** Rows kept on the page: a tab left open all day stays small. Older orders are on the orders page. */
+const MAX_ROWS = 500;
 
 export default function AdminFeedPage() {
   const { user, session } = useRequireUser({ admin: true });
   // One row per order, updated in place; newest first. The feed opens with the latest orders, then goes live.
   const [orders, setOrders] = useState<OrderEvent[]>([]);
-  useOrderFeed("admin.orderFeed", !!user, (event) =>
-    setOrders((current) => {
-      const existing = current.find((o) => o.orderId === event.orderId);
-      if (existing && existing.eventId >= event.eventId) return current; // an older state arrived late
-      return [event, ...current.filter((o) => o.orderId !== event.orderId)];
-    }),
+  useOrderFeed(
+    "admin.orderFeed",
+    !!user,
+    (event) =>
+      setOrders((current) => {
+        // The feed is in position order: a later change of a shown order replaces it, on top.
+        const rest = current.filter((o) => o.orderId !== event.orderId);
+        return [event, ...rest].slice(0, MAX_ROWS);
+      }),
+    // Too far behind to resume: start the rows afresh from what comes next.
+    { onReset: () => setOrders([]) },
   );
 
   if (!user) return <Waiting error={session.error} retry={() => void session.refetch()} />;
   return (
     <main>
       <h1>Live order feed</h1>
+      <p className="hint">
+        The latest {MAX_ROWS} orders, live. Older orders: <a href="/admin/orders">all orders</a>.
+      </p>
       <dl className="counts" aria-label="Orders by status">
         {statuses.map((status) => (
           <div key={status}>

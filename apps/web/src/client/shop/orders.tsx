@@ -18,7 +18,7 @@ type Order = {
   cancelReason: CancelReason;
   createdAt: string;
 };
-type Page = { orders: Order[]; nextCursor: string | null };
+type Page = { orders: Order[]; nextCursor: string | null; position: number };
 
 const ordersKey = ["orders"] as const;
 
@@ -50,9 +50,11 @@ export function Orders() {
     getNextPageParam: (last) => last.nextCursor,
   });
 
+  // Subscribed once the first page is in, from the position it was read at: no change falls between.
+  const firstPage = list.data?.pages[0];
   useOrderFeed(
     "orders.onStatusChange",
-    true,
+    firstPage !== undefined,
     (event: OrderEvent) => {
       const data = queryClient.getQueryData<InfiniteData<Page>>(ordersKey);
       const before = findOrder(data, event.orderId);
@@ -68,9 +70,8 @@ export function Orders() {
           createdAt: before?.createdAt ?? event.occurredAt,
         }),
       );
-      // Every settle event is new here (the feed drops repeats by event id), including one replayed after
-      // a reconnect whose state a refetched list already shows: the shopper still hears what happened.
-      if (event.status === "NEW") return;
+      // A toast for each settle the page had not shown yet (the feed hands each change over once).
+      if (event.status === "NEW" || before?.status === event.status) return;
       if (event.status === "FINISHED") {
         toast.success(`Order “${event.description}” paid: ${formatRoubles(event.amount)}`);
         void queryClient.invalidateQueries({ queryKey: accountKey });
@@ -78,7 +79,10 @@ export function Orders() {
         toast.error(`Order “${event.description}” cancelled: ${reasonText(event.reason)}`);
       }
     },
-    () => void queryClient.invalidateQueries({ queryKey: ordersKey }),
+    {
+      from: firstPage?.position,
+      onReset: () => void queryClient.invalidateQueries({ queryKey: ordersKey }),
+    },
   );
 
   // An order put on top by a live event may turn up again in a later page: show it once.

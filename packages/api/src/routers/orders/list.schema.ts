@@ -26,4 +26,7 @@ export const listOutputSchema = z.object({
     .uuid()
     .nullable()
     .meta({ description: "Pass it as `cursor` for the next page; null at the end" }),
+  position: z.number().int().nonnegative().meta({
+    description: "The order feed's position when the list was read: subscribe with it as `lastEventId`",
+  }),
 });

@@ -1,0 +1,133 @@
+// The order change log: one row per change of an order, written in the change's own statement
+// (create-order.ts, settle-order.ts). It is the order's status history and the live feed's source.
+//
+// Positions. A feed resumes with "everything after position P", so positions must follow commit order:
+// a change whose transaction started first but committed last must not get a position below one a
+// client has already seen. Sequences and timestamps are drawn when a transaction runs, not when it
+// commits. We let one assigner stamp positions AFTER commit: rows are written with a null position, and
+// `assignPositions` (run by the orders worker, one run at a time under an advisory lock) numbers the
+// committed, unnumbered rows max+1, max+2, … Only committed rows are visible to it, each run commits before
+// the next one starts, so positions become visible in increasing order and are dense (no holes): a
+// receiver that sees P+2 after P knows it missed P+1. The other known technique (record
+// `pg_current_xact_id()` and hand out only rows below the snapshot's xmin horizon) gives sparse
+// positions, so a lost pub/sub message cannot be noticed from the next one, and any long write
+// transaction on the server (in any database) holds back every feed.
+import type { Order } from "@gozon/db/generated/orders/client";
+import { deleteInBatches } from "@gozon/db/batches";
+import { toSafeNumber } from "@gozon/db/money";
+import type { SqlClient, TransactionalSqlClient } from "@gozon/messaging/sql";
+import type { OrderEvent } from "./order-events.ts";
+
+/** A change-log row joined with its order, as the feed reads it. */
+type ChangeRow = {
+  position: bigint;
+  order_id: string;
+  user_id: string;
+  status: Order["status"];
+  cancel_reason: Order["cancelReason"];
+  at: Date;
+  amount: bigint;
+  description: string;
+};
+
+function toEvent(row: ChangeRow): OrderEvent {
+  return {
+    position: toSafeNumber(row.position),
+    orderId: row.order_id,
+    userId: row.user_id,
+    status: row.status,
+    reason: row.cancel_reason,
+    amount: toSafeNumber(row.amount),
+    description: row.description,
+    occurredAt: row.at.toISOString(),
+  };
+}
+
+/** Any constant: the advisory lock that makes position assignment one run at a time, across workers. */
+const ASSIGNER_LOCK = 0x60_20_0c_4a;
+
+/**
+ * Stamps positions on up to `batch` committed changes that have none yet, oldest first, and returns them
+ * as events in position order. Concurrent callers queue on the lock (a waiter then sees what the holder
+ * committed), so no committed row is left unnumbered by a caller that gave up.
+ */
+export async function assignPositions(db: TransactionalSqlClient, batch = 500): Promise<OrderEvent[]> {
+  const rows = await db.$transaction(async (tx) => {
+    await tx.$queryRaw`SELECT pg_advisory_xact_lock(${ASSIGNER_LOCK}::bigint)`;
+    return tx.$queryRaw<ChangeRow[]>`
+      WITH head AS (SELECT coalesce(max(position), 0) AS p FROM order_changes),
+      pending AS (
+        SELECT id, row_number() OVER (ORDER BY id) AS n
+        FROM (SELECT id FROM order_changes WHERE position IS NULL ORDER BY id LIMIT ${batch}) AS waiting
+      ),
+      stamped AS (
+        UPDATE order_changes AS c SET position = head.p + pending.n
+        FROM head, pending WHERE c.id = pending.id
+        RETURNING c.*
+      )
+      SELECT s.position, s.order_id::text, s.user_id::text, s.status, s.cancel_reason, s.at,
+             o.amount, o.description
+      FROM stamped AS s JOIN orders AS o ON o.id = s.order_id
+      ORDER BY s.position`;
+  });
+  return rows.map(toEvent);
+}
+
+/** Changes after `position`, in position order, all or one user's: a page of a feed's replay. */
+export async function changesAfter(
+  db: SqlClient,
+  position: number,
+  { userId, limit }: { userId: string | null; limit: number },
+): Promise<OrderEvent[]> {
+  const rows = userId
+    ? await db.$queryRaw<ChangeRow[]>`
+        SELECT c.position, c.order_id::text, c.user_id::text, c.status, c.cancel_reason, c.at,
+               o.amount, o.description
+        FROM order_changes AS c JOIN orders AS o ON o.id = c.order_id
+        WHERE c.user_id = ${userId}::uuid AND c.position > ${position}
+        ORDER BY c.position LIMIT ${limit}`
+    : await db.$queryRaw<ChangeRow[]>`
+        SELECT c.position, c.order_id::text, c.user_id::text, c.status, c.cancel_reason, c.at,
+               o.amount, o.description
+        FROM order_changes AS c JOIN orders AS o ON o.id = c.order_id
+        WHERE c.position > ${position}
+        ORDER BY c.position LIMIT ${limit}`;
+  return rows.map(toEvent);
+}
+
+/** The latest `limit` positioned changes, in position order: where an admin's feed without history starts. */
+export async function latestChanges(db: SqlClient, limit: number): Promise<OrderEvent[]> {
+  const rows = await db.$queryRaw<ChangeRow[]>`
+    SELECT * FROM (
+      SELECT c.position, c.order_id::text, c.user_id::text, c.status, c.cancel_reason, c.at,
+             o.amount, o.description
+      FROM order_changes AS c JOIN orders AS o ON o.id = c.order_id
+      WHERE c.position IS NOT NULL
+      ORDER BY c.position DESC LIMIT ${limit}) AS latest
+    ORDER BY position`;
+  return rows.map(toEvent);
+}
+
+/** The first and last positions in the log (0 and 0 when nothing is positioned yet). */
+export async function logBounds(db: SqlClient): Promise<{ first: number; last: number }> {
+  const [row] = await db.$queryRaw<{ first: bigint | null; last: bigint | null }[]>`
+    SELECT min(position) AS first, max(position) AS last FROM order_changes`;
+  return { first: toSafeNumber(row?.first ?? 0n), last: toSafeNumber(row?.last ?? 0n) };
+}
+
+/**
+ * Deletes positioned changes older than `retentionDays`, in small batches. The newest change is always
+ * kept, so the log still knows its last position (a feed resuming before the first kept one is reset).
+ */
+export async function purgeOrderLog(db: SqlClient, retentionDays: number, batchSize = 500): Promise<number> {
+  return deleteInBatches(
+    batchSize,
+    () => db.$executeRaw`
+      DELETE FROM order_changes WHERE id IN (
+        SELECT id FROM order_changes
+        WHERE position < (SELECT max(position) FROM order_changes)
+          AND at < now() - make_interval(days => ${retentionDays}::int)
+        ORDER BY position
+        LIMIT ${batchSize})`,
+  );
+}

@@ -1,0 +1,82 @@
+// Stamps commit-ordered positions on new order changes and announces them to the web instances
+// (see packages/orders/src/order-log.ts for why positions are stamped after commit).
+import type { Logger } from "@gozon/core/logger";
+import { listen } from "@gozon/messaging/pg-listener";
+import type { TransactionalSqlClient } from "@gozon/messaging/sql";
+import { publishOrderEvents } from "./order-events.ts";
+import { assignPositions } from "./order-log.ts";
+
+export type PositionAssignerOptions = {
+  db: TransactionalSqlClient;
+  databaseUrl: string;
+  publisher: Parameters<typeof publishOrderEvents>[0];
+  redisPrefix: string;
+  log: Logger;
+  /** Fallback poll; new changes wake the assigner at once through LISTEN/NOTIFY. */
+  pollMs: number;
+  /** Rows stamped per transaction. */
+  batch?: number;
+};
+
+/** Runs the assigner in this process: woken by every new change, and polling as the fallback. */
+export function startPositionAssigner({
+  db,
+  databaseUrl,
+  publisher,
+  redisPrefix,
+  log,
+  pollMs,
+  batch = 500,
+}: PositionAssignerOptions) {
+  let running: Promise<void> | undefined;
+  let again = false;
+
+  const drain = async () => {
+    do {
+      again = false;
+      for (;;) {
+        const events = await assignPositions(db, batch);
+        if (events.length > 0) {
+          // Positions are committed: a change that fails to go out here is filled in from the log by
+          // the web instances (they notice the hole, or read the log on their next poll).
+          await publishOrderEvents(publisher, redisPrefix, events).catch((err: unknown) =>
+            log.warn(
+              { err, count: events.length },
+              "could not publish order events; feeds will read the log",
+            ),
+          );
+        }
+        if (events.length < batch) break;
+      }
+    } while (again);
+  };
+
+  /** One drain at a time; a wake-up during a drain makes it go round once more. */
+  const run = () => {
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = drain()
+      .catch((err: unknown) => log.error({ err }, "position assignment failed; will retry"))
+      .finally(() => (running = undefined));
+    return running;
+  };
+
+  const listener = listen({
+    url: databaseUrl,
+    channel: "gozon_order_changes",
+    onNotify: () => void run(),
+    log,
+  });
+  const poll = setInterval(() => void run(), pollMs);
+  return {
+    /** Stamps and announces what is waiting now (resolves when done). */
+    run,
+    async stop() {
+      clearInterval(poll);
+      await listener.stop();
+      await running;
+    },
+  };
+}
