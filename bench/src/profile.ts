@@ -62,7 +62,9 @@ export const HOPS = [
   {
     key: "announce",
     label: "settled → event at the client",
-    detail: "→ event received: re-read the order, Redis publish, web fan-out, tRPC over WebSocket",
+    detail:
+      "→ event received: NOTIFY, the position assigner stamps the change, Redis publish, web fan-out, " +
+      "tRPC over WebSocket",
   },
 ] as const;
 

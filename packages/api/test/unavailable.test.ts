@@ -1,51 +1,16 @@
 // A database that is down or overloaded is a 503 with Retry-After that the client may retry, not a 500.
 // The API reaches Postgres through a TCP proxy that the test cuts: pooled connections die mid-life and
 // new ones are refused, as when Postgres restarts or the network drops.
-import net from "node:net";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTcpProxy } from "@gozon/core/testing";
 import { testServerUrl } from "@gozon/db/testing";
 import { isDatabaseUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from "../src/errors.ts";
 import { startApi, strongPassword, uniqueEmail, type ApiHarness } from "./harness.ts";
 
-/** A TCP proxy to the test Postgres: `cut()` resets every connection and refuses new ones until `restore()`. */
-async function startPostgresProxy() {
+/** A TCP proxy to the test Postgres. */
+function startPostgresProxy() {
   const target = new URL(testServerUrl());
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(target.port || 5432), target.hostname);
-    for (const [socket, peer] of [
-      [client, upstream],
-      [upstream, client],
-    ] as const) {
-      sockets.add(socket);
-      socket.on("error", () => peer.destroy());
-      socket.on("close", () => {
-        sockets.delete(socket);
-        peer.destroy();
-      });
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  const listen = (port: number) => new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-  await listen(0);
-  const port = (server.address() as AddressInfo).port;
-  const cut = async () => {
-    const closed = new Promise((resolve) => server.close(resolve));
-    for (const socket of sockets) socket.destroy();
-    await closed;
-  };
-  return {
-    route(url: string) {
-      const routed = new URL(url);
-      routed.hostname = "127.0.0.1";
-      routed.port = String(port);
-      return routed.toString();
-    },
-    cut,
-    restore: () => listen(port),
-    close: () => (server.listening ? cut() : Promise.resolve()),
-  };
+  return startTcpProxy(target.hostname, Number(target.port || 5432));
 }
 
 let proxy: Awaited<ReturnType<typeof startPostgresProxy>>;

@@ -26,6 +26,51 @@ export async function waitFor<T>(
   }
 }
 
+/**
+ * A TCP proxy to `host:port` on a port of its own: `cut()` resets every connection through it and refuses
+ * new ones until `restore()`, as when a server restarts or the network drops.
+ */
+export async function startTcpProxy(host: string, port: number) {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(port, host);
+    for (const [socket, peer] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
+      sockets.add(socket);
+      socket.on("error", () => peer.destroy());
+      socket.on("close", () => {
+        sockets.delete(socket);
+        peer.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  const listen = (on: number) => new Promise<void>((resolve) => server.listen(on, "127.0.0.1", resolve));
+  await listen(0);
+  const address = server.address();
+  if (!address || typeof address === "string") throw new Error("no port");
+  const cut = async () => {
+    const closed = new Promise((resolve) => server.close(resolve));
+    for (const socket of sockets) socket.destroy();
+    await closed;
+  };
+  return {
+    port: address.port,
+    /** `url` with its host and port replaced by the proxy's. */
+    route(url: string) {
+      const routed = new URL(url);
+      routed.hostname = "127.0.0.1";
+      routed.port = String(address.port);
+      return routed.toString().replace(/\/$/, "");
+    },
+    cut,
+    restore: () => listen(address.port),
+    close: () => (server.listening ? cut() : Promise.resolve()),
+  };
+}
+
 /** A port that was free a moment ago (the OS picks it). */
 export async function freePort(): Promise<number> {
   const server = net.createServer();

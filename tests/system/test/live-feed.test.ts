@@ -96,7 +96,13 @@ it("a page that reconnects with its lastEventId catches up on what it missed", a
 
   const resumed = open(instanceA, bobToken, "orders.onStatusChange", String(lastSeen.position));
   await waitFor(() => missed.every((id) => settledEvent(resumed.events, id)), { what: "the missed events" });
-  expect(resumed.events.map((e) => [e.orderId, e.status])).toEqual(missed.map((id) => [id, "FINISHED"]));
+  // Every change it missed, in order: each order's creation, then its settle.
+  expect(resumed.events.map((e) => [e.orderId, e.status])).toEqual(
+    missed.flatMap((id) => [
+      [id, "NEW"],
+      [id, "FINISHED"],
+    ]),
+  );
 
   // And it keeps streaming live after the replay.
   const { order: live } = await bob.api.createOrder(400, "after reconnect");
@@ -104,7 +110,7 @@ it("a page that reconnects with its lastEventId catches up on what it missed", a
   expect(new Set(resumed.events.map((e) => e.position)).size).toBe(resumed.events.length);
 });
 
-it("an admin's feed opened fresh starts with the latest orders in their current state, then goes live", async () => {
+it("an admin's feed opened fresh starts with the latest changes, then goes live", async () => {
   const [web] = system.webUrls as [string];
   const dave = await signUp(web, "dave");
   await dave.api.createAccount();
@@ -118,9 +124,14 @@ it("an admin's feed opened fresh starts with the latest orders in their current 
   const { accessToken: adminToken } = await apiClient(web).login(ADMIN.email, ADMIN.password);
   const feed = open(web, adminToken, "admin.orderFeed");
   await waitFor(() => placed.every((id) => settledEvent(feed.events, id)), { what: "the earlier orders" });
-  // Current states only, oldest first, and nothing live has happened yet.
+  // The latest changes, oldest first, and nothing live has happened yet.
   const history = feed.events.filter((e) => placed.includes(e.orderId));
-  expect(history.map((e) => [e.orderId, e.status])).toEqual(placed.map((id) => [id, "FINISHED"]));
+  expect(history.map((e) => [e.orderId, e.status])).toEqual(
+    placed.flatMap((id) => [
+      [id, "NEW"],
+      [id, "FINISHED"],
+    ]),
+  );
 
   const { order: live } = await dave.api.createOrder(300, "placed while the admin watches");
   await waitFor(() => settledEvent(feed.events, live.id), { what: "the live order" });

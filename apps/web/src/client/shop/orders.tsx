@@ -70,8 +70,9 @@ export function Orders() {
           createdAt: before?.createdAt ?? event.occurredAt,
         }),
       );
-      // A toast for each settle the page had not shown yet (the feed hands each change over once).
-      if (event.status === "NEW" || before?.status === event.status) return;
+      // A toast for each settle since the page loaded: the feed hands each change over once, in order,
+      // however often the page reconnects (a list refetched meanwhile may already show the new state).
+      if (event.status === "NEW") return;
       if (event.status === "FINISHED") {
         toast.success(`Order “${event.description}” paid: ${formatRoubles(event.amount)}`);
         void queryClient.invalidateQueries({ queryKey: accountKey });
