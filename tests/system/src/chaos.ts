@@ -11,9 +11,10 @@ import { Redis } from "ioredis";
 import pg from "pg";
 import { freePort, startProcess, waitFor, type RunningProcess } from "@gozon/core/testing";
 import { bullPrefix, defaultJobOptions, QUEUES } from "@gozon/messaging/queues";
+import { openChaosFeeds, type FeedCheck } from "./chaos-feeds.ts";
 import { audit, countOrders, type Audit } from "./invariants.ts";
 import { random } from "./load.ts";
-import { startSystem, type System } from "./system.ts";
+import { ADMIN, startSystem, type System } from "./system.ts";
 
 export type ChaosOptions = {
   shoppers: number;
@@ -117,6 +118,8 @@ export type ChaosReport = {
     inboxDropsLogged: number;
   };
   reRequests: number;
+  /** The live feeds held through the run: one per shopper and one admin. */
+  liveFeeds: FeedCheck;
   lastFaultAt: number;
   faultsEndedAt: number;
   loadEndedAt: number;
@@ -574,6 +577,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
   const flusher = new Redis(redisServer.url, { maxRetriesPerRequest: null });
   flusher.on("error", () => {});
   let injector: ReturnType<typeof duplicateInjector> | undefined;
+  let feeds: ReturnType<typeof openChaosFeeds> | undefined;
   const faultTimers: NodeJS.Timeout[] = [];
   try {
     system = await startSystem({
@@ -629,6 +633,18 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     }
     shoppers.sort((a, b) => a.index - b.index);
     const withAccount = shoppers.filter((s) => s.hasAccount);
+
+    // Live feeds through the whole run; each (re)connect signs in afresh, as a page refreshes its session.
+    const signIn = (email: string, password: string) => async () =>
+      ((await client.send(null, "POST", "/auth/login", { email, password })) as { accessToken: string })
+        .accessToken;
+    feeds = openChaosFeeds(
+      sys.webUrls,
+      shoppers.map((s) => ({ index: s.index, userId: s.userId, token: signIn(s.email, s.password) })),
+      signIn(ADMIN.email, ADMIN.password),
+    );
+    const openFeeds = feeds;
+    await waitFor(() => openFeeds.started(), { timeoutMs: 30_000, what: "the live feeds to start" });
 
     // The operations, in a fixed (seeded) order: M orders and a share of top-ups mixed in.
     const ops: Op[] = [];
@@ -868,6 +884,13 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       }
     }
 
+    const finalStates = await pgQuery<{ id: string; userId: string; status: string }>(
+      sys.dbs.urls.orders,
+      `SELECT id::text AS id, user_id::text AS "userId", status::text AS status FROM orders`,
+    );
+    const liveFeeds = await openFeeds.check(finalStates, 30_000);
+    violations.push(...liveFeeds.violations);
+
     const outcome = await inj.outcomes();
     if (outcome.failed > 0) violations.push(`${outcome.failed} injected duplicates failed in their consumer`);
     if (outcome.pending > 0) violations.push(`${outcome.pending} injected duplicates were never consumed`);
@@ -904,6 +927,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
         inboxDropsLogged: delivery.inboxDropsLogged,
       },
       reRequests: delivery.reRequests,
+      liveFeeds,
       lastFaultAt,
       faultsEndedAt,
       loadEndedAt,
@@ -917,6 +941,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     throw error;
   } finally {
     for (const timer of faultTimers) clearTimeout(timer);
+    feeds?.close();
     await injector?.close().catch(() => {});
     flusher.disconnect();
     lastOutput = system?.output();
@@ -986,6 +1011,11 @@ export function formatChaosReport(r: ChaosReport): string {
       `${r.duplicates.dropped} (extra effects ${r.duplicates.extraEffects}; inbox logged ${r.duplicates.inboxDropsLogged} drops)`,
     ],
     ["reconciler re-requests", String(r.reRequests)],
+    [
+      "live feeds",
+      `${r.liveFeeds.subscribers} subscribers (one per shopper, one admin) through the faults: ` +
+        `${r.liveFeeds.events} events; missed, foreign or repeated: ${r.liveFeeds.violations.length}`,
+    ],
     ["double debits", String(a.violations.filter((v) => v.includes("debits")).length)],
     [
       "time to settle",

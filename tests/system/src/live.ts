@@ -18,7 +18,8 @@ export type Received = FeedEvent & { receivedAt: number };
 
 export function subscribeFeed(
   baseUrl: string,
-  token: string,
+  /** The access token, or a function that gives a current one on each (re)connect. */
+  token: string | (() => Promise<string>),
   feed: "orders.onStatusChange" | "admin.orderFeed",
   lastEventId?: string,
 ) {
@@ -28,7 +29,7 @@ export function subscribeFeed(
   const wsClient = createWSClient({
     url: `${baseUrl.replace(/^http/, "ws")}/api/trpc-ws`,
     WebSocket: WebSocket as unknown as typeof globalThis.WebSocket,
-    connectionParams: { token },
+    connectionParams: typeof token === "string" ? { token } : async () => ({ token: await token() }),
   });
   const trpc = createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient })] });
   const handlers = {

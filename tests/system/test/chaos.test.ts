@@ -20,6 +20,9 @@ it(`keeps every guarantee for ${ORDERS} orders from ${SHOPPERS} shoppers through
   if (report.violations.length > 0) console.error(lastRunOutput().slice(-30_000));
 
   expect(report.violations).toEqual([]);
+  // The live feeds, held through every fault, saw it all (their misses would be violations above).
+  expect(report.liveFeeds.subscribers).toBe(SHOPPERS + 1);
+  expect(report.liveFeeds.events).toBeGreaterThan(ORDERS * 2);
   expect(report.audit.orders).toMatchObject({ total: ORDERS, NEW: 0 });
   expect(report.audit.debits).toBe(report.audit.orders.FINISHED);
   // Every path was taken: paid, no account, not enough money.
