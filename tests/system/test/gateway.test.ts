@@ -21,7 +21,7 @@ const nginxBinary = [process.env.NGINX_PATH, "nginx", "/usr/sbin/nginx"].find(
   (candidate) => candidate && spawnSync(candidate, ["-v"]).status === 0,
 );
 
-const hasOpenssl = spawnSync("openssl", ["version"]).status === 0;
+const unavailable = !nginxBinary || spawnSync("openssl", ["version"]).status !== 0;
 
 /** GET over HTTPS trusting only `ca` (the test's self-signed certificate). */
 function httpsGet(url: string, ca: string) {
@@ -36,177 +36,174 @@ function httpsGet(url: string, ca: string) {
   });
 }
 
-describe.skipIf(!nginxBinary || !hasOpenssl)(
-  "gateway (docker/gateway/nginx.conf) in front of two web instances",
-  () => {
-    let system: System;
-    let nginx: ChildProcess | undefined;
-    let nginxOutput = "";
-    let gateway: string;
-    let tlsGateway: string;
-    let certificate: string;
-    const dir = mkdtempSync(path.join(os.tmpdir(), "gozon-gateway-"));
+describe.skipIf(unavailable)("gateway (docker/gateway/nginx.conf) in front of two web instances", () => {
+  let system: System;
+  let nginx: ChildProcess | undefined;
+  let nginxOutput = "";
+  let gateway: string;
+  let tlsGateway: string;
+  let certificate: string;
+  const dir = mkdtempSync(path.join(os.tmpdir(), "gozon-gateway-"));
 
-    beforeAll(async () => {
-      system = await startSystem({ webInstances: 2, env: { TRUST_PROXY: "true" } });
-      const port = await freePort();
-      const tlsPort = await freePort();
-      const upstreams = system.webUrls.map((url) => new URL(url).host);
-      const site = readFileSync(path.join(repoRoot, "docker/gateway/nginx.conf"), "utf8")
-        .replace("server web-1:3000", `server ${upstreams[0]}`)
-        .replace("server web-2:3000", `server ${upstreams[1]}`)
-        .replace(/listen 80;/, `listen 127.0.0.1:${port};`)
-        .replace("include /etc/nginx/tls.d/*.conf;", `include ${dir}/tls.d/*.conf;`);
-      expect(site).not.toMatch(/web-[12]:3000/);
-      expect(site).toContain(`${dir}/tls.d/`);
-      // TLS as docker-compose.tls.yml enables it: tls.conf in tls.d, the certificate in certs/.
-      mkdirSync(path.join(dir, "tls.d"));
-      mkdirSync(path.join(dir, "certs"));
-      const made = spawnSync(
-        "openssl",
-        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"]
-          .concat(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
-          .concat(["-keyout", path.join(dir, "certs/tls.key"), "-out", path.join(dir, "certs/tls.crt")]),
-        { encoding: "utf8" },
+  beforeAll(async () => {
+    system = await startSystem({ webInstances: 2, env: { TRUST_PROXY: "true" } });
+    const port = await freePort();
+    const tlsPort = await freePort();
+    const upstreams = system.webUrls.map((url) => new URL(url).host);
+    const site = readFileSync(path.join(repoRoot, "docker/gateway/nginx.conf"), "utf8")
+      .replace("server web-1:3000", `server ${upstreams[0]}`)
+      .replace("server web-2:3000", `server ${upstreams[1]}`)
+      .replace(/listen 80;/, `listen 127.0.0.1:${port};`)
+      .replace("include /etc/nginx/tls.d/*.conf;", `include ${dir}/tls.d/*.conf;`);
+    expect(site).not.toMatch(/web-[12]:3000/);
+    expect(site).toContain(`${dir}/tls.d/`);
+    // TLS as docker-compose.tls.yml enables it: tls.conf in tls.d, the certificate in certs/.
+    mkdirSync(path.join(dir, "tls.d"));
+    mkdirSync(path.join(dir, "certs"));
+    const made = spawnSync(
+      "openssl",
+      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"]
+        .concat(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .concat(["-keyout", path.join(dir, "certs/tls.key"), "-out", path.join(dir, "certs/tls.crt")]),
+      { encoding: "utf8" },
+    );
+    expect(made.status, made.stderr).toBe(0);
+    certificate = readFileSync(path.join(dir, "certs/tls.crt"), "utf8");
+    const tls = readFileSync(path.join(repoRoot, "docker/gateway/tls.conf"), "utf8")
+      .replace(/listen 443 ssl;/, `listen 127.0.0.1:${tlsPort} ssl;`)
+      .replaceAll("/etc/nginx/certs/", `${dir}/certs/`);
+    expect(tls).not.toContain("/etc/nginx/");
+    writeFileSync(path.join(dir, "tls.d/tls.conf"), tls);
+    tlsGateway = `https://localhost:${tlsPort}`;
+    // The nginx image includes the site config inside its http block; this is that block.
+    for (const sub of ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]) mkdirSync(path.join(dir, sub));
+    chmodSync(dir, 0o755); // nginx's workers may run as another user when the tests run as root
+    writeFileSync(path.join(dir, "site.conf"), site);
+    writeFileSync(
+      path.join(dir, "nginx.conf"),
+      [
+        "daemon off;",
+        "worker_processes 1;",
+        `pid ${dir}/nginx.pid;`,
+        `error_log ${dir}/error.log warn;`,
+        "events {}",
+        "http {",
+        "  access_log off;",
+        ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map(
+          (sub) => `  ${sub}_temp_path ${dir}/${sub};`,
+        ),
+        "  proxy_max_temp_file_size 0;",
+        `  include ${dir}/site.conf;`,
+        "}",
+      ].join("\n"),
+    );
+    nginx = spawn(nginxBinary as string, ["-p", dir, "-c", path.join(dir, "nginx.conf")], {
+      stdio: "pipe",
+    });
+    nginx.stderr?.on("data", (chunk: Buffer) => (nginxOutput += chunk.toString()));
+    gateway = `http://127.0.0.1:${port}`;
+    await waitFor(async () => (await fetch(`${gateway}/gateway-health`).catch(() => undefined))?.ok, {
+      timeoutMs: 15_000,
+      what: "the gateway",
+    }).catch((error: unknown) => {
+      throw new Error(`${String(error)}\n${nginxOutput}`);
+    });
+  });
+
+  afterAll(async () => {
+    if (nginx && nginx.exitCode === null) {
+      const exited = new Promise((resolve) => nginx?.once("exit", resolve));
+      nginx.kill("SIGQUIT");
+      await exited;
+    }
+    await system?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("passes the Host (with its port) and sets X-Forwarded-Proto itself", async () => {
+    const res = await fetch(`${gateway}/api/openapi.json`, { headers: { "x-forwarded-proto": "https" } });
+    expect(res.status).toBe(200);
+    const doc = (await res.json()) as { servers: { url: string }[] };
+    // The client's forged header is replaced by the gateway's own scheme.
+    expect(doc.servers[0]?.url).toBe(`${gateway}/api/v1`);
+  });
+
+  it("never routes /api/metrics (or anything under it) to the apps", async () => {
+    for (const probe of [
+      "/api/metrics",
+      "/api/metrics/",
+      "/api/metrics?x=1",
+      "/api//metrics",
+      "/api/metrics/x",
+    ]) {
+      const res = await fetch(`${gateway}${probe}`);
+      expect(res.status, probe).toBe(404);
+      expect(await res.text(), probe).not.toContain("gozon_");
+    }
+    // The apps do serve it (to the scraper inside the network): the gateway is what hides it.
+    expect((await fetch(`${system.webUrls[0]}/api/metrics`)).status).not.toBe(404);
+  });
+
+  it("terminates TLS with the mounted certificate and tells the apps the scheme is https", async () => {
+    const health = await httpsGet(`${tlsGateway}/api/health`, certificate);
+    expect(health).toEqual({ status: 200, body: JSON.stringify({ status: "ok" }) });
+    const doc = await httpsGet(`${tlsGateway}/api/openapi.json`, certificate);
+    expect(doc.status).toBe(200);
+    expect((JSON.parse(doc.body) as { servers: { url: string }[] }).servers[0]?.url).toBe(
+      `${tlsGateway}/api/v1`,
+    );
+    expect((await httpsGet(`${tlsGateway}/api/metrics`, certificate)).status).toBe(404);
+    // A client that does not trust the certificate is refused: it really is the mounted one.
+    await expect(httpsGet(`${tlsGateway}/api/health`, "")).rejects.toThrow();
+  });
+
+  it("serves Swagger UI and its assets", async () => {
+    for (const asset of ["/api/docs", "/api/docs/swagger-ui.css", "/api/docs/swagger-ui-bundle.js"]) {
+      const res = await fetch(`${gateway}${asset}`);
+      expect(res.status, asset).toBe(200);
+      expect((await res.arrayBuffer()).byteLength, asset).toBeGreaterThan(0);
+    }
+  });
+
+  it("carries a WebSocket subscription: the order's settlement reaches the subscriber", async () => {
+    const email = `gateway-${Date.now()}@shop.test`;
+    const { accessToken } = await apiClient(gateway).register(email, "password-123");
+    const api = apiClient(gateway, accessToken);
+    await api.createAccount();
+    await api.topUp(10_000);
+    const feed = subscribeFeed(gateway, accessToken, "orders.onStatusChange");
+    try {
+      await waitFor(() => feed.isStarted(), { timeoutMs: 15_000, what: "the subscription" });
+      const { order } = await api.createOrder(4_000, "through the gateway");
+      const settled = await waitFor(
+        () => feed.events.find((event) => event.orderId === order.id && event.status !== "NEW"),
+        { timeoutMs: 30_000, what: "the order's settlement event" },
       );
-      expect(made.status, made.stderr).toBe(0);
-      certificate = readFileSync(path.join(dir, "certs/tls.crt"), "utf8");
-      const tls = readFileSync(path.join(repoRoot, "docker/gateway/tls.conf"), "utf8")
-        .replace(/listen 443 ssl;/, `listen 127.0.0.1:${tlsPort} ssl;`)
-        .replaceAll("/etc/nginx/certs/", `${dir}/certs/`);
-      expect(tls).not.toContain("/etc/nginx/");
-      writeFileSync(path.join(dir, "tls.d/tls.conf"), tls);
-      tlsGateway = `https://localhost:${tlsPort}`;
-      // The nginx image includes the site config inside its http block; this is that block.
-      for (const sub of ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]) mkdirSync(path.join(dir, sub));
-      chmodSync(dir, 0o755); // nginx's workers may run as another user when the tests run as root
-      writeFileSync(path.join(dir, "site.conf"), site);
-      writeFileSync(
-        path.join(dir, "nginx.conf"),
-        [
-          "daemon off;",
-          "worker_processes 1;",
-          `pid ${dir}/nginx.pid;`,
-          `error_log ${dir}/error.log warn;`,
-          "events {}",
-          "http {",
-          "  access_log off;",
-          ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map(
-            (sub) => `  ${sub}_temp_path ${dir}/${sub};`,
-          ),
-          "  proxy_max_temp_file_size 0;",
-          `  include ${dir}/site.conf;`,
-          "}",
-        ].join("\n"),
+      expect(settled.status).toBe("FINISHED");
+      expect(feed.errors).toEqual([]);
+    } finally {
+      feed.close();
+    }
+  });
+
+  it("runs the Postman collection through it with no failures", async () => {
+    const summary = await new Promise<NewmanRunSummary>((resolve, reject) => {
+      newman.run(
+        {
+          collection: JSON.parse(readFileSync(COLLECTION_FILE, "utf8")) as object,
+          envVar: [
+            { key: "baseUrl", value: `${gateway}/api/v1` },
+            { key: "adminEmail", value: ADMIN.email },
+            { key: "adminPassword", value: ADMIN.password },
+            { key: "pollIntervalMs", value: "200" },
+          ],
+          reporters: [],
+        },
+        (error, result) => (error ? reject(error) : resolve(result)),
       );
-      nginx = spawn(nginxBinary as string, ["-p", dir, "-c", path.join(dir, "nginx.conf")], {
-        stdio: "pipe",
-      });
-      nginx.stderr?.on("data", (chunk: Buffer) => (nginxOutput += chunk.toString()));
-      gateway = `http://127.0.0.1:${port}`;
-      await waitFor(async () => (await fetch(`${gateway}/gateway-health`).catch(() => undefined))?.ok, {
-        timeoutMs: 15_000,
-        what: "the gateway",
-      }).catch((error: unknown) => {
-        throw new Error(`${String(error)}\n${nginxOutput}`);
-      });
     });
-
-    afterAll(async () => {
-      if (nginx && nginx.exitCode === null) {
-        const exited = new Promise((resolve) => nginx?.once("exit", resolve));
-        nginx.kill("SIGQUIT");
-        await exited;
-      }
-      await system?.stop();
-      rmSync(dir, { recursive: true, force: true });
-    });
-
-    it("passes the Host (with its port) and sets X-Forwarded-Proto itself", async () => {
-      const res = await fetch(`${gateway}/api/openapi.json`, { headers: { "x-forwarded-proto": "https" } });
-      expect(res.status).toBe(200);
-      const doc = (await res.json()) as { servers: { url: string }[] };
-      // The client's forged header is replaced by the gateway's own scheme.
-      expect(doc.servers[0]?.url).toBe(`${gateway}/api/v1`);
-    });
-
-    it("never routes /api/metrics (or anything under it) to the apps", async () => {
-      for (const probe of [
-        "/api/metrics",
-        "/api/metrics/",
-        "/api/metrics?x=1",
-        "/api//metrics",
-        "/api/metrics/x",
-      ]) {
-        const res = await fetch(`${gateway}${probe}`);
-        expect(res.status, probe).toBe(404);
-        expect(await res.text(), probe).not.toContain("gozon_");
-      }
-      // The apps do serve it (to the scraper inside the network): the gateway is what hides it.
-      expect((await fetch(`${system.webUrls[0]}/api/metrics`)).status).not.toBe(404);
-    });
-
-    it("terminates TLS with the mounted certificate and tells the apps the scheme is https", async () => {
-      const health = await httpsGet(`${tlsGateway}/api/health`, certificate);
-      expect(health).toEqual({ status: 200, body: JSON.stringify({ status: "ok" }) });
-      const doc = await httpsGet(`${tlsGateway}/api/openapi.json`, certificate);
-      expect(doc.status).toBe(200);
-      expect((JSON.parse(doc.body) as { servers: { url: string }[] }).servers[0]?.url).toBe(
-        `${tlsGateway}/api/v1`,
-      );
-      expect((await httpsGet(`${tlsGateway}/api/metrics`, certificate)).status).toBe(404);
-      // A client that does not trust the certificate is refused: it really is the mounted one.
-      await expect(httpsGet(`${tlsGateway}/api/health`, "")).rejects.toThrow();
-    });
-
-    it("serves Swagger UI and its assets", async () => {
-      for (const asset of ["/api/docs", "/api/docs/swagger-ui.css", "/api/docs/swagger-ui-bundle.js"]) {
-        const res = await fetch(`${gateway}${asset}`);
-        expect(res.status, asset).toBe(200);
-        expect((await res.arrayBuffer()).byteLength, asset).toBeGreaterThan(0);
-      }
-    });
-
-    it("carries a WebSocket subscription: the order's settlement reaches the subscriber", async () => {
-      const email = `gateway-${Date.now()}@shop.test`;
-      const { accessToken } = await apiClient(gateway).register(email, "password-123");
-      const api = apiClient(gateway, accessToken);
-      await api.createAccount();
-      await api.topUp(10_000);
-      const feed = subscribeFeed(gateway, accessToken, "orders.onStatusChange");
-      try {
-        await waitFor(() => feed.isStarted(), { timeoutMs: 15_000, what: "the subscription" });
-        const { order } = await api.createOrder(4_000, "through the gateway");
-        const settled = await waitFor(
-          () => feed.events.find((event) => event.orderId === order.id && event.status !== "NEW"),
-          { timeoutMs: 30_000, what: "the order's settlement event" },
-        );
-        expect(settled.status).toBe("FINISHED");
-        expect(feed.errors).toEqual([]);
-      } finally {
-        feed.close();
-      }
-    });
-
-    it("runs the Postman collection through it with no failures", async () => {
-      const summary = await new Promise<NewmanRunSummary>((resolve, reject) => {
-        newman.run(
-          {
-            collection: JSON.parse(readFileSync(COLLECTION_FILE, "utf8")) as object,
-            envVar: [
-              { key: "baseUrl", value: `${gateway}/api/v1` },
-              { key: "adminEmail", value: ADMIN.email },
-              { key: "adminPassword", value: ADMIN.password },
-              { key: "pollIntervalMs", value: "200" },
-            ],
-            reporters: [],
-          },
-          (error, result) => (error ? reject(error) : resolve(result)),
-        );
-      });
-      expect(
-        summary.run.failures.map((failure) => `${failure.source?.name}: ${failure.error.message}`),
-      ).toEqual([]);
-    });
-  },
-);
+    expect(
+      summary.run.failures.map((failure) => `${failure.source?.name}: ${failure.error.message}`),
+    ).toEqual([]);
+  });
+});
