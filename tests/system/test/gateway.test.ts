@@ -10,6 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import newman, { type NewmanRunSummary } from "newman";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { freePort, waitFor } from "@gozon/core/testing";
 import { COLLECTION_FILE } from "../../../scripts/postman.ts";
 import { apiClient } from "../src/client.ts";
@@ -22,6 +23,23 @@ const nginxBinary = [process.env.NGINX_PATH, "nginx", "/usr/sbin/nginx"].find(
 );
 
 const unavailable = !nginxBinary || spawnSync("openssl", ["version"]).status !== 0;
+
+/** Upgrades to the tRPC WebSocket with a browser's `Origin`: the status the gateway passed back. */
+function upgradeStatus(url: string, origin: string, ca?: string) {
+  return new Promise<number>((resolve, reject) => {
+    const ws = new WebSocket(url, { origin, ...(ca ? { ca } : {}) });
+    ws.once("open", () => {
+      ws.close();
+      resolve(101);
+    });
+    ws.once("unexpected-response", (_req, res) => {
+      res.resume();
+      ws.terminate();
+      resolve(res.statusCode ?? 0);
+    });
+    ws.once("error", reject);
+  });
+}
 
 /** GET over HTTPS trusting only `ca` (the test's self-signed certificate). */
 function httpsGet(url: string, ca: string) {
@@ -155,6 +173,18 @@ describe.skipIf(unavailable)("gateway (docker/gateway/nginx.conf) in front of tw
     expect((await httpsGet(`${tlsGateway}/api/metrics`, certificate)).status).toBe(404);
     // A client that does not trust the certificate is refused: it really is the mounted one.
     await expect(httpsGet(`${tlsGateway}/api/health`, "")).rejects.toThrow();
+  });
+
+  it("lets the app's own pages open the WebSocket, over HTTP and HTTPS, and refuses a foreign page", async () => {
+    const ws = (base: string) => `${base.replace(/^http/, "ws")}/api/trpc-ws`;
+    // The gateway passes the browser's Host and its own scheme: the app's default origin is the public one.
+    expect(await upgradeStatus(ws(gateway), gateway)).toBe(101);
+    expect(await upgradeStatus(ws(tlsGateway), tlsGateway, certificate)).toBe(101);
+    expect(await upgradeStatus(ws(gateway), "http://evil.example")).toBe(403);
+    // The page over HTTP is not the page over HTTPS.
+    expect(await upgradeStatus(ws(tlsGateway), gateway.replace("127.0.0.1", "localhost"), certificate)).toBe(
+      403,
+    );
   });
 
   it("serves Swagger UI and its assets", async () => {
