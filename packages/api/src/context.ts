@@ -16,6 +16,10 @@ export type Context = {
   user: Caller | null;
   /** Why a presented token was not accepted: an expired token means "refresh", an invalid one "sign in". */
   authProblem: "expired" | "invalid" | null;
+  /** The signed-in caller's session: its refresh-token family (`sid`) and when its access token expires. */
+  session: { id: string | null; expiresAt: Date } | null;
+  /** How the call arrived: a WebSocket carries subscriptions only. */
+  transport: "http" | "websocket";
   ip: string;
   /** The request came over HTTPS (directly or through a proxy saying so): cookies get `Secure`. */
   secure: boolean;
@@ -38,6 +42,7 @@ export type ContextOptions = {
   setCookies?: (values: string[]) => void;
   /** Use this id instead of the request's `X-Request-Id` or a fresh one. */
   requestId?: string;
+  transport?: Context["transport"];
 };
 
 function headerGetter(headers: HeaderSource) {
@@ -99,12 +104,15 @@ export async function createContextFromHeaders(
 
   let user: Caller | null = null;
   let authProblem: Context["authProblem"] = null;
+  let session: Context["session"] = null;
   if (token === null) {
     authProblem = "invalid";
   } else if (token) {
     const check = await deps.accessTokens.verify(token);
-    if (check.ok) user = check.caller;
-    else authProblem = check.reason;
+    if (check.ok) {
+      user = check.caller;
+      session = { id: check.sessionId, expiresAt: check.expiresAt };
+    } else authProblem = check.reason;
   }
 
   return {
@@ -113,6 +121,8 @@ export async function createContextFromHeaders(
     requestId,
     user,
     authProblem,
+    session,
+    transport: options.transport ?? "http",
     ip: clientIp(header, options.remoteAddress, deps.trustProxy),
     secure: forwardedProto === "https" || options.encrypted === true,
     cookies,
@@ -153,5 +163,6 @@ export function createContextFromUpgrade(
     connectionParams,
     remoteAddress: req.socket.remoteAddress,
     encrypted: "encrypted" in req.socket && req.socket.encrypted === true,
+    transport: "websocket",
   });
 }

@@ -12,6 +12,7 @@ import {
   type AuthRateLimiter,
   type RateLimitSettings,
 } from "./identity/rate-limit.ts";
+import { publishSessionRevoked } from "./identity/session-revocations.ts";
 import {
   createAccessTokens,
   createRefreshTokens,
@@ -103,6 +104,8 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
     redis = client;
   }
 
+  const publisher = redis;
+
   let orderEvents: OrderEventBus | undefined;
   const orderEventBus = () => {
     if (!orderEvents) {
@@ -138,6 +141,7 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
       ttlSeconds: options.refreshTokenTtlSeconds ?? REFRESH_TOKEN_TTL_SECONDS,
       now,
       log,
+      onRevoked: (revocation) => publishSessionRevoked(publisher, config.REDIS_PREFIX, revocation),
     }),
     rateLimiter: createAuthRateLimiter(redis, config.REDIS_PREFIX, {
       ...defaultRateLimits,

@@ -2,6 +2,7 @@ import { TRPCError, initTRPC } from "@trpc/server";
 import type { OpenApiMeta } from "trpc-to-openapi";
 import type { Logger } from "@gozon/core/logger";
 import type { Context } from "./context.ts";
+import { findUserById } from "./identity/users.ts";
 import {
   describeFields,
   fieldErrorsOf,
@@ -84,14 +85,22 @@ export const middleware = t.middleware;
  * Anyone, signed in or not. Every procedure derives from this one, so here a database that is down or
  * overloaded becomes a 503 the client may retry (over REST and tRPC alike) instead of a 500.
  */
-export const publicProcedure = t.procedure.use(async ({ next }) => {
+export const publicProcedure = t.procedure.use(async ({ ctx, type, next }) => {
+  // The WebSocket serves live feeds only: a query or mutation there would escape the HTTP defences
+  // (rate limits per request, CSRF checks, body limits). Refused before the input is even parsed.
+  if (ctx.transport === "websocket" && type !== "subscription") {
+    throw new TRPCError({
+      code: "METHOD_NOT_SUPPORTED",
+      message: "Only subscriptions are served over the WebSocket; send queries and mutations over HTTP",
+    });
+  }
   const result = await next();
   if (!result.ok && isDatabaseUnavailable(result.error)) throw serviceUnavailable(result.error.cause);
   return result;
 });
 
 /** Signed-in callers only; anonymous → UNAUTHORIZED (401). */
-export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
+export const protectedProcedure = publicProcedure.use(async ({ ctx, type, next }) => {
   if (!ctx.user) {
     throw new TRPCError({
       code: "UNAUTHORIZED",
@@ -103,7 +112,12 @@ export const protectedProcedure = publicProcedure.use(({ ctx, next }) => {
             : "Sign in first",
     });
   }
-  return next({ ctx: { ...ctx, user: ctx.user } });
+  if (type !== "subscription") return next({ ctx: { ...ctx, user: ctx.user } });
+  // A subscription outlives its token's claims: it starts with the role the user has now (a demoted
+  // admin loses the admin feed at once), and a deleted user gets nothing.
+  const current = await findUserById(ctx.deps.identityDb, ctx.user.id);
+  if (!current) throw new TRPCError({ code: "UNAUTHORIZED", message: "This account no longer exists" });
+  return next({ ctx: { ...ctx, user: { id: current.id, role: current.role } } });
 });
 
 /** Admins only; a shopper → FORBIDDEN (403). */

@@ -67,6 +67,34 @@ export const configSchema = z
       .enum(["true", "false", "1", "0"], { message: "must be true or false" })
       .default("false")
       .transform((value) => value === "true" || value === "1"),
+    /**
+     * Origins (scheme://host[:port], comma-separated) whose pages may use the API from a browser: the
+     * WebSocket upgrade and cookie-authenticated mutations check `Origin` against them. Unset: the origin
+     * the request was addressed to (its Host; X-Forwarded-Host/-Proto only with TRUST_PROXY).
+     */
+    ALLOWED_ORIGINS: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .optional()
+        .transform((value, ctx) => {
+          const origins: string[] = [];
+          for (const item of (value ?? "").split(",").map((part) => part.trim())) {
+            if (!item) continue;
+            const url = URL.canParse(item) ? new URL(item) : null;
+            const bare = url && url.pathname === "/" && !url.search && !url.hash && !url.username;
+            if (!url || !bare || !/^https?:$/.test(url.protocol)) {
+              ctx.addIssue({
+                code: "custom",
+                message: `must list origins like https://shop.example (got ${JSON.stringify(item)})`,
+              });
+              return z.NEVER;
+            }
+            origins.push(url.origin);
+          }
+          return origins;
+        }),
+    ),
     /** Registrations allowed per client IP per hour (login failures have their own fixed limits). */
     REGISTRATIONS_PER_IP_PER_HOUR: integer(1, 1_000_000).default(50),
     /** Port of a worker's /api/metrics (0 disables); unset, each worker uses its own default. */

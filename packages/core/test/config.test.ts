@@ -40,6 +40,23 @@ describe("loadConfig", () => {
     expect(config).toMatchObject({ DATABASE_URL: "embedded", REDIS_URL: "embedded", PORT: 3000 });
     expect(loadConfig({}).REDIS_URL).toBe("redis://127.0.0.1:6379");
   });
+
+  it("reads ALLOWED_ORIGINS as a list of normalised origins, and refuses anything but origins", () => {
+    expect(loadConfig({}).ALLOWED_ORIGINS).toEqual([]);
+    expect(
+      loadConfig({ ALLOWED_ORIGINS: " https://Shop.Example , http://localhost:3000/,https://a.example:443" })
+        .ALLOWED_ORIGINS,
+    ).toEqual(["https://shop.example", "http://localhost:3000", "https://a.example"]);
+    for (const bad of [
+      "shop.example",
+      "https://shop.example/path",
+      "ftp://shop.example",
+      "https://u:p@x.example",
+      "*",
+    ]) {
+      expect(problemWith({ ALLOWED_ORIGINS: bad }), bad).toMatch(/ALLOWED_ORIGINS must list origins/);
+    }
+  });
 });
 
 describe("serviceDatabaseUrls", () => {

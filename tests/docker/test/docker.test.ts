@@ -271,24 +271,129 @@ const compose = parse(read("docker-compose.yml"), { merge: true }) as {
 };
 const services = compose.services;
 
-/** `${VAR:-default}` → default (what `docker compose up` uses when VAR is unset). */
-const withDefaults = (value: string) => value.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, "$1");
+/** The secrets compose requires (`${VAR:?message}`): no default anywhere in the file. */
+const REQUIRED_SECRETS = {
+  JWT_SECRET: "compose-test-jwt-secret-0123456789abcdef",
+  ADMIN_PASSWORD: "compose-test-admin-password",
+  POSTGRES_PASSWORD: "compose-test-postgres",
+  REDIS_PASSWORD: "compose-test-redis",
+  ORDERS_DB_PASSWORD: "compose-test-orders",
+  PAYMENTS_DB_PASSWORD: "compose-test-payments",
+  IDENTITY_DB_PASSWORD: "compose-test-identity",
+} as const;
+
+/**
+ * What `docker compose up` puts in a value with the required secrets set as above:
+ * `${VAR:?message}` → the secret, `${VAR:-default}` → the default.
+ */
+const withDefaults = (value: string) =>
+  value
+    .replace(/\$\{([A-Z_]+):\?[^}]*\}/g, (whole, name: string) =>
+      name in REQUIRED_SECRETS ? REQUIRED_SECRETS[name as keyof typeof REQUIRED_SECRETS] : whole,
+    )
+    .replace(/\$\{[A-Z_]+:-([^}]*)\}/g, "$1");
 
 const dockerCompose = spawnSync("docker-compose", ["version"], { encoding: "utf8" });
 const hasDockerCompose = dockerCompose.status === 0;
+
+/** `docker-compose config -q` with exactly `env` besides PATH (nothing inherited from the shell). */
+const composeConfig = (env: Record<string, string>, files = ["docker-compose.yml"]) =>
+  spawnSync("docker-compose", [...files.flatMap((file) => ["-f", file]), "config", "-q"], {
+    cwd: repoRoot,
+    encoding: "utf8",
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
+  });
 
 describe("docker-compose.yml", () => {
   it.skipIf(!hasDockerCompose)(
     "validates with `docker-compose config -q` (skipped when docker-compose is not installed: apt-get install docker-compose)",
     () => {
-      const result = spawnSync("docker-compose", ["-f", "docker-compose.yml", "config", "-q"], {
-        cwd: repoRoot,
-        encoding: "utf8",
-      });
+      const result = composeConfig(REQUIRED_SECRETS);
       expect(result.stderr).toBe("");
       expect(result.status).toBe(0);
     },
   );
+
+  it.skipIf(!hasDockerCompose)("refuses to start without any one of the required secrets, naming it", () => {
+    const none = composeConfig({});
+    expect(none.status).not.toBe(0);
+    for (const name of Object.keys(REQUIRED_SECRETS)) {
+      const { [name as keyof typeof REQUIRED_SECRETS]: _left, ...others } = REQUIRED_SECRETS;
+      const result = composeConfig(others);
+      expect(result.status, `without ${name}`).not.toBe(0);
+      expect(result.stderr, `without ${name}`).toContain(`set ${name}`);
+      // Empty counts as unset (`:?`): an empty password is no password.
+      expect(composeConfig({ ...others, [name]: "" }).status, `${name} empty`).not.toBe(0);
+    }
+  });
+
+  it("has no default for any secret, and no superuser or password-less URL for the apps", () => {
+    const raw = read("docker-compose.yml");
+    for (const name of Object.keys(REQUIRED_SECRETS)) {
+      expect(raw, name).not.toMatch(new RegExp(`\\$\\{${name}:?-`));
+      expect(raw, name).toMatch(new RegExp(`\\$\\{${name}:\\?`));
+    }
+  });
+
+  it("runs Redis with a password (requirepass) that every client and the healthcheck use", () => {
+    const { redis } = services;
+    const command = (redis?.command as string[]).map(withDefaults).join(" ");
+    expect(command).toContain(`--requirepass ${REQUIRED_SECRETS.REDIS_PASSWORD}`);
+    expect(withDefaults(String(redis?.environment?.REDISCLI_AUTH))).toBe(REQUIRED_SECRETS.REDIS_PASSWORD);
+    for (const name of ["migrate", "web-1", "web-2", "orders-worker", "payments-worker"]) {
+      const url = withDefaults(String(services[name]?.environment?.REDIS_URL));
+      expect(url, name).toBe(`redis://:${REQUIRED_SECRETS.REDIS_PASSWORD}@redis:6379`);
+    }
+  });
+
+  it("gives each service database its own role, and each app only the databases it uses", () => {
+    const postgres = services.postgres as Service;
+    expect(postgres.volumes).toContain(
+      "./docker/postgres/service-roles.sh:/docker-entrypoint-initdb.d/10-service-roles.sh:ro",
+    );
+    const databasesOf: Record<string, string[]> = {
+      migrate: ["orders", "payments", "identity"],
+      "web-1": ["orders", "payments", "identity"],
+      "web-2": ["orders", "payments", "identity"],
+      "orders-worker": ["orders"],
+      "payments-worker": ["payments"],
+    };
+    for (const [name, databases] of Object.entries(databasesOf)) {
+      const env = Object.fromEntries(
+        Object.entries(services[name]?.environment ?? {}).map(([key, value]) => [
+          key,
+          withDefaults(String(value)),
+        ]),
+      );
+      // Never the server-wide URL (the superuser): only per-service URLs, each with its own role.
+      expect(env.DATABASE_URL, name).toBeUndefined();
+      for (const service of ["orders", "payments", "identity"]) {
+        const url = env[`${service.toUpperCase()}_DATABASE_URL`];
+        if (!databases.includes(service)) {
+          expect(url, `${name} must not reach ${service}`).toBeUndefined();
+          continue;
+        }
+        const password =
+          REQUIRED_SECRETS[`${service.toUpperCase()}_DB_PASSWORD` as keyof typeof REQUIRED_SECRETS];
+        expect(url, `${name}: ${service}`).toBe(
+          `postgres://gozon_${service}:${password}@postgres:5432/gozon_${service}`,
+        );
+      }
+    }
+    for (const service of ["ORDERS", "PAYMENTS", "IDENTITY"]) {
+      expect(withDefaults(String(postgres.environment?.[`${service}_DB_PASSWORD`]))).toBe(
+        REQUIRED_SECRETS[`${service}_DB_PASSWORD` as keyof typeof REQUIRED_SECRETS],
+      );
+    }
+  });
+
+  it.skipIf(!hasDockerCompose)("validates with the TLS override, which requires TLS_CERT_DIR", () => {
+    const files = ["docker-compose.yml", "docker-compose.tls.yml"];
+    expect(composeConfig(REQUIRED_SECRETS, files).status).not.toBe(0);
+    const result = composeConfig({ ...REQUIRED_SECRETS, TLS_CERT_DIR: "/tmp" }, files);
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+  });
 
   it("runs Postgres 16 and Redis 7 with volumes and healthchecks; Redis persists and never evicts", () => {
     const { postgres, redis } = services;
@@ -352,11 +457,8 @@ describe("docker-compose.yml", () => {
     }
   });
 
-  it("gives every app a configuration the config schema accepts, admin and secrets overridable", () => {
-    const raw = read("docker-compose.yml");
-    for (const variable of ["JWT_SECRET", "ADMIN_EMAIL", "ADMIN_PASSWORD", "POSTGRES_PASSWORD"]) {
-      expect(raw, variable).toMatch(new RegExp(`\\$\\{${variable}:-[^}]+\\}`));
-    }
+  it("gives every app a configuration the config schema accepts, admin overridable", () => {
+    expect(read("docker-compose.yml")).toMatch(/\$\{ADMIN_EMAIL:-[^}]+\}/);
     for (const name of ["migrate", "web-1", "web-2", "orders-worker", "payments-worker"]) {
       const env = Object.fromEntries(
         Object.entries(services[name]?.environment ?? {}).map(([key, value]) => [
@@ -366,8 +468,7 @@ describe("docker-compose.yml", () => {
       );
       expect(env.NODE_ENV, name).toBe("production");
       expect(() => loadConfig(env), name).not.toThrow();
-      expect(env.DATABASE_URL, name).toMatch(/@postgres:5432\//);
-      expect(env.REDIS_URL, name).toBe("redis://redis:6379");
+      expect(env.JWT_SECRET, name).toBe(REQUIRED_SECRETS.JWT_SECRET);
     }
     for (const name of ["web-1", "web-2"]) {
       const config = loadConfig(

@@ -1,9 +1,12 @@
 // The input fuzzer's toolkit (test/fuzz.test.ts holds the properties): requests as data (`Probe`), the
 // judge of an answer (never a 5xx; a refusal is a JSON error of the API's shape that names the field at
 // fault), arbitraries of good and bad values for every kind of input, inputs built from fields with at
-// least one broken, and a snapshot of the three databases to prove that nothing changed.
+// least one broken, and a snapshot of the three databases to prove that nothing changed. The WebSocket
+// part: tRPC protocol messages and raw frames, and the judge of what a socket answers.
+import net from "node:net";
 import fc from "fast-check";
 import pg from "pg";
+import WebSocket from "ws";
 import type { ServiceDatabaseUrls } from "@gozon/core/config";
 import { waitFor } from "@gozon/core/testing";
 
@@ -562,4 +565,295 @@ export async function waitUntilIdle(urls: ServiceDatabaseUrls) {
       )) === 0,
     { what: "the system to be idle" },
   );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The WebSocket protocol
+// ---------------------------------------------------------------------------------------------------
+
+export type WsFrame = { data: string | Uint8Array; binary: boolean };
+/** Frames sent on one tRPC WebSocket, signed in with `token` (connection params) or anonymous. */
+export type WsProbe = { token: string | null; frames: WsFrame[] };
+
+/** The server's frame limit (apps/web/src/server/websocket.ts maxPayload): a larger one closes with 1009. */
+export const WS_MAX_PAYLOAD = 64 * 1024;
+
+/**
+ * How the server may end a fuzzed socket: normal, protocol error, invalid UTF-8, too big, or (tRPC,
+ * after malformed connection params) a close without a status.
+ */
+const WS_CLOSE_CODES = new Set([1000, 1002, 1005, 1007, 1009]);
+
+const wsId = fc.oneof(
+  fc.integer(),
+  fc.string({ maxLength: 40 }),
+  fc.double(),
+  fc.constantFrom<unknown>(0, -1, 2 ** 53, 2 ** 64, 1e308, -0, null, "", {}, [], true),
+  hugeOf(["9", "x", "😀"], 1_000, 10_000),
+);
+const wsMethod = fc.oneof(
+  fc.constantFrom<unknown>(
+    "query",
+    "mutation",
+    "subscription",
+    "subscription.stop",
+    "connectionParams",
+    "reconnect",
+    "__proto__",
+    "constructor",
+    "",
+  ),
+  fc.string({ maxLength: 20 }),
+  wrongType,
+);
+/** Procedures of every kind (a query or mutation must be refused over the socket), and nonsense. */
+export const WS_PROCEDURES = [
+  "orders.onStatusChange",
+  "admin.orderFeed",
+  "payments.createAccount",
+  "payments.topUp",
+  "auth.login",
+  "auth.register",
+  "auth.refresh",
+  "auth.logout",
+  "orders.create",
+  "orders.list",
+  "admin.topUp",
+  "admin.createAdmin",
+] as const;
+const wsPath = fc.oneof(
+  fc.constantFrom<unknown>(...WS_PROCEDURES, "nope", "__proto__", "orders.onStatusChange.x", "", "."),
+  fc.string({ maxLength: 30 }),
+  hugeOf(["a", "."], 1_000, 5_000),
+  wrongType,
+);
+const wsInput = fc.oneof(
+  fc.constant(undefined),
+  wrongType,
+  odd,
+  fc.record({
+    lastEventId: fc.oneof(fc.string({ maxLength: 60 }), odd, hugeOf(["9", "x"], 100, 2_000), wrongType),
+  }),
+  fc.record({ amount: amountBad, description: descriptionBad }),
+  fc.record({ email: emailBad, password: passwordBad }),
+);
+const wsMessage = fc.record(
+  {
+    id: wsId,
+    jsonrpc: fc.constantFrom<unknown>("2.0", "1.0", 2),
+    method: wsMethod,
+    params: fc.oneof(
+      fc.record(
+        {
+          path: wsPath,
+          input: wsInput,
+          lastEventId: fc.oneof(fc.string({ maxLength: 60 }), hugeOf(["9", "x"], 100, 2_000), wrongType),
+        },
+        { requiredKeys: [] },
+      ),
+      wrongType,
+    ),
+    data: wrongType,
+  },
+  { requiredKeys: [] },
+);
+/** A well-formed query or mutation, often with valid input: over the socket each must be refused. */
+const wsCall = fc.record({
+  id: fc.integer({ min: 1, max: 1_000_000 }),
+  method: fc.constantFrom("query", "mutation"),
+  params: fc.record(
+    {
+      path: fc.constantFrom(...WS_PROCEDURES),
+      input: fc.oneof(
+        fc.constant({}),
+        fc.record({ amount: amountGood, description: descriptionGood }),
+        fc.record({ email: emailGood, password: passwordGood }),
+      ),
+    },
+    { requiredKeys: ["path"] },
+  ),
+});
+const text = (data: string): WsFrame => ({ data, binary: false });
+
+/** One frame: a (mostly malformed) tRPC message or a batch of them, non-JSON text, binary, or too big. */
+export const wsFrame: fc.Arbitrary<WsFrame> = fc.oneof(
+  { weight: 4, arbitrary: wsMessage.map((m) => text(encode(m))) },
+  { weight: 2, arbitrary: wsCall.map((m) => text(encode(m))) },
+  { weight: 2, arbitrary: fc.array(wsMessage, { maxLength: 20 }).map((ms) => text(encode(ms))) },
+  { weight: 1, arbitrary: fc.string({ unit: "binary", maxLength: 200 }).map(text) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom("{", "[", "null", "1", '""', "[[[[", '{"id":', "PING", "PONG", "\u0000", "[]", "{}")
+      .map(text),
+  },
+  { weight: 1, arbitrary: fc.uint8Array({ maxLength: 500 }).map((data) => ({ data, binary: true })) },
+  {
+    weight: 1,
+    arbitrary: fc.integer({ min: 1_000, max: WS_MAX_PAYLOAD - 200 }).map((n) =>
+      text(
+        encode({
+          id: 1,
+          method: "subscription",
+          params: { path: WS_PROCEDURES[0], input: { lastEventId: "9".repeat(n) } },
+        }),
+      ),
+    ),
+  },
+  { weight: 1, arbitrary: hugeOf(["x", "[", "😀"], WS_MAX_PAYLOAD + 1, WS_MAX_PAYLOAD * 2).map(text) },
+);
+
+export const wsProbe = (token: string | null): fc.Arbitrary<WsProbe> =>
+  fc.array(wsFrame, { minLength: 1, maxLength: 6 }).map((frames) => ({ token, frames }));
+
+/** Frame ids of the calls that are not subscriptions: a `data` result for one means it ran. */
+function nonSubscriptionIds(frames: WsFrame[]) {
+  const ids = new Set<unknown>();
+  const subscriptions = new Set<unknown>();
+  for (const frame of frames) {
+    if (frame.binary) continue;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(frame.data as string);
+    } catch {
+      continue;
+    }
+    for (const m of Array.isArray(parsed) ? parsed : [parsed]) {
+      if (!m || typeof m !== "object") continue;
+      const { id, method } = m as { id?: unknown; method?: unknown };
+      (method === "subscription" ? subscriptions : ids).add(id);
+    }
+  }
+  for (const id of subscriptions) ids.delete(id);
+  return ids;
+}
+
+/**
+ * Opens a tRPC WebSocket, sends the probe's frames and a PING, and reads until the PONG (the server
+ * answers it only after reading every frame before it) or the server's close. Fails unless the server
+ * answered with well-formed JSON, leaked nothing, ran no query or mutation, and ended the socket, if at
+ * all, with a close code that fits what was sent.
+ */
+export async function judgeWs(wsUrl: string, p: WsProbe) {
+  const ws = new WebSocket(p.token ? `${wsUrl}?connectionParams=1` : wsUrl);
+  const replies: string[] = [];
+  ws.on("message", (data, isBinary) => replies.push(isBinary ? "<binary>" : String(data)));
+  ws.on("error", () => undefined);
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on("close", (code, reason) => resolve({ code, reason: String(reason) })),
+  );
+  await new Promise<void>((resolve, reject) => {
+    ws.once("open", () => resolve());
+    ws.once("unexpected-response", (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+    ws.once("error", reject);
+  });
+  const describe = () =>
+    `  frames:  ${p.frames.map((f) => preview(f.data, 200)).join("\n           ")}\n` +
+    `  replies: ${replies.map((r) => preview(r, 300)).join("\n           ")}`;
+  const fail = (why: string): never => {
+    ws.terminate();
+    throw new Error(`${why}\n${describe()}`);
+  };
+
+  if (p.token) ws.send(JSON.stringify({ method: "connectionParams", data: { token: p.token } }));
+  for (const frame of p.frames) {
+    if (ws.readyState !== WebSocket.OPEN) break;
+    ws.send(frame.data, { binary: frame.binary });
+  }
+  if (ws.readyState === WebSocket.OPEN) ws.send("PING");
+  const ended = await Promise.race([
+    closed,
+    waitFor(() => replies.includes("PONG"), { timeoutMs: 15_000, what: "the PONG" }).then(() => null),
+  ]).catch((error: unknown) => fail(String(error)));
+  if (ended && !WS_CLOSE_CODES.has(ended.code)) fail(`closed with ${ended.code} ${ended.reason}`);
+  if (ended?.code === 1009 && !p.frames.some((f) => byteLength(f.data) > WS_MAX_PAYLOAD)) {
+    fail("closed as too big, but no frame was");
+  }
+
+  const refused = nonSubscriptionIds(p.frames);
+  for (const reply of replies) {
+    if (reply === "PING" || reply === "PONG") continue;
+    let message: {
+      id?: unknown;
+      result?: { type?: unknown };
+      error?: { message?: unknown; data?: { code?: unknown } };
+    };
+    try {
+      message = JSON.parse(reply) as typeof message;
+    } catch {
+      fail("a reply is not JSON");
+      return;
+    }
+    if (message.error) {
+      const { message: text, data } = message.error;
+      if (typeof text !== "string" || text.trim() === "") fail("an error without a message");
+      if (LEAK.test(String(text))) fail(`an error leaks internals: ${String(text)}`);
+      if (typeof data?.code !== "string") fail("an error without a code");
+      if (data?.code === "INTERNAL_SERVER_ERROR") fail("an internal server error");
+      if ("stack" in (data ?? {})) fail("an error with a stack");
+    } else if (message.result?.type === "data" && refused.has(message.id)) {
+      fail(`a query or mutation ran over the WebSocket (id ${JSON.stringify(message.id)})`);
+    }
+  }
+  if (!ended) {
+    ws.close();
+    await closed;
+  }
+}
+
+/** A frame at the byte level: any header bits, opcode, mask and declared length (up to 2^64-1). */
+export const rawWsFrame = fc.oneof(
+  fc.uint8Array({ minLength: 1, maxLength: 300 }),
+  fc
+    .record({
+      fin: fc.boolean(),
+      rsv: fc.integer({ min: 0, max: 7 }),
+      opcode: fc.integer({ min: 0, max: 15 }),
+      masked: fc.boolean(),
+      lengthField: fc.oneof(fc.integer({ min: 0, max: 125 }), fc.constantFrom(126, 127)),
+      declared: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+      payload: fc.uint8Array({ maxLength: 200 }),
+    })
+    .map(({ fin, rsv, opcode, masked, lengthField, declared, payload }) => {
+      const head = [(fin ? 0x80 : 0) | (rsv << 4) | opcode, (masked ? 0x80 : 0) | lengthField];
+      const extended = Buffer.alloc(lengthField === 126 ? 2 : lengthField === 127 ? 8 : 0);
+      if (lengthField === 126) extended.writeUInt16BE(Number(declared & 0xffffn));
+      if (lengthField === 127) extended.writeBigUInt64BE(declared);
+      const mask = masked ? Buffer.from([0x12, 0x34, 0x56, 0x78]) : Buffer.alloc(0);
+      return new Uint8Array(Buffer.concat([Buffer.from(head), extended, mask, Buffer.from(payload)]));
+    }),
+);
+
+/**
+ * Upgrades a plain TCP connection by hand and writes `bytes` as they are: frames the `ws` client
+ * would never send. Resolves once the server closed the connection, or after `lingerMs` (a frame
+ * declaring more bytes than were sent leaves the server waiting, as it should).
+ */
+export async function sendRawWsBytes(wsUrl: string, bytes: Uint8Array, lingerMs = 300) {
+  const url = new URL(wsUrl);
+  const socket = net.connect(Number(url.port), url.hostname);
+  socket.on("error", () => undefined);
+  let head = "";
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", () =>
+      socket.write(
+        `GET ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+      ),
+    );
+    const onData = (chunk: Buffer) => {
+      head += chunk.toString("latin1");
+      if (!head.includes("\r\n\r\n")) return;
+      socket.off("data", onData);
+      if (head.startsWith("HTTP/1.1 101")) resolve();
+      else reject(new Error(`upgrade refused: ${head.split("\r\n")[0]}`));
+    };
+    socket.on("data", onData);
+    socket.once("close", () => reject(new Error("closed during the upgrade")));
+  });
+  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+  socket.write(bytes);
+  const timer = new Promise<void>((resolve) => setTimeout(resolve, lingerMs));
+  await Promise.race([closed, timer]);
+  socket.destroy();
 }

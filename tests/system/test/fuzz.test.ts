@@ -25,6 +25,10 @@ import {
   huge,
   hugeOf,
   judge,
+  judgeWs,
+  rawWsFrame,
+  sendRawWsBytes,
+  wsProbe,
   json,
   keyBad,
   latin1,
@@ -44,6 +48,7 @@ import {
   type Field,
   type Probe,
 } from "../src/fuzz.ts";
+import { subscribeFeed } from "../src/live.ts";
 import { ADMIN, startSystem, type System } from "../src/system.ts";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261224);
@@ -1014,6 +1019,63 @@ function adminTargets(): Probe[] {
     { api: "trpc", method: "GET", path: "/api/trpc/admin.findUsers", headers: {}, names: [], statuses: [] },
   ];
 }
+
+describe("WebSocket fuzzing", () => {
+  const wsUrl = () => `${base.replace(/^http/, "ws")}/api/trpc-ws`;
+
+  /**
+   * The server is alive and still serves its other sockets: a feed opened before the fuzzing gets the
+   * event of an order placed after it, and a fresh socket still subscribes.
+   */
+  async function stillServing(sentinel: ReturnType<typeof subscribeFeed>) {
+    expect((await fetch(`${base}/api/health`)).status).toBe(200);
+    const api = apiClient(base, shopper.token);
+    const { order } = await api.createOrder(1, `after websocket fuzzing ${randomUUID()}`);
+    await waitFor(() => sentinel.events.some((e) => e.orderId === order.id), {
+      what: "the sentinel feed to get the new order",
+    });
+    expect(sentinel.errors).toEqual([]);
+    const fresh = subscribeFeed(base, shopper.token, "orders.onStatusChange");
+    try {
+      await waitFor(() => fresh.isStarted(), { what: "a fresh subscription" });
+    } finally {
+      fresh.close();
+    }
+    await waitUntilIdle(system.dbs.urls);
+  }
+
+  it("tRPC messages of every shape (unknown methods, huge ids, queries and mutations, batches, non-JSON, binary, too big): well-formed answers, nothing runs, nothing changes", async () => {
+    const sentinel = subscribeFeed(base, shopper.token, "orders.onStatusChange");
+    try {
+      await waitFor(() => sentinel.isStarted(), { what: "the sentinel feed" });
+      await holds(
+        fc.oneof(wsProbe(shopper.token), wsProbe(adminToken), wsProbe(null)),
+        (probe) => judgeWs(wsUrl(), probe),
+        120,
+      );
+      await stillServing(sentinel);
+    } finally {
+      sentinel.close();
+    }
+  });
+
+  it("malformed frames at the byte level (bad opcodes, reserved bits, unmasked, lying lengths): the server survives", async () => {
+    const sentinel = subscribeFeed(base, shopper.token, "orders.onStatusChange");
+    try {
+      await waitFor(() => sentinel.isStarted(), { what: "the sentinel feed" });
+      await holds(
+        fc.array(rawWsFrame, { minLength: 1, maxLength: 4 }),
+        async (frames) => {
+          for (const frame of frames) await sendRawWsBytes(wsUrl(), frame);
+        },
+        80,
+      );
+      await stillServing(sentinel);
+    } finally {
+      sentinel.close();
+    }
+  });
+});
 
 describe("known bugs (each test fails once its bug is fixed: then drop its KNOWN_BUGS entry)", () => {
   it("admin user search with a NUL in the email fragment or cursor is a 400, not a 500", async () => {

@@ -1,13 +1,16 @@
 // The compose gateway's nginx config (docker/gateway/nginx.conf), run for real in front of two web
-// instances: REST, Swagger UI, the Postman collection and a WebSocket subscription all go through it.
-// Skipped when nginx is not installed (Debian: apt-get install nginx).
+// instances: REST, Swagger UI, the Postman collection and a WebSocket subscription all go through it,
+// over plain HTTP and over TLS (docker/gateway/tls.conf with a self-signed certificate made here).
+// Skipped when nginx or openssl is not installed (Debian: apt-get install nginx openssl).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import https from "node:https";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import newman, { type NewmanRunSummary } from "newman";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { freePort, waitFor } from "@gozon/core/testing";
 import { COLLECTION_FILE } from "../../../scripts/postman.ts";
 import { apiClient } from "../src/client.ts";
@@ -19,22 +22,77 @@ const nginxBinary = [process.env.NGINX_PATH, "nginx", "/usr/sbin/nginx"].find(
   (candidate) => candidate && spawnSync(candidate, ["-v"]).status === 0,
 );
 
-describe.skipIf(!nginxBinary)("gateway (docker/gateway/nginx.conf) in front of two web instances", () => {
+const unavailable = !nginxBinary || spawnSync("openssl", ["version"]).status !== 0;
+
+/** Upgrades to the tRPC WebSocket with a browser's `Origin`: the status the gateway passed back. */
+function upgradeStatus(url: string, origin: string, ca?: string) {
+  return new Promise<number>((resolve, reject) => {
+    const ws = new WebSocket(url, { origin, ...(ca ? { ca } : {}) });
+    ws.once("open", () => {
+      ws.close();
+      resolve(101);
+    });
+    ws.once("unexpected-response", (_req, res) => {
+      res.resume();
+      ws.terminate();
+      resolve(res.statusCode ?? 0);
+    });
+    ws.once("error", reject);
+  });
+}
+
+/** GET over HTTPS trusting only `ca` (the test's self-signed certificate). */
+function httpsGet(url: string, ca: string) {
+  return new Promise<{ status: number; body: string }>((resolve, reject) => {
+    https
+      .get(url, { ca, servername: "localhost" }, (res) => {
+        let body = "";
+        res.on("data", (chunk: Buffer) => (body += chunk.toString()));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on("error", reject);
+  });
+}
+
+describe.skipIf(unavailable)("gateway (docker/gateway/nginx.conf) in front of two web instances", () => {
   let system: System;
   let nginx: ChildProcess | undefined;
   let nginxOutput = "";
   let gateway: string;
+  let tlsGateway: string;
+  let certificate: string;
   const dir = mkdtempSync(path.join(os.tmpdir(), "gozon-gateway-"));
 
   beforeAll(async () => {
     system = await startSystem({ webInstances: 2, env: { TRUST_PROXY: "true" } });
     const port = await freePort();
+    const tlsPort = await freePort();
     const upstreams = system.webUrls.map((url) => new URL(url).host);
     const site = readFileSync(path.join(repoRoot, "docker/gateway/nginx.conf"), "utf8")
       .replace("server web-1:3000", `server ${upstreams[0]}`)
       .replace("server web-2:3000", `server ${upstreams[1]}`)
-      .replace(/listen 80;/, `listen 127.0.0.1:${port};`);
+      .replace(/listen 80;/, `listen 127.0.0.1:${port};`)
+      .replace("include /etc/nginx/tls.d/*.conf;", `include ${dir}/tls.d/*.conf;`);
     expect(site).not.toMatch(/web-[12]:3000/);
+    expect(site).toContain(`${dir}/tls.d/`);
+    // TLS as docker-compose.tls.yml enables it: tls.conf in tls.d, the certificate in certs/.
+    mkdirSync(path.join(dir, "tls.d"));
+    mkdirSync(path.join(dir, "certs"));
+    const made = spawnSync(
+      "openssl",
+      ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"]
+        .concat(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .concat(["-keyout", path.join(dir, "certs/tls.key"), "-out", path.join(dir, "certs/tls.crt")]),
+      { encoding: "utf8" },
+    );
+    expect(made.status, made.stderr).toBe(0);
+    certificate = readFileSync(path.join(dir, "certs/tls.crt"), "utf8");
+    const tls = readFileSync(path.join(repoRoot, "docker/gateway/tls.conf"), "utf8")
+      .replace(/listen 443 ssl;/, `listen 127.0.0.1:${tlsPort} ssl;`)
+      .replaceAll("/etc/nginx/certs/", `${dir}/certs/`);
+    expect(tls).not.toContain("/etc/nginx/");
+    writeFileSync(path.join(dir, "tls.d/tls.conf"), tls);
+    tlsGateway = `https://localhost:${tlsPort}`;
     // The nginx image includes the site config inside its http block; this is that block.
     for (const sub of ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]) mkdirSync(path.join(dir, sub));
     chmodSync(dir, 0o755); // nginx's workers may run as another user when the tests run as root
@@ -57,7 +115,9 @@ describe.skipIf(!nginxBinary)("gateway (docker/gateway/nginx.conf) in front of t
         "}",
       ].join("\n"),
     );
-    nginx = spawn(nginxBinary as string, ["-p", dir, "-c", path.join(dir, "nginx.conf")], { stdio: "pipe" });
+    nginx = spawn(nginxBinary as string, ["-p", dir, "-c", path.join(dir, "nginx.conf")], {
+      stdio: "pipe",
+    });
     nginx.stderr?.on("data", (chunk: Buffer) => (nginxOutput += chunk.toString()));
     gateway = `http://127.0.0.1:${port}`;
     await waitFor(async () => (await fetch(`${gateway}/gateway-health`).catch(() => undefined))?.ok, {
@@ -84,6 +144,47 @@ describe.skipIf(!nginxBinary)("gateway (docker/gateway/nginx.conf) in front of t
     const doc = (await res.json()) as { servers: { url: string }[] };
     // The client's forged header is replaced by the gateway's own scheme.
     expect(doc.servers[0]?.url).toBe(`${gateway}/api/v1`);
+  });
+
+  it("never routes /api/metrics (or anything under it) to the apps", async () => {
+    for (const probe of [
+      "/api/metrics",
+      "/api/metrics/",
+      "/api/metrics?x=1",
+      "/api//metrics",
+      "/api/metrics/x",
+    ]) {
+      const res = await fetch(`${gateway}${probe}`);
+      expect(res.status, probe).toBe(404);
+      expect(await res.text(), probe).not.toContain("gozon_");
+    }
+    // The apps do serve it (to the scraper inside the network): the gateway is what hides it.
+    expect((await fetch(`${system.webUrls[0]}/api/metrics`)).status).not.toBe(404);
+  });
+
+  it("terminates TLS with the mounted certificate and tells the apps the scheme is https", async () => {
+    const health = await httpsGet(`${tlsGateway}/api/health`, certificate);
+    expect(health).toEqual({ status: 200, body: JSON.stringify({ status: "ok" }) });
+    const doc = await httpsGet(`${tlsGateway}/api/openapi.json`, certificate);
+    expect(doc.status).toBe(200);
+    expect((JSON.parse(doc.body) as { servers: { url: string }[] }).servers[0]?.url).toBe(
+      `${tlsGateway}/api/v1`,
+    );
+    expect((await httpsGet(`${tlsGateway}/api/metrics`, certificate)).status).toBe(404);
+    // A client that does not trust the certificate is refused: it really is the mounted one.
+    await expect(httpsGet(`${tlsGateway}/api/health`, "")).rejects.toThrow();
+  });
+
+  it("lets the app's own pages open the WebSocket, over HTTP and HTTPS, and refuses a foreign page", async () => {
+    const ws = (base: string) => `${base.replace(/^http/, "ws")}/api/trpc-ws`;
+    // The gateway passes the browser's Host and its own scheme: the app's default origin is the public one.
+    expect(await upgradeStatus(ws(gateway), gateway)).toBe(101);
+    expect(await upgradeStatus(ws(tlsGateway), tlsGateway, certificate)).toBe(101);
+    expect(await upgradeStatus(ws(gateway), "http://evil.example")).toBe(403);
+    // The page over HTTP is not the page over HTTPS.
+    expect(await upgradeStatus(ws(tlsGateway), gateway.replace("127.0.0.1", "localhost"), certificate)).toBe(
+      403,
+    );
   });
 
   it("serves Swagger UI and its assets", async () => {

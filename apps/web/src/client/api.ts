@@ -51,13 +51,52 @@ const retryAfterRefresh: typeof fetch = async (input, init) => {
   return (await refreshSession()) ? fetch(input, init) : response;
 };
 
+/**
+ * The server's close code for "your session's credentials no longer hold" (access token expired, or the
+ * session revoked): apps/web/src/server/websocket.ts SESSION_ENDED_CLOSE_CODE.
+ */
+export const SESSION_ENDED_CLOSE_CODE = 4401;
+
+export type LiveSocketOptions = {
+  url: string;
+  /** Renews the session cookies; false when the session is gone (then the feed gets UNAUTHORIZED). */
+  refresh: () => Promise<boolean>;
+  /** The WebSocket class (Node has none built in before v22). */
+  WebSocket?: typeof WebSocket;
+  onClose?: (code: number | undefined) => void;
+};
+
+/**
+ * The subscription socket. Lazy: it opens with the first subscription, carrying the session cookie of
+ * that moment. When the server ends it for an expired or revoked session, the reconnect first refreshes
+ * the session, so that the new socket carries the new cookie; tRPC's client then re-sends every
+ * subscription with the id of the last event it delivered, and each feed resumes where it stopped.
+ */
+export function createLiveSocket({ url, refresh, WebSocket, onClose }: LiveSocketOptions) {
+  let refreshFirst = false;
+  return createWSClient({
+    url: async () => {
+      if (refreshFirst) {
+        refreshFirst = false;
+        await refresh();
+      }
+      return url;
+    },
+    WebSocket,
+    lazy: { enabled: true, closeMs: 0 },
+    onClose: (cause) => {
+      if (cause?.code === SESSION_ENDED_CLOSE_CODE) refreshFirst = true;
+      onClose?.(cause?.code);
+    },
+  });
+}
+
 let wsClient: ReturnType<typeof createWSClient> | null = null;
 
 function liveClient() {
   if (!wsClient) {
     const url = `${window.location.protocol === "https:" ? "wss" : "ws"}://${window.location.host}/api/trpc-ws`;
-    // Lazy: the socket opens with the first subscription, carrying the session cookie of that moment.
-    wsClient = createWSClient({ url, lazy: { enabled: true, closeMs: 0 } });
+    wsClient = createLiveSocket({ url, refresh: refreshSession });
   }
   return wsClient;
 }

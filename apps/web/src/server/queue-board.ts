@@ -1,4 +1,7 @@
-// Bull Board (the BullMQ dashboard) for admins: queue depths, failed (dead-lettered) jobs, retries.
+// Bull Board (the BullMQ dashboard) for admins, read-only: queue depths, failed (dead-lettered) jobs and
+// their errors. It changes nothing: a hand-made job on a queue is a forged message between services
+// (a `PaymentSucceeded` settles an unpaid order), and retries, cleans and promotes bypass the workers'
+// own retry policy. Failed messages are re-driven by the services themselves (outbox, reconciler).
 import type http from "node:http";
 import { createBullBoard } from "@bull-board/api";
 import { BullMQAdapter } from "@bull-board/api/bullMQAdapter";
@@ -17,11 +20,23 @@ export function createQueueBoard(deps: ApiDeps) {
   const queues = Object.values(QUEUES).map((name) => new Queue(name, { connection, prefix }));
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(QUEUE_BOARD_PATH);
-  createBullBoard({ queues: queues.map((queue) => new BullMQAdapter(queue)), serverAdapter });
+  createBullBoard({
+    queues: queues.map((queue) => new BullMQAdapter(queue, { readOnlyMode: true })),
+    serverAdapter,
+  });
 
   const app = express();
   app.disable("x-powered-by");
-  // The board can retry and delete jobs: admins only, checked on every request.
+  // Defence in depth over readOnlyMode (which guards per queue, route by route): no request that could
+  // change anything reaches the board at all.
+  app.use(QUEUE_BOARD_PATH, (req, res, next) => {
+    if (req.method === "GET" || req.method === "HEAD") return next();
+    res.setHeader("Allow", "GET, HEAD");
+    res
+      .status(405)
+      .json({ error: { code: "METHOD_NOT_SUPPORTED", message: "The queue board is read-only" } });
+  });
+  // Queue contents are internal: admins only, checked on every request.
   app.use(QUEUE_BOARD_PATH, async (req, res, next) => {
     try {
       const ctx = await createContextFromNodeRequest(deps, req);

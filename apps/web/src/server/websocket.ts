@@ -3,23 +3,94 @@
 // Next.js adds its own `upgrade` listener and ends upgrades for URLs that match its routes, so tRPC
 // lives on a path no Next route matches, and upgrades for other paths (Next's dev HMR socket) are left
 // alone for Next to take.
-import type http from "node:http";
+//
+// A socket is a session's: it is refused from a foreign page (Origin), carries subscriptions only (see
+// publicProcedure), and is closed with SESSION_ENDED_CLOSE_CODE when its access token expires or its
+// session is revoked (logout, refresh-token reuse) on any instance. The client then refreshes and
+// reconnects, resuming each feed from its last event id.
+import http from "node:http";
+import type { Duplex } from "node:stream";
 import { applyWSSHandler } from "@trpc/server/adapters/ws";
-import { WebSocketServer } from "ws";
-import { createContextFromUpgrade } from "@gozon/api/context";
+import { WebSocketServer, type WebSocket } from "ws";
+import { createContextFromUpgrade, type Context } from "@gozon/api/context";
 import type { ApiDeps } from "@gozon/api/deps";
+import { subscribeSessionRevocations, type SessionRevocation } from "@gozon/api/identity/session-revocations";
+import { isAllowedOrigin, requestOrigin } from "@gozon/api/origin";
 import { appRouter } from "@gozon/api/root";
 import { reportError } from "@gozon/api/trpc";
 
 export const WS_PATH = "/api/trpc-ws";
 
+/**
+ * "Your credentials no longer hold": the access token expired or the session was revoked. The web
+ * client (apps/web/src/client/api.ts) refreshes the session before it reconnects. 4000-4999 are the
+ * close codes left to applications (RFC 6455 §7.4.2).
+ */
+export const SESSION_ENDED_CLOSE_CODE = 4401;
+
+/** setTimeout's longest delay; a later expiry is re-armed when it fires. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+type SocketSession = { userId: string; sessionId: string | null; timer: NodeJS.Timeout };
+
 export function attachWebSocket(server: http.Server, deps: ApiDeps) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  const sessions = new Map<WebSocket, SocketSession>();
+
+  const endSession = (ws: WebSocket, reason: string) => {
+    const session = sessions.get(ws);
+    if (session) clearTimeout(session.timer);
+    sessions.delete(ws);
+    ws.close(SESSION_ENDED_CLOSE_CODE, reason);
+  };
+
+  /** Arms the expiry of a signed-in socket and files it under its session, for revocations. */
+  const track = (ws: WebSocket, ctx: Context) => {
+    if (!ctx.user || !ctx.session || ws.readyState !== ws.OPEN) return;
+    const { expiresAt } = ctx.session;
+    const arm = (): NodeJS.Timeout => {
+      const left = expiresAt.getTime() - deps.now().getTime();
+      if (left <= 0) return setTimeout(() => endSession(ws, "access token expired"), 0);
+      return setTimeout(
+        () => {
+          const session = sessions.get(ws);
+          if (session) session.timer = arm();
+        },
+        Math.min(left, MAX_TIMER_MS),
+      );
+    };
+    sessions.set(ws, { userId: ctx.user.id, sessionId: ctx.session.id, timer: arm() });
+    ws.once("close", () => {
+      clearTimeout(sessions.get(ws)?.timer);
+      sessions.delete(ws);
+    });
+  };
+
+  const revoked = ({ userId, sessionId }: SessionRevocation) => {
+    for (const [ws, session] of sessions) {
+      if (session.userId !== userId) continue;
+      if (sessionId === null || session.sessionId === sessionId) endSession(ws, "session revoked");
+    }
+  };
+  const revocations = subscribeSessionRevocations(
+    deps.config.REDIS_URL,
+    deps.config.REDIS_PREFIX,
+    deps.log,
+    revoked,
+  );
+
   const handler = applyWSSHandler({
     wss,
     router: appRouter,
-    createContext: ({ req, info }) =>
-      createContextFromUpgrade(deps, req, info.connectionParams as Record<string, string> | null),
+    createContext: async ({ req, res, info }) => {
+      const ctx = await createContextFromUpgrade(
+        deps,
+        req,
+        info.connectionParams as Record<string, string> | null,
+      );
+      track(res, ctx);
+      return ctx;
+    },
     onError: ({ error, path }) => reportError(deps.log, { error, path }),
     // Pings keep idle connections alive through proxies and detect dead peers.
     keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 5_000 },
@@ -27,18 +98,52 @@ export function attachWebSocket(server: http.Server, deps: ApiDeps) {
 
   server.on("upgrade", (req, socket, head) => {
     if ((req.url ?? "").split("?")[0] !== WS_PATH) return;
+    // Cross-site WebSocket hijacking: a browser sends the victim's cookies with an upgrade from any
+    // page, but always says which page in `Origin`. A client without Origin is not a browser page.
+    const origin = req.headers.origin;
+    if (origin !== undefined && !originAllowed(origin, req, deps)) {
+      deps.log.info({ origin }, "WebSocket upgrade from a foreign origin refused");
+      return refuseUpgrade(socket, 403, "FORBIDDEN", "This origin may not open the WebSocket");
+    }
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req));
   });
 
   return {
+    /** Resolves once this instance hears session revocations. */
+    ready: revocations.ready,
     get clients() {
       return wss.clients.size;
     },
     /** Asks clients to reconnect (to another instance), then closes every socket. */
     async close() {
+      revocations.close();
+      for (const session of sessions.values()) clearTimeout(session.timer);
       handler.broadcastReconnectNotification();
       for (const client of wss.clients) client.close(1001, "server shutting down");
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };
+}
+
+function originAllowed(origin: string, req: http.IncomingMessage, deps: ApiDeps) {
+  const target = {
+    header: (name: string) => {
+      const value = req.headers[name];
+      return Array.isArray(value) ? value[0] : value;
+    },
+    encrypted: "encrypted" in req.socket && req.socket.encrypted === true,
+  };
+  return isAllowedOrigin(origin, requestOrigin(target, deps.trustProxy), deps.config.ALLOWED_ORIGINS);
+}
+
+/** Answers an upgrade with a JSON error instead of switching protocols, and ends the connection. */
+function refuseUpgrade(socket: Duplex, status: number, code: string, message: string) {
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n` +
+      "Content-Type: application/json; charset=utf-8\r\n" +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      "Cache-Control: no-store\r\nConnection: close\r\n\r\n" +
+      body,
+  );
 }

@@ -13,11 +13,13 @@ const ROLES: readonly Role[] = ["SHOPPER", "ADMIN"];
 export type Caller = { id: string; role: Role };
 
 export type AccessTokenCheck =
-  { ok: true; caller: Caller; expiresAt: Date } | { ok: false; reason: "expired" | "invalid" };
+  | { ok: true; caller: Caller; expiresAt: Date; sessionId: string | null }
+  | { ok: false; reason: "expired" | "invalid" };
 
 export type AccessTokens = {
   ttlSeconds: number;
-  sign(user: Pick<User, "id" | "role">): Promise<{ token: string; expiresAt: Date }>;
+  /** `sessionId` (the `sid` claim) is the refresh-token family: revoking it ends the session's sockets. */
+  sign(user: Pick<User, "id" | "role">, sessionId?: string): Promise<{ token: string; expiresAt: Date }>;
   verify(token: string): Promise<AccessTokenCheck>;
 };
 
@@ -38,10 +40,10 @@ export function createAccessTokens(opts: {
   );
   return {
     ttlSeconds: opts.ttlSeconds,
-    async sign(user) {
+    async sign(user, sessionId) {
       const issuedAt = Math.floor(opts.now().getTime() / 1000);
       const expiresAt = issuedAt + opts.ttlSeconds;
-      const token = await new SignJWT({ role: user.role })
+      const token = await new SignJWT({ role: user.role, ...(sessionId ? { sid: sessionId } : {}) })
         .setProtectedHeader({ alg: "HS256", typ: "JWT" })
         .setSubject(user.id)
         .setIssuer(ISSUER)
@@ -66,6 +68,7 @@ export function createAccessTokens(opts: {
           ok: true,
           caller: { id: payload.sub, role },
           expiresAt: new Date((payload.exp ?? 0) * 1000),
+          sessionId: typeof payload.sid === "string" ? payload.sid : null,
         };
       } catch (error) {
         if (error instanceof joseErrors.JWTExpired) return { ok: false, reason: "expired" };
@@ -81,13 +84,13 @@ export function digestToken(token: string): string {
 }
 
 export type RotateResult =
-  | { ok: true; user: User; token: string; expiresAt: Date }
+  | { ok: true; user: User; token: string; expiresAt: Date; familyId: string }
   | { ok: false; reason: "unknown" | "expired" | "revoked" | "reused" };
 
 export type RefreshTokens = {
   ttlSeconds: number;
   /** A new token, in a new family unless `familyId` continues one. */
-  issue(userId: string, familyId?: string): Promise<{ token: string; expiresAt: Date }>;
+  issue(userId: string, familyId?: string): Promise<{ token: string; expiresAt: Date; familyId: string }>;
   /** Spends `token` and returns its successor; a token spent before revokes its whole family. */
   rotate(token: string): Promise<RotateResult>;
   /** Revokes the family `token` belongs to (logout). Unknown tokens are ignored. */
@@ -101,19 +104,40 @@ export type RefreshTokens = {
 /** How long a dead family is kept: a replay of one of its tokens still reads "revoked" or "expired". */
 export const REFRESH_TOKEN_RETENTION_SECONDS = 7 * 24 * 60 * 60;
 
+/** A revoked session: one refresh-token family, or (`sessionId: null`) every session of the user. */
+export type SessionRevocation = { userId: string; sessionId: string | null };
+
 /** Opaque, rotating refresh tokens with reuse detection (one family per sign-in). */
 export function createRefreshTokens(opts: {
   db: IdentityClient;
   ttlSeconds: number;
   now: () => Date;
   log: Logger;
+  /** Told after a revocation, so that the session's open sockets close too (on every web instance). */
+  onRevoked?: (revocation: SessionRevocation) => Promise<void>;
 }): RefreshTokens {
   const { db, now, log } = opts;
   const expiry = () => new Date(now().getTime() + opts.ttlSeconds * 1000);
   const newToken = () => randomBytes(32).toString("base64url");
+  const revoked = async (revocation: SessionRevocation) => {
+    await opts
+      .onRevoked?.(revocation)
+      .catch((err: unknown) =>
+        log.warn(
+          { err, ...revocation },
+          "could not announce a revoked session; its sockets end at token expiry",
+        ),
+      );
+  };
 
-  const revokeFamily = (familyId: string) =>
-    db.refreshToken.updateMany({ where: { familyId, revokedAt: null }, data: { revokedAt: now() } });
+  const revokeFamily = async (userId: string, familyId: string) => {
+    const result = await db.refreshToken.updateMany({
+      where: { familyId, revokedAt: null },
+      data: { revokedAt: now() },
+    });
+    await revoked({ userId, sessionId: familyId });
+    return result;
+  };
 
   return {
     ttlSeconds: opts.ttlSeconds,
@@ -121,7 +145,7 @@ export function createRefreshTokens(opts: {
       const token = newToken();
       const expiresAt = expiry();
       await db.refreshToken.create({ data: { userId, familyId, tokenHash: digestToken(token), expiresAt } });
-      return { token, expiresAt };
+      return { token, expiresAt, familyId };
     },
     async rotate(token) {
       const row = await db.refreshToken.findUnique({
@@ -131,7 +155,7 @@ export function createRefreshTokens(opts: {
       if (!row) return { ok: false, reason: "unknown" };
       if (row.revokedAt) return { ok: false, reason: "revoked" };
       const reused = async () => {
-        const { count } = await revokeFamily(row.familyId);
+        const { count } = await revokeFamily(row.userId, row.familyId);
         log.warn(
           { userId: row.userId, familyId: row.familyId, revoked: count },
           "refresh token reused; family revoked",
@@ -156,14 +180,15 @@ export function createRefreshTokens(opts: {
         return true;
       });
       if (!rotated) return reused();
-      return { ok: true, user: row.user, token: successor, expiresAt };
+      return { ok: true, user: row.user, token: successor, expiresAt, familyId: row.familyId };
     },
     async revokeFamilyOf(token) {
       const row = await db.refreshToken.findUnique({ where: { tokenHash: digestToken(token) } });
-      if (row) await revokeFamily(row.familyId);
+      if (row) await revokeFamily(row.userId, row.familyId);
     },
     async revokeAllOf(userId) {
       await db.refreshToken.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: now() } });
+      await revoked({ userId, sessionId: null });
     },
     async purge({ retentionSeconds = REFRESH_TOKEN_RETENTION_SECONDS, batchSize = 500 } = {}) {
       const cutoff = new Date(now().getTime() - retentionSeconds * 1000).toISOString();

@@ -7,9 +7,9 @@ import type { SessionOutput } from "./session.schema.ts";
 export async function sessionFor(
   ctx: Context,
   user: Pick<User, "id" | "email" | "role">,
-  refresh: { token: string; expiresAt: Date },
+  refresh: { token: string; expiresAt: Date; familyId: string },
 ): Promise<SessionOutput> {
-  const access = await ctx.deps.accessTokens.sign(user);
+  const access = await ctx.deps.accessTokens.sign(user, refresh.familyId);
   ctx.setCookies(
     sessionCookies(
       {

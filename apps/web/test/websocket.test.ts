@@ -1,0 +1,298 @@
+// The tRPC WebSocket's defences, against real web instances (API + WebSocket, without Next) over real
+// Postgres and Redis: Origin check, subscriptions only, the socket ends with its session, and the web
+// client resumes its feed across that end without missing an event.
+import { createTRPCClient, wsLink } from "@trpc/client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { waitFor } from "@gozon/core/testing";
+import type { AppRouter } from "@gozon/api/root";
+import { createLiveSocket } from "../src/client/api.ts";
+import { SESSION_ENDED_CLOSE_CODE } from "../src/server/websocket.ts";
+import { rawSocket, startInstances, type WebInstance } from "./instances.ts";
+
+type Instances = Awaited<ReturnType<typeof startInstances>>;
+
+const authHeader = (token: string) => ({ authorization: `Bearer ${token}` });
+
+describe("WebSocket upgrade: Origin", () => {
+  let system: Instances;
+  let web: WebInstance;
+  let listed: WebInstance;
+  let proxied: WebInstance;
+
+  beforeAll(async () => {
+    system = await startInstances(1);
+    web = system.instances[0] as WebInstance;
+    const more = await startInstances(1, {
+      env: { ALLOWED_ORIGINS: "https://shop.example, https://admin.shop.example" },
+    });
+    listed = more.instances[0] as WebInstance;
+    const behindProxy = await startInstances(1, { env: { TRUST_PROXY: "true" } });
+    proxied = behindProxy.instances[0] as WebInstance;
+    const close = system.close;
+    system.close = async () => {
+      await Promise.all([close(), more.close(), behindProxy.close()]);
+    };
+  });
+  afterAll(async () => system?.close());
+
+  it("refuses a foreign page with 403 before upgrading, and accepts the app's own origin", async () => {
+    const foreign = rawSocket(web.wsUrl, { origin: "http://evil.example" });
+    const refused = await foreign.opened;
+    expect(refused).toMatchObject({ ok: false, status: 403 });
+    expect(JSON.parse((refused as { body: string }).body)).toEqual({
+      error: { code: "FORBIDDEN", message: expect.any(String) },
+    });
+    expect(web.websocketClients()).toBe(0);
+
+    // The same host on another port or scheme is another origin; `null` (sandboxed frames) is no origin.
+    const port = Number(new URL(web.base).port);
+    for (const origin of [`http://127.0.0.1:${port + 1}`, `https://127.0.0.1:${port}`, "null"]) {
+      expect(await rawSocket(web.wsUrl, { origin }).opened, origin).toMatchObject({ ok: false, status: 403 });
+    }
+
+    const own = rawSocket(web.wsUrl, { origin: web.base });
+    expect(await own.opened).toEqual({ ok: true });
+    own.close();
+    // Not a browser page (curl, server-to-server clients): no Origin, nothing to hijack.
+    const headless = rawSocket(web.wsUrl);
+    expect(await headless.opened).toEqual({ ok: true });
+    headless.close();
+  });
+
+  it("accepts exactly the ALLOWED_ORIGINS when they are set", async () => {
+    for (const origin of ["https://shop.example", "https://ADMIN.shop.example:443"]) {
+      const socket = rawSocket(listed.wsUrl, { origin });
+      expect(await socket.opened, origin).toEqual({ ok: true });
+      socket.close();
+    }
+    for (const origin of [listed.base, "http://shop.example", "https://evil.example"]) {
+      expect(await rawSocket(listed.wsUrl, { origin }).opened, origin).toMatchObject({
+        ok: false,
+        status: 403,
+      });
+    }
+  });
+
+  it("honours X-Forwarded-Host/-Proto only behind a trusted proxy", async () => {
+    const forwarded = { "x-forwarded-host": "shop.example", "x-forwarded-proto": "https" };
+    const viaProxy = rawSocket(proxied.wsUrl, { origin: "https://shop.example", headers: forwarded });
+    expect(await viaProxy.opened).toEqual({ ok: true });
+    viaProxy.close();
+    // Without TRUST_PROXY the same headers are anyone's words: the origin must match the Host itself.
+    const forged = rawSocket(web.wsUrl, { origin: "https://shop.example", headers: forwarded });
+    expect(await forged.opened).toMatchObject({ ok: false, status: 403 });
+  });
+});
+
+describe("WebSocket: subscriptions only, sessions end", () => {
+  let system: Instances;
+  let a: WebInstance;
+  let b: WebInstance;
+
+  beforeAll(async () => {
+    system = await startInstances(2);
+    [a, b] = system.instances as [WebInstance, WebInstance];
+  });
+  afterAll(async () => system?.close());
+
+  it("refuses queries and mutations over the socket, with no effect, and still serves subscriptions", async () => {
+    const user = await system.user();
+    const { accessToken } = await a.login(user.email, user.password);
+    const socket = rawSocket(a.wsUrl, { token: accessToken });
+    await socket.opened;
+    socket.send({ id: 1, method: "mutation", params: { path: "payments.createAccount", input: {} } });
+    socket.send({ id: 2, method: "mutation", params: { path: "auth.login", input: user } });
+    socket.send({ id: 3, method: "query", params: { path: "auth.me" } });
+    // A batch of mutations in one frame, as tRPC's WebSocket protocol allows.
+    socket.send([
+      {
+        id: 4,
+        method: "mutation",
+        params: { path: "orders.create", input: { amount: 100, description: "x" } },
+      },
+      { id: 5, method: "mutation", params: { path: "payments.createAccount", input: {} } },
+    ]);
+    socket.subscribe(6, "orders.onStatusChange");
+    await waitFor(() => [1, 2, 3, 4, 5, 6].every((id) => socket.replies(id).length > 0), {
+      what: "an answer to every request",
+    });
+    for (const id of [1, 2, 3, 4, 5]) {
+      expect(socket.replies(id), `request ${id}`).toEqual([
+        expect.objectContaining({
+          error: expect.objectContaining({ data: expect.objectContaining({ code: "METHOD_NOT_SUPPORTED" }) }),
+        }),
+      ]);
+    }
+    expect(socket.replies(6)).toEqual([expect.objectContaining({ result: { type: "started" } })]);
+    socket.close();
+
+    // Nothing happened: no account, no order.
+    expect((await a.get("/api/v1/accounts/me", authHeader(accessToken))).status).toBe(404);
+    expect((await a.get("/api/v1/orders", authHeader(accessToken))).body.orders).toEqual([]);
+  });
+
+  it("re-reads the role when a subscription starts: a demoted admin loses the admin feed", async () => {
+    const admin = await system.user("ADMIN");
+    const { accessToken } = await a.login(admin.email, admin.password);
+    const before = rawSocket(a.wsUrl, { token: accessToken });
+    await before.opened;
+    before.subscribe(1, "admin.orderFeed");
+    await waitFor(() => before.replies(1).length > 0, { what: "the admin feed" });
+    expect(before.replies(1)[0]).toMatchObject({ result: { type: "started" } });
+    before.close();
+
+    await a.deps.identityDb.user.update({ where: { id: admin.id }, data: { role: "SHOPPER" } });
+    // The token still says ADMIN for minutes; the database decides.
+    const after = rawSocket(a.wsUrl, { token: accessToken });
+    await after.opened;
+    after.subscribe(1, "admin.orderFeed");
+    after.subscribe(2, "orders.onStatusChange");
+    await waitFor(() => after.replies(1).length > 0 && after.replies(2).length > 0, { what: "both answers" });
+    expect(after.replies(1)[0]).toMatchObject({ error: { data: { code: "FORBIDDEN" } } });
+    expect(after.replies(2)[0]).toMatchObject({ result: { type: "started" } });
+    after.close();
+  });
+
+  it("closes the sockets of a session on every instance when it signs out or its family is revoked", async () => {
+    const user = await system.user();
+    const session = await a.login(user.email, user.password);
+    const other = await a.login(user.email, user.password); // another device: another session
+    const onB = rawSocket(b.wsUrl, { token: session.accessToken });
+    const otherOnB = rawSocket(b.wsUrl, { token: other.accessToken });
+    await Promise.all([onB.opened, otherOnB.opened]);
+    onB.subscribe(1, "orders.onStatusChange");
+    otherOnB.subscribe(1, "orders.onStatusChange");
+    await waitFor(() => onB.replies(1).length > 0 && otherOnB.replies(1).length > 0, { what: "both feeds" });
+
+    // Signed out through instance A, with the refresh token in the body (an API client).
+    expect((await a.post("/api/v1/auth/logout", { refreshToken: session.refreshToken })).status).toBe(200);
+    await waitFor(() => onB.closed(), { timeoutMs: 5_000, what: "the signed-out session's socket on B" });
+    expect(onB.closed()).toEqual({ code: SESSION_ENDED_CLOSE_CODE, reason: "session revoked" });
+    expect(otherOnB.closed()).toBeNull();
+
+    // Reuse of a spent refresh token revokes that family: its socket on B ends too.
+    const rotated = await a.post("/api/v1/auth/refresh", { refreshToken: other.refreshToken });
+    expect(rotated.status).toBe(200);
+    const reused = await a.post("/api/v1/auth/refresh", { refreshToken: other.refreshToken });
+    expect(reused.status).toBe(401);
+    await waitFor(() => otherOnB.closed(), { timeoutMs: 5_000, what: "the reused family's socket on B" });
+    expect(otherOnB.closed()?.code).toBe(SESSION_ENDED_CLOSE_CODE);
+  });
+});
+
+describe("WebSocket: access-token expiry", () => {
+  const TTL_SECONDS = 3;
+  let system: Instances;
+  let web: WebInstance;
+
+  beforeAll(async () => {
+    system = await startInstances(1, { accessTokenTtlSeconds: TTL_SECONDS });
+    web = system.instances[0] as WebInstance;
+  });
+  afterAll(async () => system?.close());
+
+  it("closes a socket when its access token expires, with the session-ended close code", async () => {
+    const user = await system.user();
+    const { accessToken } = await web.login(user.email, user.password);
+    const signedIn = rawSocket(web.wsUrl, { token: accessToken });
+    const anonymous = rawSocket(web.wsUrl);
+    await Promise.all([signedIn.opened, anonymous.opened]);
+    signedIn.subscribe(1, "orders.onStatusChange");
+    const openedAt = Date.now();
+    await waitFor(() => signedIn.closed(), {
+      timeoutMs: (TTL_SECONDS + 5) * 1000,
+      what: "the close at expiry",
+    });
+    expect(signedIn.closed()).toEqual({ code: SESSION_ENDED_CLOSE_CODE, reason: "access token expired" });
+    expect(Date.now() - openedAt).toBeLessThan((TTL_SECONDS + 2) * 1000);
+    // A socket without a session has nothing to expire.
+    expect(anonymous.closed()).toBeNull();
+    anonymous.close();
+  });
+
+  it("the web client refreshes, reconnects and resumes its feed from the last event: nothing missed", async () => {
+    const user = await system.user();
+    // A cookie jar, as the browser keeps one: the socket's upgrade and the refresh both carry it.
+    const jar = new Map<string, string>();
+    const keep = (setCookies: string[]) => {
+      for (const line of setCookies) {
+        const [pair = ""] = line.split(";");
+        const [name = "", value = ""] = pair.split("=");
+        if (value) jar.set(name.trim(), value.trim());
+        else jar.delete(name.trim());
+      }
+    };
+    const cookieHeader = () => [...jar].map(([name, value]) => `${name}=${value}`).join("; ");
+    keep((await web.login(user.email, user.password)).cookies);
+
+    class BrowserLikeSocket extends WebSocket {
+      constructor(url: string) {
+        super(url, { headers: { cookie: cookieHeader(), origin: web.base } });
+      }
+    }
+
+    /** An order placed over REST by a separate session (so that it never depends on the socket's). */
+    const placeOrder = async (description: string) => {
+      const { accessToken } = await web.login(user.email, user.password);
+      const res = await web.post("/api/v1/orders", { amount: 100, description }, authHeader(accessToken));
+      expect(res.status).toBe(201);
+      return res.body.order.id as string;
+    };
+
+    const closes: Array<number | undefined> = [];
+    let missedWhileAway: string | undefined;
+    let refreshes = 0;
+    const client = createLiveSocket({
+      url: web.wsUrl,
+      WebSocket: BrowserLikeSocket as unknown as typeof globalThis.WebSocket,
+      onClose: (code) => closes.push(code),
+      // The page's refresh (apps/web refreshSession): POST auth.refresh with the cookie. An order is
+      // placed first, while no socket is open, so only the resume can deliver its event.
+      refresh: async () => {
+        refreshes++;
+        missedWhileAway ??= await placeOrder("placed while the socket was down");
+        const res = await fetch(`${web.base}/api/trpc/auth.refresh`, {
+          method: "POST",
+          headers: { "content-type": "application/json", cookie: cookieHeader() },
+          body: "{}",
+        });
+        keep(res.headers.getSetCookie());
+        return res.ok;
+      },
+    });
+    const trpc = createTRPCClient<AppRouter>({ links: [wsLink({ client })] });
+    const events: Array<{ eventId: string; orderId: string }> = [];
+    const errors: unknown[] = [];
+    let starts = 0;
+    const subscription = trpc.orders.onStatusChange.subscribe(undefined, {
+      onStarted: () => starts++,
+      onData: ({ data }) => events.push(data),
+      onError: (error) => errors.push(error),
+    });
+    try {
+      await waitFor(() => starts > 0, { what: "the feed" });
+      const before = await placeOrder("placed before expiry");
+      await waitFor(() => events.some((e) => e.orderId === before), { what: "the first order's event" });
+
+      await waitFor(() => closes.includes(SESSION_ENDED_CLOSE_CODE), {
+        timeoutMs: (TTL_SECONDS + 5) * 1000,
+        what: "the server ending the socket at expiry",
+      });
+      await waitFor(() => missedWhileAway && events.some((e) => e.orderId === missedWhileAway), {
+        timeoutMs: 15_000,
+        what: "the order placed while away, replayed on resume",
+      });
+      const after = await placeOrder("placed after the reconnect");
+      await waitFor(() => events.some((e) => e.orderId === after), { what: "the live order after resume" });
+
+      expect(errors).toEqual([]);
+      expect(refreshes).toBeGreaterThanOrEqual(1);
+      expect(events.map((e) => e.orderId)).toEqual([before, missedWhileAway, after]);
+      expect(new Set(events.map((e) => e.eventId)).size).toBe(events.length);
+    } finally {
+      subscription.unsubscribe();
+      await client.close();
+    }
+  });
+});
