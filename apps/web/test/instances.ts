@@ -11,6 +11,7 @@ import { createApiDeps, type ApiDeps } from "@gozon/api/deps";
 import { createApiRequestHandler } from "@gozon/api/http";
 import { createUser, type Role } from "@gozon/api/identity/users";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
+import { startPositionAssigner } from "@gozon/orders/position-assigner";
 import { createQueueBoard } from "../src/server/queue-board.ts";
 import { attachWebSocket, WS_PATH } from "../src/server/websocket.ts";
 
@@ -106,6 +107,15 @@ export async function startInstances(count: number, opts: InstanceOptions = {}) 
   const instances: WebInstance[] = [];
   for (let i = 0; i < count; i++) instances.push(await startInstance(dbs, redisPrefix, opts));
   const first = instances[0] as WebInstance;
+  // What the orders worker does in a deployment: stamp the order changes' positions and announce them.
+  const assigner = startPositionAssigner({
+    db: first.deps.ordersDb,
+    databaseUrl: dbs.urls.orders,
+    publisher: first.deps.redis,
+    redisPrefix,
+    log: createLogger("web-test-assigner", "silent"),
+    pollMs: 500,
+  });
   return {
     instances,
     redisPrefix,
@@ -117,6 +127,7 @@ export async function startInstances(count: number, opts: InstanceOptions = {}) 
       return { id: user.id, email, password };
     },
     async close() {
+      await assigner.stop();
       await Promise.all(instances.map((instance) => instance.close()));
       await deleteKeys(first.deps, redisPrefix);
       await dbs.drop();
