@@ -13,6 +13,7 @@ export type ChartPoint = {
 
 export const SERIES = {
   saga: "saga: order placed → status event",
+  monolith: "monolith: one transaction per order",
   sync: "sync: one Postgres transaction",
   bullmq: "bare BullMQ round trip",
 } as const;
@@ -36,8 +37,8 @@ export async function renderChart(
     type: "nominal" as const,
     title: null,
     scale: {
-      domain: [SERIES.saga, SERIES.sync, SERIES.bullmq],
-      range: ["#e45756", "#4c78a8", "#54a24b"],
+      domain: [SERIES.saga, SERIES.monolith, SERIES.sync, SERIES.bullmq],
+      range: ["#e45756", "#f58518", "#4c78a8", "#54a24b"],
     },
     legend: { orient: "bottom" as const, labelLimit: 400, direction: "horizontal" as const },
   };

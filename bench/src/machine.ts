@@ -30,7 +30,15 @@ export function machineInfo(extra: { postgres?: string; redis?: string } = {}): 
 /** A process group whose CPU time is tracked; `match` decides per /proc entry. */
 export type CpuGroup = { name: string; match: (proc: ProcEntry) => boolean };
 
-export type ProcEntry = { pid: number; ppid: number; comm: string; ticks: number; cwd: () => string };
+export type ProcEntry = {
+  pid: number;
+  ppid: number;
+  comm: string;
+  ticks: number;
+  cwd: () => string;
+  /** The command line, arguments joined by spaces. */
+  cmdline: () => string;
+};
 
 type Sample = { at: number; totalTicks: number; idleTicks: number; byPid: Map<number, ProcEntry> };
 
@@ -48,6 +56,7 @@ function readProcs(): Map<number, ProcEntry> {
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
       const pid = Number(entry);
       let cwd: string | undefined;
+      let cmdline: string | undefined;
       byPid.set(pid, {
         pid,
         ppid: Number(fields[1]),
@@ -62,6 +71,16 @@ function readProcs(): Map<number, ProcEntry> {
             }
           }
           return cwd;
+        },
+        cmdline: () => {
+          if (cmdline === undefined) {
+            try {
+              cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").join(" ").trim();
+            } catch {
+              cmdline = "";
+            }
+          }
+          return cmdline;
         },
       });
     } catch {
@@ -120,15 +139,16 @@ export class CpuMeter {
 export function systemCpuGroups(repoRoot: string): CpuGroup[] {
   const child = (dir: string) => (proc: ProcEntry) =>
     proc.ppid === process.pid && proc.cwd() === path.join(repoRoot, dir);
+  // The references' own processes run in bench/: told apart by the script they run.
+  const benchScript = (script: string) => (proc: ProcEntry) =>
+    child("bench")(proc) && proc.cmdline().includes(path.join(repoRoot, "bench/src", script));
   return [
     { name: "web", match: child("apps/web") },
     { name: "orders-worker", match: child("apps/orders-worker") },
     { name: "payments-worker", match: child("apps/payments-worker") },
     { name: "bench driver", match: (proc) => proc.pid === process.pid },
-    {
-      name: "bullmq echo",
-      match: (proc) => proc.ppid === process.pid && proc.cwd() === path.join(repoRoot, "bench"),
-    },
+    { name: "bullmq echo", match: benchScript("bullmq-echo.ts") },
+    { name: "monolith", match: benchScript("monolith-server.ts") },
     { name: "postgres", match: (proc) => proc.comm === "postgres" },
     { name: "redis", match: (proc) => proc.comm === "redis-server" },
   ];

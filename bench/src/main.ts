@@ -1,6 +1,7 @@
-// `npm run bench`: the real system driven over REST at several concurrency levels, against two references
-// measured in the same run on the same machine — the same business effect in one synchronous Postgres
-// transaction, and a bare BullMQ round trip — then a hop-by-hop profile of where an order's time goes.
+// `npm run bench`: the real system driven over REST at several concurrency levels, against three references
+// measured in the same run on the same machine — a monolith doing the whole order in one transaction
+// behind the same HTTP API, the same business effect as a bare Postgres transaction, and a bare BullMQ
+// round trip — then a hop-by-hop profile of where an order's time goes.
 // Prints tables; writes bench/results/<date>.json and .svg (and latest.json/.svg).
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -34,9 +35,11 @@ import {
   table,
   targetLines,
 } from "./report.ts";
+import { startMonolithReference, type MonolithReference } from "./monolith-reference.ts";
 import { createShoppers, SagaDriver, type OrderSample, type SagaResult } from "./saga.ts";
 import { ratio } from "./stats.ts";
 import { startSyncReference, type SyncReference } from "./sync-reference.ts";
+import { judgeTargets, systemCpuPerOrder } from "./targets.ts";
 import type { BenchReport, LevelReport, SagaSummary } from "./types.ts";
 
 const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -50,7 +53,8 @@ const HELP = `npm run bench [-- options]   (each option also reads the environme
   --half-seconds 30      open-loop run at half the max throughput         BENCH_HALF_SECONDS (0 skips)
   --warmup 4             untimed warm-up of the system, seconds           BENCH_WARMUP_SECONDS
   --shoppers N           shoppers (default: the highest level)            BENCH_SHOPPERS
-  --pool 10              sync reference's pool size (services use 10)     BENCH_POOL_MAX
+  --pool 10              sync and monolith references' pool size          BENCH_POOL_MAX
+                         (services use 10)
   --out DIR              where results go (default bench/results)         BENCH_OUT
   --no-save              print only; write no files
   --cpu-profile          V8 CPU profiles of the system's processes during BENCH_CPU_PROFILE=1
@@ -151,6 +155,9 @@ async function main() {
   const opts = options();
   if (opts.render) {
     const report = JSON.parse(fs.readFileSync(opts.render, "utf8")) as BenchReport;
+    if (!report.targets.throughputVsMonolith) {
+      throw new Error(`${opts.render} was saved before the monolith reference existed: run the bench again`);
+    }
     print(report);
     await save(report, opts.out);
     return;
@@ -221,9 +228,15 @@ async function main() {
     const shoppers = await createShoppers(web, opts.shoppers);
     const driver = new SagaDriver(shoppers, feed);
 
-    log("starting the references (scratch database, BullMQ echo worker)…");
+    log("starting the references (monolith, scratch databases, BullMQ echo worker)…");
     const sync: SyncReference = await startSyncReference(opts.shoppers, opts.poolMax);
     cleanups.push({ what: "sync reference database", run: () => sync.close() });
+    const monolith: MonolithReference = await startMonolithReference({
+      userIds: shoppers.map((s) => s.userId),
+      poolMax: opts.poolMax,
+      benchDir,
+    });
+    cleanups.push({ what: "monolith reference", run: () => monolith.close() });
     const bullmq: BullmqReference = await startBullmqReference(redisUrl, benchDir);
     cleanups.push({
       what: "BullMQ reference",
@@ -234,6 +247,7 @@ async function main() {
       log(`warming up for ${opts.warmupSeconds} s (not measured)…`);
       await driver.closedLoop(Math.min(4, opts.levels[opts.levels.length - 1] as number), opts.warmupSeconds);
       await sync.run(4, 1);
+      await monolith.run(4, 1);
       await bullmq.run(4, 1);
     }
 
@@ -264,6 +278,8 @@ async function main() {
       }
       log(`${concurrency} in flight: sync transaction ${opts.refSeconds} s…`);
       const syncTx = await measure(() => sync.run(concurrency, opts.refSeconds));
+      log(`${concurrency} in flight: monolith ${opts.refSeconds} s…`);
+      const mono = await measure(() => monolith.run(concurrency, opts.refSeconds));
       log(`${concurrency} in flight: BullMQ round trip ${opts.refSeconds} s…`);
       const rt = await measure(() => bullmq.run(concurrency, opts.refSeconds));
       samplesByPhase.push({ phase: `${concurrency} in flight`, samples: saga.value.samples });
@@ -272,8 +288,10 @@ async function main() {
         concurrency,
         saga: withoutSamples(s),
         syncTx: syncTx.value,
+        monolith: mono.value,
         bullmq: rt.value,
         ratios: {
+          sagaToMonolithThroughput: ratio(s.throughput, mono.value.throughput),
           sagaToSyncThroughput: ratio(s.throughput, syncTx.value.throughput),
           sagaToBullmqThroughput: ratio(s.throughput, rt.value.throughput),
           sagaP50ToBullmqP50: ratio(s.settleMs.p50, rt.value.latencyMs.p50),
@@ -283,25 +301,30 @@ async function main() {
         cpu: {
           saga: saga.cpu,
           syncTx: syncTx.cpu,
+          monolith: mono.cpu,
           bullmq: rt.cpu,
           sagaMsPerOrder: cpuMsPerOperation(saga.cpu, saga.seconds, s.finished + s.cancelled),
           syncMsPerTx: cpuMsPerOperation(syncTx.cpu, syncTx.seconds, syncTx.value.operations),
+          monolithMsPerOrder: cpuMsPerOperation(mono.cpu, mono.seconds, mono.value.operations),
         },
       });
       log(
         `  saga ${s.throughput.toFixed(0)} orders/s (p99 ${s.settleMs.p99.toFixed(1)} ms, ${s.missing} missing), ` +
-          `sync ${syncTx.value.throughput.toFixed(0)} tx/s, BullMQ ${rt.value.throughput.toFixed(0)} rt/s ` +
+          `monolith ${mono.value.throughput.toFixed(0)} orders/s, sync ${syncTx.value.throughput.toFixed(0)} tx/s, BullMQ ${rt.value.throughput.toFixed(0)} rt/s ` +
           `(p99 ${rt.value.latencyMs.p99.toFixed(1)} ms)`,
       );
     }
 
     const best = levels.reduce((a, b) => (b.saga.throughput > a.saga.throughput ? b : a));
     const bestSync = levels.reduce((a, b) => (b.syncTx.throughput > a.syncTx.throughput ? b : a));
+    const bestMonolith = levels.reduce((a, b) => (b.monolith.throughput > a.monolith.throughput ? b : a));
     const maxSustained = {
       throughput: best.saga.throughput,
       concurrency: best.concurrency,
       syncThroughput: bestSync.syncTx.throughput,
       syncConcurrency: bestSync.concurrency,
+      monolithThroughput: bestMonolith.monolith.throughput,
+      monolithConcurrency: bestMonolith.concurrency,
     };
 
     let halfLoad: BenchReport["halfLoad"] = null;
@@ -331,9 +354,8 @@ async function main() {
       profile: hopProfile(samples, stamps),
     }));
     const checked = await audit(system.dbs.urls);
-    const violations = [...checked.violations, ...(await sync.audit())];
+    const violations = [...checked.violations, ...(await sync.audit()), ...(await monolith.audit())];
 
-    const throughputRatio = ratio(maxSustained.throughput, maxSustained.syncThroughput);
     const others = [...levels.map((l) => l.cpu.saga), halfLoad?.cpu]
       .map((cpu) => cpu?.other)
       .filter((other): other is number => other !== undefined);
@@ -371,14 +393,14 @@ async function main() {
       levels,
       maxSustained,
       halfLoad,
-      targets: {
-        throughputRatio: { target: 0.5, value: throughputRatio, met: throughputRatio >= 0.5 },
-        p99AtHalfLoad: {
-          targetMs: 100,
-          value: halfLoad?.settleMs.p99 ?? null,
-          met: halfLoad ? halfLoad.settleMs.p99 <= 100 : null,
-        },
-      },
+      targets: judgeTargets({
+        sagaThroughput: maxSustained.throughput,
+        monolithThroughput: maxSustained.monolithThroughput,
+        halfLoadP99Ms: halfLoad?.settleMs.p99 ?? null,
+        // At the max sustained level: the cost per order when the system is as busy as it gets.
+        cpu: systemCpuPerOrder(best.cpu.sagaMsPerOrder),
+        cpuConcurrency: best.concurrency,
+      }),
       profile: { hops: HOPS, phases },
       cpuProfile: cpuProfile ? { concurrency: maxLevel, processes: cpuProfile } : null,
       audit: { violations, orders: checked.orders },
@@ -406,6 +428,7 @@ function print(report: BenchReport) {
   const cpuPhases = [
     ...report.levels.map((l) => ({ phase: `saga ${l.concurrency}`, cpu: l.cpu.saga })),
     ...(report.halfLoad ? [{ phase: "half load", cpu: report.halfLoad.cpu }] : []),
+    ...report.levels.map((l) => ({ phase: `monolith ${l.concurrency}`, cpu: l.cpu.monolith })),
     ...report.levels.map((l) => ({ phase: `sync ${l.concurrency}`, cpu: l.cpu.syncTx })),
   ];
   const cpu = cpuRows(cpuPhases);
@@ -417,9 +440,10 @@ function print(report: BenchReport) {
   const perOrder = cpuRows([
     ...report.levels.map((l) => ({ phase: `saga ${l.concurrency}`, cpu: l.cpu.sagaMsPerOrder })),
     ...(report.halfLoad ? [{ phase: "half load", cpu: report.halfLoad.cpuMsPerOrder }] : []),
+    ...report.levels.map((l) => ({ phase: `monolith ${l.concurrency}`, cpu: l.cpu.monolithMsPerOrder })),
     ...report.levels.map((l) => ({ phase: `sync ${l.concurrency}`, cpu: l.cpu.syncMsPerTx })),
   ]);
-  out.push("CPU ms per settled order (saga) and per transaction (sync):");
+  out.push("CPU ms per settled order (saga, monolith) and per transaction (sync):");
   out.push(table(["CPU ms per op", ...perOrder.headers.slice(1)], perOrder.rows));
   out.push("");
   if (report.cpuProfile) {
@@ -486,6 +510,13 @@ async function save(report: BenchReport, dir: string) {
     },
     {
       concurrency: level.concurrency,
+      series: SERIES.monolith,
+      throughput: level.monolith.throughput,
+      p50: level.monolith.latencyMs.p50,
+      p99: level.monolith.latencyMs.p99,
+    },
+    {
+      concurrency: level.concurrency,
       series: SERIES.sync,
       throughput: level.syncTx.throughput,
       p50: level.syncTx.latencyMs.p50,
@@ -505,6 +536,10 @@ async function save(report: BenchReport, dir: string) {
     `Gozon benchmark ${report.date}: saga vs references, same run`,
     [
       `${machineLine(report.machine)}`,
+      `Max sustained: saga ${report.maxSustained.throughput.toFixed(0)} orders/s, monolith ` +
+        `${report.maxSustained.monolithThroughput.toFixed(0)} orders/s ` +
+        `(saga ÷ monolith ${(report.targets.throughputVsMonolith.value * 100).toFixed(0)}%, target ≥ ` +
+        `${(report.targets.throughputVsMonolith.target * 100).toFixed(0)}%)`,
       half
         ? `Half the max saga throughput (${half.offeredRate?.toFixed(0)} orders/s, open loop): settle p99 ` +
           `${half.settleMs.p99.toFixed(0)} ms (target ≤ ${report.targets.p99AtHalfLoad.targetMs} ms)`

@@ -3,6 +3,7 @@ import type { LoopResult } from "./loop.ts";
 import type { CpuUsage, MachineInfo } from "./machine.ts";
 import type { HopProfile } from "./profile.ts";
 import type { SagaResult } from "./saga.ts";
+import type { Targets } from "./targets.ts";
 
 export type SagaSummary = Omit<SagaResult, "samples">;
 
@@ -10,8 +11,11 @@ export type LevelReport = {
   concurrency: number;
   saga: SagaSummary;
   syncTx: LoopResult;
+  /** The monolith reference: orders placed and settled over HTTP, one transaction each. */
+  monolith: LoopResult;
   bullmq: LoopResult;
   ratios: {
+    sagaToMonolithThroughput: number;
     sagaToSyncThroughput: number;
     sagaToBullmqThroughput: number;
     sagaP50ToBullmqP50: number;
@@ -21,9 +25,11 @@ export type LevelReport = {
   cpu: {
     saga: CpuUsage | null;
     syncTx: CpuUsage | null;
+    monolith: CpuUsage | null;
     bullmq: CpuUsage | null;
     sagaMsPerOrder: Record<string, number> | null;
     syncMsPerTx: Record<string, number> | null;
+    monolithMsPerOrder: Record<string, number> | null;
   };
 };
 
@@ -43,12 +49,16 @@ export type BenchReport = {
   };
   settings: Record<string, unknown>;
   levels: LevelReport[];
-  maxSustained: { throughput: number; concurrency: number; syncThroughput: number; syncConcurrency: number };
-  halfLoad: (SagaSummary & { cpu: CpuUsage | null; cpuMsPerOrder: Record<string, number> | null }) | null;
-  targets: {
-    throughputRatio: { target: number; value: number; met: boolean };
-    p99AtHalfLoad: { targetMs: number; value: number | null; met: boolean | null };
+  maxSustained: {
+    throughput: number;
+    concurrency: number;
+    syncThroughput: number;
+    syncConcurrency: number;
+    monolithThroughput: number;
+    monolithConcurrency: number;
   };
+  halfLoad: (SagaSummary & { cpu: CpuUsage | null; cpuMsPerOrder: Record<string, number> | null }) | null;
+  targets: Targets;
   profile: {
     hops: ReadonlyArray<{ key: string; label: string; detail: string }>;
     phases: Array<{ phase: string; profile: HopProfile }>;
