@@ -1,14 +1,17 @@
 import { TRPCError } from "@trpc/server";
 import type { z } from "zod";
-import { getOrder } from "@gozon/orders/read-orders";
+import { getOrderDetails } from "@gozon/orders/order-details";
 import type { Caller, Context } from "../../context.ts";
 import type { byIdInputSchema } from "./byId.schema.ts";
 
 type Options = { ctx: Context & { user: Caller }; input: z.output<typeof byIdInputSchema> };
 
-/** One of the caller's orders. Another user's order is a 404, exactly like one that does not exist. */
+/**
+ * One of the caller's orders with its history, oldest first. Another user's order is a 404, exactly like
+ * one that does not exist.
+ */
 export async function byIdHandler({ ctx, input }: Options) {
-  const order = await getOrder(ctx.deps.ordersDb, ctx.user.id, input.id);
-  if (!order) throw new TRPCError({ code: "NOT_FOUND", message: "No such order" });
-  return { order };
+  const details = await getOrderDetails(ctx.deps.ordersDb, ctx.user.id, input.id);
+  if (!details) throw new TRPCError({ code: "NOT_FOUND", message: "No such order" });
+  return details;
 }
