@@ -43,8 +43,12 @@ export function StatementEntries({
               <When at={entry.createdAt} />
             </small>
           </span>
-          <span className={entry.amount < 0 ? "amount-debit" : "amount-credit"}>{signed(entry.amount)}</span>
-          <small className="entry-balance">balance {formatRoubles(entry.balanceAfter)}</small>
+          <span className="entry-figures">
+            <span className={entry.amount < 0 ? "amount-debit" : "amount-credit"}>
+              {signed(entry.amount)}
+            </span>
+            <small className="entry-balance">balance {formatRoubles(entry.balanceAfter)}</small>
+          </span>
         </li>
       ))}
     </ul>
