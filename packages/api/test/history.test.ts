@@ -440,6 +440,12 @@ describe("admin.listOrders (GET /admin/orders)", () => {
       "cursor",
     ],
     ["email=", "email"],
+    ["from=0000-01-01T00:00:00Z", "from"], // Postgres has no year 0
+    ["to=0001-01-01T00:30:00%2B01:00", "to"],
+    [
+      `cursor=${Buffer.from(JSON.stringify(["admin.orders", ["0000-06-01T00:00:00Z", randomUUID()]])).toString("base64url")}`,
+      "cursor",
+    ],
   ])("?%s → 400 naming %s", async (query, field) => {
     expect(badRequest(await get(`/api/v1/admin/orders?${query}`, admin))).toEqual([field]);
   });
