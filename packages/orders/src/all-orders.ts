@@ -9,8 +9,8 @@ export type OrderPosition = { createdAt: Date; id: string };
 
 export type AllOrdersFilter = {
   status?: Order["status"] | null;
-  /** Orders of these users only; an empty list matches nothing. */
-  userIds?: readonly string[] | null;
+  /** Orders of this user only. */
+  userId?: string | null;
   /** Created at or after. */
   from?: Date | null;
   /** Created strictly before. */
@@ -28,11 +28,10 @@ export async function listAllOrders(
   filter: AllOrdersFilter,
   { limit, before }: { limit: number; before?: OrderPosition | null },
 ): Promise<AllOrdersPage> {
-  if (filter.userIds && filter.userIds.length === 0) return { orders: [], hasMore: false };
   const rows = await db.$queryRaw<OrderRow[]>`
     SELECT * FROM orders
     WHERE (${filter.status ?? null}::"OrderStatus" IS NULL OR status = ${filter.status ?? null}::"OrderStatus")
-      AND (${filter.userIds ?? null}::uuid[] IS NULL OR user_id = ANY(${filter.userIds ?? null}::uuid[]))
+      AND (${filter.userId ?? null}::uuid IS NULL OR user_id = ${filter.userId ?? null}::uuid)
       AND (${filter.from ?? null}::timestamptz IS NULL OR created_at >= ${filter.from ?? null}::timestamptz)
       AND (${filter.to ?? null}::timestamptz IS NULL OR created_at < ${filter.to ?? null}::timestamptz)
       AND (${before?.createdAt ?? null}::timestamptz IS NULL

@@ -47,15 +47,17 @@ export async function listDecisions(
     before?: DecisionPosition | null;
   },
 ): Promise<DecisionPage> {
+  // ORDER BY names the table's columns: bare names would mean the text columns selected, which no index
+  // serves.
   const rows = await db.$queryRaw<DecisionRow[]>`
     SELECT order_id::text AS order_id, user_id::text AS user_id, amount, outcome::text AS outcome,
            reason::text AS reason, decided_at
-    FROM payment_decisions
-    WHERE (${userId ?? null}::uuid IS NULL OR user_id = ${userId ?? null}::uuid)
+    FROM payment_decisions AS d
+    WHERE (${userId ?? null}::uuid IS NULL OR d.user_id = ${userId ?? null}::uuid)
       AND (${outcome ?? null}::"PaymentOutcome" IS NULL OR outcome = ${outcome ?? null}::"PaymentOutcome")
       AND (${before?.decidedAt ?? null}::timestamptz IS NULL
-           OR (decided_at, order_id) < (${before?.decidedAt ?? null}::timestamptz, ${before?.orderId ?? null}::uuid))
-    ORDER BY decided_at DESC, order_id DESC
+           OR (d.decided_at, d.order_id) < (${before?.decidedAt ?? null}::timestamptz, ${before?.orderId ?? null}::uuid))
+    ORDER BY d.decided_at DESC, d.order_id DESC
     LIMIT ${limit + 1}`;
   return { payments: rows.slice(0, limit).map(toDecisionDto), hasMore: rows.length > limit };
 }

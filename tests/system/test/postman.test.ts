@@ -28,6 +28,10 @@ const SPEC_OPERATIONS = [
   "GET /orders/{id}",
   "GET /admin/users",
   "POST /admin/users/{userId}/top-up",
+  "GET /accounts/me/ledger",
+  "GET /admin/orders",
+  "GET /admin/users/{userId}",
+  "GET /admin/payments",
 ];
 const PUBLIC_OPERATIONS = [
   "POST /auth/register",

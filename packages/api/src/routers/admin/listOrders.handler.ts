@@ -17,15 +17,16 @@ export async function listOrdersHandler({ ctx, input }: Options) {
   const { status, userId, email, from, to, limit = PAGE_LIMIT_DEFAULT, cursor } = input ?? {};
   if (from && to && from > to) throw invalidInput({ from: "must not be after to" });
 
-  let userIds: string[] | null = userId ? [userId] : null;
+  let user = userId ?? null;
   if (email !== undefined) {
-    const user = await findUserByEmail(ctx.deps.identityDb, email);
-    userIds = user && (!userId || user.id === userId) ? [user.id] : [];
+    const found = await findUserByEmail(ctx.deps.identityDb, email);
+    if (!found || (userId && found.id !== userId)) return { orders: [], nextCursor: null };
+    user = found.id;
   }
 
   const { orders, hasMore } = await listAllOrders(
     ctx.deps.ordersDb,
-    { status, userIds, from, to },
+    { status, userId: user, from, to },
     { limit, before: cursor ? { createdAt: cursor[0], id: cursor[1] } : null },
   );
   const emails = await emailsOf(

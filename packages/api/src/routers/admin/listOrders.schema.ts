@@ -1,16 +1,20 @@
 import { z } from "zod";
 import { orderStatusSchema } from "@gozon/messaging/contracts";
 import { uuidInputSchema } from "../../inputs.ts";
-import { cursorCodec, cursorTimeSchema, nextCursorSchema, pageLimitSchema } from "../../paging.ts";
+import {
+  cursorCodec,
+  cursorTimeSchema,
+  isoTimeSchema,
+  nextCursorSchema,
+  pageLimitSchema,
+} from "../../paging.ts";
 import { adminOrderSchema } from "./adminOrder.schema.ts";
 
 /** Position in the list: the last order shown's creation time and id. */
 export const adminOrdersCursor = cursorCodec("admin.orders", z.tuple([cursorTimeSchema, z.uuid()]));
 
 const timeInputSchema = (what: string) =>
-  z.iso
-    .datetime({ offset: true, error: "must be an ISO 8601 date-time, e.g. 2026-12-01T00:00:00Z" })
-    .transform((text) => new Date(text))
+  isoTimeSchema("must be an ISO 8601 date-time, e.g. 2026-12-01T00:00:00Z")
     .optional()
     .meta({ description: what });
 
