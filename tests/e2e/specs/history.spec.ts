@@ -122,6 +122,19 @@ test("an admin filters cancelled orders, opens the user, tops them up and create
   await expect(statement(page).first()).toContainText("+75,25\u00a0₽");
   await expect(statement(page).first()).toContainText("balance 135,25\u00a0₽");
 
+  // The user's payment decisions: the paid one and the refused one.
+  await page.getByRole("link", { name: "their payments" }).click();
+  const decisions = page.getByRole("list", { name: "Payments" }).getByRole("listitem");
+  await expect(decisions).toHaveCount(2);
+  await expect(decisions.filter({ hasText: "150,00" }).locator("[data-outcome]")).toHaveAttribute(
+    "data-outcome",
+    "FAILED",
+  );
+  await expect(decisions.filter({ hasText: "40,00" }).locator("[data-outcome]")).toHaveAttribute(
+    "data-outcome",
+    "SUCCEEDED",
+  );
+
   await page.getByRole("link", { name: "New admin" }).click();
   const newAdmin = uniqueEmail("admin");
   await page.getByLabel("New admin's email").fill(newAdmin);
@@ -140,4 +153,21 @@ test("an admin filters cancelled orders, opens the user, tops them up and create
   await shopper.close();
   await admin.close();
   await other.close();
+});
+
+test("a long statement pages with “Load more entries”", async ({ page }) => {
+  await register(page, webA());
+  await openAccountAndTopUp(page, "1");
+  for (let i = 2; i <= 11; i++) {
+    await expect(page.getByTestId("balance")).toHaveText(`${i - 1},00\u00a0₽`);
+    await page.getByLabel("Top-up amount (₽)").fill("1");
+    await page.getByRole("button", { name: "Top up" }).click();
+  }
+  await expect(page.getByTestId("balance")).toHaveText("11,00\u00a0₽");
+  await expect(statement(page)).toHaveCount(10);
+  await expect(statement(page).first()).toContainText("balance 11,00\u00a0₽");
+  await page.getByRole("button", { name: "Load more entries" }).click();
+  await expect(statement(page)).toHaveCount(11);
+  await expect(statement(page).last()).toContainText("balance 1,00\u00a0₽");
+  await expect(page.getByRole("button", { name: "Load more entries" })).toHaveCount(0);
 });

@@ -1,7 +1,8 @@
 "use client";
 import { useInfiniteQuery, useQueryClient, type InfiniteData } from "@tanstack/react-query";
 import Link from "next/link";
-import { useState, type FormEvent } from "react";
+import { useSearchParams } from "next/navigation";
+import { Suspense, useState, type FormEvent } from "react";
 import { api, describeError, fieldMessage } from "../../../src/client/api.ts";
 import { Field } from "../../../src/client/field.tsx";
 import { useOrderFeed, type OrderEvent } from "../../../src/client/live.ts";
@@ -12,8 +13,14 @@ import { StatusBadge } from "../../../src/client/status-badge.tsx";
 import { Waiting } from "../../../src/client/waiting.tsx";
 import { When } from "../../../src/client/when.tsx";
 
-type Filters = { status: "" | "NEW" | "FINISHED" | "CANCELLED"; email: string; from: string; to: string };
-const noFilters: Filters = { status: "", email: "", from: "", to: "" };
+type Filters = {
+  status: "" | "NEW" | "FINISHED" | "CANCELLED";
+  email: string;
+  from: string;
+  to: string;
+  userId: string;
+};
+const noFilters: Filters = { status: "", email: "", from: "", to: "", userId: "" };
 
 type Page = Awaited<ReturnType<typeof api.admin.listOrders.query>>;
 
@@ -35,6 +42,7 @@ function nextDayStart(day: string) {
 function query(filters: Filters) {
   return {
     ...(filters.status ? { status: filters.status } : {}),
+    ...(filters.userId ? { userId: filters.userId } : {}),
     ...(filters.email.trim() ? { email: filters.email.trim() } : {}),
     ...(filters.from ? { from: dayStart(filters.from) } : {}),
     ...(filters.to ? { to: nextDayStart(filters.to) } : {}),
@@ -42,10 +50,25 @@ function query(filters: Filters) {
 }
 
 export default function AdminOrdersPage() {
+  return (
+    <Suspense>
+      <OrdersOfUrl />
+    </Suspense>
+  );
+}
+
+/** `?userId=` (linked from a user's page) narrows the list to that user; a new URL starts afresh. */
+function OrdersOfUrl() {
+  const userId = useSearchParams().get("userId") ?? "";
+  return <AdminOrders key={userId} userId={userId} />;
+}
+
+function AdminOrders({ userId }: { userId: string }) {
   const { user, session } = useRequireUser({ admin: true });
   const queryClient = useQueryClient();
-  const [form, setForm] = useState<Filters>(noFilters);
-  const [filters, setFilters] = useState<Filters>(noFilters);
+  const initial = { ...noFilters, userId };
+  const [form, setForm] = useState<Filters>(initial);
+  const [filters, setFilters] = useState<Filters>(initial);
   const [formError, setFormError] = useState<string>();
   const key = ["admin-orders", filters] as const;
   const list = useInfiniteQuery({
@@ -147,9 +170,9 @@ export default function AdminOrdersPage() {
             type="button"
             className="secondary"
             onClick={() => {
-              setForm(noFilters);
+              setForm(initial);
               setFormError(undefined);
-              setFilters(noFilters);
+              setFilters(initial);
               void queryClient.invalidateQueries({ queryKey: ["admin-orders"] });
             }}
           >
@@ -157,6 +180,12 @@ export default function AdminOrdersPage() {
           </button>
         </div>
       </form>
+      {userId && (
+        <p>
+          Only the orders of <Link href={`/admin/users/${userId}`}>this user</Link>.{" "}
+          <Link href="/admin/orders">Show everyone&apos;s orders</Link>
+        </p>
+      )}
       {list.isPending ? (
         <p role="status">Loading…</p>
       ) : error ? (

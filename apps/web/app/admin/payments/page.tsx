@@ -1,7 +1,8 @@
 "use client";
 import { useInfiniteQuery } from "@tanstack/react-query";
 import Link from "next/link";
-import { useState } from "react";
+import { useSearchParams } from "next/navigation";
+import { Suspense, useState } from "react";
 import { api, describeError } from "../../../src/client/api.ts";
 import { formatRoubles } from "../../../src/client/money.ts";
 import { SelectField } from "../../../src/client/select-field.tsx";
@@ -19,12 +20,27 @@ const outcomeOptions = [
 
 /** The payments service's decisions, newest first: what was charged, and what was refused and why. */
 export default function AdminPaymentsPage() {
+  return (
+    <Suspense>
+      <PaymentsOfUrl />
+    </Suspense>
+  );
+}
+
+/** `?userId=` (linked from a user's page) narrows the list to that user. */
+function PaymentsOfUrl() {
+  const userId = useSearchParams().get("userId") ?? "";
+  return <AdminPayments key={userId} userId={userId} />;
+}
+
+function AdminPayments({ userId }: { userId: string }) {
   const { user, session } = useRequireUser({ admin: true });
   const [outcome, setOutcome] = useState<Outcome>("");
   const list = useInfiniteQuery({
-    queryKey: ["admin-payments", outcome],
+    queryKey: ["admin-payments", userId, outcome],
     queryFn: ({ pageParam }) =>
       api.admin.listPayments.query({
+        ...(userId ? { userId } : {}),
         ...(outcome ? { outcome } : {}),
         limit: 20,
         ...(pageParam ? { cursor: pageParam } : {}),
@@ -54,6 +70,12 @@ export default function AdminPaymentsPage() {
           </button>
         </div>
       </div>
+      {userId && (
+        <p>
+          Only the payments of <Link href={`/admin/users/${userId}`}>this user</Link>.{" "}
+          <Link href="/admin/payments">Show everyone&apos;s payments</Link>
+        </p>
+      )}
       {list.isPending ? (
         <p role="status">Loading…</p>
       ) : list.isError ? (

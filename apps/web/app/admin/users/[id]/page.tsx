@@ -59,7 +59,8 @@ export default function AdminUserPage() {
     <main>
       <h1 className="order-title">{shown.email}</h1>
       <p className="order-meta">
-        {shown.role === "ADMIN" ? "Admin" : "Shopper"} · id <span className="mono">{shown.id}</span>
+        {shown.role === "ADMIN" ? "Admin" : "Shopper"} since <When at={shown.createdAt} /> · id{" "}
+        <span className="mono">{shown.id}</span>
       </p>
       <section className="card" aria-labelledby="user-account-title">
         <h2 id="user-account-title">Account</h2>
@@ -93,7 +94,11 @@ export default function AdminUserPage() {
       </section>
       <section className="card" aria-labelledby="user-orders-title">
         <h2 id="user-orders-title">Orders</h2>
-        <p className="order-meta">Newest first; at most the latest 20.</p>
+        <p className="order-meta">
+          Newest first; at most the latest 20.{" "}
+          <Link href={`/admin/orders?userId=${shown.id}`}>All their orders</Link> ·{" "}
+          <Link href={`/admin/payments?userId=${shown.id}`}>their payments</Link>
+        </p>
         {orders.length === 0 ? (
           <p>No orders yet.</p>
         ) : (
