@@ -60,6 +60,12 @@ test("a shopper follows a debit from the statement to its order page and sees it
   // The orders worker settles the order: the open page shows it without a reload.
   await expect(timeline(page)).toHaveText([/^Placed/, /^Paid/]);
   await expect(page.locator("dd [data-status]")).toHaveAttribute("data-status", "FINISHED");
+
+  // An id that is not one of the shopper's orders, or a malformed one, reads "Order not found".
+  await page.goto(`${webA()}/orders/${crypto.randomUUID()}`);
+  await expect(page.getByRole("heading", { name: "Order not found" })).toBeVisible();
+  await page.goto(`${webA()}/orders/not-an-id`);
+  await expect(page.getByRole("heading", { name: "Order not found" })).toBeVisible();
 });
 
 test("an admin filters cancelled orders, opens the user, tops them up and creates another admin", async ({

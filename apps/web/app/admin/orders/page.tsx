@@ -116,6 +116,11 @@ function AdminOrders({ userId }: { userId: string }) {
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
+    const unreadable = [form.from, form.to].some((day) => day && Number.isNaN(Date.parse(`${day}T00:00:00`)));
+    if (unreadable) {
+      setFormError("Enter dates as a day, month and year");
+      return;
+    }
     if (form.from && form.to && form.from > form.to) {
       setFormError("The “from” date must not be after the “to” date");
       return;
