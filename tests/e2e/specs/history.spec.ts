@@ -153,7 +153,7 @@ test("an admin filters cancelled orders, opens the user, tops them up and create
   await signIn(otherPage, webA(), newAdmin);
   await expect(otherPage.getByRole("heading", { name: "Live order feed" })).toBeVisible();
   await expect(otherPage.getByText(`${newAdmin} (admin)`)).toBeVisible();
-  await otherPage.getByRole("link", { name: "Payments" }).click();
+  await otherPage.getByRole("link", { name: "Payments", exact: true }).click();
   await expect(otherPage.getByRole("heading", { name: "Payments" })).toBeVisible();
 
   await shopper.close();

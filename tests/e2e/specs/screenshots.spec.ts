@@ -67,12 +67,18 @@ test("README screenshots", async ({ browser }) => {
   await adminPage.getByRole("button", { name: "Show orders" }).click();
   await expect(adminPage.getByText("Fireworks")).toBeVisible();
   await adminPage.screenshot({ path: `${out}/admin-orders.png`, fullPage: true });
+  const adminPhone = await admin.newPage();
+  await adminPhone.setViewportSize({ width: 375, height: 740 });
+  await adminPhone.goto(`${webA()}/admin/orders`);
+  await expect(adminPhone.getByText("Fireworks")).toBeVisible();
+  await adminPhone.screenshot({ path: `${out}/admin-orders-phone.png`, fullPage: true });
+  await adminPhone.close();
 
   await adminPage.getByRole("link", { name: email }).first().click();
   await expect(adminPage.getByTestId("user-balance")).toBeVisible();
   await adminPage.screenshot({ path: `${out}/admin-user.png`, fullPage: true });
 
-  await adminPage.getByRole("link", { name: "Payments" }).click();
+  await adminPage.getByRole("link", { name: "Payments", exact: true }).click();
   await expect(adminPage.getByText("insufficient funds").first()).toBeVisible();
   await adminPage.screenshot({ path: `${out}/admin-payments.png`, fullPage: true });
 
