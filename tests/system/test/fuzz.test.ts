@@ -642,7 +642,7 @@ describe("tRPC fuzzing", () => {
       method: "GET",
       path,
       headers: bearer(token()),
-      names: [...names, "input"],
+      names,
       statuses,
       mayPass: true,
     });
