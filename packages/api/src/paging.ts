@@ -59,7 +59,7 @@ function decode(text: string): unknown {
 // Postgres's timestamptz has no year 0 (an ISO string can name it, e.g. 0001-01-01T00:00:00+01:00).
 const EARLIEST = Date.parse("0001-01-01T00:00:00Z");
 const LATEST = Date.parse("9999-12-31T23:59:59.999Z");
-export const TIME_RANGE_PROBLEM = "must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z";
+const TIME_RANGE_PROBLEM = "must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z";
 
 /** An ISO 8601 date-time with an offset, as a Date within what Postgres stores. */
 export const isoTimeSchema = (problem: string) =>

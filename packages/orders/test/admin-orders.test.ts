@@ -1,4 +1,4 @@
-// Order history (one order with its changes) and the admin's list of every user's orders.
+// The admin's list of every user's orders.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
@@ -7,7 +7,6 @@ import { buildMessage } from "@gozon/messaging/contracts";
 import { listAllOrders, type AllOrdersFilter, type OrderPosition } from "../src/all-orders.ts";
 import { createOrder } from "../src/create-order.ts";
 import type { OrderDto } from "../src/order-dto.ts";
-import { getOrderDetails } from "../src/order-details.ts";
 import { settleOrder } from "../src/settle-order.ts";
 
 let dbs: TestDatabases;
@@ -56,31 +55,6 @@ async function allPages(filter: AllOrdersFilter, limit: number, between?: () => 
 
 const newestFirst = (a: OrderDto, b: OrderDto) =>
   b.createdAt.localeCompare(a.createdAt) || b.id.localeCompare(a.id);
-
-describe("getOrderDetails", () => {
-  it("returns the caller's order with its history oldest first: placed, then cancelled with the reason", async () => {
-    const userId = randomUUID();
-    const order = await place(userId);
-    expect(await getOrderDetails(db, userId, order.id)).toEqual({
-      order,
-      history: [{ status: "NEW", reason: null, at: order.createdAt }],
-    });
-
-    const settled = await fail(order);
-    const details = await getOrderDetails(db, userId, order.id);
-    expect(details?.order).toMatchObject({ status: "CANCELLED", cancelReason: "INSUFFICIENT_FUNDS" });
-    expect(details?.history).toEqual([
-      { status: "NEW", reason: null, at: order.createdAt },
-      { status: "CANCELLED", reason: "INSUFFICIENT_FUNDS", at: settled.order!.updatedAt.toISOString() },
-    ]);
-  });
-
-  it("is null for another user's order and for an unknown id", async () => {
-    const order = await place(randomUUID());
-    expect(await getOrderDetails(db, randomUUID(), order.id)).toBeNull();
-    expect(await getOrderDetails(db, order.userId, randomUUID())).toBeNull();
-  });
-});
 
 describe("listAllOrders", () => {
   it("lists every user's orders newest first and filters by status, users and creation time", async () => {
