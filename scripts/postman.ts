@@ -214,6 +214,33 @@ const scenario: Folder[] = [
         ],
       },
       {
+        operation: "GET /accounts/me/ledger",
+        name: "My statement",
+        description:
+          "Every change of the balance, newest first: the order's debit (negative) and the top-up, each " +
+          "with the balance right after it.",
+        query: { limit: "20" },
+        test: [
+          ...status(200, "OK"),
+          "const [debit, topUp] = pm.response.json().entries;",
+          'pm.test("the debit of the order, then the top-up", () => {',
+          '  pm.expect(debit).to.include({ kind: "ORDER_DEBIT", amount: -25000, balanceAfter: 75000 });',
+          '  pm.expect(debit.orderId).to.eql(pm.collectionVariables.get("orderId"));',
+          '  pm.expect(topUp).to.include({ kind: "TOP_UP", amount: 100000, balanceAfter: 100000 });',
+          "});",
+        ],
+      },
+      {
+        operation: "GET /orders/{id}",
+        name: "The order's history",
+        description: "The order with its changes, oldest first: placed (NEW), then paid (FINISHED).",
+        path: { id: "{{orderId}}" },
+        test: [
+          ...status(200, "OK"),
+          'pm.test("NEW, then FINISHED", () => pm.expect(pm.response.json().history.map((h) => h.status)).to.eql(["NEW", "FINISHED"]));',
+        ],
+      },
+      {
         operation: "POST /auth/refresh",
         name: "Refresh the tokens",
         description: "Exchanges the refresh token for a new pair; the old refresh token is spent.",
@@ -279,6 +306,53 @@ const scenario: Folder[] = [
         test: [
           ...status(200, "OK"),
           'pm.test("balance 800,00", () => pm.expect(pm.response.json().account.balance).to.eql(80000));',
+        ],
+      },
+      {
+        operation: "GET /admin/users/{userId}",
+        name: "Admin: the shopper's page",
+        description: "The user, their account, latest orders and latest ledger entries.",
+        auth: "admin",
+        path: { userId: "{{userId}}" },
+        test: [
+          ...status(200, "OK"),
+          "const page = pm.response.json();",
+          'pm.test("balance 800,00, the order, the admin\'s top-up on top", () => {',
+          "  pm.expect(page.account.balance).to.eql(80000);",
+          '  pm.expect(page.orders[0].id).to.eql(pm.collectionVariables.get("orderId"));',
+          '  pm.expect(page.ledger[0]).to.include({ kind: "TOP_UP", amount: 5000, balanceAfter: 80000 });',
+          "});",
+        ],
+      },
+      {
+        operation: "GET /admin/orders",
+        name: "Admin: the shopper's orders",
+        description: "Every user's orders, newest first; here filtered by the shopper's email.",
+        auth: "admin",
+        query: { email: "{{email}}", limit: "20" },
+        test: [
+          ...status(200, "OK"),
+          "const [order] = pm.response.json().orders;",
+          'pm.test("the order, FINISHED, with the email", () => {',
+          '  pm.expect(order.id).to.eql(pm.collectionVariables.get("orderId"));',
+          '  pm.expect(order.status).to.eql("FINISHED");',
+          '  pm.expect(order.email).to.eql(pm.collectionVariables.get("email"));',
+          "});",
+        ],
+      },
+      {
+        operation: "GET /admin/payments",
+        name: "Admin: the shopper's payments",
+        description: "Payment decisions, newest first; here the shopper's.",
+        auth: "admin",
+        query: { userId: "{{userId}}" },
+        test: [
+          ...status(200, "OK"),
+          "const [payment] = pm.response.json().payments;",
+          'pm.test("the order was paid: 250,00 SUCCEEDED", () => {',
+          '  pm.expect(payment.orderId).to.eql(pm.collectionVariables.get("orderId"));',
+          '  pm.expect(payment).to.include({ amount: 25000, outcome: "SUCCEEDED" });',
+          "});",
         ],
       },
       {

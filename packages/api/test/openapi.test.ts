@@ -23,6 +23,10 @@ describe("OpenAPI document", () => {
         "POST /orders",
         "GET /orders",
         "GET /orders/{id}",
+        "GET /accounts/me/ledger",
+        "GET /admin/orders",
+        "GET /admin/users/{userId}",
+        "GET /admin/payments",
       ].sort(),
     );
     expect(doc.servers).toEqual([{ url: "/api/v1" }]);
@@ -53,5 +57,57 @@ describe("OpenAPI document", () => {
     const schemas = doc.components?.schemas as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
     expect(schemas.Account.properties.balance).toMatchObject({ type: "integer", minimum: 0 });
     expect(schemas.Order.properties.amount).toMatchObject({ type: "integer" });
+  });
+
+  it("documents the history views: paging parameters, enums, signed amounts and the 404 of a user page", () => {
+    const doc = generateOpenApiDocument();
+    const paths = doc.paths as Record<string, Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const schemas = doc.components?.schemas as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const parameters = (path: string) =>
+      Object.fromEntries(
+        (paths[path]!.get.parameters as { name: string; in: string; schema: unknown }[]).map((p) => [
+          p.name,
+          p,
+        ]),
+      );
+
+    const ledger = parameters("/accounts/me/ledger");
+    expect(Object.keys(ledger).sort()).toEqual(["cursor", "limit"]);
+    expect(ledger.limit).toMatchObject({
+      in: "query",
+      schema: { type: "integer", minimum: 1, maximum: 100 },
+    });
+    expect(ledger.cursor).toMatchObject({ in: "query", schema: { type: "string" } });
+    expect(schemas.LedgerEntry.properties.kind.enum).toEqual(["TOP_UP", "ORDER_DEBIT"]);
+    expect(schemas.LedgerEntry.properties.amount).toMatchObject({ type: "integer" });
+    expect(schemas.LedgerEntry.properties.balanceAfter).toMatchObject({ type: "integer", minimum: 0 });
+
+    const orders = parameters("/admin/orders");
+    expect(Object.keys(orders).sort()).toEqual([
+      "cursor",
+      "email",
+      "from",
+      "limit",
+      "status",
+      "to",
+      "userId",
+    ]);
+    expect(orders.status).toMatchObject({ schema: { enum: ["NEW", "FINISHED", "CANCELLED"] } });
+    expect(orders.from).toMatchObject({ schema: { type: "string", format: "date-time" } });
+    expect(schemas.AdminOrder.properties.email).toBeDefined();
+
+    const payments = parameters("/admin/payments");
+    expect(Object.keys(payments).sort()).toEqual(["cursor", "limit", "outcome", "userId"]);
+    expect(payments.outcome).toMatchObject({ schema: { enum: ["SUCCEEDED", "FAILED"] } });
+    expect(schemas.Payment.properties.amount).toMatchObject({ type: "integer" });
+
+    const user = paths["/admin/users/{userId}"]!.get;
+    expect(user.parameters).toContainEqual(
+      expect.objectContaining({ in: "path", name: "userId", required: true }),
+    );
+    expect(user.responses["404"].description).toBe("No such user");
+    expect(user.responses["403"].description).toBe("Not an admin");
+    const byId = paths["/orders/{id}"]!.get.responses["200"].content["application/json"].schema;
+    expect(byId.properties.history.items).toEqual({ $ref: "#/components/schemas/OrderHistoryEntry" });
   });
 });

@@ -297,7 +297,10 @@ describe("orders over tRPC (/api/trpc)", () => {
     expect(listDefault.body.result.data.orders).toEqual([order]);
 
     const byId = await api.trpc.query("orders.byId", { id: order.id }, shopper.token);
-    expect(byId.body.result.data).toEqual({ order });
+    expect(byId.body.result.data).toEqual({
+      order,
+      history: [{ status: "NEW", reason: null, at: order.createdAt }],
+    });
     const foreign = await api.trpc.query("orders.byId", { id: order.id }, other.token);
     expect(foreign.status).toBe(404);
     const invalid = await api.trpc.query("orders.byId", { id: "nope" }, shopper.token);

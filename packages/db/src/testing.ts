@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { DEFAULT_DATABASE_URL, services, withDatabase, type ServiceDatabaseUrls } from "@gozon/core/config";
 import { dropDatabase, ensureDatabase } from "./databases.ts";
 import { migrateAll } from "./migrate.ts";
+import type { SqlExecutor, SqlPool } from "./sql-client.ts";
 
 export interface TestDatabases {
   urls: ServiceDatabaseUrls;
@@ -47,4 +48,34 @@ export async function createTestDatabases(label = "test"): Promise<TestDatabases
     throw error;
   }
   return { urls, drop };
+}
+
+/**
+ * The plan Postgres picks for the first query `run` sends through the client it is given, with sequential
+ * and bitmap scans and sorts discouraged, so that even a tiny test table shows whether an index serves the
+ * query in its order (a Sort node remains only when none can). The query is explained, not executed: that
+ * client answers every query with no rows.
+ */
+export async function queryPlanOf(db: SqlPool, run: (db: SqlExecutor) => Promise<unknown>): Promise<string> {
+  return db.$transaction(async (tx) => {
+    await tx.$executeRaw`SET LOCAL enable_seqscan = off`;
+    await tx.$executeRaw`SET LOCAL enable_bitmapscan = off`;
+    await tx.$executeRaw`SET LOCAL enable_sort = off`;
+    let plan: string | undefined;
+    const explaining: SqlExecutor = {
+      $queryRaw: async <T>(strings: TemplateStringsArray, ...values: unknown[]) => {
+        if (plan === undefined) {
+          const parts = [`EXPLAIN ${strings[0]}`, ...strings.slice(1)];
+          const explained = Object.assign(parts, { raw: parts }) as unknown as TemplateStringsArray;
+          const rows = await tx.$queryRaw<{ "QUERY PLAN": string }[]>(explained, ...values);
+          plan = rows.map((row) => row["QUERY PLAN"]).join("\n");
+        }
+        return [] as T;
+      },
+      $executeRaw: async () => 0,
+    };
+    await run(explaining);
+    if (plan === undefined) throw new Error("run sent no query");
+    return plan;
+  });
 }

@@ -78,7 +78,7 @@ describe("database-level guarantees", () => {
     expect(await insert(1, "x".repeat(501))).toBe(CHECK_VIOLATION);
   });
 
-  it("payments: no negative balance, ledger sign and order link follow the kind, FAILED needs a reason", async () => {
+  it("payments: no negative balance (nor balance after an entry), ledger sign and order link follow the kind, FAILED needs a reason", async () => {
     const client = await migrated("payments");
     const user = randomUUID();
     await client.query(`INSERT INTO accounts (user_id, updated_at) VALUES ($1, now())`, [user]);
@@ -88,11 +88,11 @@ describe("database-level guarantees", () => {
       CHECK_VIOLATION,
     );
 
-    const entry = (kind: string, amount: number, orderId: string | null) =>
+    const entry = (kind: string, amount: number, orderId: string | null, balanceAfter = 100) =>
       rejectionCode(
         client,
-        `INSERT INTO ledger_entries (user_id, kind, amount, order_id) VALUES ($1, $2, $3, $4)`,
-        [user, kind, amount, orderId],
+        `INSERT INTO ledger_entries (user_id, kind, amount, order_id, balance_after) VALUES ($1, $2, $3, $4, $5)`,
+        [user, kind, amount, orderId, balanceAfter],
       );
     expect(await entry("TOP_UP", 100, null)).toBeUndefined();
     expect(await entry("ORDER_DEBIT", -100, randomUUID())).toBeUndefined();
@@ -100,6 +100,8 @@ describe("database-level guarantees", () => {
     expect(await entry("TOP_UP", 100, randomUUID())).toBe(CHECK_VIOLATION);
     expect(await entry("ORDER_DEBIT", 100, randomUUID())).toBe(CHECK_VIOLATION);
     expect(await entry("ORDER_DEBIT", -100, null)).toBe(CHECK_VIOLATION);
+    expect(await entry("ORDER_DEBIT", -100, randomUUID(), 0)).toBeUndefined();
+    expect(await entry("ORDER_DEBIT", -100, randomUUID(), -1)).toBe(CHECK_VIOLATION);
 
     const decision = (outcome: string, reason: string | null) =>
       rejectionCode(

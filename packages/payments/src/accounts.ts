@@ -97,14 +97,20 @@ export async function topUp(
 /** The top-up itself, for callers that already run a transaction. */
 export async function topUpInTransaction(tx: SqlClient, userId: string, amount: number): Promise<Account> {
   const minor = checkAmount(amount);
-  // The UPDATE takes the account's row lock before the ledger insert (see the module comment).
+  // One statement: the UPDATE takes the account's row lock before the ledger insert (see the module
+  // comment), and the entry's balance_after is the balance this very UPDATE returned, so it is exact
+  // however many changes of the account run at once.
   const rows = await tx.$queryRaw<AccountRow[]>`
-    UPDATE accounts SET balance = balance + ${minor}, updated_at = now()
-    WHERE user_id = ${userId}::uuid
-    RETURNING user_id::text AS "userId", balance`;
+    WITH updated AS (
+      UPDATE accounts SET balance = balance + ${minor}, updated_at = now()
+      WHERE user_id = ${userId}::uuid
+      RETURNING user_id, balance
+    ), entry AS (
+      INSERT INTO ledger_entries (user_id, kind, amount, balance_after)
+      SELECT user_id, 'TOP_UP'::"LedgerKind", ${minor}::bigint, balance FROM updated
+    )
+    SELECT user_id::text AS "userId", balance FROM updated`;
   if (!rows[0]) throw new AccountNotFound(userId);
-  await tx.$executeRaw`
-    INSERT INTO ledger_entries (user_id, kind, amount) VALUES (${userId}::uuid, 'TOP_UP', ${minor})`;
   return toAccount(rows[0]);
 }
 
@@ -118,8 +124,9 @@ export type DebitOutcome = { outcome: "SUCCEEDED" } | { outcome: "FAILED"; reaso
  * One statement, one round trip. The UPDATE is conditional on the balance, so it can never overdraw: a
  * concurrent debit of the same account makes it wait for that row and then re-check `balance >= amount` on
  * the committed balance. The ledger entry is inserted from the UPDATE's result, so it exists exactly when
- * the balance changed, and after the row lock (the module's ordering rule). Its unique order_id refuses a
- * second debit for the order even if every other guard failed.
+ * the balance changed, and after the row lock (the module's ordering rule); its balance_after is the
+ * balance the UPDATE returned. Its unique order_id refuses a second debit for the order even if every
+ * other guard failed.
  */
 export async function debitForOrder(
   tx: SqlClient,
@@ -130,10 +137,10 @@ export async function debitForOrder(
     WITH debited AS (
       UPDATE accounts SET balance = balance - ${minor}, updated_at = now()
       WHERE user_id = ${userId}::uuid AND balance >= ${minor}
-      RETURNING user_id
+      RETURNING user_id, balance
     ), entry AS (
-      INSERT INTO ledger_entries (user_id, kind, amount, order_id)
-      SELECT user_id, 'ORDER_DEBIT'::"LedgerKind", ${-minor}::bigint, ${orderId}::uuid FROM debited
+      INSERT INTO ledger_entries (user_id, kind, amount, order_id, balance_after)
+      SELECT user_id, 'ORDER_DEBIT'::"LedgerKind", ${-minor}::bigint, ${orderId}::uuid, balance FROM debited
     )
     SELECT EXISTS (SELECT 1 FROM debited) AS debited,
            EXISTS (SELECT 1 FROM accounts WHERE user_id = ${userId}::uuid) AS "hasAccount"`;

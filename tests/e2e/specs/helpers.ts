@@ -5,6 +5,9 @@ export { ADMIN };
 
 export const webA = () => required("GOZON_WEB_A");
 export const webB = () => required("GOZON_WEB_B");
+export const ordersDb = () => required("GOZON_ORDERS_DB");
+export const workerPid = (name: "orders-worker" | "payments-worker") =>
+  Number(required(name === "orders-worker" ? "GOZON_ORDERS_WORKER_PID" : "GOZON_PAYMENTS_WORKER_PID"));
 
 function required(name: string) {
   const value = process.env[name];

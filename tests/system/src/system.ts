@@ -108,6 +108,8 @@ export async function startSystem({ webInstances = 1, redisUrl, env = {} }: Syst
     webUrls,
     start,
     kill,
+    /** The pid of a running part (to pause it with SIGSTOP from another process, as the e2e suite does). */
+    pid: (name: PartName) => running.get(name)?.child.pid,
     async restart(name: PartName) {
       await kill(name);
       return start(name);

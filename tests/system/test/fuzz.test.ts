@@ -604,6 +604,119 @@ describe("tRPC fuzzing", () => {
     );
   });
 
+  it("history reads: odd filters, times, cursors and ids are a 400 naming the parameter, or answered", async () => {
+    const limit = fc.oneof(
+      fc.constantFrom("0", "-1", "1.5", "101", "abc", "", "NaN", "%zz", "1%00"),
+      fc.integer({ min: -5, max: 200 }).map(String),
+      odd.map(pct),
+    );
+    const base64url = (text: string) => Buffer.from(text, "utf8").toString("base64url");
+    // Garbage, base64url of anything, and well-formed cursors of the wrong list or with a bad position.
+    const cursor = fc.oneof(
+      odd.map(pct),
+      fc.string().map(base64url),
+      fc.jsonValue().map((value) => base64url(JSON.stringify(value))),
+      fc
+        .tuple(fc.constantFrom("ledger", "admin.orders", "admin.payments", "x"), fc.jsonValue())
+        .map((pair) => base64url(JSON.stringify(pair))),
+      fc
+        .tuple(fc.constantFrom("admin.orders", "admin.payments"), fc.date(), fc.uuid())
+        .map(([list, at, id]) =>
+          base64url(JSON.stringify([list, [Number.isNaN(at.getTime()) ? "bad" : at.toISOString(), id]])),
+        ),
+      fc.constantFrom("%zz", "%"),
+      hugeOf(["A"], 600, 2_000),
+    );
+    const time = fc.oneof(
+      fc.date({ noInvalidDate: true }).map((d) => pct(d.toISOString())),
+      fc.constantFrom("0000-01-01T00:00:00Z", "yesterday", "2026-12-01", "2026-13-01T00:00:00Z", "%zz"),
+      odd.map(pct),
+    );
+    const id = fc.oneof(
+      uuidBad.map((u) => pct(String(u))),
+      fc.uuid().map(String),
+    );
+    const query = (pairs: Array<[string, string | undefined]>) =>
+      pairs
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => `${k}=${v}`)
+        .join("&");
+    const opt = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined });
+    const read = (path: string, token: () => string, names: string[], statuses = [400]): Probe => ({
+      api: "rest",
+      method: "GET",
+      path,
+      headers: bearer(token()),
+      names,
+      statuses,
+      mayPass: true,
+    });
+    await holds(
+      fc.oneof(
+        fc.record({ l: opt(limit), c: opt(cursor), x: opt(odd.map(pct)) }).map(({ l, c, x }) =>
+          read(
+            `/api/v1/accounts/me/ledger?${query([
+              ["limit", l],
+              ["cursor", c],
+              ["extra", x],
+            ])}`,
+            () => shopper.token,
+            ["limit", "cursor", "extra"],
+          ),
+        ),
+        fc
+          .record({
+            s: opt(
+              fc.oneof(fc.constantFrom("NEW", "FINISHED", "CANCELLED", "new", "PAID", "%zz"), odd.map(pct)),
+            ),
+            u: opt(id),
+            e: opt(fc.oneof(odd.map(pct), fc.constantFrom("", "a%00b", "%zz"))),
+            f: opt(time),
+            t: opt(time),
+            l: opt(limit),
+            c: opt(cursor),
+          })
+          .map(({ s, u, e, f, t, l, c }) =>
+            read(
+              `/api/v1/admin/orders?${query([
+                ["status", s],
+                ["userId", u],
+                ["email", e],
+                ["from", f],
+                ["to", t],
+                ["limit", l],
+                ["cursor", c],
+              ])}`,
+              () => adminToken,
+              ["status", "userId", "email", "from", "to", "limit", "cursor"],
+            ),
+          ),
+        fc
+          .record({
+            u: opt(id),
+            o: opt(fc.oneof(fc.constantFrom("SUCCEEDED", "FAILED", "failed", "PENDING"), odd.map(pct))),
+            l: opt(limit),
+            c: opt(cursor),
+          })
+          .map(({ u, o, l, c }) =>
+            read(
+              `/api/v1/admin/payments?${query([
+                ["userId", u],
+                ["outcome", o],
+                ["limit", l],
+                ["cursor", c],
+              ])}`,
+              () => adminToken,
+              ["userId", "outcome", "limit", "cursor"],
+            ),
+          ),
+        id.map((userId) => read(`/api/v1/admin/users/${userId}`, () => adminToken, ["userId"], [400, 404])),
+      ),
+      check,
+      150,
+    );
+  });
+
   it("queries: odd inputs over GET ?input= are a 400 naming the field, or answered", async () => {
     const limit = fc.oneof(amountBadSmall, fc.integer({ min: -5, max: 200 }));
     await holds(

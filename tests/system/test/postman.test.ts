@@ -28,6 +28,10 @@ const SPEC_OPERATIONS = [
   "GET /orders/{id}",
   "GET /admin/users",
   "POST /admin/users/{userId}/top-up",
+  "GET /accounts/me/ledger",
+  "GET /admin/orders",
+  "GET /admin/users/{userId}",
+  "GET /admin/payments",
 ];
 const PUBLIC_OPERATIONS = [
   "POST /auth/register",
@@ -182,16 +186,30 @@ describe("Postman collection", () => {
         "Poll the order until it settles",
         "List my orders",
         "Balance after the payment",
+        "My statement",
+        "The order's history",
         "Refresh the tokens",
         "Log out",
         "Admin: log in",
         "Admin: find the shopper",
         "Admin: top up the shopper by 50,00",
+        "Admin: the shopper's page",
+        "Admin: the shopper's orders",
+        "Admin: the shopper's payments",
         "Admin: create another admin",
       ]),
     );
     const assertions = summary.run.executions.flatMap((execution) => execution.assertions ?? []);
     expect(assertions.map((assertion) => assertion.assertion)).toContain("the order is paid: FINISHED");
+    expect(assertions.map((assertion) => assertion.assertion)).toEqual(
+      expect.arrayContaining([
+        "the debit of the order, then the top-up",
+        "NEW, then FINISHED",
+        "balance 800,00, the order, the admin's top-up on top",
+        "the order, FINISHED, with the email",
+        "the order was paid: 250,00 SUCCEEDED",
+      ]),
+    );
     expect(summary.run.stats.assertions.failed).toBe(0);
 
     const placed = summary.run.executions.find((execution) =>

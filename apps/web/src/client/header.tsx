@@ -15,8 +15,11 @@ export function Header() {
           <Link href="/">Shop</Link>
           {user.role === "ADMIN" && (
             <>
+              <Link href="/admin/orders">Orders</Link>
+              <Link href="/admin/payments">Payments</Link>
               <Link href="/admin/top-up">Top up accounts</Link>
               <Link href="/admin/feed">Live feed</Link>
+              <Link href="/admin/admins">New admin</Link>
             </>
           )}
           <span className="who">

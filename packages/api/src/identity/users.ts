@@ -64,3 +64,13 @@ export async function searchUsers(
   const nextCursor = rows.length > limit ? (users.at(-1)?.email ?? null) : null;
   return { users, nextCursor };
 }
+
+/** The emails of these users, in one query; an unknown id is simply absent from the map. */
+export async function emailsOf(db: IdentityClient, ids: readonly string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.user.findMany({
+    where: { id: { in: [...new Set(ids)] } },
+    select: { id: true, email: true },
+  });
+  return new Map(rows.map((row) => [row.id, row.email]));
+}

@@ -1,4 +1,5 @@
 "use client";
+import Link from "next/link";
 import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, describeError } from "../../../src/client/api.ts";
@@ -51,7 +52,9 @@ export default function AdminTopUpPage() {
         <ul className="users" aria-label="Users">
           {found.map((u) => (
             <li key={u.id}>
-              <span>{u.email}</span>
+              <span>
+                <Link href={`/admin/users/${u.id}`}>{u.email}</Link>
+              </span>
               <span>{u.account ? formatRoubles(u.account.balance) : "no account"}</span>
               <button type="button" onClick={() => setSelected(u)} aria-label={`Select ${u.email}`}>
                 Select

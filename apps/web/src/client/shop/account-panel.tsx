@@ -3,6 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, describeError } from "../api.ts";
 import { formatRoubles } from "../money.ts";
 import { TopUpForm } from "../top-up-form.tsx";
+import { ledgerKey, Statement } from "./statement.tsx";
 
 export const accountKey = ["account"] as const;
 
@@ -57,8 +58,12 @@ export function AccountPanel() {
             id="topup-amount"
             placeholder="1 000,00"
             topUp={(amount, idempotencyKey) => api.payments.topUp.mutate({ amount, idempotencyKey })}
-            onTopUp={(updated) => queryClient.setQueryData(accountKey, updated)}
+            onTopUp={(updated) => {
+              queryClient.setQueryData(accountKey, updated);
+              void queryClient.invalidateQueries({ queryKey: ledgerKey });
+            }}
           />
+          <Statement />
         </>
       )}
     </section>

@@ -1,4 +1,5 @@
 "use client";
+import Link from "next/link";
 import { useInfiniteQuery, useMutation, useQueryClient, type InfiniteData } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { toast } from "react-toastify";
@@ -8,7 +9,9 @@ import { Field } from "../field.tsx";
 import { useOrderFeed, type OrderEvent } from "../live.ts";
 import { formatRoubles, parseRoubles } from "../money.ts";
 import { reasonText, StatusBadge, type CancelReason, type OrderStatus } from "../status-badge.tsx";
+import { When } from "../when.tsx";
 import { accountKey } from "./account-panel.tsx";
+import { ledgerKey } from "./statement.tsx";
 
 type Order = {
   id: string;
@@ -76,6 +79,7 @@ export function Orders() {
       if (event.status === "FINISHED") {
         toast.success(`Order “${event.description}” paid: ${formatRoubles(event.amount)}`);
         void queryClient.invalidateQueries({ queryKey: accountKey });
+        void queryClient.invalidateQueries({ queryKey: ledgerKey });
       } else {
         toast.error(`Order “${event.description}” cancelled: ${reasonText(event.reason)}`);
       }
@@ -107,12 +111,17 @@ export function Orders() {
         ) : list.isError ? (
           <p role="alert">{describeError(list.error).message}</p>
         ) : orders.length === 0 ? (
-          <p>No orders yet</p>
+          <p>No orders yet: place one above and watch it get paid here.</p>
         ) : (
           <ul className="orders" aria-label="Orders">
             {orders.map((order) => (
               <li key={order.id} className="order" data-order-id={order.id}>
-                <span className="order-description">{order.description}</span>
+                <span className="order-description">
+                  <Link href={`/orders/${order.id}`}>{order.description}</Link>
+                  <small className="order-meta">
+                    placed <When at={order.createdAt} />
+                  </small>
+                </span>
                 <span className="order-amount">{formatRoubles(order.amount)}</span>
                 <StatusBadge status={order.status} reason={order.cancelReason} />
               </li>

@@ -4,6 +4,12 @@ import { createAdminHandler } from "./createAdmin.handler.ts";
 import { createAdminInputSchema, createAdminOutputSchema } from "./createAdmin.schema.ts";
 import { findUsersHandler } from "./findUsers.handler.ts";
 import { findUsersInputSchema, findUsersOutputSchema } from "./findUsers.schema.ts";
+import { getUserHandler } from "./getUser.handler.ts";
+import { getUserInputSchema, getUserOutputSchema } from "./getUser.schema.ts";
+import { listOrdersHandler } from "./listOrders.handler.ts";
+import { listOrdersInputSchema, listOrdersOutputSchema } from "./listOrders.schema.ts";
+import { listPaymentsHandler } from "./listPayments.handler.ts";
+import { listPaymentsInputSchema, listPaymentsOutputSchema } from "./listPayments.schema.ts";
 import { feedInputSchema } from "../../live/feed.schema.ts";
 import { orderFeedHandler } from "./orderFeed.handler.ts";
 import { adminTopUpHandler } from "./topUp.handler.ts";
@@ -26,6 +32,51 @@ export const adminRouter = router({
     .input(findUsersInputSchema)
     .output(findUsersOutputSchema)
     .query(findUsersHandler),
+
+  getUser: adminProcedure
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/admin/users/{userId}",
+        tags,
+        summary: "One user: account, latest orders and latest ledger entries",
+        errorResponses: { 400: "Invalid input", ...adminErrors, 404: "No such user" },
+      },
+    })
+    .input(getUserInputSchema)
+    .output(getUserOutputSchema)
+    .query(getUserHandler),
+
+  listOrders: adminProcedure
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/admin/orders",
+        tags,
+        summary: "Every user's orders, newest first, filtered (paged)",
+        description:
+          "Filters combine: `status`, the user (`userId` or exact `email`), and the creation time " +
+          "(`from` inclusive, `to` exclusive). Each order carries its user's email.",
+        errorResponses: { 400: "Invalid input", ...adminErrors },
+      },
+    })
+    .input(listOrdersInputSchema)
+    .output(listOrdersOutputSchema)
+    .query(listOrdersHandler),
+
+  listPayments: adminProcedure
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/admin/payments",
+        tags,
+        summary: "Payment decisions, newest first, by user and outcome (paged)",
+        errorResponses: { 400: "Invalid input", ...adminErrors },
+      },
+    })
+    .input(listPaymentsInputSchema)
+    .output(listPaymentsOutputSchema)
+    .query(listPaymentsHandler),
 
   createAdmin: adminProcedure
     .meta({

@@ -57,7 +57,7 @@ export const ordersRouter = router({
         method: "GET",
         path: "/orders/{id}",
         tags,
-        summary: "One of your orders",
+        summary: "One of your orders, with its status history (oldest first)",
         errorResponses: { 400: "Invalid input", ...signedIn, 404: "No such order of yours" },
       },
     })

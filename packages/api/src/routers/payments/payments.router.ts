@@ -4,6 +4,8 @@ import { createAccountHandler } from "./createAccount.handler.ts";
 import { createAccountOutputSchema } from "./createAccount.schema.ts";
 import { getAccountHandler } from "./getAccount.handler.ts";
 import { getAccountOutputSchema } from "./getAccount.schema.ts";
+import { ledgerHandler } from "./ledger.handler.ts";
+import { ledgerInputSchema, ledgerOutputSchema } from "./ledger.schema.ts";
 import { topUpHandler } from "./topUp.handler.ts";
 import { topUpInputSchema, topUpOutputSchema } from "./topUp.schema.ts";
 
@@ -38,6 +40,23 @@ export const paymentsRouter = router({
     })
     .output(getAccountOutputSchema)
     .query(getAccountHandler),
+
+  ledger: protectedProcedure
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/accounts/me/ledger",
+        tags,
+        summary: "Your statement: every change of your balance, newest first (paged)",
+        description:
+          "`amount` is signed (an order debit is negative); `balanceAfter` is the balance right after " +
+          "the entry. Empty when you have no account.",
+        errorResponses: { 400: "Invalid input", ...signedIn },
+      },
+    })
+    .input(ledgerInputSchema)
+    .output(ledgerOutputSchema)
+    .query(ledgerHandler),
 
   topUp: protectedProcedure
     .meta({

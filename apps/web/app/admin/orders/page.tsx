@@ -1,0 +1,231 @@
+"use client";
+import { useInfiniteQuery, useQueryClient, type InfiniteData } from "@tanstack/react-query";
+import Link from "next/link";
+import { useSearchParams } from "next/navigation";
+import { Suspense, useState, type FormEvent } from "react";
+import { api, describeError, fieldMessage } from "../../../src/client/api.ts";
+import { Field } from "../../../src/client/field.tsx";
+import { useOrderFeed, type OrderEvent } from "../../../src/client/live.ts";
+import { formatRoubles } from "../../../src/client/money.ts";
+import { SelectField } from "../../../src/client/select-field.tsx";
+import { useRequireUser } from "../../../src/client/session.ts";
+import { StatusBadge } from "../../../src/client/status-badge.tsx";
+import { Waiting } from "../../../src/client/waiting.tsx";
+import { When } from "../../../src/client/when.tsx";
+
+type Filters = {
+  status: "" | "NEW" | "FINISHED" | "CANCELLED";
+  email: string;
+  from: string;
+  to: string;
+  userId: string;
+};
+const noFilters: Filters = { status: "", email: "", from: "", to: "", userId: "" };
+
+type Page = Awaited<ReturnType<typeof api.admin.listOrders.query>>;
+
+const statusOptions = [
+  { value: "", label: "Any status" },
+  { value: "NEW", label: "NEW (awaiting payment)" },
+  { value: "FINISHED", label: "FINISHED (paid)" },
+  { value: "CANCELLED", label: "CANCELLED" },
+] as const;
+
+/** A date typed in the form is a day in the admin's time zone; `to` is exclusive, so it is the next midnight. */
+const dayStart = (day: string) => new Date(`${day}T00:00:00`).toISOString();
+function nextDayStart(day: string) {
+  const date = new Date(`${day}T00:00:00`);
+  date.setDate(date.getDate() + 1);
+  return date.toISOString();
+}
+
+function query(filters: Filters) {
+  return {
+    ...(filters.status ? { status: filters.status } : {}),
+    ...(filters.userId ? { userId: filters.userId } : {}),
+    ...(filters.email.trim() ? { email: filters.email.trim() } : {}),
+    ...(filters.from ? { from: dayStart(filters.from) } : {}),
+    ...(filters.to ? { to: nextDayStart(filters.to) } : {}),
+  };
+}
+
+export default function AdminOrdersPage() {
+  return (
+    <Suspense>
+      <OrdersOfUrl />
+    </Suspense>
+  );
+}
+
+/** `?userId=` (linked from a user's page) narrows the list to that user; a new URL starts afresh. */
+function OrdersOfUrl() {
+  const userId = useSearchParams().get("userId") ?? "";
+  return <AdminOrders key={userId} userId={userId} />;
+}
+
+function AdminOrders({ userId }: { userId: string }) {
+  const { user, session } = useRequireUser({ admin: true });
+  const queryClient = useQueryClient();
+  const initial = { ...noFilters, userId };
+  const [form, setForm] = useState<Filters>(initial);
+  const [filters, setFilters] = useState<Filters>(initial);
+  const [formError, setFormError] = useState<string>();
+  const key = ["admin-orders", filters] as const;
+  const list = useInfiniteQuery({
+    queryKey: key,
+    queryFn: ({ pageParam }) =>
+      api.admin.listOrders.query({
+        ...query(filters),
+        limit: 20,
+        ...(pageParam ? { cursor: pageParam } : {}),
+      }),
+    initialPageParam: null as string | null,
+    getNextPageParam: (last) => last.nextCursor,
+    enabled: !!user,
+    retry: false,
+  });
+
+  // The rows on screen follow their orders live; new orders wait for the next search or "Refresh".
+  useOrderFeed(
+    "admin.orderFeed",
+    !!user,
+    (event: OrderEvent) =>
+      queryClient.setQueriesData<InfiniteData<Page>>({ queryKey: ["admin-orders"] }, (old) =>
+        old
+          ? {
+              ...old,
+              pages: old.pages.map((page) => ({
+                ...page,
+                orders: page.orders.map((order) =>
+                  // Statuses only move NEW → FINISHED/CANCELLED: a late NEW never undoes a settled row.
+                  order.id !== event.orderId || event.status === "NEW"
+                    ? order
+                    : {
+                        ...order,
+                        status: event.status,
+                        cancelReason: event.reason,
+                        updatedAt: event.occurredAt,
+                      },
+                ),
+              })),
+            }
+          : old,
+      ),
+    () => void queryClient.invalidateQueries({ queryKey: ["admin-orders"] }),
+  );
+
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    const unreadable = [form.from, form.to].some((day) => day && Number.isNaN(Date.parse(`${day}T00:00:00`)));
+    if (unreadable) {
+      setFormError("Enter dates as a day, month and year");
+      return;
+    }
+    if (form.from && form.to && form.from > form.to) {
+      setFormError("The “from” date must not be after the “to” date");
+      return;
+    }
+    setFormError(undefined);
+    setFilters({ ...form });
+  };
+
+  if (!user) return <Waiting error={session.error} retry={() => void session.refetch()} />;
+  const error = list.isError ? describeError(list.error) : undefined;
+  const orders = [
+    ...new Map((list.data?.pages.flatMap((page) => page.orders) ?? []).map((o) => [o.id, o])).values(),
+  ];
+  return (
+    <main>
+      <h1>Orders</h1>
+      <form className="filters card" onSubmit={submit} noValidate aria-label="Filter orders">
+        <SelectField
+          id="filter-status"
+          label="Status"
+          options={statusOptions}
+          value={form.status}
+          onChange={(e) => setForm({ ...form, status: e.target.value as Filters["status"] })}
+        />
+        <Field
+          id="filter-email"
+          label="Shopper email (exact)"
+          type="search"
+          value={form.email}
+          onChange={(e) => setForm({ ...form, email: e.target.value })}
+          error={fieldMessage("Email", error?.fields.email)}
+        />
+        <Field
+          id="filter-from"
+          label="Placed from"
+          type="date"
+          value={form.from}
+          onChange={(e) => setForm({ ...form, from: e.target.value })}
+          error={formError ?? fieldMessage("From", error?.fields.from)}
+        />
+        <Field
+          id="filter-to"
+          label="Placed to"
+          type="date"
+          value={form.to}
+          onChange={(e) => setForm({ ...form, to: e.target.value })}
+          error={fieldMessage("To", error?.fields.to)}
+        />
+        <div className="filter-actions">
+          <button type="submit">Show orders</button>
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => {
+              setForm(initial);
+              setFormError(undefined);
+              setFilters(initial);
+              void queryClient.invalidateQueries({ queryKey: ["admin-orders"] });
+            }}
+          >
+            Clear and refresh
+          </button>
+        </div>
+      </form>
+      {userId && (
+        <p>
+          Only the orders of <Link href={`/admin/users/${userId}`}>this user</Link>.{" "}
+          <Link href="/admin/orders">Show everyone&apos;s orders</Link>
+        </p>
+      )}
+      {list.isPending ? (
+        <p role="status">Loading…</p>
+      ) : error ? (
+        <p role="alert">Could not load the orders: {error.message}</p>
+      ) : orders.length === 0 ? (
+        <p>No orders match these filters.</p>
+      ) : (
+        <ul className="orders" aria-label="Orders">
+          {orders.map((order) => (
+            <li key={order.id} className="order" data-order-id={order.id}>
+              <span className="order-description">
+                {order.description}
+                <small className="order-meta">
+                  <Link href={`/admin/users/${order.userId}`}>
+                    {order.email ?? `user ${order.userId.slice(0, 8)}`}
+                  </Link>{" "}
+                  · placed <When at={order.createdAt} />
+                </small>
+              </span>
+              <span className="order-amount">{formatRoubles(order.amount)}</span>
+              <StatusBadge status={order.status} reason={order.cancelReason} />
+            </li>
+          ))}
+        </ul>
+      )}
+      {list.hasNextPage && (
+        <button
+          type="button"
+          className="secondary"
+          onClick={() => void list.fetchNextPage()}
+          disabled={list.isFetchingNextPage}
+        >
+          {list.isFetchingNextPage ? "Loading…" : "Load more"}
+        </button>
+      )}
+    </main>
+  );
+}

@@ -1,0 +1,123 @@
+"use client";
+import { useQuery } from "@tanstack/react-query";
+import Link from "next/link";
+import { useParams } from "next/navigation";
+import { useState } from "react";
+import { api, describeError } from "../../../../src/client/api.ts";
+import { formatRoubles } from "../../../../src/client/money.ts";
+import { useRequireUser } from "../../../../src/client/session.ts";
+import { StatementEntries } from "../../../../src/client/statement.tsx";
+import { StatusBadge } from "../../../../src/client/status-badge.tsx";
+import { TopUpForm } from "../../../../src/client/top-up-form.tsx";
+import { Waiting } from "../../../../src/client/waiting.tsx";
+import { When } from "../../../../src/client/when.tsx";
+
+export default function AdminUserPage() {
+  const { user, session } = useRequireUser({ admin: true });
+  const { id } = useParams<{ id: string }>();
+  const [done, setDone] = useState<string>();
+  const details = useQuery({
+    queryKey: ["admin-user", id],
+    queryFn: () => api.admin.getUser.query({ userId: id }),
+    enabled: !!user,
+    retry: false,
+  });
+
+  if (!user) return <Waiting error={session.error} retry={() => void session.refetch()} />;
+  const code = details.isError ? describeError(details.error).code : undefined;
+  if (details.isPending) {
+    return (
+      <main aria-busy="true">
+        <p role="status">Loading…</p>
+      </main>
+    );
+  }
+  if (code === "NOT_FOUND" || code === "BAD_REQUEST") {
+    return (
+      <main>
+        <h1>User not found</h1>
+        <p>
+          No user has this id. Find users by email on <Link href="/admin/top-up">Top up accounts</Link>.
+        </p>
+      </main>
+    );
+  }
+  if (details.isError) {
+    return (
+      <main>
+        <h1>User</h1>
+        <p role="alert">Could not load the user: {describeError(details.error).message}</p>
+        <button type="button" onClick={() => void details.refetch()}>
+          Try again
+        </button>
+      </main>
+    );
+  }
+
+  const { user: shown, account, orders, ledger } = details.data;
+  return (
+    <main>
+      <h1 className="order-title">{shown.email}</h1>
+      <p className="order-meta">
+        {shown.role === "ADMIN" ? "Admin" : "Shopper"} since <When at={shown.createdAt} /> · id{" "}
+        <span className="mono">{shown.id}</span>
+      </p>
+      <section className="card" aria-labelledby="user-account-title">
+        <h2 id="user-account-title">Account</h2>
+        {account === null ? (
+          <p>No account yet: the user must open one before it can be topped up.</p>
+        ) : (
+          <>
+            <p className="balance">
+              Balance: <strong data-testid="user-balance">{formatRoubles(account.balance)}</strong>
+            </p>
+            <TopUpForm
+              id="user-topup-amount"
+              topUp={(amount, idempotencyKey) =>
+                api.admin.topUp.mutate({ userId: shown.id, amount, idempotencyKey })
+              }
+              onTopUp={(updated, kopecks) => {
+                setDone(
+                  `Added ${formatRoubles(kopecks)}; the new balance is ${formatRoubles(updated.balance)}`,
+                );
+                void details.refetch();
+              }}
+            />
+            <p role="status">{done}</p>
+          </>
+        )}
+      </section>
+      <section className="card" aria-labelledby="user-statement-title">
+        <h2 id="user-statement-title">Statement</h2>
+        <p className="order-meta">Newest first; at most the latest 20.</p>
+        {ledger.length === 0 ? <p>No entries yet.</p> : <StatementEntries entries={ledger} />}
+      </section>
+      <section className="card" aria-labelledby="user-orders-title">
+        <h2 id="user-orders-title">Orders</h2>
+        <p className="order-meta">
+          Newest first; at most the latest 20.{" "}
+          <Link href={`/admin/orders?userId=${shown.id}`}>All their orders</Link> ·{" "}
+          <Link href={`/admin/payments?userId=${shown.id}`}>their payments</Link>
+        </p>
+        {orders.length === 0 ? (
+          <p>No orders yet.</p>
+        ) : (
+          <ul className="orders" aria-label="Orders">
+            {orders.map((order) => (
+              <li key={order.id} className="order" data-order-id={order.id}>
+                <span className="order-description">
+                  {order.description}
+                  <small className="order-meta">
+                    placed <When at={order.createdAt} />
+                  </small>
+                </span>
+                <span className="order-amount">{formatRoubles(order.amount)}</span>
+                <StatusBadge status={order.status} reason={order.cancelReason} />
+              </li>
+            ))}
+          </ul>
+        )}
+      </section>
+    </main>
+  );
+}

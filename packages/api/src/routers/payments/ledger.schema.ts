@@ -1,0 +1,21 @@
+import { z } from "zod";
+import { cursorCodec, nextCursorSchema, pageLimitSchema } from "../../paging.ts";
+import { ledgerEntrySchema } from "./ledgerEntry.schema.ts";
+
+/** Position in a statement: the id of the last entry shown (a decimal BIGINT). */
+export const ledgerCursor = cursorCodec(
+  "ledger",
+  z
+    .string()
+    .regex(/^[1-9][0-9]{0,18}$/)
+    .transform((id) => BigInt(id)),
+);
+
+export const ledgerInputSchema = z
+  .strictObject({ limit: pageLimitSchema("Entries"), cursor: ledgerCursor.schema })
+  .optional();
+
+export const ledgerOutputSchema = z.object({
+  entries: z.array(ledgerEntrySchema),
+  nextCursor: nextCursorSchema,
+});
