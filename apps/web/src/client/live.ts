@@ -21,6 +21,11 @@ export type FeedOptions = {
   from?: number;
   /** The feed could not resume (the position is too old): refetch what the page shows. */
   onReset?: () => void;
+  /**
+   * Each time the subscription (re)starts. A page that read its data without a feed position refetches
+   * here, so that no change falls between its read and the feed.
+   */
+  onStart?: () => void;
 };
 
 /**
@@ -49,6 +54,7 @@ export function useOrderFeed(
       const procedure = feed === "orders.onStatusChange" ? api.orders.onStatusChange : api.admin.orderFeed;
       const input = lastPosition === undefined ? undefined : { lastEventId: String(lastPosition) };
       subscription = procedure.subscribe(input, {
+        onStarted: () => handlers.current.onStart?.(),
         onData: ({ data }) => {
           failures = 0;
           const item = data as FeedItem;

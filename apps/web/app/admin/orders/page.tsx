@@ -111,7 +111,7 @@ function AdminOrders({ userId }: { userId: string }) {
             }
           : old,
       ),
-    () => void queryClient.invalidateQueries({ queryKey: ["admin-orders"] }),
+    { onStart: () => void queryClient.invalidateQueries({ queryKey: ["admin-orders"] }) },
   );
 
   const submit = (event: FormEvent) => {

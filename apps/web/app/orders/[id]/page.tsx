@@ -27,7 +27,7 @@ export default function OrderPage() {
     (event) => {
       if (event.orderId === id) void order.refetch();
     },
-    () => void order.refetch(),
+    { onStart: () => void order.refetch() },
   );
 
   if (!user) return <Waiting error={session.error} retry={() => void session.refetch()} />;
