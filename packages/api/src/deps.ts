@@ -12,6 +12,7 @@ import {
   type AuthRateLimiter,
   type RateLimitSettings,
 } from "./identity/rate-limit.ts";
+import { verifyPassword, type PasswordVerifier } from "./identity/passwords.ts";
 import {
   createAccessTokens,
   createRefreshTokens,
@@ -43,6 +44,8 @@ export type ApiDeps = {
   accessTokens: AccessTokens;
   refreshTokens: RefreshTokens;
   rateLimiter: AuthRateLimiter;
+  /** The argon2 check of a login (every call is one expensive hash). */
+  verifyPassword: PasswordVerifier;
   /** Accounts of users, for admin views: by default the payments service's `getAccounts`. */
   accountsOf: AccountsOf;
   /** Prometheus registry of this process, and the API's own counters. */
@@ -66,6 +69,7 @@ export type ApiDepsOptions = {
   trustProxy?: boolean;
   accountsOf?: AccountsOf;
   rateLimits?: Partial<RateLimitSettings>;
+  verifyPassword?: PasswordVerifier;
   accessTokenTtlSeconds?: number;
   refreshTokenTtlSeconds?: number;
 };
@@ -137,6 +141,7 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
       ...defaultRateLimits,
       ...options.rateLimits,
     }),
+    verifyPassword: options.verifyPassword ?? verifyPassword,
     accountsOf: options.accountsOf ?? ((userIds) => getAccounts(paymentsDb, [...userIds])),
     orderEvents: orderEventBus,
     metrics: createApiMetrics(options.registry ?? createRegistry("web")),

@@ -73,6 +73,9 @@ export function createApiRequestHandler(deps: ApiDeps): Handler {
       res,
       path: pathname.slice(TRPC_PREFIX.length + 1),
       maxBodySize: MAX_BODY_BYTES,
+      // One call per request: a batch would multiply the work one request can queue (e.g. N argon2
+      // checks), and the app's client never batches (httpLink). A batch is a 400.
+      allowBatching: false,
       createContext: ({ req: request, res: response }) =>
         createContextFromNodeRequest(deps, request, response, requestId),
       onError: ({ error, path, ctx }) => reportError(ctx?.log ?? deps.log, { error, path }),
