@@ -92,7 +92,15 @@ export function retryAfterSecondsOf(error: unknown): number | undefined {
   return error instanceof TRPCError && error.cause instanceof RetryAfter ? error.cause.seconds : undefined;
 }
 
-type Issue = { path?: ReadonlyArray<PropertyKey | { key: PropertyKey }>; message: string };
+type Issue = {
+  code?: string;
+  path?: ReadonlyArray<PropertyKey | { key: PropertyKey }>;
+  message: string;
+  /** zod's `unrecognized_keys`: the fields a strict object does not know. */
+  keys?: readonly string[];
+};
+
+export const UNKNOWN_FIELD = "is not a known field";
 
 /**
  * The cause of an input error found by a handler rather than by the input schema (a header, a rule
@@ -131,10 +139,15 @@ export function fieldErrorsOf(error: TRPCError): FieldErrors | undefined {
   if (!Array.isArray(issues) || issues.length === 0) return undefined;
   const fields: FieldErrors = {};
   for (const issue of issues as Issue[]) {
-    const path = (issue.path ?? [])
-      .map((segment) => String(typeof segment === "object" && segment !== null ? segment.key : segment))
-      .join(".");
-    const field = path === "" ? "input" : path;
+    const path = (issue.path ?? []).map((segment) =>
+      String(typeof segment === "object" && segment !== null ? segment.key : segment),
+    );
+    // Each unknown field is named on its own (a typo such as `amout` must be visible to the caller).
+    if (issue.code === "unrecognized_keys" && Array.isArray(issue.keys)) {
+      for (const key of issue.keys) fields[[...path, key].join(".")] ??= UNKNOWN_FIELD;
+      continue;
+    }
+    const field = path.length === 0 ? "input" : path.join(".");
     fields[field] ??= issue.message;
   }
   return fields;

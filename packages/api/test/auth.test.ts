@@ -80,9 +80,10 @@ describe("register → login → me", () => {
       method: "POST",
       json: { email, password: strongPassword(), role: "ADMIN" },
     });
-    expect(response.status).toBe(201);
-    expect(response.body.user.role).toBe("SHOPPER");
-    expect((await api.db.user.findUniqueOrThrow({ where: { email } })).role).toBe("SHOPPER");
+    // An unknown field is refused outright rather than silently dropped.
+    expect(response.status).toBe(400);
+    expect(response.body.error.fields).toEqual({ role: "is not a known field" });
+    expect(await api.db.user.count({ where: { email } })).toBe(0);
   });
 
   it("a failed login for an unknown email costs as much as for a known one", async () => {

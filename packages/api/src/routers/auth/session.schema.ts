@@ -15,7 +15,7 @@ export type SessionOutput = z.infer<typeof sessionOutputSchema>;
 
 /** A refresh token from the body (API clients); browsers send the `gozon_rt` cookie instead. */
 export const refreshTokenInputSchema = z
-  .object({
+  .strictObject({
     refreshToken: z
       .string({ error: "must be a string" })
       .min(1, { error: "must not be empty" })
