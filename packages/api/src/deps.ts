@@ -136,6 +136,7 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
       ttlSeconds: options.refreshTokenTtlSeconds ?? REFRESH_TOKEN_TTL_SECONDS,
       now,
       log,
+      grace: { redis, prefix: config.REDIS_PREFIX },
     }),
     rateLimiter: createAuthRateLimiter(redis, config.REDIS_PREFIX, {
       ...defaultRateLimits,

@@ -6,7 +6,15 @@ export const sessionOutputSchema = z
   .object({
     user: publicUserSchema,
     accessToken: z.string().meta({ description: "JWT for `Authorization: Bearer`; short-lived" }),
-    refreshToken: z.string().meta({ description: "Opaque; exchange it at auth/refresh for a new pair" }),
+    refreshToken: z
+      .string()
+      .optional()
+      .meta({
+        description:
+          "Opaque; exchange it at auth/refresh for a new pair. Absent for browser requests (those with " +
+          "an `Origin` or `Sec-Fetch-Site` header and no `Authorization`): a browser keeps it only in " +
+          "its HttpOnly cookie, out of reach of scripts.",
+      }),
     expiresIn: z.number().int().meta({ description: "Seconds until the access token expires" }),
   })
   .meta({ id: "Session" });
