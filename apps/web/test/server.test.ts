@@ -178,7 +178,11 @@ describe("web process", () => {
   it("with METRICS_TOKEN, /api/metrics answers only its bearer token", async () => {
     const token = "web-metrics-token-for-this-test";
     const { web, base } = await startWeb({ METRICS_TOKEN: token });
-    for (const headers of [{}, { authorization: "Bearer nope-nope-nope" }, { authorization: token }]) {
+    for (const headers of [
+      {} as Record<string, string>,
+      { authorization: "Bearer nope-nope-nope" },
+      { authorization: token },
+    ]) {
       const refused = await fetch(`${base}/api/metrics`, { headers });
       expect(refused.status).toBe(401);
       expect(await refused.json()).toMatchObject({ error: { code: "UNAUTHORIZED" } });

@@ -1,3 +1,4 @@
+import "../zod-setup.ts";
 import { z } from "zod";
 
 const required = (type: string) => (issue: { input: unknown }) =>
