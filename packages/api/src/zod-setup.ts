@@ -3,4 +3,4 @@
 // first object schema is built) would be refused and reported as a violation: switch the probe off.
 import { z } from "zod";
 
-if (typeof window !== "undefined") z.config({ jitless: true });
+if ("window" in globalThis) z.config({ jitless: true });
