@@ -43,6 +43,18 @@ describe("unknown input fields are a 400 naming each of them", () => {
     expect(await api.countRows("orders.orders")).toBe(0);
   });
 
+  it("fields named like Object.prototype members (`__proto__`, `constructor`) are named too", async () => {
+    const response = await api.request("/api/v1/orders", {
+      method: "POST",
+      body: '{"amount":100,"description":"x","__proto__":{"role":"ADMIN"},"constructor":1}',
+      headers: { ...api.bearer(token), "content-type": "application/json" },
+    });
+    expect(response.status).toBe(400);
+    expect(Object.keys(response.body.error.fields).sort()).toEqual(["__proto__", "constructor"]);
+    expect(response.body.error.message).toMatch(/__proto__ is not a known field; constructor is not/);
+    expect(await api.countRows("orders.orders")).toBe(0);
+  });
+
   it("REST query parameters and auth bodies too", async () => {
     const list = await api.request("/api/v1/orders?limit=5&limt=6", { headers: api.bearer(token) });
     expect(list.status).toBe(400);
