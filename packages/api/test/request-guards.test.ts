@@ -91,6 +91,30 @@ describe("cross-site request forgery", () => {
   });
 });
 
+describe("ALLOWED_ORIGINS", () => {
+  it("replaces the default (the request's own origin) with the listed origins", async () => {
+    const shop = "https://shop.example";
+    const other = await startApi({
+      label: "api_origins",
+      env: { ALLOWED_ORIGINS: `${shop}, http://admin.example` },
+    });
+    try {
+      const login = (origin: string) =>
+        other.request("/api/v1/auth/login", {
+          method: "POST",
+          json: { email: uniqueEmail(), password: strongPassword() },
+          headers: { origin },
+        });
+      expect((await login(shop)).status).toBe(401); // allowed through; wrong credentials
+      expect((await login("http://admin.example")).status).toBe(401);
+      expect((await login(new URL(other.baseUrl).origin)).status).toBe(403);
+      expect((await login("https://shop.example.evil.example")).status).toBe(403);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
 /** Sends `count` requests with a `bodyBytes` JSON-typed body on ONE connection; resolves to each status. */
 function keepAliveOversized(path: string, bodyBytes: number, count: number) {
   const { hostname, port } = new URL(api.baseUrl);
