@@ -35,7 +35,7 @@ try {
   const metrics = createOrdersWorkerMetrics(registry);
   registerOutboxGauges(registry, db);
   const queueGauge = registerQueueDepthGauge(registry, connection, prefix, Object.values(QUEUES));
-  const metricsServer = await serveMetrics(registry, config.METRICS_PORT ?? 9464, log);
+  const metricsServer = await serveMetrics(registry, config.METRICS_PORT ?? 9464, log, config.METRICS_TOKEN);
 
   const relay = createOutboxRelay({
     db,

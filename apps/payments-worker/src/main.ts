@@ -31,7 +31,7 @@ try {
   });
   registerOutboxGauges(registry, db);
   const queueGauge = registerQueueDepthGauge(registry, redis, prefix, Object.values(QUEUES));
-  const metricsServer = await serveMetrics(registry, config.METRICS_PORT ?? 9465, log);
+  const metricsServer = await serveMetrics(registry, config.METRICS_PORT ?? 9465, log, config.METRICS_TOKEN);
 
   const relay = createOutboxRelay({
     db,

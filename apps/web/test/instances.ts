@@ -37,8 +37,9 @@ async function startInstance(dbs: TestDatabases, redisPrefix: string, opts: Inst
     trustProxy: config.TRUST_PROXY,
     accessTokenTtlSeconds: opts.accessTokenTtlSeconds,
     rateLimits: {
-      loginFailuresPerEmail: generous,
-      loginFailuresPerIp: generous,
+      loginAttemptsPerEmailAndIp: generous,
+      loginAttemptsPerIp: generous,
+      loginAttemptsPerEmail: generous,
       registerPerIp: generous,
       registerPerEmail: generous,
     },

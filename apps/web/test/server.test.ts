@@ -111,9 +111,106 @@ describe("web process", () => {
     });
     const body = (await ready.json()) as { status: string; checks: Record<string, string> };
     expect(body.status).toBe("unavailable");
-    expect(body.checks.redis).not.toBe("ok");
-    expect(body.checks.ordersDb).toBe("ok");
+    // The part is named; the driver's message (addresses, versions) stays in the log.
+    expect(body.checks).toEqual({
+      redis: "unavailable",
+      ordersDb: "ok",
+      paymentsDb: "ok",
+      identityDb: "ok",
+    });
+    expect(JSON.stringify(body)).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|connect/i);
     expect(await web.stop("SIGINT")).toBe(0);
+  });
+
+  it("puts the security headers on pages, API errors and API successes; HSTS only over HTTPS", async () => {
+    const { web, base } = await startWeb({});
+    const common = (res: Response, what: string) => {
+      expect(res.headers.get("x-content-type-options"), what).toBe("nosniff");
+      expect(res.headers.get("referrer-policy"), what).toBe("strict-origin-when-cross-origin");
+      expect(res.headers.get("x-frame-options"), what).toBe("DENY");
+      expect(res.headers.get("content-security-policy"), what).toMatch(/frame-ancestors 'none'/);
+      expect(res.headers.get("strict-transport-security"), what).toBeNull();
+    };
+    for (const page of ["/", "/login"]) {
+      const res = await fetch(`${base}${page}`);
+      expect(res.status, page).toBe(200);
+      common(res, page);
+      const csp = res.headers.get("content-security-policy")!;
+      const nonce = /'nonce-([^']+)'/.exec(csp)?.[1];
+      expect(nonce, page).toBeTruthy();
+      expect(csp).not.toContain("unsafe-eval");
+      expect(csp).not.toMatch(/script-src[^;]*'unsafe-inline'/);
+      // Every script Next rendered carries this response's nonce.
+      const html = await res.text();
+      const scripts = html.match(/<script\b[^>]*>/g) ?? [];
+      expect(scripts.length, page).toBeGreaterThan(0);
+      for (const tag of scripts) expect(tag).toContain(`nonce="${nonce}"`);
+    }
+    // Each page view has a nonce of its own.
+    const nonces = await Promise.all(
+      [1, 2].map(async () => (await fetch(`${base}/login`)).headers.get("content-security-policy")),
+    );
+    expect(nonces[0]).not.toBe(nonces[1]);
+
+    const unauthorized = await fetch(`${base}/api/v1/auth/me`);
+    expect(unauthorized.status).toBe(401);
+    common(unauthorized, "API 401");
+    expect(unauthorized.headers.get("content-security-policy")).toMatch(/default-src 'none'/);
+    const ok = await fetch(`${base}/api/health`);
+    expect(ok.status).toBe(200);
+    common(ok, "API 200");
+    const trpc = await fetch(`${base}/api/trpc/auth.me`);
+    common(trpc, "tRPC 401");
+
+    // A forged X-Forwarded-Proto is ignored without TRUST_PROXY.
+    const forged = await fetch(`${base}/api/health`, { headers: { "x-forwarded-proto": "https" } });
+    expect(forged.headers.get("strict-transport-security")).toBeNull();
+    expect(await web.stop("SIGTERM")).toBe(0);
+
+    const proxied = await startWeb({ TRUST_PROXY: "true" });
+    const https = await fetch(`${proxied.base}/login`, { headers: { "x-forwarded-proto": "https" } });
+    expect(https.headers.get("strict-transport-security")).toMatch(/max-age=\d+/);
+    const http = await fetch(`${proxied.base}/login`);
+    expect(http.headers.get("strict-transport-security")).toBeNull();
+    expect(await proxied.web.stop("SIGTERM")).toBe(0);
+  });
+
+  it("with METRICS_TOKEN, /api/metrics answers only its bearer token", async () => {
+    const token = "web-metrics-token-for-this-test";
+    const { web, base } = await startWeb({ METRICS_TOKEN: token });
+    for (const headers of [
+      {} as Record<string, string>,
+      { authorization: "Bearer nope-nope-nope" },
+      { authorization: token },
+    ]) {
+      const refused = await fetch(`${base}/api/metrics`, { headers });
+      expect(refused.status).toBe(401);
+      expect(await refused.json()).toMatchObject({ error: { code: "UNAUTHORIZED" } });
+    }
+    const res = await fetch(`${base}/api/metrics`, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain("gozon_orders_created_total");
+    expect(await web.stop("SIGTERM")).toBe(0);
+  });
+
+  it("refuses to start outside development with a development secret, naming the variable", async () => {
+    const port = await freePort();
+    const web = startProcess("node", ["--import", "tsx", "server.ts"], {
+      cwd: webDir,
+      env: {
+        ...process.env,
+        PORT: String(port),
+        NODE_ENV: "production",
+        JWT_SECRET: "gozon-development-secret-change-me-in-production",
+        ADMIN_EMAIL: "admin@example.com",
+        ADMIN_PASSWORD: "gozon-admin",
+      },
+    });
+    started.push(web);
+    expect(await web.exited).toBe(78);
+    expect(web.output()).toMatch(/JWT_SECRET is a development default/);
+    expect(web.output()).toMatch(/ADMIN_PASSWORD is a development default/);
+    expect(web.output()).not.toContain("gozon-development-secret-change-me-in-production");
   });
 });
 

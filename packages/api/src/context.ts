@@ -124,7 +124,8 @@ export async function createContextFromHeaders(
     session,
     transport: options.transport ?? "http",
     ip: clientIp(header, options.remoteAddress, deps.trustProxy),
-    secure: forwardedProto === "https" || options.encrypted === true,
+    // X-Forwarded-Proto is anyone's to send: believed only from a trusted proxy (TRUST_PROXY).
+    secure: (deps.trustProxy && forwardedProto === "https") || options.encrypted === true,
     cookies,
     header: (name) => header(name.toLowerCase()),
     setCookies: options.setCookies ?? (() => {}),

@@ -13,6 +13,7 @@ import {
   type RateLimitSettings,
 } from "./identity/rate-limit.ts";
 import { publishSessionRevoked } from "./identity/session-revocations.ts";
+import { verifyPassword, type PasswordVerifier } from "./identity/passwords.ts";
 import {
   createAccessTokens,
   createRefreshTokens,
@@ -44,6 +45,8 @@ export type ApiDeps = {
   accessTokens: AccessTokens;
   refreshTokens: RefreshTokens;
   rateLimiter: AuthRateLimiter;
+  /** The argon2 check of a login (every call is one expensive hash). */
+  verifyPassword: PasswordVerifier;
   /** Accounts of users, for admin views: by default the payments service's `getAccounts`. */
   accountsOf: AccountsOf;
   /** Prometheus registry of this process, and the API's own counters. */
@@ -67,6 +70,7 @@ export type ApiDepsOptions = {
   trustProxy?: boolean;
   accountsOf?: AccountsOf;
   rateLimits?: Partial<RateLimitSettings>;
+  verifyPassword?: PasswordVerifier;
   accessTokenTtlSeconds?: number;
   refreshTokenTtlSeconds?: number;
 };
@@ -142,11 +146,13 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
       now,
       log,
       onRevoked: (revocation) => publishSessionRevoked(publisher, config.REDIS_PREFIX, revocation),
+      grace: { redis, prefix: config.REDIS_PREFIX },
     }),
     rateLimiter: createAuthRateLimiter(redis, config.REDIS_PREFIX, {
       ...defaultRateLimits,
       ...options.rateLimits,
     }),
+    verifyPassword: options.verifyPassword ?? verifyPassword,
     accountsOf: options.accountsOf ?? ((userIds) => getAccounts(paymentsDb, [...userIds])),
     orderEvents: orderEventBus,
     metrics: createApiMetrics(options.registry ?? createRegistry("web")),

@@ -92,7 +92,15 @@ export function retryAfterSecondsOf(error: unknown): number | undefined {
   return error instanceof TRPCError && error.cause instanceof RetryAfter ? error.cause.seconds : undefined;
 }
 
-type Issue = { path?: ReadonlyArray<PropertyKey | { key: PropertyKey }>; message: string };
+type Issue = {
+  code?: string;
+  path?: ReadonlyArray<PropertyKey | { key: PropertyKey }>;
+  message: string;
+  /** zod's `unrecognized_keys`: the fields a strict object does not know. */
+  keys?: readonly string[];
+};
+
+export const UNKNOWN_FIELD = "is not a known field";
 
 /**
  * The cause of an input error found by a handler rather than by the input schema (a header, a rule
@@ -129,15 +137,24 @@ export function fieldErrorsOf(error: TRPCError): FieldErrors | undefined {
   if (error.code !== "BAD_REQUEST" && error.code !== "UNPROCESSABLE_CONTENT") return undefined;
   const issues = (error.cause as { issues?: unknown } | undefined)?.issues;
   if (!Array.isArray(issues) || issues.length === 0) return undefined;
-  const fields: FieldErrors = {};
+  // A Map, not a plain object: a field may be called `constructor` or `__proto__`.
+  const fields = new Map<string, string>();
+  const add = (field: string, message: string) => {
+    if (!fields.has(field)) fields.set(field, message);
+  };
   for (const issue of issues as Issue[]) {
-    const path = (issue.path ?? [])
-      .map((segment) => String(typeof segment === "object" && segment !== null ? segment.key : segment))
-      .join(".");
-    const field = path === "" ? "input" : path;
-    fields[field] ??= issue.message;
+    const path = (issue.path ?? []).map((segment) =>
+      String(typeof segment === "object" && segment !== null ? segment.key : segment),
+    );
+    // Each unknown field is named on its own (a typo such as `amout` must be visible to the caller).
+    if (issue.code === "unrecognized_keys" && Array.isArray(issue.keys)) {
+      for (const key of issue.keys) add([...path, key].join("."), UNKNOWN_FIELD);
+      continue;
+    }
+    add(path.length === 0 ? "input" : path.join("."), issue.message);
   }
-  return fields;
+  // fromEntries defines own properties, so even `__proto__` becomes a plain key.
+  return Object.fromEntries(fields);
 }
 
 /** "email is required; password must be at least 8 characters". */

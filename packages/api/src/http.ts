@@ -1,12 +1,14 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { nodeHTTPRequestHandler } from "@trpc/server/adapters/node-http";
 import type { TRPCError } from "@trpc/server";
+import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
 import { createOpenApiNodeHttpHandler } from "trpc-to-openapi";
 import { createContextFromNodeRequest, requestIdOf } from "./context.ts";
 import type { ApiDeps } from "./deps.ts";
 import { describeFields, retryAfterSecondsOf } from "./errors.ts";
 import { REST_PREFIX } from "./openapi.ts";
 import { appRouter } from "./root.ts";
+import { checkCrossSite, drainRequest } from "./request-guards.ts";
 import { INTERNAL_MESSAGE, JSON_ONLY_MESSAGE, reportError, type ApiErrorData, type ApiMeta } from "./trpc.ts";
 
 export { REST_PREFIX };
@@ -67,12 +69,36 @@ export function createApiRequestHandler(deps: ApiDeps): Handler {
   });
 
   async function serveTrpc(req: IncomingMessage, res: ServerResponse, pathname: string, requestId: string) {
+    const path = pathname.slice(TRPC_PREFIX.length + 1);
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      // Read here rather than by tRPC: its reader destroys the socket when the limit is passed, so the
+      // client could see a reset instead of the 413.
+      const raw = await readBody(req);
+      if (raw === "too large") {
+        res.statusCode = 413;
+        res.setHeader("Content-Type", "application/json");
+        res.end(
+          JSON.stringify({
+            error: {
+              message: TOO_LARGE_MESSAGE,
+              code: TRPC_ERROR_CODES_BY_KEY.PAYLOAD_TOO_LARGE,
+              data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413, path, requestId },
+            },
+          }),
+        );
+        return;
+      }
+      (req as IncomingMessage & { body?: unknown }).body = raw.toString("utf8");
+    }
     await nodeHTTPRequestHandler({
       router: appRouter,
       req,
       res,
-      path: pathname.slice(TRPC_PREFIX.length + 1),
+      path,
       maxBodySize: MAX_BODY_BYTES,
+      // One call per request: a batch would multiply the work one request can queue (e.g. N argon2
+      // checks), and the app's client never batches (httpLink). A batch is a 400.
+      allowBatching: false,
       createContext: ({ req: request, res: response }) =>
         createContextFromNodeRequest(deps, request, response, requestId),
       onError: ({ error, path, ctx }) => reportError(ctx?.log ?? deps.log, { error, path }),
@@ -90,7 +116,6 @@ export function createApiRequestHandler(deps: ApiDeps): Handler {
     if (method !== "GET" && method !== "HEAD" && method !== "DELETE") {
       const body = await readJsonBody(req);
       if (!body.ok) {
-        if (body.status === 413) res.setHeader("Connection", "close");
         return sendRestError(res, body.status, {
           code: body.code,
           message: body.message,
@@ -135,7 +160,17 @@ export function createApiRequestHandler(deps: ApiDeps): Handler {
     const requestId = requestIdOf(req.headers["x-request-id"]);
     res.setHeader("X-Request-Id", requestId);
     res.setHeader("Cache-Control", "no-store");
+    // Whatever the answer, a body nobody read is drained (bounded) so the client receives the answer.
+    res.once("finish", () => drainRequest(req));
     try {
+      const crossSite = checkCrossSite(req, {
+        allowedOrigins: deps.config.ALLOWED_ORIGINS,
+        trustProxy: deps.trustProxy,
+      });
+      if (!crossSite.ok) {
+        const { status, code, message } = crossSite;
+        return (sendRestError(res, status, { code, message, requestId }), true);
+      }
       if (trpc) await serveTrpc(req, res, pathname, requestId);
       else await serveRest(req, res, pathname, requestId);
     } catch (error) {
@@ -152,23 +187,37 @@ type BodyResult =
   | { ok: true; value: unknown }
   | { ok: false; status: number; code: string; message: string; fields?: Record<string, string> };
 
+const TOO_LARGE_MESSAGE = `The request body is larger than ${MAX_BODY_BYTES} bytes`;
+
+/**
+ * The body, up to MAX_BODY_BYTES. Past it, reading stops and the rest is drained after the answer
+ * (drainRequest). Not `for await`: leaving that loop early destroys the request, and with it the
+ * socket, before the 413 can reach the client.
+ */
+function readBody(req: IncomingMessage): Promise<Buffer | "too large"> {
+  if (Number(req.headers["content-length"] ?? 0) > MAX_BODY_BYTES) return Promise.resolve("too large");
+  return new Promise<Buffer | "too large">((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) return void chunks.push(chunk);
+      req.off("data", onData).off("end", onEnd).off("error", reject);
+      req.pause();
+      resolve("too large");
+    };
+    const onEnd = () => resolve(Buffer.concat(chunks));
+    req.on("data", onData).once("end", onEnd).once("error", reject);
+  });
+}
+
 /** Reads a JSON body up to MAX_BODY_BYTES; an empty body is `{}` (e.g. `POST /auth/logout`). */
 async function readJsonBody(req: IncomingMessage): Promise<BodyResult> {
-  const tooLarge = {
-    ok: false,
-    status: 413,
-    code: "PAYLOAD_TOO_LARGE",
-    message: `The request body is larger than ${MAX_BODY_BYTES} bytes`,
-  } as const;
-  if (Number(req.headers["content-length"] ?? 0) > MAX_BODY_BYTES) return tooLarge;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) return tooLarge;
-    chunks.push(chunk);
+  const raw = await readBody(req);
+  if (raw === "too large") {
+    return { ok: false, status: 413, code: "PAYLOAD_TOO_LARGE", message: TOO_LARGE_MESSAGE };
   }
-  const text = Buffer.concat(chunks).toString("utf8");
+  const text = raw.toString("utf8");
   if (text.trim() === "") return { ok: true, value: {} };
   const contentType = req.headers["content-type"]?.split(";")[0]?.trim().toLowerCase();
   if (contentType !== "application/json" && !contentType?.endsWith("+json")) {

@@ -1,4 +1,5 @@
 // Input rules shared by the procedures of several routers: money, free text, ids and idempotency keys.
+import "./zod-setup.ts";
 import { z } from "zod";
 import { MAX_AMOUNT, MIN_AMOUNT } from "@gozon/messaging/limits";
 

@@ -23,7 +23,7 @@ describe("bootstrap admin", () => {
     const before = await api.db.user.findUniqueOrThrow({ where: { email: ADMIN_EMAIL } });
     expect(before.role).toBe("ADMIN");
     const again = await bootstrapAdmin(api.deps);
-    expect(again).toMatchObject({ action: "unchanged", userId: before.id });
+    expect(again).toMatchObject({ action: "exists", userId: before.id, passwordMatches: true });
     await bootstrapAdmin(api.deps);
     expect(await api.db.user.count({ where: { email: ADMIN_EMAIL } })).toBe(1);
     const after = await api.db.user.findUniqueOrThrow({ where: { email: ADMIN_EMAIL } });
@@ -41,7 +41,7 @@ describe("bootstrap admin", () => {
     expect(await api.db.user.count({ where: { email } })).toBe(1);
   });
 
-  it("a changed ADMIN_PASSWORD updates the password and revokes old sessions", async () => {
+  it("a changed ADMIN_PASSWORD never overwrites the existing admin's password (and says so in the log)", async () => {
     const email = uniqueEmail("rotating");
     const first = strongPassword();
     const second = strongPassword();
@@ -53,23 +53,31 @@ describe("bootstrap admin", () => {
     const session = await api.rest.login(email, first);
     expect(session.status).toBe(200);
 
-    expect((await bootstrapAdmin(withPassword(second))).action).toBe("updated");
+    const logged = api.logLines.length;
+    expect(await bootstrapAdmin(withPassword(second))).toMatchObject({
+      action: "exists",
+      passwordMatches: false,
+      role: "ADMIN",
+    });
+    expect(api.logLines.slice(logged).join("\n")).toMatch(/its password is kept/);
     expect(await api.db.user.count({ where: { email } })).toBe(1);
-    expect((await api.rest.login(email, first)).status).toBe(401);
-    expect((await api.rest.login(email, second)).status).toBe(200);
-    expect((await api.rest.refresh(session.body.refreshToken)).status).toBe(401);
+    expect((await api.rest.login(email, first)).status).toBe(200);
+    expect((await api.rest.login(email, second)).status).toBe(401);
+    expect((await api.rest.refresh(session.body.refreshToken)).status).toBe(200);
   });
 
-  it("ADMIN_EMAIL naming an existing shopper promotes it", async () => {
+  it("ADMIN_EMAIL naming an existing shopper leaves it a shopper, with its own password", async () => {
     const email = uniqueEmail("promoted");
     const password = strongPassword();
     await api.rest.register(email, password);
     const outcome = await bootstrapAdmin({
       ...api.deps,
-      config: { ...api.deps.config, ADMIN_EMAIL: email, ADMIN_PASSWORD: password },
+      config: { ...api.deps.config, ADMIN_EMAIL: email, ADMIN_PASSWORD: strongPassword() },
     });
-    expect(outcome.action).toBe("updated");
-    expect((await api.db.user.findUniqueOrThrow({ where: { email } })).role).toBe("ADMIN");
+    expect(outcome).toMatchObject({ action: "exists", role: "SHOPPER", passwordMatches: false });
+    const user = await api.db.user.findUniqueOrThrow({ where: { email } });
+    expect(user.role).toBe("SHOPPER");
+    expect((await api.rest.login(email, password)).status).toBe(200);
   });
 
   it("without ADMIN_EMAIL nothing happens", async () => {

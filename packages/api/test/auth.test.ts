@@ -80,9 +80,10 @@ describe("register → login → me", () => {
       method: "POST",
       json: { email, password: strongPassword(), role: "ADMIN" },
     });
-    expect(response.status).toBe(201);
-    expect(response.body.user.role).toBe("SHOPPER");
-    expect((await api.db.user.findUniqueOrThrow({ where: { email } })).role).toBe("SHOPPER");
+    // An unknown field is refused outright rather than silently dropped.
+    expect(response.status).toBe(400);
+    expect(response.body.error.fields).toEqual({ role: "is not a known field" });
+    expect(await api.db.user.count({ where: { email } })).toBe(0);
   });
 
   it("a failed login for an unknown email costs as much as for a known one", async () => {
@@ -155,20 +156,9 @@ describe("tokens", () => {
     const { body: laptop } = await api.rest.register(email, password);
     const { body: phone } = await api.rest.login(email, password);
     await api.rest.refresh(laptop.refreshToken);
+    api.advanceClock(60 * 1000); // past the grace period for a repeated refresh
     expect((await api.rest.refresh(laptop.refreshToken)).status).toBe(401);
     expect((await api.rest.refresh(phone.refreshToken)).status).toBe(200);
-  });
-
-  it("two concurrent refreshes with one token: exactly one wins, and the family is revoked", async () => {
-    const { body: session } = await api.rest.register(uniqueEmail("race"), strongPassword());
-    const results = await Promise.all([
-      api.rest.refresh(session.refreshToken),
-      api.rest.refresh(session.refreshToken),
-    ]);
-    const statuses = results.map((result) => result.status).sort();
-    expect(statuses).toEqual([200, 401]);
-    const winner = results.find((result) => result.status === 200)!;
-    expect((await api.rest.refresh(winner.body.refreshToken)).status).toBe(401);
   });
 
   it("refresh without a token, or with garbage, is 401", async () => {
@@ -229,29 +219,35 @@ describe("cookies (browser sessions)", () => {
 
     const refreshed = await api.request("/api/v1/auth/refresh", {
       method: "POST",
-      headers: { cookie: `gozon_rt=${rt}` },
+      headers: { cookie: `gozon_rt=${rt}`, "content-type": "application/json" },
     });
     expect(refreshed.status).toBe(200);
     expect(cookieValue(refreshed.headers, "gozon_rt")).toBe(refreshed.body.refreshToken);
 
     const out = await api.request("/api/v1/auth/logout", {
       method: "POST",
-      headers: { cookie: `gozon_rt=${cookieValue(refreshed.headers, "gozon_rt")}` },
+      headers: {
+        cookie: `gozon_rt=${cookieValue(refreshed.headers, "gozon_rt")}`,
+        "content-type": "application/json",
+      },
     });
     expect(out.status).toBe(200);
     const again = await api.request("/api/v1/auth/refresh", {
       method: "POST",
-      headers: { cookie: `gozon_rt=${cookieValue(refreshed.headers, "gozon_rt")}` },
+      headers: {
+        cookie: `gozon_rt=${cookieValue(refreshed.headers, "gozon_rt")}`,
+        "content-type": "application/json",
+      },
     });
     expect(again.status).toBe(401);
   });
 
-  it("cookies are Secure when the request came over HTTPS through a proxy", async () => {
-    const email = uniqueEmail("secure");
+  it("X-Forwarded-Proto is ignored without TRUST_PROXY: no Secure cookies for a forged header", async () => {
+    const email = uniqueEmail("insecure");
     const password = strongPassword();
     await api.rest.register(email, password);
     const login = await api.rest.login(email, password, { "x-forwarded-proto": "https" });
-    expect(setCookies(login.headers).every((cookie) => /; Secure/.test(cookie))).toBe(true);
+    expect(setCookies(login.headers).some((cookie) => /; Secure/.test(cookie))).toBe(false);
   });
 });
 

@@ -9,6 +9,7 @@ import { loadConfig } from "@gozon/core/config";
 import { createTestDatabases } from "@gozon/db/testing";
 import { createApiDeps, type AccountsOf, type ApiDeps } from "../src/deps.ts";
 import { createApiRequestHandler } from "../src/http.ts";
+import type { PasswordVerifier } from "../src/identity/passwords.ts";
 import type { RateLimitSettings } from "../src/identity/rate-limit.ts";
 
 export type Exchange = { method: string; path: string; status: number; headers: string; body: string };
@@ -23,6 +24,7 @@ export async function startApi(
     rateLimits?: Partial<RateLimitSettings>;
     env?: Record<string, string>;
     accountsOf?: AccountsOf;
+    verifyPassword?: PasswordVerifier;
     trustProxy?: boolean;
     /** The URL the API uses for each database (e.g. through a proxy the test can cut). */
     connectVia?: (url: string) => string;
@@ -58,13 +60,15 @@ export async function startApi(
     log,
     now: () => new Date(Date.now() + clockOffsetMs),
     rateLimits: {
-      loginFailuresPerEmail: generous,
-      loginFailuresPerIp: generous,
+      loginAttemptsPerEmailAndIp: generous,
+      loginAttemptsPerIp: generous,
+      loginAttemptsPerEmail: generous,
       registerPerIp: generous,
       registerPerEmail: generous,
       ...opts.rateLimits,
     },
     accountsOf: opts.accountsOf,
+    verifyPassword: opts.verifyPassword,
     trustProxy: opts.trustProxy,
   });
 

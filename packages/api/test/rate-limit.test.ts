@@ -1,17 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { verifyPassword } from "../src/identity/passwords.ts";
 import { startApi, strongPassword, uniqueEmail, type ApiHarness } from "./harness.ts";
 
-const PER_EMAIL = 3;
-const PER_IP = 6;
+const PER_PAIR = 5;
+const PER_IP = 10;
+const PER_EMAIL = 12;
 
 let api: ApiHarness;
+/** Every argon2 verification the API runs (the login's hash check, or the dummy one). */
+let hashChecks = 0;
 beforeAll(async () => {
   api = await startApi({
     label: "api_ratelimit",
     trustProxy: true,
+    verifyPassword: (hash, password) => {
+      hashChecks++;
+      return verifyPassword(hash, password);
+    },
     rateLimits: {
-      loginFailuresPerEmail: { points: PER_EMAIL, durationSeconds: 60 },
-      loginFailuresPerIp: { points: PER_IP, durationSeconds: 60 },
+      loginAttemptsPerEmailAndIp: { points: PER_PAIR, durationSeconds: 60 },
+      loginAttemptsPerIp: { points: PER_IP, durationSeconds: 60 },
+      loginAttemptsPerEmail: { points: PER_EMAIL, durationSeconds: 60 },
+      loginBackstopDelayMs: { first: 2000, max: 60_000 },
       registerPerEmail: { points: 2, durationSeconds: 60 },
     },
   });
@@ -27,28 +37,65 @@ const fromNewIp = () => ({ "x-forwarded-for": `198.51.100.${nextIp++}` });
 const login = (email: string, password: string, ip: Record<string, string>) =>
   api.request("/api/v1/auth/login", { method: "POST", json: { email, password }, headers: ip });
 
-describe("login rate limits", () => {
-  it(`after ${PER_EMAIL} failed logins for one email the next is 429 with Retry-After`, async () => {
-    const ip = fromNewIp();
+const statuses = (responses: Array<{ status: number }>) =>
+  responses
+    .map((r) => r.status)
+    .reduce<Record<number, number>>((count, s) => {
+      count[s] = (count[s] ?? 0) + 1;
+      return count;
+    }, {});
+
+describe("login guessing", () => {
+  it(`30 parallel wrong passwords from one IP run at most ${PER_PAIR} hash checks; the owner still signs in from another IP`, async () => {
     const email = uniqueEmail("victim");
     const password = strongPassword();
     await api.rest.register(email, password);
+    const ip = fromNewIp();
 
-    for (let i = 0; i < PER_EMAIL; i++) expect((await login(email, "wrong-password", ip)).status).toBe(401);
-    const limited = await login(email, "wrong-password", ip);
-    expect(limited.status).toBe(429);
+    const before = hashChecks;
+    const responses = await Promise.all(Array.from({ length: 30 }, () => login(email, "wrong-password", ip)));
+    expect(hashChecks - before).toBeLessThanOrEqual(PER_PAIR);
+    expect(statuses(responses)).toEqual({ 401: PER_PAIR, 429: 30 - PER_PAIR });
+    const limited = responses.find((r) => r.status === 429)!;
     const retryAfter = Number(limited.headers.get("retry-after"));
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(60);
     expect(limited.body.error).toMatchObject({ code: "TOO_MANY_REQUESTS", retryAfterSeconds: retryAfter });
 
-    // Even the right password waits, from any IP: the email is locked for the window.
-    expect((await login(email, password, fromNewIp())).status).toBe(429);
-    // Redis holds the counters under this run's prefix.
-    expect(await api.deps.redis.keys(`${api.redisPrefix}:rl:login-email*`)).not.toHaveLength(0);
+    // Even the right password waits from that IP, and checks no hash…
+    const checks = hashChecks;
+    expect((await login(email, password, ip)).status).toBe(429);
+    expect(hashChecks).toBe(checks);
+    // …but the owner elsewhere is not locked out.
+    expect((await login(email, password, fromNewIp())).status).toBe(200);
   });
 
-  it(`after ${PER_IP} failed logins from one IP (any emails) the next is 429`, async () => {
+  it("a tRPC batch of logins is refused whole: no hash checked", async () => {
+    const email = uniqueEmail("batch");
+    const n = 20;
+    const before = hashChecks;
+    const paths = Array.from({ length: n }, () => "auth.login").join(",");
+    const input = Object.fromEntries(
+      Array.from({ length: n }, (_, i) => [i, { email, password: "wrong-password" }]),
+    );
+    const response = await api.request(`/api/trpc/${paths}?batch=1`, {
+      method: "POST",
+      json: input,
+      headers: fromNewIp(),
+    });
+    expect(response.status).toBe(400);
+    expect(hashChecks).toBe(before);
+    // Not even a batch of one.
+    const single = await api.request(`/api/trpc/auth.login?batch=1`, {
+      method: "POST",
+      json: { 0: { email, password: "wrong-password" } },
+      headers: fromNewIp(),
+    });
+    expect(single.status).toBe(400);
+    expect(hashChecks).toBe(before);
+  });
+
+  it(`after ${PER_IP} attempts from one IP (any emails) the next is 429`, async () => {
     const ip = fromNewIp();
     const email = uniqueEmail("ipuser");
     const password = strongPassword();
@@ -62,14 +109,40 @@ describe("login rate limits", () => {
     expect((await login(email, password, fromNewIp())).status).toBe(200);
   });
 
-  it("a successful login clears the email's failures", async () => {
+  it("the per-email backstop slows guessing from many IPs with growing delays, never a hard lock", async () => {
+    const email = uniqueEmail("spread");
+    const password = strongPassword();
+    await api.rest.register(email, password);
+    // One guess from each of PER_EMAIL addresses uses up the email's budget for the window.
+    for (let i = 0; i < PER_EMAIL; i++)
+      expect((await login(email, "wrong-password", fromNewIp())).status).toBe(401);
+    // The next attempt runs (the first over the budget), then each later one must wait.
+    expect((await login(email, "wrong-password", fromNewIp())).status).toBe(401);
+    const waiting = await login(email, password, fromNewIp());
+    expect(waiting.status).toBe(429);
+    expect(Number(waiting.headers.get("retry-after"))).toBeLessThanOrEqual(2);
+    // After the delay the owner gets in (poll with a deadline rather than sleep a guess).
+    const deadline = Date.now() + 10_000;
+    const owner = fromNewIp();
+    let status = 0;
+    while (Date.now() < deadline && (status = (await login(email, password, owner)).status) === 429) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(status).toBe(200);
+    // The delay grows: the next guess after that waits longer than the first delay.
+    const afterOwner = await login(email, "wrong-password", fromNewIp());
+    expect(afterOwner.status).toBe(429);
+    expect(Number(afterOwner.headers.get("retry-after"))).toBeGreaterThan(2);
+  });
+
+  it("a successful login clears the (IP, email) pair's attempts", async () => {
     const ip = fromNewIp();
     const email = uniqueEmail("forgetful");
     const password = strongPassword();
     await api.rest.register(email, password);
-    for (let i = 0; i < PER_EMAIL - 1; i++) expect((await login(email, "nope-nope", ip)).status).toBe(401);
+    for (let i = 0; i < PER_PAIR - 1; i++) expect((await login(email, "nope-nope", ip)).status).toBe(401);
     expect((await login(email, password, ip)).status).toBe(200);
-    for (let i = 0; i < PER_EMAIL - 1; i++) expect((await login(email, "nope-nope", ip)).status).toBe(401);
+    for (let i = 0; i < PER_PAIR - 1; i++) expect((await login(email, "nope-nope", ip)).status).toBe(401);
     expect((await login(email, password, ip)).status).toBe(200);
   });
 
@@ -82,7 +155,7 @@ describe("login rate limits", () => {
         json: { email, password: "wrong-pass" },
         headers: ip,
       });
-    for (let i = 0; i < PER_EMAIL; i++) expect((await call()).status).toBe(401);
+    for (let i = 0; i < PER_PAIR; i++) expect((await call()).status).toBe(401);
     const limited = await call();
     expect(limited.status).toBe(429);
     expect(limited.headers.get("retry-after")).toMatch(/^\d+$/);

@@ -7,6 +7,46 @@ export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)
 
 const DEV_JWT_SECRET = "gozon-development-secret-change-me-in-production";
 
+/** The admin `npm start` creates in development (printed at start, so known to everyone). */
+export const DEV_ADMIN = { email: "admin@gozon.local", password: "gozon-admin" } as const;
+
+/**
+ * Secrets and passwords that ship in this repository (the development defaults here, in the launcher
+ * and in docker-compose.yml): anyone who read the code knows them, so outside development they are
+ * refused. Compared after trimming and lower-casing.
+ */
+export const KNOWN_DEVELOPMENT_SECRETS: ReadonlySet<string> = new Set([
+  DEV_JWT_SECRET,
+  "gozon-compose-development-secret-change-me",
+  DEV_ADMIN.password,
+  "gozon",
+  "postgres",
+  "password",
+  "changeme",
+  "change-me",
+  "secret",
+]);
+
+const isKnownSecret = (value: string) => KNOWN_DEVELOPMENT_SECRETS.has(value.trim().toLowerCase());
+
+/** The JWT key is HMAC-SHA256's: shorter than its 32-byte output it is weaker than the hash. */
+const JWT_SECRET_MIN_BYTES = 32;
+
+/** The password of each database and Redis URL (the variable names it, for the message). */
+const URL_VARIABLES = [
+  "DATABASE_URL",
+  "ORDERS_DATABASE_URL",
+  "PAYMENTS_DATABASE_URL",
+  "IDENTITY_DATABASE_URL",
+  "REDIS_URL",
+] as const;
+
+function passwordOf(url: string | undefined): string | undefined {
+  if (!url || !URL.canParse(url)) return undefined;
+  const password = new URL(url).password;
+  return password ? decodeURIComponent(password) : undefined;
+}
+
 const postgresUrl = z
   .string()
   .trim()
@@ -51,7 +91,12 @@ export const configSchema = z
       .default("gozon"),
     JWT_SECRET: z.preprocess(
       emptyAsUndefined,
-      z.string().min(32, { message: "must be at least 32 characters" }).optional(),
+      z
+        .string()
+        .refine((value) => Buffer.byteLength(value, "utf8") >= JWT_SECRET_MIN_BYTES, {
+          message: `must be at least ${JWT_SECRET_MIN_BYTES} bytes (32 random bytes, e.g. \`openssl rand -hex 32\`)`,
+        })
+        .optional(),
     ),
     ADMIN_EMAIL: z.preprocess(emptyAsUndefined, z.email({ message: "must be an email address" }).optional()),
     ADMIN_PASSWORD: z.preprocess(
@@ -67,6 +112,14 @@ export const configSchema = z
       .enum(["true", "false", "1", "0"], { message: "must be true or false" })
       .default("false")
       .transform((value) => value === "true" || value === "1"),
+    /**
+     * With it set, /api/metrics (web and workers) answers only `Authorization: Bearer <METRICS_TOKEN>`.
+     * Unset, metrics stay open (development; keep the port private).
+     */
+    METRICS_TOKEN: z.preprocess(
+      emptyAsUndefined,
+      z.string().min(16, { message: "must be at least 16 characters" }).optional(),
+    ),
     /**
      * Origins (scheme://host[:port], comma-separated) whose pages may use the API from a browser: the
      * WebSocket upgrade and cookie-authenticated mutations check `Origin` against them. Unset: the origin
@@ -119,6 +172,27 @@ export const configSchema = z
     if (env.JWT_SECRET === undefined && env.NODE_ENV === "production") {
       ctx.addIssue({ code: "custom", path: ["JWT_SECRET"], message: "is required in production" });
       return z.NEVER;
+    }
+    // Development and tests may use the defaults; anything else (production, staging) must not run
+    // with a secret that is written in this repository.
+    if (env.NODE_ENV !== "development" && env.NODE_ENV !== "test") {
+      const known: string[] = [];
+      if (env.JWT_SECRET !== undefined && isKnownSecret(env.JWT_SECRET)) known.push("JWT_SECRET");
+      if (env.ADMIN_PASSWORD !== undefined && isKnownSecret(env.ADMIN_PASSWORD)) known.push("ADMIN_PASSWORD");
+      if (env.METRICS_TOKEN !== undefined && isKnownSecret(env.METRICS_TOKEN)) known.push("METRICS_TOKEN");
+      for (const name of URL_VARIABLES) {
+        const url = env[name];
+        const password = url === "embedded" ? undefined : passwordOf(url);
+        if (password !== undefined && isKnownSecret(password)) known.push(name);
+      }
+      for (const name of known) {
+        ctx.addIssue({
+          code: "custom",
+          path: [name],
+          message: `is a development default that ships with the code; set a secret of your own (NODE_ENV=${env.NODE_ENV})`,
+        });
+      }
+      if (known.length > 0) return z.NEVER;
     }
     if ((env.ADMIN_EMAIL === undefined) !== (env.ADMIN_PASSWORD === undefined)) {
       const missing = env.ADMIN_EMAIL === undefined ? "ADMIN_EMAIL" : "ADMIN_PASSWORD";

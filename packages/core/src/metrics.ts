@@ -1,4 +1,5 @@
 // Prometheus metrics: one registry per process, exposed at GET /api/metrics.
+import { createHash, timingSafeEqual } from "node:crypto";
 import http from "node:http";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import type { Logger } from "./logger.ts";
@@ -14,13 +15,42 @@ export function createRegistry(service: string) {
   return registry;
 }
 
-/** Answers a metrics scrape; false when the request is for another path. */
+const digest = (value: string) => createHash("sha256").update(value).digest();
+
+/**
+ * Whether the request carries `Authorization: Bearer <token>`. Compared in constant time (over digests,
+ * which have equal lengths whatever was sent), so the answer time tells nothing about the token.
+ */
+export function hasBearerToken(req: http.IncomingMessage, token: string): boolean {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "");
+  const presented = match?.[1] ?? "";
+  return timingSafeEqual(digest(presented), digest(token)) && presented.length > 0;
+}
+
+/**
+ * Answers a metrics scrape; false when the request is for another path. With a `token` (METRICS_TOKEN)
+ * only `Authorization: Bearer <token>` gets the metrics, anything else a JSON 401.
+ */
 export async function handleMetricsRequest(
   registry: Registry,
   req: http.IncomingMessage,
   res: http.ServerResponse,
+  token?: string,
 ) {
   if ((req.url ?? "").split("?")[0] !== METRICS_PATH) return false;
+  if (token !== undefined && !hasBearerToken(req, token)) {
+    res.writeHead(401, {
+      "content-type": "application/json; charset=utf-8",
+      "cache-control": "no-store",
+      "www-authenticate": 'Bearer realm="metrics"',
+    });
+    res.end(
+      JSON.stringify({
+        error: { code: "UNAUTHORIZED", message: "Metrics need `Authorization: Bearer <METRICS_TOKEN>`" },
+      }),
+    );
+    return true;
+  }
   const body = await registry.metrics();
   res.writeHead(200, { "content-type": registry.contentType, "cache-control": "no-store" });
   res.end(body);
@@ -31,10 +61,11 @@ export async function handleMetricsRequest(
  * A worker has no web server of its own: this small one serves only /api/metrics. Port 0 disables it. A
  * busy port (a second worker on the same machine) costs the metrics, never the worker.
  */
-export async function serveMetrics(registry: Registry, port: number, log: Logger) {
+export async function serveMetrics(registry: Registry, port: number, log: Logger, token?: string) {
   if (port === 0) return { close: async () => {} };
   const server = http.createServer((req, res) => {
-    handleMetricsRequest(registry, req, res)
+    res.setHeader("X-Content-Type-Options", "nosniff");
+    handleMetricsRequest(registry, req, res, token)
       .then((handled) => {
         if (!handled) res.writeHead(404).end();
       })

@@ -18,7 +18,7 @@ describe("loadConfig", () => {
     expect(problemWith({ DATABASE_URL: "mysql://localhost/db" })).toMatch(/DATABASE_URL/);
     expect(problemWith({ ORDERS_DATABASE_URL: "not a url" })).toMatch(/ORDERS_DATABASE_URL/);
     expect(problemWith({ REDIS_URL: "http://localhost" })).toMatch(/REDIS_URL/);
-    expect(problemWith({ JWT_SECRET: "short" })).toMatch(/JWT_SECRET must be at least 32 characters/);
+    expect(problemWith({ JWT_SECRET: "short" })).toMatch(/JWT_SECRET must be at least 32 bytes/);
   });
 
   it("never shows a secret's value", () => {
@@ -85,5 +85,59 @@ describe("serviceDatabaseUrls", () => {
       payments: "postgres://pay@other:5432/payments",
       identity: "postgres://app@db:5432/gozon_identity",
     });
+  });
+});
+
+describe("secrets outside development", () => {
+  const strong = "0123456789abcdef0123456789abcdef-strong";
+  const production = { NODE_ENV: "production", JWT_SECRET: strong } as const;
+
+  it("refuses every development default, naming the variable and never showing the value", () => {
+    const devJwt = "gozon-development-secret-change-me-in-production";
+    const message = problemWith({ NODE_ENV: "production", JWT_SECRET: devJwt });
+    expect(message).toMatch(/JWT_SECRET is a development default/);
+    expect(message).not.toContain(devJwt);
+    expect(problemWith({ ...production, JWT_SECRET: "gozon-compose-development-secret-change-me" })).toMatch(
+      /JWT_SECRET is a development default/,
+    );
+    expect(
+      problemWith({ ...production, ADMIN_EMAIL: "admin@example.com", ADMIN_PASSWORD: "gozon-admin" }),
+    ).toMatch(/ADMIN_PASSWORD is a development default/);
+    expect(
+      problemWith({ ...production, DATABASE_URL: "postgres://gozon:gozon@postgres:5432/postgres" }),
+    ).toMatch(/DATABASE_URL is a development default/);
+    expect(problemWith({ ...production, REDIS_URL: "redis://:gozon@redis:6379" })).toMatch(
+      /REDIS_URL is a development default/,
+    );
+  });
+
+  it("refuses a JWT key under 32 bytes", () => {
+    expect(problemWith({ ...production, JWT_SECRET: "x".repeat(31) })).toMatch(
+      /JWT_SECRET must be at least 32 bytes/,
+    );
+  });
+
+  it("accepts secrets of one's own in production, and the defaults in development and tests", () => {
+    expect(
+      loadConfig({
+        ...production,
+        ADMIN_EMAIL: "admin@example.com",
+        ADMIN_PASSWORD: "a-password-of-my-own",
+        DATABASE_URL: "postgres://gozon:s3cret-of-mine@postgres:5432/postgres",
+      }).JWT_SECRET,
+    ).toBe(strong);
+    for (const NODE_ENV of ["development", "test"]) {
+      expect(loadConfig({ NODE_ENV, ADMIN_EMAIL: "a@b.io", ADMIN_PASSWORD: "gozon-admin" }).NODE_ENV).toBe(
+        NODE_ENV,
+      );
+    }
+  });
+
+  it("parses METRICS_TOKEN and ALLOWED_ORIGINS", () => {
+    expect(
+      loadConfig({ ALLOWED_ORIGINS: "https://shop.example, http://localhost:3000/" }).ALLOWED_ORIGINS,
+    ).toEqual(["https://shop.example", "http://localhost:3000"]);
+    expect(problemWith({ ALLOWED_ORIGINS: "shop.example" })).toMatch(/ALLOWED_ORIGINS/);
+    expect(problemWith({ METRICS_TOKEN: "short" })).toMatch(/METRICS_TOKEN must be at least 16/);
   });
 });

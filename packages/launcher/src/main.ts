@@ -3,14 +3,12 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { ensureDatabases } from "@gozon/db/databases";
 import { migrateAll } from "@gozon/db/migrate";
-import { loadConfigOrExit, repoRoot, serviceDatabaseUrls } from "@gozon/core/config";
+import { DEV_ADMIN, loadConfigOrExit, repoRoot, serviceDatabaseUrls } from "@gozon/core/config";
 import { InfraError, delay, reason, safeUrl } from "@gozon/core/infra/common";
 import { resolvePostgres } from "@gozon/core/infra/postgres";
 import { resolveRedis } from "@gozon/core/infra/redis";
 import { createLogger } from "@gozon/core/logger";
 import { supervise, type ChildSpec } from "./supervisor.ts";
-
-const DEV_ADMIN = { email: "admin@gozon.local", password: "gozon-admin" };
 
 const apps = {
   web: { dir: "apps/web", entry: "server.ts" },

@@ -96,4 +96,30 @@ export function describeWorkerLifecycle(worker: {
     for (const name of worker.metrics) expect(text).toContain(name);
     expect(await proc.stop("SIGTERM")).toBe(0);
   });
+
+  it("with METRICS_TOKEN, /api/metrics answers only its bearer token", async () => {
+    const port = await freePort();
+    const token = "metrics-token-for-this-test-only";
+    const proc = start({ METRICS_PORT: String(port), METRICS_TOKEN: token });
+    await proc.waitForOutput(ready);
+    const url = `http://127.0.0.1:${port}/api/metrics`;
+    for (const authorization of [undefined, "Bearer wrong-token", `Basic ${token}`, "Bearer "]) {
+      const refused = await fetch(url, { headers: authorization ? { authorization } : {} });
+      expect(refused.status, authorization).toBe(401);
+      expect(await refused.json()).toMatchObject({ error: { code: "UNAUTHORIZED" } });
+    }
+    const res = await fetch(url, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain(worker.metrics[0]);
+    expect(await proc.stop("SIGTERM")).toBe(0);
+  });
+
+  it("refuses to start outside development with a development secret, naming the variable", async () => {
+    const proc = start({
+      NODE_ENV: "production",
+      JWT_SECRET: "gozon-development-secret-change-me-in-production",
+    });
+    expect(await proc.exited).toBe(78);
+    expect(proc.output()).toMatch(/JWT_SECRET is a development default/);
+  });
 }

@@ -426,7 +426,8 @@ export const latin1 = fc.string({
 });
 
 // ---------------------------------------------------------------------------------------------------
-// Inputs built from fields: each field good, bad or missing, at least one broken; plus extra fields
+// Inputs built from fields: each field good, bad or missing, at least one broken; plus unknown fields
+// (each of them broken too)
 // ---------------------------------------------------------------------------------------------------
 
 export type Field = {
@@ -480,7 +481,12 @@ export function build(fields: Field[], requireBroken = true): fc.Arbitrary<Built
     .tuple(fc.tuple(...modes), extras)
     .map(([chosen, extra]) => {
       const built: Built = { body: entries([]), headers: {}, path: {}, broken: [] };
-      for (const [key, value] of extra) if (!names.has(key)) built.body.push([key, value]);
+      // An unknown field is itself a fault: the API names it in its 400 (it is never silently dropped).
+      for (const [key, value] of extra) {
+        if (names.has(key) || built.body.some(([existing]) => existing === key)) continue;
+        built.body.push([key, value]);
+        built.broken.push(key);
+      }
       chosen.forEach(({ mode, value }, i) => {
         const f = fields[i]!;
         if (mode === "bad" || (mode === "missing" && !f.optional)) built.broken.push(f.name);

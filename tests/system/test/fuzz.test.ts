@@ -462,7 +462,8 @@ describe("REST fuzzing", () => {
               ["extra", x],
             ])}`,
             headers: bearer(shopper.token),
-            names: ["limit", "cursor"],
+            // An unknown parameter is a 400 naming it.
+            names: ["limit", "cursor", "extra"],
             statuses: [400],
             mayPass: true,
           })),
@@ -851,7 +852,7 @@ describe("tRPC fuzzing", () => {
     );
   });
 
-  it("batches of invalid calls answer each call with its own error", async () => {
+  it("batches are refused whole (400): one request never runs several procedures", async () => {
     const callArb = fc
       .constantFrom(...mutations.filter((m) => m.token() !== adminToken && m.token() !== null))
       .chain((m) =>
@@ -866,9 +867,8 @@ describe("tRPC fuzzing", () => {
           path: `/api/trpc/${calls.map((c) => c.m.procedure).join(",")}?batch=1`,
           headers: { ...json, ...bearer(shopper.token) },
           body: encode(entries(calls.map((c, i) => [String(i), entries([...c.built.body])]))),
-          names: [...new Set(calls.flatMap((c) => c.built.broken)), "input"],
-          statuses: [400, 207],
-          batch: true,
+          names: ["*"],
+          statuses: [400],
         }),
       80,
     );

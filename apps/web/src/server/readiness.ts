@@ -1,13 +1,20 @@
 import { Redis } from "ioredis";
 import pg from "pg";
 import type { ServiceDatabaseUrls } from "@gozon/core/config";
+import type { Logger } from "@gozon/core/logger";
 
-export type ReadinessReport = { ready: boolean; checks: Record<string, "ok" | string> };
+class CheckTimeout extends Error {}
+
+/**
+ * Each part's state. A failure says only which part and how (unreachable or too slow): the driver's
+ * message (host names, user names, versions) is for the log, never for an unauthenticated caller.
+ */
+export type ReadinessReport = { ready: boolean; checks: Record<string, "ok" | "unavailable" | "timed out"> };
 
 const CHECK_TIMEOUT_MS = 2000;
 
 /** Pings each service database and Redis; each check gets its own connection so one outage names itself. */
-export function createReadiness(urls: ServiceDatabaseUrls, redisUrl: string) {
+export function createReadiness(urls: ServiceDatabaseUrls, redisUrl: string, log?: Logger) {
   const pools = Object.entries(urls).map(
     ([service, connectionString]) =>
       [
@@ -32,25 +39,30 @@ export function createReadiness(urls: ServiceDatabaseUrls, redisUrl: string) {
   const withTimeout = <T>(promise: Promise<T>) =>
     Promise.race([
       promise,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error("timed out")), CHECK_TIMEOUT_MS)),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new CheckTimeout()), CHECK_TIMEOUT_MS)),
     ]);
 
-  const check = async (run: () => Promise<unknown>) => {
+  const check = async (part: string, run: () => Promise<unknown>) => {
     try {
       await withTimeout(run());
       return "ok" as const;
     } catch (error) {
-      return error instanceof Error && error.message ? error.message : "unreachable";
+      const timedOut = error instanceof CheckTimeout;
+      log?.warn({ part, err: timedOut ? undefined : error }, "readiness check failed");
+      return timedOut ? ("timed out" as const) : ("unavailable" as const);
     }
   };
 
   return {
     async report(): Promise<ReadinessReport> {
       const entries = await Promise.all([
-        ...pools.map(async ([service, pool]) => [`${service}Db`, await check(() => pool.query("SELECT 1"))]),
+        ...pools.map(async ([service, pool]) => [
+          `${service}Db`,
+          await check(`${service}Db`, () => pool.query("SELECT 1")),
+        ]),
         (async () => [
           "redis",
-          await check(async () => {
+          await check("redis", async () => {
             if (redis.status === "wait" || redis.status === "end") await redis.connect();
             return redis.ping();
           }),

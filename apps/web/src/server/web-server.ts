@@ -10,6 +10,7 @@ import { Gauge, handleMetricsRequest, METRICS_PATH } from "@gozon/core/metrics";
 import { createDocs } from "./docs.ts";
 import { createQueueBoard } from "./queue-board.ts";
 import { createReadiness } from "./readiness.ts";
+import { setSecurityHeaders } from "./security-headers.ts";
 import { attachWebSocket } from "./websocket.ts";
 
 export type WebServerOptions = { config: Config; log: Logger; dir: string; dev: boolean };
@@ -25,7 +26,7 @@ export async function startWebServer({ config, log, dir, dev }: WebServerOptions
   const app = next({ dev, dir });
   const handleNext = app.getRequestHandler();
   await app.prepare();
-  const readiness = createReadiness(serviceDatabaseUrls(config), config.REDIS_URL);
+  const readiness = createReadiness(serviceDatabaseUrls(config), config.REDIS_URL, log);
   const deps = createApiDeps(config, {
     log,
     trustProxy: config.TRUST_PROXY,
@@ -40,14 +41,21 @@ export async function startWebServer({ config, log, dir, dev }: WebServerOptions
   const docs = createDocs({ trustProxy: config.TRUST_PROXY });
 
   const server = http.createServer((req, res) => {
-    const path = (req.url ?? "/").split("?")[0];
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    setSecurityHeaders(req, res, path, {
+      trustProxy: config.TRUST_PROXY,
+      // Swagger UI and Bull Board are pages with policies of their own.
+      ownCspPaths: (p) => docs.matches(p) || queueBoard.matches(p),
+    });
     if (path === "/api/health") return sendJson(res, 200, { status: "ok" });
     if (path === METRICS_PATH) {
-      return void handleMetricsRequest(deps.metrics.registry, req, res).catch((err: unknown) => {
-        log.error({ err }, "metrics scrape failed");
-        if (!res.headersSent)
-          sendJson(res, 500, { error: { code: "INTERNAL_SERVER_ERROR", message: "Internal error" } });
-      });
+      return void handleMetricsRequest(deps.metrics.registry, req, res, config.METRICS_TOKEN).catch(
+        (err: unknown) => {
+          log.error({ err }, "metrics scrape failed");
+          if (!res.headersSent)
+            sendJson(res, 500, { error: { code: "INTERNAL_SERVER_ERROR", message: "Internal error" } });
+        },
+      );
     }
     if (path === "/api/ready") {
       return void readiness.report().then((report) => {
@@ -57,8 +65,8 @@ export async function startWebServer({ config, log, dir, dev }: WebServerOptions
         });
       });
     }
-    if (path && queueBoard.matches(path)) return queueBoard.handle(req, res);
-    if (path && docs.matches(path)) return docs.handle(req, res, path);
+    if (queueBoard.matches(path)) return queueBoard.handle(req, res);
+    if (docs.matches(path)) return docs.handle(req, res, path);
     handleApi(req, res)
       .then((handled) => (handled ? undefined : handleNext(req, res)))
       .catch((err: unknown) => {
@@ -161,7 +169,10 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex) {
       `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\n` +
         "Content-Type: application/json; charset=utf-8\r\n" +
         `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-        "Cache-Control: no-store\r\nConnection: close\r\n\r\n" +
+        "Cache-Control: no-store\r\nConnection: close\r\n" +
+        "X-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\n" +
+        "Referrer-Policy: strict-origin-when-cross-origin\r\n" +
+        "Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n\r\n" +
         body,
     );
   }

@@ -2,10 +2,12 @@ import type { Config } from "@gozon/core/config";
 import type { Logger } from "@gozon/core/logger";
 import type { IdentityClient } from "@gozon/db/clients";
 import { hashPassword, verifyPassword } from "./passwords.ts";
-import { isUniqueViolation, normalizeEmail } from "./users.ts";
+import { isUniqueViolation, normalizeEmail, type User } from "./users.ts";
 
 export type BootstrapOutcome =
-  { action: "skipped" } | { action: "created" | "updated" | "unchanged"; userId: string; email: string };
+  | { action: "skipped" }
+  | { action: "created"; userId: string; email: string }
+  | { action: "exists"; userId: string; email: string; role: User["role"]; passwordMatches: boolean };
 
 type BootstrapDeps = {
   config: Pick<Config, "ADMIN_EMAIL" | "ADMIN_PASSWORD">;
@@ -14,10 +16,10 @@ type BootstrapDeps = {
 };
 
 /**
- * Makes the account named by ADMIN_EMAIL an admin whose password is ADMIN_PASSWORD. Idempotent and
- * safe to run from several processes at once: the first start creates it, later starts only fix what
- * differs (a changed password, or a role changed by hand), revoking old sessions when the password
- * changes.
+ * Creates the admin named by ADMIN_EMAIL with ADMIN_PASSWORD when no account has that email. An
+ * existing account is never changed: a start-up variable must not silently reset a password someone
+ * changed since, or turn a shopper into an admin; the outcome is logged instead. Safe to run from
+ * several processes at once.
  */
 export async function bootstrapAdmin(deps: BootstrapDeps): Promise<BootstrapOutcome> {
   const { ADMIN_EMAIL, ADMIN_PASSWORD } = deps.config;
@@ -25,45 +27,29 @@ export async function bootstrapAdmin(deps: BootstrapDeps): Promise<BootstrapOutc
   const email = normalizeEmail(ADMIN_EMAIL);
   const db = deps.identityDb;
 
-  for (let attempt = 0; ; attempt++) {
-    const existing = await db.user.findUnique({ where: { email } });
-    if (!existing) {
-      try {
-        const created = await db.user.create({
-          data: { email, passwordHash: await hashPassword(ADMIN_PASSWORD), role: "ADMIN" },
-        });
-        deps.log.info({ userId: created.id, email }, "bootstrap admin created");
-        return { action: "created", userId: created.id, email };
-      } catch (error) {
-        // Another process created it between our read and write: go round and update instead.
-        if (isUniqueViolation(error) && attempt === 0) continue;
-        throw error;
-      }
-    }
-
-    const passwordMatches = await verifyPassword(existing.passwordHash, ADMIN_PASSWORD);
-    if (passwordMatches && existing.role === "ADMIN") {
-      return { action: "unchanged", userId: existing.id, email };
-    }
-    if (existing.role !== "ADMIN") {
-      deps.log.warn(
-        { userId: existing.id, email },
-        "ADMIN_EMAIL belonged to a shopper; promoting it to admin",
-      );
-    }
-    const passwordHash = passwordMatches ? undefined : await hashPassword(ADMIN_PASSWORD);
-    await db.$transaction(async (tx) => {
-      await tx.user.update({ where: { id: existing.id }, data: { role: "ADMIN", passwordHash } });
-      // Whoever held a session under the old password or role signs in again.
-      await tx.refreshToken.updateMany({
-        where: { userId: existing.id, revokedAt: null },
-        data: { revokedAt: new Date() },
+  let existing = await db.user.findUnique({ where: { email } });
+  if (!existing) {
+    try {
+      const created = await db.user.create({
+        data: { email, passwordHash: await hashPassword(ADMIN_PASSWORD), role: "ADMIN" },
       });
-    });
-    deps.log.info(
-      { userId: existing.id, email, passwordChanged: !passwordMatches },
-      "bootstrap admin updated",
-    );
-    return { action: "updated", userId: existing.id, email };
+      deps.log.info({ userId: created.id, email }, "bootstrap admin created");
+      return { action: "created", userId: created.id, email };
+    } catch (error) {
+      // Another process created it between our read and write.
+      if (!isUniqueViolation(error)) throw error;
+      existing = await db.user.findUniqueOrThrow({ where: { email } });
+    }
   }
+
+  const passwordMatches = await verifyPassword(existing.passwordHash, ADMIN_PASSWORD);
+  const outcome = { userId: existing.id, email, role: existing.role, passwordMatches };
+  if (existing.role !== "ADMIN") {
+    deps.log.warn(outcome, "ADMIN_EMAIL names an existing shopper; left as a shopper (promote it by hand)");
+  } else if (!passwordMatches) {
+    deps.log.warn(outcome, "bootstrap admin exists with another password; its password is kept");
+  } else {
+    deps.log.info(outcome, "bootstrap admin exists");
+  }
+  return { action: "exists", ...outcome };
 }

@@ -1,15 +1,22 @@
 import { createHash } from "node:crypto";
 import type { Redis } from "ioredis";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
-import { tooManyRequests } from "../errors.ts";
+import { serviceUnavailable, tooManyRequests } from "../errors.ts";
 
 export type RateLimitRule = { points: number; durationSeconds: number };
 
 export type RateLimitSettings = {
-  /** Failed logins for one email within the window; the next attempt is refused. */
-  loginFailuresPerEmail: RateLimitRule;
-  /** Failed logins from one IP within the window (any emails). */
-  loginFailuresPerIp: RateLimitRule;
+  /** Password checks for one email from one client IP within the window: the guessing limit. */
+  loginAttemptsPerEmailAndIp: RateLimitRule;
+  /** Password checks from one IP within the window, any emails (spraying one password over many). */
+  loginAttemptsPerIp: RateLimitRule;
+  /**
+   * The per-email backstop against guessing from many IPs: past this many checks in the window each
+   * further check must wait a delay that doubles per attempt (capped), never a hard lock-out.
+   */
+  loginAttemptsPerEmail: RateLimitRule;
+  /** The first and the largest backstop delay. */
+  loginBackstopDelayMs: { first: number; max: number };
   /** Registration attempts from one IP. */
   registerPerIp: RateLimitRule;
   /** Registration attempts for one email. */
@@ -17,28 +24,89 @@ export type RateLimitSettings = {
 };
 
 export const defaultRateLimits: RateLimitSettings = {
-  loginFailuresPerEmail: { points: 5, durationSeconds: 15 * 60 },
-  loginFailuresPerIp: { points: 50, durationSeconds: 15 * 60 },
+  loginAttemptsPerEmailAndIp: { points: 5, durationSeconds: 15 * 60 },
+  loginAttemptsPerIp: { points: 50, durationSeconds: 15 * 60 },
+  loginAttemptsPerEmail: { points: 50, durationSeconds: 60 * 60 },
+  loginBackstopDelayMs: { first: 1000, max: 60_000 },
   registerPerIp: { points: 50, durationSeconds: 60 * 60 },
   registerPerEmail: { points: 5, durationSeconds: 60 * 60 },
 };
 
 export type AuthRateLimiter = {
-  /** Throws TOO_MANY_REQUESTS while this IP or this email has used up its failed logins. */
-  assertLoginAllowed(ip: string, email: string): Promise<void>;
-  loginFailed(ip: string, email: string): Promise<void>;
-  /** A successful login clears the email's failures (not the IP's). */
-  loginSucceeded(email: string): Promise<void>;
+  /**
+   * Spends one password check for (IP, email) before the hash is looked at; throws TOO_MANY_REQUESTS
+   * (nothing spent) when a limit is reached. Atomic in Redis: parallel requests cannot overdraw it.
+   */
+  consumeLoginAttempt(ip: string, email: string): Promise<void>;
+  /** The right password: this (IP, email) pair starts afresh; the IP and the email get the attempt back. */
+  loginSucceeded(ip: string, email: string): Promise<void>;
   /** Counts a registration attempt; throws TOO_MANY_REQUESTS past the limit. */
   consumeRegister(ip: string, email: string): Promise<void>;
 };
 
 // Emails are personal data: Redis keys carry a digest, never the address.
-const emailKey = (email: string) => createHash("sha256").update(email).digest("hex").slice(0, 32);
+const digest = (value: string) => createHash("sha256").update(value).digest("hex").slice(0, 32);
 
 /**
- * Counters in Redis (shared by every web instance), under `<REDIS_PREFIX>:rl:<name>`. When Redis is
- * unreachable each limiter falls back to an in-process one instead of failing or letting everything in.
+ * One round trip, run atomically by Redis: check every counter, and only when all allow the attempt
+ * increment them all. KEYS: pair, ip, email, email-next (when the next backstop attempt may run).
+ * ARGV: the three limits and windows (s), now (ms), first and max backstop delay (ms).
+ * Returns 0 when allowed, else the milliseconds to wait.
+ */
+const CONSUME_LOGIN_SCRIPT = `
+local pairLimit, pairWindow = tonumber(ARGV[1]), tonumber(ARGV[2])
+local ipLimit, ipWindow = tonumber(ARGV[3]), tonumber(ARGV[4])
+local emailLimit, emailWindow = tonumber(ARGV[5]), tonumber(ARGV[6])
+local now, firstDelay, maxDelay = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local function wait(key)
+  local ttl = redis.call('PTTL', key)
+  if ttl < 1 then return 1 end
+  return ttl
+end
+local pair = tonumber(redis.call('GET', KEYS[1]) or '0')
+if pair >= pairLimit then return wait(KEYS[1]) end
+local ip = tonumber(redis.call('GET', KEYS[2]) or '0')
+if ip >= ipLimit then return wait(KEYS[2]) end
+local email = tonumber(redis.call('GET', KEYS[3]) or '0')
+if email >= emailLimit then
+  local nextAt = tonumber(redis.call('GET', KEYS[4]) or '0')
+  if now < nextAt then return nextAt - now end
+end
+local function bump(key, window)
+  if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, window) end
+end
+bump(KEYS[1], pairWindow)
+bump(KEYS[2], ipWindow)
+bump(KEYS[3], emailWindow)
+local over = email + 1 - emailLimit
+if over > 0 then
+  local delay = math.min(maxDelay, firstDelay * 2 ^ (over - 1))
+  redis.call('SET', KEYS[4], now + delay, 'PX', emailWindow * 1000)
+end
+return 0
+`;
+
+/** A right password is no guess: the pair starts afresh, the IP and email get their attempt back. */
+const LOGIN_SUCCEEDED_SCRIPT = `
+redis.call('DEL', KEYS[1])
+for i = 2, 3 do
+  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end
+end
+return 0
+`;
+
+type LoginScript = (
+  pairKey: string,
+  ipKey: string,
+  emailKey: string,
+  emailNextKey: string,
+  ...args: number[]
+) => Promise<number>;
+
+/**
+ * Counters in Redis (shared by every web instance), under `<REDIS_PREFIX>:rl:<name>`. Login attempts
+ * fail closed: without Redis no password is checked (503 from the API layer). Registrations fall back
+ * to an in-process limiter.
  */
 export function createAuthRateLimiter(
   redis: Redis,
@@ -54,15 +122,21 @@ export function createAuthRateLimiter(
       rejectIfRedisNotReady: true,
       insuranceLimiter: new RateLimiterMemory({ points: rule.points, duration: rule.durationSeconds }),
     });
-  const loginEmail = limiter("login-email", settings.loginFailuresPerEmail);
-  const loginIp = limiter("login-ip", settings.loginFailuresPerIp);
   const registerIp = limiter("register-ip", settings.registerPerIp);
   const registerEmail = limiter("register-email", settings.registerPerEmail);
 
-  const exhausted = async (rl: RateLimiterRedis, key: string) => {
-    const state = await rl.get(key);
-    return state !== null && state.consumedPoints >= rl.points ? state.msBeforeNext : undefined;
+  const loginKeys = (ip: string, email: string) => {
+    const emailDigest = digest(email);
+    return [
+      `${prefix}:rl:login-pair:${digest(`${ip}\n${email}`)}`,
+      `${prefix}:rl:login-ip:${digest(ip)}`,
+      `${prefix}:rl:login-email:${emailDigest}`,
+      `${prefix}:rl:login-email-next:${emailDigest}`,
+    ] as const;
   };
+  const consumeLogin = (...args: Parameters<LoginScript>) =>
+    redis.eval(CONSUME_LOGIN_SCRIPT, 4, ...args) as Promise<number>;
+
   /** Consumes a point from each; rethrows a refusal as 429 with the longest wait. */
   const consumeAll = async (pairs: Array<[RateLimiterRedis, string]>, what: string) => {
     const results = await Promise.allSettled(pairs.map(([rl, key]) => rl.consume(key)));
@@ -75,27 +149,36 @@ export function createAuthRateLimiter(
     if (waitMs !== undefined) throw tooManyRequests(waitMs, what);
   };
 
+  const { loginAttemptsPerEmailAndIp: pair, loginAttemptsPerIp: perIp } = settings;
+  const { loginAttemptsPerEmail: perEmail, loginBackstopDelayMs: delay } = settings;
   return {
-    async assertLoginAllowed(ip, email) {
-      const waits = await Promise.all([exhausted(loginIp, ip), exhausted(loginEmail, emailKey(email))]);
-      const waitMs = waits.reduce<number | undefined>(
-        (max, ms) => (ms === undefined ? max : Math.max(max ?? 0, ms)),
-        undefined,
-      );
-      if (waitMs !== undefined) throw tooManyRequests(waitMs, "failed sign-in attempts");
+    async consumeLoginAttempt(ip, email) {
+      const waitMs = await consumeLogin(
+        ...loginKeys(ip, email),
+        pair.points,
+        pair.durationSeconds,
+        perIp.points,
+        perIp.durationSeconds,
+        perEmail.points,
+        perEmail.durationSeconds,
+        Date.now(),
+        delay.first,
+        delay.max,
+      ).catch((error: unknown) => {
+        // Without the counter no password is checked: guessing must not get easier while Redis is away.
+        throw serviceUnavailable(error);
+      });
+      if (waitMs > 0) throw tooManyRequests(waitMs, "sign-in attempts");
     },
-    async loginFailed(ip, email) {
-      // The attempt is already refused with 401; a limit reached here shows on the next attempt.
-      await Promise.allSettled([loginIp.consume(ip), loginEmail.consume(emailKey(email))]);
-    },
-    async loginSucceeded(email) {
-      await loginEmail.delete(emailKey(email));
+    async loginSucceeded(ip, email) {
+      const [pairKey, ipKey, emailKey] = loginKeys(ip, email);
+      await redis.eval(LOGIN_SUCCEEDED_SCRIPT, 3, pairKey, ipKey, emailKey);
     },
     async consumeRegister(ip, email) {
       await consumeAll(
         [
           [registerIp, ip],
-          [registerEmail, emailKey(email)],
+          [registerEmail, digest(email)],
         ],
         "registration attempts",
       );

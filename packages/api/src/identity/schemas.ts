@@ -1,3 +1,4 @@
+import "../zod-setup.ts";
 import { z } from "zod";
 
 const required = (type: string) => (issue: { input: unknown }) =>
@@ -30,12 +31,12 @@ export const passwordSchema = z
   .min(1, { error: "is required" })
   .max(PASSWORD_MAX, { error: `must be at most ${PASSWORD_MAX} characters` });
 
-export const credentialsSchema = z.object(
+export const credentialsSchema = z.strictObject(
   { email: emailSchema, password: passwordSchema },
   { error: required("an object with email and password") },
 );
 
-export const newCredentialsSchema = z.object(
+export const newCredentialsSchema = z.strictObject(
   { email: emailSchema, password: newPasswordSchema },
   { error: required("an object with email and password") },
 );

@@ -1,4 +1,5 @@
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, randomBytes, randomUUID } from "node:crypto";
+import type { Redis } from "ioredis";
 import { SignJWT, errors as joseErrors, jwtVerify } from "jose";
 import type { Logger } from "@gozon/core/logger";
 import { deleteInBatches } from "@gozon/db/batches";
@@ -101,6 +102,44 @@ export type RefreshTokens = {
   purge(opts?: { retentionSeconds?: number; batchSize?: number }): Promise<number>;
 };
 
+/** A sign-in lasts at most this long, however often its refresh token is rotated. */
+export const REFRESH_FAMILY_MAX_SECONDS = 30 * 24 * 60 * 60;
+/**
+ * A token rotated less than this long ago may be presented once more and gets the same successor (two
+ * tabs refreshing at once, a response lost on the way) instead of counting as a stolen token's reuse.
+ */
+export const REFRESH_GRACE_SECONDS = 10;
+/** How long a losing concurrent rotation waits for the winner's successor to appear. */
+const GRACE_WAIT_MS = 2_000;
+
+/**
+ * The successor of a just-rotated token, kept in Redis for the grace period. Encrypted with a key
+ * derived from the old token itself (domain-separated from the digest stored in the database), so
+ * neither a Redis dump nor the database alone yields a usable refresh token.
+ */
+function graceBox(oldToken: string) {
+  const key = createHash("sha256").update("gozon-refresh-grace\0").update(oldToken).digest();
+  return {
+    seal(value: { token: string; expiresAt: string }) {
+      const iv = randomBytes(12);
+      const cipher = createCipheriv("aes-256-gcm", key, iv);
+      const body = Buffer.concat([cipher.update(JSON.stringify(value), "utf8"), cipher.final()]);
+      return Buffer.concat([iv, cipher.getAuthTag(), body]).toString("base64");
+    },
+    open(sealed: string): { token: string; expiresAt: string } | undefined {
+      try {
+        const raw = Buffer.from(sealed, "base64");
+        const decipher = createDecipheriv("aes-256-gcm", key, raw.subarray(0, 12));
+        decipher.setAuthTag(raw.subarray(12, 28));
+        const text = Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString("utf8");
+        return JSON.parse(text) as { token: string; expiresAt: string };
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
 /** How long a dead family is kept: a replay of one of its tokens still reads "revoked" or "expired". */
 export const REFRESH_TOKEN_RETENTION_SECONDS = 7 * 24 * 60 * 60;
 
@@ -115,9 +154,14 @@ export function createRefreshTokens(opts: {
   log: Logger;
   /** Told after a revocation, so that the session's open sockets close too (on every web instance). */
   onRevoked?: (revocation: SessionRevocation) => Promise<void>;
+  /** Where just-rotated tokens' successors wait out the grace period (`<prefix>:rt-grace:*`). */
+  grace: { redis: Redis; prefix: string };
+  familyMaxSeconds?: number;
 }): RefreshTokens {
   const { db, now, log } = opts;
-  const expiry = () => new Date(now().getTime() + opts.ttlSeconds * 1000);
+  const familyMaxMs = (opts.familyMaxSeconds ?? REFRESH_FAMILY_MAX_SECONDS) * 1000;
+  const expiry = (familyEnd?: number) =>
+    new Date(Math.min(now().getTime() + opts.ttlSeconds * 1000, familyEnd ?? Infinity));
   const newToken = () => randomBytes(32).toString("base64url");
   const revoked = async (revocation: SessionRevocation) => {
     await opts
@@ -128,6 +172,35 @@ export function createRefreshTokens(opts: {
           "could not announce a revoked session; its sockets end at token expiry",
         ),
       );
+  };
+
+  const graceKey = (token: string) => `${opts.grace.prefix}:rt-grace:${digestToken(token)}`;
+
+  /** When the family's sign-in happened: its first token (a live family is never purged in part). */
+  const familyStart = async (familyId: string) => {
+    const first = await db.refreshToken.findFirst({
+      where: { familyId },
+      orderBy: { createdAt: "asc" },
+      select: { createdAt: true },
+    });
+    return first?.createdAt.getTime() ?? now().getTime();
+  };
+
+  /** The successor handed out for `token` within the grace period, if it is still unspent. */
+  const graceSuccessor = async (token: string, waitMs: number) => {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const sealed = await opts.grace.redis.get(graceKey(token)).catch(() => null);
+      if (sealed) {
+        const successor = graceBox(token).open(sealed);
+        if (!successor) return undefined;
+        const row = await db.refreshToken.findUnique({ where: { tokenHash: digestToken(successor.token) } });
+        if (!row || row.usedAt || row.revokedAt) return undefined;
+        return { token: successor.token, expiresAt: new Date(successor.expiresAt) };
+      }
+      if (Date.now() >= deadline) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   };
 
   const revokeFamily = async (userId: string, familyId: string) => {
@@ -143,8 +216,10 @@ export function createRefreshTokens(opts: {
     ttlSeconds: opts.ttlSeconds,
     async issue(userId, familyId = randomUUID()) {
       const token = newToken();
-      const expiresAt = expiry();
-      await db.refreshToken.create({ data: { userId, familyId, tokenHash: digestToken(token), expiresAt } });
+      const expiresAt = expiry(now().getTime() + familyMaxMs);
+      await db.refreshToken.create({
+        data: { userId, familyId, tokenHash: digestToken(token), expiresAt, createdAt: now() },
+      });
       return { token, expiresAt, familyId };
     },
     async rotate(token) {
@@ -162,11 +237,22 @@ export function createRefreshTokens(opts: {
         );
         return { ok: false, reason: "reused" } as const;
       };
-      if (row.usedAt) return reused();
+      /** Within the grace period a spent token gets its successor again; otherwise it is a reuse. */
+      const retried = async (waitMs: number) => {
+        const spentMs = row.usedAt ? now().getTime() - row.usedAt.getTime() : 0;
+        const successor =
+          spentMs <= REFRESH_GRACE_SECONDS * 1000 ? await graceSuccessor(token, waitMs) : undefined;
+        if (!successor) return reused();
+        log.info({ userId: row.userId, familyId: row.familyId }, "refresh repeated within the grace period");
+        return { ok: true, user: row.user, ...successor, familyId: row.familyId } as const;
+      };
+      if (row.usedAt) return retried(0);
       if (row.expiresAt.getTime() <= now().getTime()) return { ok: false, reason: "expired" };
+      const familyEnd = (await familyStart(row.familyId)) + familyMaxMs;
+      if (familyEnd <= now().getTime()) return { ok: false, reason: "expired" };
 
       const successor = newToken();
-      const expiresAt = expiry();
+      const expiresAt = expiry(familyEnd);
       const rotated = await db.$transaction(async (tx) => {
         // Conditional: of two concurrent rotations of one token, exactly one claims it.
         const claimed = await tx.refreshToken.updateMany({
@@ -175,11 +261,26 @@ export function createRefreshTokens(opts: {
         });
         if (claimed.count !== 1) return false;
         await tx.refreshToken.create({
-          data: { userId: row.userId, familyId: row.familyId, tokenHash: digestToken(successor), expiresAt },
+          data: {
+            userId: row.userId,
+            familyId: row.familyId,
+            tokenHash: digestToken(successor),
+            expiresAt,
+            createdAt: now(),
+          },
         });
         return true;
       });
-      if (!rotated) return reused();
+      // A concurrent rotation of the same token won: wait for its successor rather than call it theft.
+      if (!rotated) return retried(GRACE_WAIT_MS);
+      await opts.grace.redis
+        .set(
+          graceKey(token),
+          graceBox(token).seal({ token: successor, expiresAt: expiresAt.toISOString() }),
+          "EX",
+          REFRESH_GRACE_SECONDS,
+        )
+        .catch((err: unknown) => log.warn({ err }, "could not keep the rotated token for the grace period"));
       return { ok: true, user: row.user, token: successor, expiresAt, familyId: row.familyId };
     },
     async revokeFamilyOf(token) {

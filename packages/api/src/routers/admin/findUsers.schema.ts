@@ -3,7 +3,7 @@ import { roleSchema } from "../../identity/schemas.ts";
 import { accountSchema } from "../payments/account.schema.ts";
 
 export const findUsersInputSchema = z
-  .object({
+  .strictObject({
     email: z
       .string({ error: "must be a string" })
       .refine((text) => !text.includes("\u0000"), { error: "must not contain NUL characters", abort: true })

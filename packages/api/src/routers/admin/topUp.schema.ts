@@ -3,7 +3,7 @@ import { amountInputSchema, idempotencyKeyInputSchema, required, uuidInputSchema
 
 export { accountOutputSchema as adminTopUpOutputSchema } from "../payments/account.schema.ts";
 
-export const adminTopUpInputSchema = z.object(
+export const adminTopUpInputSchema = z.strictObject(
   {
     userId: uuidInputSchema("a user id (a UUID)"),
     amount: amountInputSchema,

@@ -6,7 +6,15 @@ export const sessionOutputSchema = z
   .object({
     user: publicUserSchema,
     accessToken: z.string().meta({ description: "JWT for `Authorization: Bearer`; short-lived" }),
-    refreshToken: z.string().meta({ description: "Opaque; exchange it at auth/refresh for a new pair" }),
+    refreshToken: z
+      .string()
+      .optional()
+      .meta({
+        description:
+          "Opaque; exchange it at auth/refresh for a new pair. Absent for browser requests (those with " +
+          "an `Origin` or `Sec-Fetch-Site` header and no `Authorization`): a browser keeps it only in " +
+          "its HttpOnly cookie, out of reach of scripts.",
+      }),
     expiresIn: z.number().int().meta({ description: "Seconds until the access token expires" }),
   })
   .meta({ id: "Session" });
@@ -15,7 +23,7 @@ export type SessionOutput = z.infer<typeof sessionOutputSchema>;
 
 /** A refresh token from the body (API clients); browsers send the `gozon_rt` cookie instead. */
 export const refreshTokenInputSchema = z
-  .object({
+  .strictObject({
     refreshToken: z
       .string({ error: "must be a string" })
       .min(1, { error: "must not be empty" })

@@ -3,6 +3,18 @@ import { sessionCookies } from "../../cookies.ts";
 import { toPublicUser, type User } from "../../identity/users.ts";
 import type { SessionOutput } from "./session.schema.ts";
 
+/**
+ * Whether the refresh token may go into the response body. The rule: a request from a browser page
+ * (it carries `Origin` or `Sec-Fetch-Site`, which browsers add and scripts cannot remove) gets it only
+ * as the HttpOnly cookie, so script injected into a page can never read a long-lived token. API
+ * clients (curl, SDKs, Postman: neither header) and any request sent with `Authorization` (a client
+ * managing tokens itself) get it in the body as well.
+ */
+export function refreshTokenInBody(ctx: Pick<Context, "header">): boolean {
+  if (ctx.header("authorization") !== undefined) return true;
+  return ctx.header("origin") === undefined && ctx.header("sec-fetch-site") === undefined;
+}
+
 /** Signs an access token for `user`, sets both cookies and returns the session for API clients. */
 export async function sessionFor(
   ctx: Context,
@@ -24,7 +36,7 @@ export async function sessionFor(
   return {
     user: toPublicUser(user),
     accessToken: access.token,
-    refreshToken: refresh.token,
+    ...(refreshTokenInBody(ctx) ? { refreshToken: refresh.token } : {}),
     expiresIn: ctx.deps.accessTokens.ttlSeconds,
   };
 }

@@ -3,7 +3,7 @@ import { failureReasonSchema, orderStatusSchema } from "@gozon/messaging/contrac
 import { required, uuidInputSchema } from "../../inputs.ts";
 import { orderSchema } from "./order.schema.ts";
 
-export const byIdInputSchema = z.object(
+export const byIdInputSchema = z.strictObject(
   { id: uuidInputSchema("an order id (a UUID)") },
   { error: required("an object with id") },
 );

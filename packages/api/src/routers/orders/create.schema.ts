@@ -3,7 +3,7 @@ import { amountInputSchema, descriptionSchema, idempotencyKeyInputSchema, requir
 
 export { orderOutputSchema as createOutputSchema } from "./order.schema.ts";
 
-export const createInputSchema = z.object(
+export const createInputSchema = z.strictObject(
   { amount: amountInputSchema, description: descriptionSchema, idempotencyKey: idempotencyKeyInputSchema },
   { error: required("an object with amount and description") },
 );

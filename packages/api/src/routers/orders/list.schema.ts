@@ -6,7 +6,7 @@ export const LIST_LIMIT_DEFAULT = 20;
 export const LIST_LIMIT_MAX = 100;
 
 export const listInputSchema = z
-  .object({
+  .strictObject({
     limit: z
       .number({ error: required("an integer") })
       .int({ error: "must be an integer" })

@@ -3,7 +3,7 @@ import { amountInputSchema, idempotencyKeyInputSchema, required } from "../../in
 
 export { accountOutputSchema as topUpOutputSchema } from "./account.schema.ts";
 
-export const topUpInputSchema = z.object(
+export const topUpInputSchema = z.strictObject(
   { amount: amountInputSchema, idempotencyKey: idempotencyKeyInputSchema },
   { error: required("an object with amount") },
 );
