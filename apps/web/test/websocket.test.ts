@@ -171,9 +171,12 @@ describe("WebSocket: subscriptions only, sessions end", () => {
     expect(onB.closed()).toEqual({ code: SESSION_ENDED_CLOSE_CODE, reason: "session revoked" });
     expect(otherOnB.closed()).toBeNull();
 
-    // Reuse of a spent refresh token revokes that family: its socket on B ends too.
+    // Reuse of a spent refresh token revokes that family: its socket on B ends too. (Its successor is
+    // spent as well, so this is no two-tab repeat within the grace period.)
     const rotated = await a.post("/api/v1/auth/refresh", { refreshToken: other.refreshToken });
     expect(rotated.status).toBe(200);
+    const rotatedAgain = await a.post("/api/v1/auth/refresh", { refreshToken: rotated.body.refreshToken });
+    expect(rotatedAgain.status).toBe(200);
     const reused = await a.post("/api/v1/auth/refresh", { refreshToken: other.refreshToken });
     expect(reused.status).toBe(401);
     await waitFor(() => otherOnB.closed(), { timeoutMs: 5_000, what: "the reused family's socket on B" });
