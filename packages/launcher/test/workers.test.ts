@@ -119,5 +119,5 @@ describe("launcher with ORDERS_WORKERS=2", () => {
 
     await launcher.stop("SIGTERM", 30_000);
     for (const pid of [first.pid!, restarted.pid!]) expect(isAlive(pid)).toBe(false);
-  });
+  }, 240_000);
 });
