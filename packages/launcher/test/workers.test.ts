@@ -1,10 +1,24 @@
-// `npm start` with ORDERS_WORKERS=2: two supervised orders workers, each with its own name and metrics port.
+// `npm start` with ORDERS_WORKERS=2: two supervised orders workers, each with its own name and metrics port;
+// and with the service databases on different Postgres servers.
 import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { freePort, isAlive, startProcess, waitFor, type RunningProcess } from "@gozon/core/testing";
-import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
+import { loadConfig, withDatabase } from "@gozon/core/config";
+import { resolvePostgres, type ResolvedPostgres } from "@gozon/core/infra/postgres";
+import {
+  capturingLogger,
+  freePort,
+  isAlive,
+  startProcess,
+  waitFor,
+  type RunningProcess,
+} from "@gozon/core/testing";
+import { dropDatabase } from "@gozon/db/databases";
+import { createSqlPool } from "@gozon/db/sql-client";
+import { createTestDatabases, uniqueTestDatabaseUrl, type TestDatabases } from "@gozon/db/testing";
 import { workerInstances } from "../src/instances.ts";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -119,5 +133,75 @@ describe("launcher with ORDERS_WORKERS=2", () => {
 
     await launcher.stop("SIGTERM", 30_000);
     for (const pid of [first.pid!, restarted.pid!]) expect(isAlive(pid)).toBe(false);
+  }, 240_000);
+});
+
+describe("launcher with the service databases on different Postgres servers", () => {
+  // Under /tmp, not mkdtemp's 0700 folder alone: as root, Postgres runs as the postgres user, who must reach it.
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "gozon-pg-launcher-"));
+  fs.chmodSync(dataDir, 0o755);
+  let second: ResolvedPostgres | undefined;
+  let launcher: RunningProcess | undefined;
+  const urls: string[] = [];
+  afterAll(async () => {
+    await launcher?.stop("SIGKILL");
+    await Promise.all(urls.map((url) => dropDatabase(url).catch(() => {})));
+    await second?.stop();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("creates and migrates each database on its own server, and the worker runs on it", async () => {
+    const port = await freePort();
+    const env: NodeJS.ProcessEnv = {
+      NODE_ENV: "test",
+      DATABASE_URL: "embedded",
+      DATA_DIR: dataDir,
+      EMBEDDED_POSTGRES_PORT: String(port),
+    };
+    second = await resolvePostgres(loadConfig(env), env, capturingLogger().log);
+    // Not created yet: the launcher must create and migrate them where their URLs point.
+    const payments = withDatabase(second.url, `gozon_t_launcher_${randomBytes(4).toString("hex")}_payments`);
+    const orders = uniqueTestDatabaseUrl("launcher_apart", "orders");
+    const identity = uniqueTestDatabaseUrl("launcher_apart", "identity");
+    urls.push(payments, orders, identity);
+
+    launcher = startProcess(
+      process.execPath,
+      ["--import", "tsx", "packages/launcher/src/main.ts", "--only", "payments-worker"],
+      {
+        cwd: repoRoot,
+        env: {
+          ...process.env,
+          ORDERS_DATABASE_URL: orders,
+          PAYMENTS_DATABASE_URL: payments,
+          IDENTITY_DATABASE_URL: identity,
+          REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+          REDIS_PREFIX: `test-launch-${randomBytes(4).toString("hex")}`,
+          METRICS_PORT: "0",
+          LOG_FORMAT: "json",
+        },
+      },
+    );
+    await launcher.waitForOutput(/payments worker ready/, 90_000);
+
+    const migrations = async (url: string) => {
+      const db = createSqlPool(url);
+      try {
+        const [row] = await db.$queryRaw<Array<{ port: number; n: bigint }>>`
+          SELECT inet_server_port() AS port, (SELECT count(*) FROM _prisma_migrations) AS n`;
+        return row!;
+      } finally {
+        await db.$disconnect();
+      }
+    };
+    const [onSecond, onFirst] = [await migrations(payments), await migrations(orders)];
+    expect(onSecond.port).toBe(port);
+    expect(onFirst.port).not.toBe(port);
+    expect(Number(onSecond.n)).toBeGreaterThan(0);
+    expect(Number(onFirst.n)).toBeGreaterThan(0);
+    expect(Number((await migrations(identity)).n)).toBeGreaterThan(0);
+    // No shared server was looked for: every service database was named.
+    expect(launcher.output()).not.toMatch(/"msg":"Postgres: /);
+    await launcher.stop("SIGTERM", 30_000);
   }, 240_000);
 });
