@@ -18,7 +18,8 @@ import { createOrdersWorkerMetrics } from "./metrics.ts";
 import { every } from "./periodic.ts";
 
 const config = loadConfigOrExit();
-const log = createLogger("orders-worker", config.LOG_LEVEL);
+// One name per instance (`orders-worker-2`) when the launcher runs several.
+const log = createLogger(config.WORKER_NAME ?? "orders-worker", config.LOG_LEVEL);
 
 try {
   const databaseUrl = serviceDatabaseUrls(config).orders;

@@ -12,7 +12,8 @@ import { startRequestConsumer } from "./consume-requests.ts";
 import { startHousekeeping } from "./housekeeping.ts";
 
 const config = loadConfigOrExit();
-const log = createLogger("payments-worker", config.LOG_LEVEL);
+// One name per instance (`payments-worker-2`) when the launcher runs several.
+const log = createLogger(config.WORKER_NAME ?? "payments-worker", config.LOG_LEVEL);
 
 try {
   const databaseUrl = serviceDatabaseUrls(config).payments;

@@ -152,6 +152,18 @@ export const configSchema = z
     REGISTRATIONS_PER_IP_PER_HOUR: integer(1, 1_000_000).default(50),
     /** Port of a worker's /api/metrics (0 disables); unset, each worker uses its own default. */
     METRICS_PORT: integer(0, 65535).optional(),
+    /** How many orders workers `npm start` runs and supervises. */
+    ORDERS_WORKERS: integer(1, 64).default(1),
+    /** How many payments workers `npm start` runs and supervises. */
+    PAYMENTS_WORKERS: integer(1, 64).default(1),
+    /** A worker instance's name in its logs and metrics (`orders-worker-2`); the launcher sets it. */
+    WORKER_NAME: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{1,64}$/, { message: "must be 1-64 letters, digits, '_' or '-'" })
+        .optional(),
+    ),
     DATA_DIR: z.string().min(1).default(path.join(repoRoot, ".data")),
     /** An order still NEW after this long gets its payment requested again. */
     RECONCILE_AFTER_MS: integer(1000, 86_400_000).default(30_000),

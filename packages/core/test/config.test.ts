@@ -41,6 +41,18 @@ describe("loadConfig", () => {
     expect(loadConfig({}).REDIS_URL).toBe("redis://127.0.0.1:6379");
   });
 
+  it("reads worker counts, default 1, and names a bad one", () => {
+    expect(loadConfig({})).toMatchObject({ ORDERS_WORKERS: 1, PAYMENTS_WORKERS: 1 });
+    expect(loadConfig({ ORDERS_WORKERS: "3", PAYMENTS_WORKERS: "2" })).toMatchObject({
+      ORDERS_WORKERS: 3,
+      PAYMENTS_WORKERS: 2,
+    });
+    expect(problemWith({ ORDERS_WORKERS: "0" })).toMatch(/ORDERS_WORKERS must be at least 1/);
+    expect(problemWith({ PAYMENTS_WORKERS: "two" })).toMatch(/PAYMENTS_WORKERS must be a number/);
+    expect(problemWith({ PAYMENTS_WORKERS: "1.5" })).toMatch(/PAYMENTS_WORKERS must be an integer/);
+    expect(problemWith({ WORKER_NAME: "orders worker" })).toMatch(/WORKER_NAME/);
+  });
+
   it("reads ALLOWED_ORIGINS as a list of normalised origins, and refuses anything but origins", () => {
     expect(loadConfig({}).ALLOWED_ORIGINS).toEqual([]);
     expect(

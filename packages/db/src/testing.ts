@@ -1,6 +1,12 @@
 // Fresh, migrated service databases for integration tests, so test runs never share state.
 import { randomBytes } from "node:crypto";
-import { DEFAULT_DATABASE_URL, services, withDatabase, type ServiceDatabaseUrls } from "@gozon/core/config";
+import {
+  DEFAULT_DATABASE_URL,
+  services,
+  withDatabase,
+  type Service,
+  type ServiceDatabaseUrls,
+} from "@gozon/core/config";
 import { dropDatabase, ensureDatabase } from "./databases.ts";
 import { migrateAll } from "./migrate.ts";
 import type { SqlExecutor, SqlPool } from "./sql-client.ts";
@@ -30,12 +36,20 @@ export function uniqueTestDatabaseUrl(label = "test", suffix = "db"): string {
   return withDatabase(testServerUrl(), `${uniquePrefix(label)}_${suffix}`);
 }
 
-/** Creates and migrates three databases named `gozon_t_<label>_<random>_<service>`. */
-export async function createTestDatabases(label = "test"): Promise<TestDatabases> {
-  const server = testServerUrl();
+/**
+ * Creates and migrates three databases named `gozon_t_<label>_<random>_<service>`, on the test server or,
+ * for a service named in `servers`, on that server (databases apart).
+ */
+export async function createTestDatabases(
+  label = "test",
+  { servers = {} }: { servers?: Partial<Record<Service, string>> } = {},
+): Promise<TestDatabases> {
   const prefix = uniquePrefix(label);
   const urls = Object.fromEntries(
-    services.map((service) => [service, withDatabase(server, `${prefix}_${service}`)]),
+    services.map((service) => [
+      service,
+      withDatabase(servers[service] ?? testServerUrl(), `${prefix}_${service}`),
+    ]),
   ) as ServiceDatabaseUrls;
   const drop = async () => {
     await Promise.all(services.map((service) => dropDatabase(urls[service])));

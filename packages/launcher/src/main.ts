@@ -8,6 +8,7 @@ import { InfraError, delay, reason, safeUrl } from "@gozon/core/infra/common";
 import { resolvePostgres } from "@gozon/core/infra/postgres";
 import { resolveRedis } from "@gozon/core/infra/redis";
 import { createLogger } from "@gozon/core/logger";
+import { workerInstances } from "./instances.ts";
 import { supervise, type ChildSpec } from "./supervisor.ts";
 
 const apps = {
@@ -85,9 +86,14 @@ async function announceWhenHealthy(adminEmail: string | undefined, adminPassword
 async function main() {
   const selected = selectedApps();
 
-  const postgres = await resolvePostgres(config, process.env, log);
-  cleanups.push(postgres.stop);
-  log.info({ source: postgres.source, url: safeUrl(postgres.url) }, `Postgres: ${postgres.source}`);
+  // With each service's database named on its own (maybe each on its own server), no shared one is needed.
+  const everyServiceNamed =
+    config.ORDERS_DATABASE_URL && config.PAYMENTS_DATABASE_URL && config.IDENTITY_DATABASE_URL;
+  const postgres = everyServiceNamed ? undefined : await resolvePostgres(config, process.env, log);
+  if (postgres) {
+    cleanups.push(postgres.stop);
+    log.info({ source: postgres.source, url: safeUrl(postgres.url) }, `Postgres: ${postgres.source}`);
+  }
   await stopIfRequested();
 
   const redis = await resolveRedis(config, process.env, log);
@@ -95,14 +101,16 @@ async function main() {
   log.info({ source: redis.source, url: safeUrl(redis.url) }, `Redis: ${redis.source}`);
   await stopIfRequested();
 
-  const databases = serviceDatabaseUrls({ ...config, DATABASE_URL: postgres.url });
+  const databases = serviceDatabaseUrls({ ...config, DATABASE_URL: postgres?.url ?? config.DATABASE_URL });
+  for (const [service, url] of Object.entries(databases))
+    log.info({ url: safeUrl(url) }, `${service} database`);
   await ensureDatabases(databases);
   await migrateAll(databases, log);
   await stopIfRequested();
 
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    DATABASE_URL: postgres.url,
+    ...(postgres ? { DATABASE_URL: postgres.url } : {}),
     REDIS_URL: redis.url,
     PORT: String(config.PORT),
   };
@@ -113,13 +121,21 @@ async function main() {
     log.info({ email: DEV_ADMIN.email }, `development admin: ${DEV_ADMIN.email} / ${DEV_ADMIN.password}`);
   }
 
-  const children: ChildSpec[] = selected.map((name) => ({
+  const child = (name: string, app: AppName, extraEnv: NodeJS.ProcessEnv = {}): ChildSpec => ({
     name,
     command: process.execPath,
-    args: ["--import", "tsx", apps[name].entry],
-    env,
-    cwd: path.join(repoRoot, apps[name].dir),
-  }));
+    args: ["--import", "tsx", apps[app].entry],
+    env: { ...env, ...extraEnv },
+    cwd: path.join(repoRoot, apps[app].dir),
+  });
+  const children: ChildSpec[] = [
+    ...(selected.includes("web") ? [child("web", "web")] : []),
+    ...workerInstances(config)
+      .filter(({ kind }) => selected.includes(kind))
+      .map(({ kind, name, metricsPort }) =>
+        child(name, kind, { WORKER_NAME: name, METRICS_PORT: String(metricsPort) }),
+      ),
+  ];
   const supervisor = supervise(children, log);
   cleanups.push(() => supervisor.stop());
   running = true;

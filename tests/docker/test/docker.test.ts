@@ -493,6 +493,133 @@ describe("docker-compose.yml", () => {
   });
 });
 
+describe.skipIf(!hasDockerCompose)("docker-compose.scale.yml (docker-compose installed)", () => {
+  const files = ["docker-compose.yml", "docker-compose.scale.yml"];
+  // What compose will run: both files merged, the secrets substituted (`$$` stays escaped in the output).
+  const merged = () => {
+    const result = spawnSync("docker-compose", [...files.flatMap((file) => ["-f", file]), "config"], {
+      cwd: repoRoot,
+      encoding: "utf8",
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...REQUIRED_SECRETS },
+    });
+    expect(result.status, result.stderr).toBe(0);
+    return (parse(result.stdout) as { services: Record<string, Service> }).services;
+  };
+  const apps = ["web-1", "web-2", "orders-worker", "orders-worker-2", "payments-worker", "payments-worker-2"];
+  const clusterNodes = ["redis", "redis-2", "redis-3"];
+
+  it("validates with the main file, and needs the same secrets", () => {
+    const result = composeConfig(REQUIRED_SECRETS, files);
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    for (const name of Object.keys(REQUIRED_SECRETS)) {
+      const { [name as keyof typeof REQUIRED_SECRETS]: _left, ...others } = REQUIRED_SECRETS;
+      expect(composeConfig(others, files).status, `without ${name}`).not.toBe(0);
+    }
+    expect(read("docker-compose.scale.yml")).not.toMatch(/\$\{(?:[A-Z_]*PASSWORD|JWT_SECRET):?-/);
+  });
+
+  it("runs a 3-master Redis Cluster, persistent and never evicting, created before any app starts", () => {
+    const services = merged();
+    for (const name of clusterNodes) {
+      const command = (services[name]?.command as string[]).join(" ");
+      for (const flag of [
+        "--cluster-enabled yes",
+        "--appendonly yes",
+        "--appendfsync everysec",
+        "--maxmemory-policy noeviction",
+        "--requirepass",
+      ]) {
+        expect(command, `${name}: ${flag}`).toContain(flag);
+      }
+      expect(services[name]?.image, name).toBe("redis:7");
+      expect(services[name]?.healthcheck?.test.join(" "), name).toMatch(/redis-cli.*ping/);
+      expect(services[name]?.environment?.REDISCLI_AUTH, name).toBe(REQUIRED_SECRETS.REDIS_PASSWORD);
+      expect(services[name]?.volumes?.length, `${name} keeps its data and cluster layout`).toBe(1);
+    }
+    const create = services["redis-cluster"] as Service;
+    const script = (create.command as string[]).join(" ");
+    expect(script).toContain("redis-cli --cluster create");
+    expect(script).toContain("--cluster-replicas 0");
+    for (const name of clusterNodes) expect(script).toContain(`getent hosts ${name} `);
+    expect(create.restart).toBe("no");
+    expect(create.depends_on).toEqual(
+      Object.fromEntries(clusterNodes.map((name) => [name, { condition: "service_healthy" }])),
+    );
+    for (const name of apps) {
+      const env = services[name]?.environment ?? {};
+      const nodes = env.REDIS_CLUSTER_NODES?.split(",").map((node) => node.split(":")[0]);
+      expect(nodes, name).toEqual(clusterNodes);
+      expect(env.REDIS_PASSWORD, name).toBe(REQUIRED_SECRETS.REDIS_PASSWORD);
+      expect(services[name]?.depends_on?.["redis-cluster"], name).toEqual({
+        condition: "service_completed_successfully",
+      });
+      expect(services[name]?.depends_on?.migrate, name).toEqual({
+        condition: "service_completed_successfully",
+      });
+    }
+  });
+
+  it("runs two of each worker from the same images, named apart, each with only its own database", () => {
+    const services = merged();
+    const names = new Set<string>();
+    for (const [name, kind, database] of [
+      ["orders-worker", "orders-worker", "orders"],
+      ["orders-worker-2", "orders-worker", "orders"],
+      ["payments-worker", "payments-worker", "payments"],
+      ["payments-worker-2", "payments-worker", "payments"],
+    ] as const) {
+      const service = services[name] as Service;
+      expect(service.build?.dockerfile, name).toBe("docker/worker.Dockerfile");
+      expect(service.build?.args?.WORKER, name).toBe(kind);
+      expect(service.image, name).toBe(`gozon/${kind}:local`);
+      expect(service.restart, name).toBe("unless-stopped");
+      const env = service.environment ?? {};
+      expect(env.WORKER_NAME, name).toMatch(new RegExp(`^${kind}-[12]$`));
+      names.add(env.WORKER_NAME as string);
+      const config = loadConfig(env);
+      expect(config.NODE_ENV, name).toBe("production");
+      for (const other of ["ORDERS", "PAYMENTS", "IDENTITY"]) {
+        const url = env[`${other}_DATABASE_URL`];
+        if (other.toLowerCase() === database)
+          expect(url, name).toMatch(new RegExp(`^postgres://gozon_${database}:`));
+        else expect(url, `${name} must not reach ${other}`).toBeUndefined();
+      }
+    }
+    expect(names.size).toBe(4);
+  });
+
+  it("puts the payments database on its own Postgres server, orders and identity on the first", () => {
+    const services = merged();
+    const second = services["postgres-payments"] as Service;
+    expect(second.image).toBe("postgres:16");
+    // `config` prints bind mounts with absolute paths and volumes with their mode.
+    expect(second.volumes).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(
+          /\/docker\/postgres\/service-roles\.sh:\/docker-entrypoint-initdb\.d\/10-service-roles\.sh:ro$/,
+        ),
+        expect.stringMatching(/^postgres-payments-data:\/var\/lib\/postgresql\/data/),
+      ]),
+    );
+    expect(second.healthcheck?.test.join(" ")).toMatch(/pg_isready/);
+    const host = (url: string | undefined) => (url ? new URL(url).hostname : undefined);
+    for (const name of ["migrate", ...apps]) {
+      const env = services[name]?.environment ?? {};
+      if (env.PAYMENTS_DATABASE_URL) expect(host(env.PAYMENTS_DATABASE_URL), name).toBe("postgres-payments");
+      if (env.ORDERS_DATABASE_URL) expect(host(env.ORDERS_DATABASE_URL), name).toBe("postgres");
+      if (env.IDENTITY_DATABASE_URL) expect(host(env.IDENTITY_DATABASE_URL), name).toBe("postgres");
+      expect(() => loadConfig(env), name).not.toThrow();
+    }
+    // The migration reaches both servers before it runs.
+    expect(services.migrate?.depends_on).toEqual({
+      postgres: { condition: "service_healthy" },
+      "postgres-payments": { condition: "service_healthy" },
+    });
+    expect(host(services.migrate?.environment?.PAYMENTS_DATABASE_URL)).toBe("postgres-payments");
+  });
+});
+
 // ---------------------------------------------------------------------------------------------------
 // The gateway.
 

@@ -17,6 +17,7 @@ const numeric = {
   orders: ["CHAOS_ORDERS", "orders"],
   rate: ["CHAOS_RATE", "orders (and top-ups) started per second"],
   seed: ["CHAOS_SEED", "seed of the load and of the duplicate sampling"],
+  workers: ["CHAOS_WORKERS", "instances of each worker (SIGKILLs hit them in turn)"],
   workerKills: ["CHAOS_WORKER_KILLS", "SIGKILLs of each worker"],
   webKills: ["CHAOS_WEB_KILLS", "SIGKILLs of the second web instance"],
   flushes: ["CHAOS_FLUSHES", "Redis FLUSHALLs"],

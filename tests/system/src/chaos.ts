@@ -22,6 +22,8 @@ export type ChaosOptions = {
   /** Orders (and top-ups) started per second, whatever the system's answers look like. */
   rate: number;
   seed: number;
+  /** Instances of each worker; a SIGKILL fault hits one of them (in turn). */
+  workers: number;
   /** SIGKILLs (each followed by a restart) of each worker. */
   workerKills: number;
   /** SIGKILLs of the second web instance. */
@@ -48,6 +50,7 @@ export const defaultChaosOptions: ChaosOptions = {
   orders: 3000,
   rate: 15,
   seed: 1,
+  workers: 1,
   workerKills: 3,
   webKills: 1,
   flushes: 1,
@@ -560,6 +563,7 @@ let lastOutput: string | undefined;
 
 export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<ChaosReport> {
   const o: ChaosOptions = { ...defaultChaosOptions, ...overrides };
+  if (!Number.isInteger(o.workers) || o.workers < 1) throw new Error(`workers must be a whole number ≥ 1`);
   const log = o.log;
   const violations: string[] = [];
   const stats: ChaosReport["requests"] = {
@@ -571,7 +575,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     reLogins: 0,
   };
 
-  log(`starting redis-server and the system (2 web instances, both workers)…`);
+  log(`starting redis-server and the system (2 web instances, ${o.workers} of each worker)…`);
   const redisServer = await startRedisServer();
   let system: System | undefined;
   const flusher = new Redis(redisServer.url, { maxRetriesPerRequest: null });
@@ -582,6 +586,8 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
   try {
     system = await startSystem({
       webInstances: 2,
+      ordersWorkers: o.workers,
+      paymentsWorkers: o.workers,
       redisUrl: redisServer.url,
       env: { RECONCILE_AFTER_MS: String(o.reconcileAfterMs) },
     });
@@ -716,23 +722,29 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       }
       event.recoveredMs = null;
     };
+    // With several instances of a worker, each SIGKILL hits the next one in turn.
+    const kills = { "orders-worker": 0, "payments-worker": 0 };
+    const nextVictim = (kind: keyof typeof kills) => `${kind}-${(kills[kind]++ % o.workers) + 1}` as const;
     const inject = async (kind: FaultKind) => {
       let at = now();
       let detail: string | undefined;
-      if (kind === "SIGKILL orders-worker") await sys.restart("orders-worker");
-      else if (kind === "SIGKILL payments-worker") await sys.restart("payments-worker");
-      else if (kind === "SIGKILL web") await sys.restart(`web-${sys.webUrls.length - 1}`);
+      if (kind === "SIGKILL orders-worker" || kind === "SIGKILL payments-worker") {
+        const victim = nextVictim(kind === "SIGKILL orders-worker" ? "orders-worker" : "payments-worker");
+        await sys.restart(victim);
+        if (o.workers > 1) detail = victim;
+      } else if (kind === "SIGKILL web") await sys.restart(`web-${sys.webUrls.length - 1}`);
       else if (kind === "FLUSHALL") {
-        // Emptied while the payments worker is down, so that payment requests are really queued (and
+        // Emptied while every payments worker is down, so that payment requests are really queued (and
         // lost): only the reconciler can then bring those orders to an end.
-        await sys.kill("payments-worker");
+        const payments = Array.from({ length: o.workers }, (_, i) => `payments-worker-${i + 1}` as const);
+        await Promise.all(payments.map((name) => sys.kill(name)));
         await sleep(1_500);
         await injector?.beforeFlush();
         at = now();
         await flusher.flushall();
         injector?.resume();
-        await sys.start("payments-worker");
-        detail = "payments worker SIGKILLed 1.5 s before, restarted after";
+        await Promise.all(payments.map((name) => sys.start(name)));
+        detail = `${o.workers > 1 ? "every" : "the"} payments worker SIGKILLed 1.5 s before, restarted after`;
       } else {
         // Two steps: in one WHERE clause Postgres may well call pg_terminate_backend on its own session.
         const sessions = await pgQuery<{ pid: number }>(
@@ -966,6 +978,7 @@ export function formatChaosReport(r: ChaosReport): string {
     .join(", ");
   const rows: Array<[string, string]> = [
     ["shoppers", `${r.shoppers} (seed ${r.options.seed})`],
+    ["workers", `${r.options.workers} of each (orders, payments)`],
     [
       "orders",
       `${a.orders.total}: FINISHED ${a.orders.FINISHED}, CANCELLED ${a.orders.CANCELLED} ` +

@@ -1,29 +1,47 @@
-// Starts the whole system as real processes — web instance(s), orders-worker, payments-worker — on fresh
-// databases and its own Redis key prefix, so a test can drive it over HTTP and kill any part of it.
+// Starts the whole system as real processes — web instance(s), orders worker(s), payments worker(s) — on
+// fresh databases and its own Redis key prefix, so a test can drive it over HTTP and kill any part of it.
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort, startProcess, type RunningProcess } from "@gozon/core/testing";
+import type { Service } from "@gozon/core/config";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
 export const ADMIN = { email: "admin@gozon.test", password: "admin-password-123" };
 
-type PartName = "orders-worker" | "payments-worker" | `web-${number}`;
+type WorkerKind = "orders-worker" | "payments-worker";
+/** `orders-worker` is short for `orders-worker-1`, so single-worker tests read as before. */
+export type PartName = WorkerKind | `${WorkerKind}-${number}` | `web-${number}`;
+type InstanceName = Exclude<PartName, WorkerKind>;
 
-type Part = { name: PartName; cwd: string; args: string[]; ready: RegExp; env: Record<string, string> };
+type Part = { name: InstanceName; cwd: string; args: string[]; ready: RegExp; env: Record<string, string> };
 
 export type SystemOptions = {
   webInstances?: number;
+  ordersWorkers?: number;
+  paymentsWorkers?: number;
   redisUrl?: string;
+  /** Postgres servers by service (e.g. payments on a second server); the rest use the test server. */
+  databaseServers?: Partial<Record<Service, string>>;
   env?: Record<string, string>;
 };
 
 export type System = Awaited<ReturnType<typeof startSystem>>;
 
-export async function startSystem({ webInstances = 1, redisUrl, env = {} }: SystemOptions = {}) {
-  const dbs: TestDatabases = await createTestDatabases("system");
+const instanceName = (name: PartName): InstanceName =>
+  name === "orders-worker" || name === "payments-worker" ? `${name}-1` : name;
+
+export async function startSystem({
+  webInstances = 1,
+  ordersWorkers = 1,
+  paymentsWorkers = 1,
+  redisUrl,
+  databaseServers,
+  env = {},
+}: SystemOptions = {}) {
+  const dbs: TestDatabases = await createTestDatabases("system", { servers: databaseServers });
   const redisPrefix = `test-sys-${randomBytes(4).toString("hex")}`;
   const common: Record<string, string> = {
     ORDERS_DATABASE_URL: dbs.urls.orders,
@@ -39,8 +57,8 @@ export async function startSystem({ webInstances = 1, redisUrl, env = {} }: Syst
     ...env,
   };
 
-  const parts = new Map<PartName, Part>();
-  const running = new Map<PartName, RunningProcess>();
+  const parts = new Map<InstanceName, Part>();
+  const running = new Map<InstanceName, RunningProcess>();
   const logs: string[] = [];
   const webUrls: string[] = [];
 
@@ -55,17 +73,24 @@ export async function startSystem({ webInstances = 1, redisUrl, env = {} }: Syst
       env: { PORT: String(port) },
     });
   }
-  for (const name of ["orders-worker", "payments-worker"] as const) {
-    parts.set(name, {
-      name,
-      cwd: path.join(repoRoot, "apps", name),
-      args: ["--import", "tsx", "src/main.ts"],
-      ready: new RegExp(`${name.replace("-", " ")} ready`),
-      env: {},
-    });
+  for (const [kind, count] of [
+    ["orders-worker", ordersWorkers],
+    ["payments-worker", paymentsWorkers],
+  ] as const) {
+    for (let i = 1; i <= count; i++) {
+      const name = `${kind}-${i}` as const;
+      parts.set(name, {
+        name,
+        cwd: path.join(repoRoot, "apps", kind),
+        args: ["--import", "tsx", "src/main.ts"],
+        ready: new RegExp(`${kind.replace("-", " ")} ready`),
+        env: { WORKER_NAME: name },
+      });
+    }
   }
 
-  const start = async (name: PartName) => {
+  const start = async (partName: PartName) => {
+    const name = instanceName(partName);
     const part = parts.get(name);
     if (!part) throw new Error(`no part ${name}`);
     const proc = startProcess("node", part.args, {
@@ -78,7 +103,8 @@ export async function startSystem({ webInstances = 1, redisUrl, env = {} }: Syst
   };
 
   /** Kills a part with SIGKILL (a crash: no cleanup runs) and keeps its output for diagnostics. */
-  const kill = async (name: PartName) => {
+  const kill = async (partName: PartName) => {
+    const name = instanceName(partName);
     const proc = running.get(name);
     if (!proc) return;
     running.delete(name);
@@ -106,6 +132,8 @@ export async function startSystem({ webInstances = 1, redisUrl, env = {} }: Syst
     dbs,
     redisPrefix,
     webUrls,
+    /** The processes running now, by instance name (`orders-worker-2`), e.g. for their pids. */
+    running: () => new Map(running),
     start,
     kill,
     /** The pid of a running part (to pause it with SIGSTOP from another process, as the e2e suite does). */
