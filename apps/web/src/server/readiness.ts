@@ -1,13 +1,13 @@
-import { Redis } from "ioredis";
 import pg from "pg";
 import type { ServiceDatabaseUrls } from "@gozon/core/config";
+import { createRedisClient, isCluster, masters, type RedisTarget } from "@gozon/core/infra/redis-client";
 
 export type ReadinessReport = { ready: boolean; checks: Record<string, "ok" | string> };
 
 const CHECK_TIMEOUT_MS = 2000;
 
 /** Pings each service database and Redis; each check gets its own connection so one outage names itself. */
-export function createReadiness(urls: ServiceDatabaseUrls, redisUrl: string) {
+export function createReadiness(urls: ServiceDatabaseUrls, redisTarget: string | RedisTarget) {
   const pools = Object.entries(urls).map(
     ([service, connectionString]) =>
       [
@@ -22,11 +22,14 @@ export function createReadiness(urls: ServiceDatabaseUrls, redisUrl: string) {
   );
   for (const [, pool] of pools) pool.on("error", () => {}); // an idle client dying is reported by the next check
   // No offline queue: while Redis is down a PING must fail now, not wait for a reconnect.
-  const redis = new Redis(redisUrl, {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-  });
+  const redis = createRedisClient(
+    typeof redisTarget === "string" ? { REDIS_URL: redisTarget } : redisTarget,
+    {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+    },
+  );
   redis.on("error", () => {});
 
   const withTimeout = <T>(promise: Promise<T>) =>
@@ -52,7 +55,11 @@ export function createReadiness(urls: ServiceDatabaseUrls, redisUrl: string) {
           "redis",
           await check(async () => {
             if (redis.status === "wait" || redis.status === "end") await redis.connect();
-            return redis.ping();
+            if (!isCluster(redis)) return redis.ping();
+            // A cluster is ready when it serves every slot and each master answers.
+            const state = /cluster_state:(\w+)/.exec(String(await redis.cluster("INFO")))?.[1];
+            if (state !== "ok") throw new Error(`cluster_state is ${state ?? "unknown"}`);
+            await Promise.all(masters(redis).map((node) => node.ping()));
           }),
         ])(),
       ]);

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@gozon/core/infra/redis-client";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import { tooManyRequests } from "../errors.ts";
 
@@ -41,7 +41,7 @@ const emailKey = (email: string) => createHash("sha256").update(email).digest("h
  * unreachable each limiter falls back to an in-process one instead of failing or letting everything in.
  */
 export function createAuthRateLimiter(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   settings: RateLimitSettings,
 ): AuthRateLimiter {
