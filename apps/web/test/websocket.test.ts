@@ -262,7 +262,7 @@ describe("WebSocket: access-token expiry", () => {
       },
     });
     const trpc = createTRPCClient<AppRouter>({ links: [wsLink({ client })] });
-    const events: Array<{ eventId: string; orderId: string }> = [];
+    const events: Array<{ position: number; orderId: string }> = [];
     const errors: unknown[] = [];
     let starts = 0;
     const subscription = trpc.orders.onStatusChange.subscribe(undefined, {
@@ -289,7 +289,7 @@ describe("WebSocket: access-token expiry", () => {
       expect(errors).toEqual([]);
       expect(refreshes).toBeGreaterThanOrEqual(1);
       expect(events.map((e) => e.orderId)).toEqual([before, missedWhileAway, after]);
-      expect(new Set(events.map((e) => e.eventId)).size).toBe(events.length);
+      expect(new Set(events.map((e) => e.position)).size).toBe(events.length);
     } finally {
       subscription.unsubscribe();
       await client.close();
