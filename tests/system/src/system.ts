@@ -17,12 +17,19 @@ type Part = { name: PartName; cwd: string; args: string[]; ready: RegExp; env: R
 export type SystemOptions = {
   webInstances?: number;
   redisUrl?: string;
+  /** REDIS_CLUSTER_NODES (`host:port,…`): every part runs against that Redis Cluster instead. */
+  redisClusterNodes?: string;
   env?: Record<string, string>;
 };
 
 export type System = Awaited<ReturnType<typeof startSystem>>;
 
-export async function startSystem({ webInstances = 1, redisUrl, env = {} }: SystemOptions = {}) {
+export async function startSystem({
+  webInstances = 1,
+  redisUrl,
+  redisClusterNodes,
+  env = {},
+}: SystemOptions = {}) {
   const dbs: TestDatabases = await createTestDatabases("system");
   const redisPrefix = `test-sys-${randomBytes(4).toString("hex")}`;
   const common: Record<string, string> = {
@@ -30,6 +37,7 @@ export async function startSystem({ webInstances = 1, redisUrl, env = {} }: Syst
     PAYMENTS_DATABASE_URL: dbs.urls.payments,
     IDENTITY_DATABASE_URL: dbs.urls.identity,
     REDIS_URL: redisUrl ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+    ...(redisClusterNodes !== undefined ? { REDIS_CLUSTER_NODES: redisClusterNodes } : {}),
     REDIS_PREFIX: redisPrefix,
     ADMIN_EMAIL: ADMIN.email,
     ADMIN_PASSWORD: ADMIN.password,
