@@ -10,10 +10,12 @@ import { Job, Queue } from "bullmq";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { freePort, startProcess, waitFor, type RunningProcess } from "@gozon/core/testing";
-import { bullPrefix, defaultJobOptions, QUEUES } from "@gozon/messaging/queues";
+import { masters, type RedisClient, type RedisTarget } from "@gozon/core/infra/redis-client";
+import { bullPrefix, createRedisConnection, defaultJobOptions, QUEUES } from "@gozon/messaging/queues";
 import { openChaosFeeds, type FeedCheck } from "./chaos-feeds.ts";
 import { audit, countOrders, type Audit } from "./invariants.ts";
 import { random } from "./load.ts";
+import { startRedisCluster } from "./redis-cluster.ts";
 import { ADMIN, startSystem, type System } from "./system.ts";
 
 export type ChaosOptions = {
@@ -39,6 +41,8 @@ export type ChaosOptions = {
   /** How long one request is retried (same Idempotency-Key) before the run counts it as failed. */
   requestDeadlineMs: number;
   settleTimeoutMs: number;
+  /** Run on a 3-master Redis Cluster (REDIS_CLUSTER_NODES) instead of one redis-server. */
+  redisCluster: boolean;
   /** Progress lines (the CLI prints them; tests may too). */
   log: (line: string) => void;
 };
@@ -58,6 +62,7 @@ export const defaultChaosOptions: ChaosOptions = {
   maxInFlight: 200,
   requestDeadlineMs: 90_000,
   settleTimeoutMs: 180_000,
+  redisCluster: false,
   log: () => {},
 };
 
@@ -295,11 +300,11 @@ function restClient(webUrls: string[], stats: ChaosReport["requests"], deadlineM
 }
 
 /** Re-publishes a share of the already-sent outbox messages of both services under new job ids. */
-function duplicateInjector(system: System, redisUrl: string, share: number, seed: number) {
+function duplicateInjector(system: System, redis: RedisTarget, share: number, seed: number) {
   const rnd = random(seed);
-  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const connection = createRedisConnection(redis);
   connection.on("error", () => {});
-  const prefix = bullPrefix({ REDIS_PREFIX: system.redisPrefix });
+  const prefix = bullPrefix({ ...redis, REDIS_PREFIX: system.redisPrefix });
   const queues = new Map<string, Queue>();
   const queue = (name: string) => {
     let q = queues.get(name);
@@ -572,9 +577,9 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
   };
 
   log(`starting redis-server and the system (2 web instances, both workers)…`);
-  const redisServer = await startRedisServer();
+  const redis = await startRedis(o.redisCluster);
   let system: System | undefined;
-  const flusher = new Redis(redisServer.url, { maxRetriesPerRequest: null });
+  const flusher = redis.client();
   flusher.on("error", () => {});
   let injector: ReturnType<typeof duplicateInjector> | undefined;
   let feeds: ReturnType<typeof openChaosFeeds> | undefined;
@@ -582,7 +587,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
   try {
     system = await startSystem({
       webInstances: 2,
-      redisUrl: redisServer.url,
+      ...redis.system,
       env: { RECONCILE_AFTER_MS: String(o.reconcileAfterMs) },
     });
     const sys = system;
@@ -729,7 +734,8 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
         await sleep(1_500);
         await injector?.beforeFlush();
         at = now();
-        await flusher.flushall();
+        // In a cluster FLUSHALL empties one node: every master is emptied (replicas follow them).
+        await Promise.all(masters(flusher).map((node) => node.flushall()));
         injector?.resume();
         await sys.start("payments-worker");
         detail = "payments worker SIGKILLed 1.5 s before, restarted after";
@@ -782,7 +788,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
         `${o.rate}/s (~${(plannedMs / 1000).toFixed(0)} s), ${faultPlan(o).length} faults, ` +
         `${Math.round(o.duplicateShare * 100)}% duplicates`,
     );
-    injector = duplicateInjector(sys, redisServer.url, o.duplicateShare, o.seed + 1);
+    injector = duplicateInjector(sys, redis.target, o.duplicateShare, o.seed + 1);
     let inFlight = 0;
     let maxLagMs = 0;
     const running = new Set<Promise<void>>();
@@ -946,8 +952,37 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     flusher.disconnect();
     lastOutput = system?.output();
     await system?.stop().catch(() => {});
-    await redisServer.process.stop("SIGKILL");
+    await redis.stop();
   }
+}
+
+/** One redis-server, or a 3-master Redis Cluster; how to reach it, and how to stop it. */
+async function startRedis(cluster: boolean): Promise<{
+  target: RedisTarget;
+  system: { redisUrl?: string; redisClusterNodes?: string };
+  client: () => RedisClient;
+  stop: () => Promise<void>;
+}> {
+  if (cluster) {
+    const started = await startRedisCluster({ masters: 3 });
+    const target: RedisTarget = {
+      REDIS_URL: "redis://127.0.0.1:1", // unused: the cluster wins
+      REDIS_CLUSTER_NODES: started.nodes.map(({ port }) => ({ host: "127.0.0.1", port, tls: false })),
+    };
+    return {
+      target,
+      system: { redisClusterNodes: started.nodesEnv },
+      client: () => createRedisConnection(target),
+      stop: started.stop,
+    };
+  }
+  const server = await startRedisServer();
+  return {
+    target: { REDIS_URL: server.url },
+    system: { redisUrl: server.url },
+    client: () => new Redis(server.url, { maxRetriesPerRequest: null }),
+    stop: async () => void (await server.process.stop("SIGKILL")),
+  };
 }
 
 /** Everything the last run's processes printed (for a failing run's diagnostics). */
@@ -1033,7 +1068,8 @@ export function formatChaosReport(r: ChaosReport): string {
   const shown = r.violations.slice(0, 20).map((v) => `    - ${v}`);
   if (r.violations.length > shown.length) shown.push(`    … and ${r.violations.length - shown.length} more`);
   return [
-    `Chaos run: ${r.options.orders} orders from ${r.options.shoppers} shoppers`,
+    `Chaos run: ${r.options.orders} orders from ${r.options.shoppers} shoppers` +
+      (r.options.redisCluster ? " on a 3-master Redis Cluster" : ""),
     ...lines,
     ...shown,
   ].join("\n");
