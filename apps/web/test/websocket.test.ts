@@ -262,7 +262,7 @@ describe("WebSocket: access-token expiry", () => {
       },
     });
     const trpc = createTRPCClient<AppRouter>({ links: [wsLink({ client })] });
-    const events: Array<{ position: number; orderId: string }> = [];
+    const events: Array<{ position: number; orderId?: string }> = [];
     const errors: unknown[] = [];
     let starts = 0;
     const subscription = trpc.orders.onStatusChange.subscribe(undefined, {
