@@ -361,6 +361,10 @@ function duplicateInjector(system: System, redis: RedisTarget, share: number, se
     }
   })();
 
+  // A completed job keeps the failedReason of an earlier attempt that was retried (a pg cut, say):
+  // only the failed set means the delivery failed for good.
+  const failedForGood = async (job: Job) => Boolean(job.failedReason) && (await job.isFailed());
+
   const jobsOf = async (list: InjectedDuplicate[]) => {
     const jobs: Array<Job | undefined> = [];
     for (let i = 0; i < list.length; i += 50) {
@@ -378,12 +382,12 @@ function duplicateInjector(system: System, redis: RedisTarget, share: number, se
       await running;
       const open = injected.filter((d) => !fixed.has(d.jobId));
       const jobs = await jobsOf(open);
-      open.forEach((d, i) => {
+      for (const [i, d] of open.entries()) {
         const job = jobs[i];
         // Still queued (or running) when Redis was emptied: that delivery may never happen.
-        const outcome = !job?.finishedOn ? "lost" : job.failedReason ? "failed" : "delivered";
+        const outcome = !job?.finishedOn ? "lost" : (await failedForGood(job)) ? "failed" : "delivered";
         fixed.set(d.jobId, outcome);
-      });
+      }
     },
     resume() {
       paused = false;
@@ -404,7 +408,7 @@ function duplicateInjector(system: System, redis: RedisTarget, share: number, se
       }
       for (const job of jobs) {
         if (!job) result.lostInFlush++;
-        else if (job.failedReason && job.finishedOn) result.failed++;
+        else if (job.finishedOn && (await failedForGood(job))) result.failed++;
         else if (job.finishedOn) result.delivered++;
         else result.pending++;
       }
