@@ -1,6 +1,6 @@
 // Orders, settle (step 6 of the saga): each payment result moves its order out of NEW exactly once.
 import { UnrecoverableError, Worker } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@gozon/core/infra/redis-client";
 import type { Logger } from "@gozon/core/logger";
 import { parseMessage } from "@gozon/messaging/contracts";
 import { QUEUES } from "@gozon/messaging/queues";
@@ -10,7 +10,7 @@ import type { OrdersWorkerMetrics } from "./metrics.ts";
 
 export type ResultsConsumerOptions = {
   db: SqlClient;
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   log: Logger;
   metrics: OrdersWorkerMetrics;

@@ -26,8 +26,8 @@ try {
   // Everything here is raw SQL on the hot path: plain `pg` (see sql-client.ts for the cost difference).
   const db = createSqlPool(databaseUrl);
   await db.$queryRaw`SELECT 1`;
-  const connection = createRedisConnection(config.REDIS_URL, "orders-worker", log);
-  const publisher = createRedisConnection(config.REDIS_URL, "orders-worker-pub", log);
+  const connection = createRedisConnection(config, "orders-worker", log);
+  const publisher = createRedisConnection(config, "orders-worker-pub", log);
   await pingRedis(connection, 5_000);
   await checkRedisPolicy(connection, log);
   const prefix = bullPrefix(config);

@@ -1,6 +1,6 @@
 // Consumer of `payments.requests`: validates each job against the contract, then hands it to the inbox.
 import { UnrecoverableError, Worker } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@gozon/core/infra/redis-client";
 import type { Logger } from "@gozon/core/logger";
 import { parseMessage } from "@gozon/messaging/contracts";
 import { QUEUES } from "@gozon/messaging/queues";
@@ -9,7 +9,7 @@ import { receivePaymentRequest } from "@gozon/payments/process-payment";
 
 export type RequestConsumerOptions = {
   db: TransactionalSqlClient;
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   log: Logger;
   /** Counts deliveries of a message the inbox had already processed. */

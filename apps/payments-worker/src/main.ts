@@ -19,7 +19,7 @@ try {
   const databaseUrl = serviceDatabaseUrls(config).payments;
   const db = createSqlPool(databaseUrl);
   await db.$queryRaw`SELECT 1`;
-  const redis = createRedisConnection(config.REDIS_URL, "payments-worker", log);
+  const redis = createRedisConnection(config, "payments-worker", log);
   await pingRedis(redis, 5_000);
   await checkRedisPolicy(redis, log);
   const prefix = bullPrefix(config);

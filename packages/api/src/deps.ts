@@ -1,4 +1,4 @@
-import { Redis } from "ioredis";
+import { createRedisClient, type RedisClient } from "@gozon/core/infra/redis-client";
 import { Counter, createRegistry, type Registry } from "@gozon/core/metrics";
 import { createOrderEventBus, type OrderEventBus } from "./live/order-event-bus.ts";
 import { serviceDatabaseUrls, type Config } from "@gozon/core/config";
@@ -37,7 +37,7 @@ export type ApiDeps = {
   /** The orders service's database: orders are written only through `@gozon/orders`. */
   ordersDb: SqlPool;
   /** Rate limits, and publishing on the order-events channel. */
-  redis: Redis;
+  redis: RedisClient;
   /** The clock of tokens and expiries (tests move it forward). */
   now: () => Date;
   /** Trust `X-Forwarded-For` for the client IP (set it only behind a proxy that overwrites the header). */
@@ -65,7 +65,7 @@ export type ApiDepsOptions = {
   identityDb?: IdentityClient;
   paymentsDb?: SqlPool;
   ordersDb?: SqlPool;
-  redis?: Redis;
+  redis?: RedisClient;
   now?: () => Date;
   trustProxy?: boolean;
   accountsOf?: AccountsOf;
@@ -99,10 +99,10 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
 
   let redis = options.redis;
   if (!redis) {
-    if (config.REDIS_URL === "embedded") {
+    if (config.REDIS_URL === "embedded" && !config.REDIS_CLUSTER_NODES) {
       throw new Error("REDIS_URL=embedded must be resolved to a redis:// URL before the API starts");
     }
-    const client = new Redis(config.REDIS_URL, { lazyConnect: false, maxRetriesPerRequest: 3 });
+    const client = createRedisClient(config, { lazyConnect: false, maxRetriesPerRequest: 3 });
     client.on("error", (error: Error) => log.warn({ err: error.message }, "redis connection error"));
     closers.push(() => client.quit().catch(() => client.disconnect()));
     redis = client;
@@ -114,7 +114,7 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
   const orderEventBus = () => {
     if (!orderEvents) {
       const bus = createOrderEventBus({
-        redisUrl: config.REDIS_URL,
+        redis: config,
         redisPrefix: config.REDIS_PREFIX,
         db: ordersDb,
         log,

@@ -207,12 +207,15 @@ export async function startApi(
 
 /** Removes only this run's keys (Redis is shared: never FLUSH). */
 async function deleteRedisKeys(deps: ApiDeps, prefix: string) {
-  let cursor = "0";
-  do {
-    const [next, keys] = await deps.redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 500);
-    cursor = next;
-    if (keys.length > 0) await deps.redis.del(...keys);
-  } while (cursor !== "0");
+  // Keys under the prefix, and those hash-tagged with it (`{prefix}:…`, e.g. the login counters).
+  for (const pattern of [`${prefix}:*`, `{${prefix}}:*`]) {
+    let cursor = "0";
+    do {
+      const [next, keys] = await deps.redis.scan(cursor, "MATCH", pattern, "COUNT", 500);
+      cursor = next;
+      if (keys.length > 0) await deps.redis.del(...keys);
+    } while (cursor !== "0");
+  }
 }
 
 export const uniqueEmail = (tag = "user") => `${tag}-${randomBytes(5).toString("hex")}@example.com`;

@@ -51,7 +51,7 @@ afterAll(async () => {
 
 /** A web process's bus; `pollMs` high by default so that healing is shown to come from elsewhere. */
 async function openBus(pollMs = 600_000): Promise<OrderEventBus> {
-  const bus = createOrderEventBus({ redisUrl: REDIS_URL, redisPrefix, db, log, pollMs });
+  const bus = createOrderEventBus({ redis: REDIS_URL, redisPrefix, db, log, pollMs });
   closers.push(() => bus.close());
   await bus.ready;
   return bus;

@@ -84,6 +84,41 @@ export const configSchema = z
       emptyAsUndefined,
       z.union([z.literal("embedded"), redisUrl]).default("redis://127.0.0.1:6379"),
     ),
+    /**
+     * Redis Cluster seed nodes, `host:port` or `redis://[:password@]host:port`, comma-separated. Set, it
+     * wins over REDIS_URL and every Redis user runs in cluster mode.
+     */
+    REDIS_CLUSTER_NODES: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .optional()
+        .transform((value, ctx) => {
+          if (value === undefined) return undefined;
+          const nodes: RedisNode[] = [];
+          const items = value.split(",").map((part) => part.trim());
+          for (const [index, item] of items.entries()) {
+            if (!item) continue;
+            const node = parseRedisNode(item);
+            if (!node) {
+              // The item is not echoed: a node URL may carry a password.
+              ctx.addIssue({
+                code: "custom",
+                message: `must list nodes like 10.0.0.1:7000 or redis://:secret@10.0.0.1:7000 (item ${index + 1} is not one)`,
+              });
+              return z.NEVER;
+            }
+            nodes.push(node);
+          }
+          if (nodes.length === 0) {
+            ctx.addIssue({ code: "custom", message: "must list at least one host:port" });
+            return z.NEVER;
+          }
+          return nodes;
+        }),
+    ),
+    /** Password of Redis (single node or every cluster node) when the URLs do not carry one. */
+    REDIS_PASSWORD: z.preprocess(emptyAsUndefined, z.string().optional()),
     /** Prefix of every Redis key and channel, so several systems (or test runs) can share one Redis. */
     REDIS_PREFIX: z
       .string()
@@ -216,6 +251,26 @@ export const configSchema = z
 
 export type Config = z.output<typeof configSchema>;
 
+/** One Redis Cluster seed node. */
+export type RedisNode = { host: string; port: number; username?: string; password?: string; tls: boolean };
+
+/** `host:port` or a redis:// / rediss:// URL with a port; undefined for anything else. */
+export function parseRedisNode(item: string): RedisNode | undefined {
+  const url = /^rediss?:\/\//.test(item) ? item : `redis://${item}`;
+  if (!URL.canParse(url)) return undefined;
+  const parsed = new URL(url);
+  const port = Number(parsed.port);
+  if (!parsed.hostname || !Number.isInteger(port) || port < 1 || port > 65535) return undefined;
+  if (parsed.pathname !== "" && parsed.pathname !== "/") return undefined;
+  return {
+    host: parsed.hostname.replace(/^\[|\]$/g, ""),
+    port,
+    ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+    ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+    tls: parsed.protocol === "rediss:",
+  };
+}
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
@@ -237,7 +292,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 }
 
 function secretLike(name: string) {
-  return /SECRET|PASSWORD/.test(name);
+  return /SECRET|PASSWORD|CLUSTER_NODES/.test(name);
 }
 
 /** Loads the config, or prints what is wrong and exits: a process must not start half-configured. */

@@ -7,6 +7,7 @@ import { DEV_ADMIN, loadConfigOrExit, repoRoot, serviceDatabaseUrls } from "@goz
 import { InfraError, delay, reason, safeUrl } from "@gozon/core/infra/common";
 import { resolvePostgres } from "@gozon/core/infra/postgres";
 import { resolveRedis } from "@gozon/core/infra/redis";
+import { describeRedisTarget } from "@gozon/core/infra/redis-client";
 import { createLogger } from "@gozon/core/logger";
 import { workerInstances } from "./instances.ts";
 import { supervise, type ChildSpec } from "./supervisor.ts";
@@ -98,7 +99,8 @@ async function main() {
 
   const redis = await resolveRedis(config, process.env, log);
   cleanups.push(redis.stop);
-  log.info({ source: redis.source, url: safeUrl(redis.url) }, `Redis: ${redis.source}`);
+  const redisWhere = redis.source === "cluster" ? describeRedisTarget(config) : safeUrl(redis.url);
+  log.info({ source: redis.source, url: redisWhere }, `Redis: ${redis.source}`);
   await stopIfRequested();
 
   const databases = serviceDatabaseUrls({ ...config, DATABASE_URL: postgres?.url ?? config.DATABASE_URL });

@@ -1,6 +1,6 @@
 // Gauges both workers expose: their outbox backlog and the depth of the queues they touch.
 import { Queue } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@gozon/core/infra/redis-client";
 import { Gauge, type Registry } from "@gozon/core/metrics";
 import type { SqlClient } from "./sql.ts";
 
@@ -33,7 +33,7 @@ export function registerOutboxGauges(registry: Registry, db: SqlClient) {
 /** Jobs per state of each queue (waiting, active, delayed, failed = dead-lettered). */
 export function registerQueueDepthGauge(
   registry: Registry,
-  connection: Redis,
+  connection: RedisClient,
   prefix: string,
   names: string[],
 ) {

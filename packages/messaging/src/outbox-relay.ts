@@ -14,7 +14,7 @@
 // be waiting, so the relay drains in a loop until a batch comes back short.
 import { setTimeout as sleep } from "node:timers/promises";
 import { Queue } from "bullmq";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@gozon/core/infra/redis-client";
 import type { Logger } from "@gozon/core/logger";
 import { deleteInBatches } from "@gozon/db/batches";
 import { failpoint } from "./failpoints.ts";
@@ -28,7 +28,7 @@ export type OutboxRelayOptions = {
   db: TransactionalSqlClient;
   /** The same database as `db`, for the LISTEN connection. */
   databaseUrl: string;
-  connection: Redis;
+  connection: RedisClient;
   /** BullMQ key prefix (see `bullPrefix`). */
   prefix: string;
   log: Logger;

@@ -1,7 +1,13 @@
 // Queue names, routing, job options and Redis connections: one place for every producer and consumer.
 import type { DefaultJobOptions, Queue } from "bullmq";
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import type { Config } from "@gozon/core/config";
+import {
+  createRedisClient,
+  isClusterTarget,
+  type RedisClient,
+  type RedisTarget,
+} from "@gozon/core/infra/redis-client";
 import type { Logger } from "@gozon/core/logger";
 import type { MessageType } from "./contracts.ts";
 
@@ -36,9 +42,18 @@ export const defaultJobOptions = {
   removeOnFail: { age: 7 * 24 * 60 * 60 },
 } satisfies DefaultJobOptions;
 
-/** BullMQ's key prefix, under the system's REDIS_PREFIX so several systems (or test runs) share a Redis. */
-export function bullPrefix(config: Pick<Config, "REDIS_PREFIX">) {
-  return `${config.REDIS_PREFIX}:bull`;
+/**
+ * BullMQ's key prefix, under the system's REDIS_PREFIX so several systems (or test runs) share a Redis.
+ * In a cluster BullMQ's Lua scripts touch many keys of a queue at once, and those must share a hash slot:
+ * BullMQ's documented answer is a hash-tagged prefix, `{gozon}`, which puts every queue of the system on
+ * one shard (the pub/sub channels and rate-limit keys still spread over the others).
+ */
+export function bullPrefix(
+  config: Pick<Config, "REDIS_PREFIX"> & Partial<Pick<Config, "REDIS_CLUSTER_NODES">>,
+) {
+  return isClusterTarget({ REDIS_URL: "", ...config })
+    ? `{${config.REDIS_PREFIX}}:bull`
+    : `${config.REDIS_PREFIX}:bull`;
 }
 
 /**
@@ -46,10 +61,14 @@ export function bullPrefix(config: Pick<Config, "REDIS_PREFIX">) {
  * (a blocking command must wait through a reconnect rather than fail); producers bound their own waits.
  * With `log`, an outage is logged once when it starts and once when it ends, not at every retry.
  */
-export function createRedisConnection(url: string, name?: string, log?: Logger) {
-  if (!/^rediss?:\/\//.test(url))
-    throw new Error(`REDIS_URL must be resolved to a redis:// URL (got ${url})`);
-  const redis = new Redis(url, { maxRetriesPerRequest: null, connectionName: name });
+export function createRedisConnection(target: RedisTarget, name?: string, log?: Logger): RedisClient;
+// Last, so `ReturnType<typeof createRedisConnection>` stays the single-node `Redis` that tests hold.
+export function createRedisConnection(url: string, name?: string, log?: Logger): Redis;
+export function createRedisConnection(target: string | RedisTarget, name?: string, log?: Logger) {
+  const resolved = typeof target === "string" ? { REDIS_URL: target } : target;
+  if (!isClusterTarget(resolved) && !/^rediss?:\/\//.test(resolved.REDIS_URL))
+    throw new Error(`REDIS_URL must be resolved to a redis:// URL (got ${resolved.REDIS_URL})`);
+  const redis = createRedisClient(resolved, { maxRetriesPerRequest: null, connectionName: name });
   let failing = false;
   redis.on("error", (err: Error) => {
     if (!failing) log?.warn({ err, connection: name }, "redis connection failing; retrying");
@@ -66,7 +85,7 @@ export function createRedisConnection(url: string, name?: string, log?: Logger) 
  * PINGs Redis, failing after `timeoutMs`: with `maxRetriesPerRequest: null` a command waits through
  * reconnects for ever, and a process must not sit silently at start when its Redis does not answer.
  */
-export async function pingRedis(redis: Redis, timeoutMs = 10_000): Promise<void> {
+export async function pingRedis(redis: RedisClient, timeoutMs = 10_000): Promise<void> {
   await withTimeout(redis.ping(), timeoutMs, `Redis did not answer within ${timeoutMs} ms`);
 }
 

@@ -1,6 +1,6 @@
 // Helpers for tests that share one Redis: each run uses its own key prefix and removes only its own keys.
 import { randomUUID } from "node:crypto";
-import type { Redis } from "ioredis";
+import { isCluster, masters, type RedisClient } from "@gozon/core/infra/redis-client";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { freePort, startProcess } from "@gozon/core/testing";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
@@ -11,15 +11,25 @@ export function uniqueRedisPrefix(label: string) {
   return `test-${label}-${process.pid}-${randomUUID().slice(0, 8)}`;
 }
 
-/** Deletes every key under `prefix:` (SCAN + UNLINK; never FLUSH a shared Redis). */
-export async function deleteKeysWithPrefix(redis: Redis, prefix: string) {
+/**
+ * Deletes every key under `prefix:` and `{prefix}:` (the hash-tagged BullMQ prefix of cluster mode):
+ * SCAN + UNLINK, never FLUSH a shared Redis. In a cluster each master is scanned, and keys are unlinked
+ * one by one through the cluster client, since one UNLINK of keys in different slots is refused.
+ */
+export async function deleteKeysWithPrefix(redis: RedisClient, prefix: string) {
   if (!/^test-/.test(prefix)) throw new Error(`refusing to delete keys outside a test prefix: ${prefix}`);
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.unlink(...keys);
-  } while (cursor !== "0");
+  for (const node of masters(redis)) {
+    for (const pattern of [`${prefix}:*`, `{${prefix}}:*`]) {
+      let cursor = "0";
+      do {
+        const [next, keys] = await node.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+        cursor = next;
+        if (keys.length === 0) continue;
+        if (isCluster(redis)) await Promise.all(keys.map((key) => redis.unlink(key)));
+        else await redis.unlink(...keys);
+      } while (cursor !== "0");
+    }
+  }
 }
 
 /**

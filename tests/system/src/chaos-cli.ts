@@ -36,6 +36,7 @@ const { values } = parseArgs({
   options: {
     help: { type: "boolean", short: "h" },
     json: { type: "string" },
+    "redis-cluster": { type: "boolean" },
     ...Object.fromEntries(Object.keys(numeric).map((key) => [flag(key), { type: "string" as const }])),
   },
 });
@@ -48,6 +49,9 @@ if (values.help) {
     const fallback = defaultChaosOptions[key as Key];
     out(`  --${flag(key).padEnd(20)} ${env.padEnd(26)} ${what} (default ${fallback})`);
   }
+  out(
+    `  --redis-cluster          CHAOS_REDIS_CLUSTER=1      run on a 3-master Redis Cluster (FLUSHALL empties every master)`,
+  );
   out(`  --json FILE              also write the report as JSON`);
   process.exit(0);
 }
@@ -63,6 +67,8 @@ for (const [key, [env]] of Object.entries(numeric)) {
   }
   (options as Record<string, unknown>)[key] = value;
 }
+
+if (values["redis-cluster"] || process.env.CHAOS_REDIS_CLUSTER === "1") options.redisCluster = true;
 
 const report = await runChaos(options);
 if (report.violations.length > 0) {

@@ -10,10 +10,12 @@ import { Job, Queue } from "bullmq";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { freePort, startProcess, waitFor, type RunningProcess } from "@gozon/core/testing";
-import { bullPrefix, defaultJobOptions, QUEUES } from "@gozon/messaging/queues";
+import { masters, type RedisClient, type RedisTarget } from "@gozon/core/infra/redis-client";
+import { bullPrefix, createRedisConnection, defaultJobOptions, QUEUES } from "@gozon/messaging/queues";
 import { openChaosFeeds, type FeedCheck } from "./chaos-feeds.ts";
 import { audit, countOrders, type Audit } from "./invariants.ts";
 import { random } from "./load.ts";
+import { startRedisCluster } from "./redis-cluster.ts";
 import { ADMIN, startSystem, type System } from "./system.ts";
 
 export type ChaosOptions = {
@@ -41,6 +43,8 @@ export type ChaosOptions = {
   /** How long one request is retried (same Idempotency-Key) before the run counts it as failed. */
   requestDeadlineMs: number;
   settleTimeoutMs: number;
+  /** Run on a 3-master Redis Cluster (REDIS_CLUSTER_NODES) instead of one redis-server. */
+  redisCluster: boolean;
   /** Progress lines (the CLI prints them; tests may too). */
   log: (line: string) => void;
 };
@@ -61,6 +65,7 @@ export const defaultChaosOptions: ChaosOptions = {
   maxInFlight: 200,
   requestDeadlineMs: 90_000,
   settleTimeoutMs: 180_000,
+  redisCluster: false,
   log: () => {},
 };
 
@@ -298,11 +303,11 @@ function restClient(webUrls: string[], stats: ChaosReport["requests"], deadlineM
 }
 
 /** Re-publishes a share of the already-sent outbox messages of both services under new job ids. */
-function duplicateInjector(system: System, redisUrl: string, share: number, seed: number) {
+function duplicateInjector(system: System, redis: RedisTarget, share: number, seed: number) {
   const rnd = random(seed);
-  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const connection = createRedisConnection(redis);
   connection.on("error", () => {});
-  const prefix = bullPrefix({ REDIS_PREFIX: system.redisPrefix });
+  const prefix = bullPrefix({ ...redis, REDIS_PREFIX: system.redisPrefix });
   const queues = new Map<string, Queue>();
   const queue = (name: string) => {
     let q = queues.get(name);
@@ -359,6 +364,10 @@ function duplicateInjector(system: System, redisUrl: string, share: number, seed
     }
   })();
 
+  // A completed job keeps the failedReason of an earlier attempt that was retried (a pg cut, say):
+  // only the failed set means the delivery failed for good.
+  const failedForGood = async (job: Job) => Boolean(job.failedReason) && (await job.isFailed());
+
   const jobsOf = async (list: InjectedDuplicate[]) => {
     const jobs: Array<Job | undefined> = [];
     for (let i = 0; i < list.length; i += 50) {
@@ -376,12 +385,12 @@ function duplicateInjector(system: System, redisUrl: string, share: number, seed
       await running;
       const open = injected.filter((d) => !fixed.has(d.jobId));
       const jobs = await jobsOf(open);
-      open.forEach((d, i) => {
+      for (const [i, d] of open.entries()) {
         const job = jobs[i];
         // Still queued (or running) when Redis was emptied: that delivery may never happen.
-        const outcome = !job?.finishedOn ? "lost" : job.failedReason ? "failed" : "delivered";
+        const outcome = !job?.finishedOn ? "lost" : (await failedForGood(job)) ? "failed" : "delivered";
         fixed.set(d.jobId, outcome);
-      });
+      }
     },
     resume() {
       paused = false;
@@ -402,7 +411,7 @@ function duplicateInjector(system: System, redisUrl: string, share: number, seed
       }
       for (const job of jobs) {
         if (!job) result.lostInFlush++;
-        else if (job.failedReason && job.finishedOn) result.failed++;
+        else if (job.finishedOn && (await failedForGood(job))) result.failed++;
         else if (job.finishedOn) result.delivered++;
         else result.pending++;
       }
@@ -575,10 +584,13 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     reLogins: 0,
   };
 
-  log(`starting redis-server and the system (2 web instances, ${o.workers} of each worker)…`);
-  const redisServer = await startRedisServer();
+  log(
+    `starting ${o.redisCluster ? "a 3-master Redis Cluster" : "redis-server"} and the system ` +
+      `(2 web instances, ${o.workers} of each worker)…`,
+  );
+  const redis = await startRedis(o.redisCluster);
   let system: System | undefined;
-  const flusher = new Redis(redisServer.url, { maxRetriesPerRequest: null });
+  const flusher = redis.client();
   flusher.on("error", () => {});
   let injector: ReturnType<typeof duplicateInjector> | undefined;
   let feeds: ReturnType<typeof openChaosFeeds> | undefined;
@@ -588,7 +600,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
       webInstances: 2,
       ordersWorkers: o.workers,
       paymentsWorkers: o.workers,
-      redisUrl: redisServer.url,
+      ...redis.system,
       env: { RECONCILE_AFTER_MS: String(o.reconcileAfterMs) },
     });
     const sys = system;
@@ -741,7 +753,8 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
         await sleep(1_500);
         await injector?.beforeFlush();
         at = now();
-        await flusher.flushall();
+        // In a cluster FLUSHALL empties one node: every master is emptied (replicas follow them).
+        await Promise.all(masters(flusher).map((node) => node.flushall()));
         injector?.resume();
         await Promise.all(payments.map((name) => sys.start(name)));
         detail = `${o.workers > 1 ? "every" : "the"} payments worker SIGKILLed 1.5 s before, restarted after`;
@@ -794,7 +807,7 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
         `${o.rate}/s (~${(plannedMs / 1000).toFixed(0)} s), ${faultPlan(o).length} faults, ` +
         `${Math.round(o.duplicateShare * 100)}% duplicates`,
     );
-    injector = duplicateInjector(sys, redisServer.url, o.duplicateShare, o.seed + 1);
+    injector = duplicateInjector(sys, redis.target, o.duplicateShare, o.seed + 1);
     let inFlight = 0;
     let maxLagMs = 0;
     const running = new Set<Promise<void>>();
@@ -958,8 +971,37 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
     flusher.disconnect();
     lastOutput = system?.output();
     await system?.stop().catch(() => {});
-    await redisServer.process.stop("SIGKILL");
+    await redis.stop();
   }
+}
+
+/** One redis-server, or a 3-master Redis Cluster; how to reach it, and how to stop it. */
+async function startRedis(cluster: boolean): Promise<{
+  target: RedisTarget;
+  system: { redisUrl?: string; redisClusterNodes?: string };
+  client: () => RedisClient;
+  stop: () => Promise<void>;
+}> {
+  if (cluster) {
+    const started = await startRedisCluster({ masters: 3 });
+    const target: RedisTarget = {
+      REDIS_URL: "redis://127.0.0.1:1", // unused: the cluster wins
+      REDIS_CLUSTER_NODES: started.nodes.map(({ port }) => ({ host: "127.0.0.1", port, tls: false })),
+    };
+    return {
+      target,
+      system: { redisClusterNodes: started.nodesEnv },
+      client: () => createRedisConnection(target),
+      stop: started.stop,
+    };
+  }
+  const server = await startRedisServer();
+  return {
+    target: { REDIS_URL: server.url },
+    system: { redisUrl: server.url },
+    client: () => new Redis(server.url, { maxRetriesPerRequest: null }),
+    stop: async () => void (await server.process.stop("SIGKILL")),
+  };
 }
 
 /** Everything the last run's processes printed (for a failing run's diagnostics). */
@@ -1046,7 +1088,8 @@ export function formatChaosReport(r: ChaosReport): string {
   const shown = r.violations.slice(0, 20).map((v) => `    - ${v}`);
   if (r.violations.length > shown.length) shown.push(`    … and ${r.violations.length - shown.length} more`);
   return [
-    `Chaos run: ${r.options.orders} orders from ${r.options.shoppers} shoppers`,
+    `Chaos run: ${r.options.orders} orders from ${r.options.shoppers} shoppers` +
+      (r.options.redisCluster ? " on a 3-master Redis Cluster" : ""),
     ...lines,
     ...shown,
   ].join("\n");

@@ -25,6 +25,8 @@ export type SystemOptions = {
   redisUrl?: string;
   /** Postgres servers by service (e.g. payments on a second server); the rest use the test server. */
   databaseServers?: Partial<Record<Service, string>>;
+  /** REDIS_CLUSTER_NODES (`host:port,…`): every part runs against that Redis Cluster instead. */
+  redisClusterNodes?: string;
   env?: Record<string, string>;
 };
 
@@ -38,6 +40,7 @@ export async function startSystem({
   ordersWorkers = 1,
   paymentsWorkers = 1,
   redisUrl,
+  redisClusterNodes,
   databaseServers,
   env = {},
 }: SystemOptions = {}) {
@@ -48,6 +51,7 @@ export async function startSystem({
     PAYMENTS_DATABASE_URL: dbs.urls.payments,
     IDENTITY_DATABASE_URL: dbs.urls.identity,
     REDIS_URL: redisUrl ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+    ...(redisClusterNodes !== undefined ? { REDIS_CLUSTER_NODES: redisClusterNodes } : {}),
     REDIS_PREFIX: redisPrefix,
     ADMIN_EMAIL: ADMIN.email,
     ADMIN_PASSWORD: ADMIN.password,
@@ -137,7 +141,7 @@ export async function startSystem({
     start,
     kill,
     /** The pid of a running part (to pause it with SIGSTOP from another process, as the e2e suite does). */
-    pid: (name: PartName) => running.get(name)?.child.pid,
+    pid: (name: PartName) => running.get(instanceName(name))?.child.pid,
     async restart(name: PartName) {
       await kill(name);
       return start(name);

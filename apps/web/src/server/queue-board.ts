@@ -15,7 +15,7 @@ import { bullPrefix, createRedisConnection, QUEUES } from "@gozon/messaging/queu
 export const QUEUE_BOARD_PATH = "/api/admin/queues";
 
 export function createQueueBoard(deps: ApiDeps) {
-  const connection = createRedisConnection(deps.config.REDIS_URL, "web-queue-board");
+  const connection = createRedisConnection(deps.config, "web-queue-board");
   const prefix = bullPrefix(deps.config);
   const queues = Object.values(QUEUES).map((name) => new Queue(name, { connection, prefix }));
   const serverAdapter = new ExpressAdapter();

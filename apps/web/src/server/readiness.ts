@@ -1,7 +1,7 @@
-import { Redis } from "ioredis";
 import pg from "pg";
 import type { ServiceDatabaseUrls } from "@gozon/core/config";
 import type { Logger } from "@gozon/core/logger";
+import { createRedisClient, isCluster, masters, type RedisTarget } from "@gozon/core/infra/redis-client";
 
 class CheckTimeout extends Error {}
 
@@ -14,7 +14,7 @@ export type ReadinessReport = { ready: boolean; checks: Record<string, "ok" | "u
 const CHECK_TIMEOUT_MS = 2000;
 
 /** Pings each service database and Redis; each check gets its own connection so one outage names itself. */
-export function createReadiness(urls: ServiceDatabaseUrls, redisUrl: string, log?: Logger) {
+export function createReadiness(urls: ServiceDatabaseUrls, redisTarget: string | RedisTarget, log?: Logger) {
   const pools = Object.entries(urls).map(
     ([service, connectionString]) =>
       [
@@ -29,11 +29,14 @@ export function createReadiness(urls: ServiceDatabaseUrls, redisUrl: string, log
   );
   for (const [, pool] of pools) pool.on("error", () => {}); // an idle client dying is reported by the next check
   // No offline queue: while Redis is down a PING must fail now, not wait for a reconnect.
-  const redis = new Redis(redisUrl, {
-    lazyConnect: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-  });
+  const redis = createRedisClient(
+    typeof redisTarget === "string" ? { REDIS_URL: redisTarget } : redisTarget,
+    {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+    },
+  );
   redis.on("error", () => {});
 
   const withTimeout = <T>(promise: Promise<T>) =>
@@ -64,7 +67,11 @@ export function createReadiness(urls: ServiceDatabaseUrls, redisUrl: string, log
           "redis",
           await check("redis", async () => {
             if (redis.status === "wait" || redis.status === "end") await redis.connect();
-            return redis.ping();
+            if (!isCluster(redis)) return redis.ping();
+            // A cluster is ready when it serves every slot and each master answers.
+            const state = /cluster_state:(\w+)/.exec(String(await redis.cluster("INFO")))?.[1];
+            if (state !== "ok") throw new Error(`cluster_state is ${state ?? "unknown"}`);
+            await Promise.all(masters(redis).map((node) => node.ping()));
           }),
         ])(),
       ]);

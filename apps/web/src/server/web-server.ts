@@ -20,13 +20,16 @@ const TOKEN_PURGE_INTERVAL_MS = 60 * 60 * 1000;
 
 /** One process, one port: health probes and (later) the API are answered here, everything else by Next. */
 export async function startWebServer({ config, log, dir, dev }: WebServerOptions) {
-  if (config.REDIS_URL === "embedded" || config.DATABASE_URL === "embedded") {
+  if (
+    (config.REDIS_URL === "embedded" && !config.REDIS_CLUSTER_NODES) ||
+    config.DATABASE_URL === "embedded"
+  ) {
     throw new Error("`embedded` is resolved by the launcher: start the web process with `npm start`");
   }
   const app = next({ dev, dir });
   const handleNext = app.getRequestHandler();
   await app.prepare();
-  const readiness = createReadiness(serviceDatabaseUrls(config), config.REDIS_URL, log);
+  const readiness = createReadiness(serviceDatabaseUrls(config), config, log);
   const deps = createApiDeps(config, {
     log,
     trustProxy: config.TRUST_PROXY,

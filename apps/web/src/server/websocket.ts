@@ -72,12 +72,7 @@ export function attachWebSocket(server: http.Server, deps: ApiDeps) {
       if (sessionId === null || session.sessionId === sessionId) endSession(ws, "session revoked");
     }
   };
-  const revocations = subscribeSessionRevocations(
-    deps.config.REDIS_URL,
-    deps.config.REDIS_PREFIX,
-    deps.log,
-    revoked,
-  );
+  const revocations = subscribeSessionRevocations(deps.config, deps.config.REDIS_PREFIX, deps.log, revoked);
 
   const handler = applyWSSHandler({
     wss,

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@gozon/core/infra/redis-client";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import { serviceUnavailable, tooManyRequests } from "../errors.ts";
 
@@ -109,7 +109,7 @@ type LoginScript = (
  * to an in-process limiter.
  */
 export function createAuthRateLimiter(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   settings: RateLimitSettings,
 ): AuthRateLimiter {
@@ -125,13 +125,17 @@ export function createAuthRateLimiter(
   const registerIp = limiter("register-ip", settings.registerPerIp);
   const registerEmail = limiter("register-email", settings.registerPerEmail);
 
+  // One script touches all four counters, and a Redis Cluster runs a script only on keys of one hash
+  // slot: the `{<prefix>}` hash tag (the one BullMQ's keys use too) puts every login counter in one
+  // slot. Login traffic is light, so one shard carries it easily.
   const loginKeys = (ip: string, email: string) => {
     const emailDigest = digest(email);
+    const tag = `{${prefix}}:rl`;
     return [
-      `${prefix}:rl:login-pair:${digest(`${ip}\n${email}`)}`,
-      `${prefix}:rl:login-ip:${digest(ip)}`,
-      `${prefix}:rl:login-email:${emailDigest}`,
-      `${prefix}:rl:login-email-next:${emailDigest}`,
+      `${tag}:login-pair:${digest(`${ip}\n${email}`)}`,
+      `${tag}:login-ip:${digest(ip)}`,
+      `${tag}:login-email:${emailDigest}`,
+      `${tag}:login-email-next:${emailDigest}`,
     ] as const;
   };
   const consumeLogin = (...args: Parameters<LoginScript>) =>

@@ -1,6 +1,6 @@
 // Revoked sessions, announced to every web instance over Redis pub/sub: a logout or a refresh-token
 // family revoked for reuse must also end that session's open WebSockets, wherever they are connected.
-import { Redis } from "ioredis";
+import { createRedisClient, type RedisTarget } from "@gozon/core/infra/redis-client";
 import { z } from "zod";
 import type { Logger } from "@gozon/core/logger";
 import type { SessionRevocation } from "./tokens.ts";
@@ -23,15 +23,16 @@ export async function publishSessionRevoked(
 
 /** One subscriber connection per web process; `ready` resolves once Redis confirmed the subscription. */
 export function subscribeSessionRevocations(
-  redisUrl: string,
+  redis: string | RedisTarget,
   redisPrefix: string,
   log: Logger,
   onRevoked: (revocation: SessionRevocation) => void,
 ) {
   const channel = sessionRevocationsChannel(redisPrefix);
   // ioredis re-subscribes after a reconnect; a revocation published meanwhile is lost, and the socket
-  // then ends at its access token's expiry (minutes) instead.
-  const subscriber = new Redis(redisUrl, {
+  // then ends at its access token's expiry (minutes) instead. In a cluster: plain pub/sub, for the
+  // reasons given in order-event-bus.ts.
+  const subscriber = createRedisClient(typeof redis === "string" ? { REDIS_URL: redis } : redis, {
     maxRetriesPerRequest: null,
     connectionName: "web-session-revocations",
   });

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes, randomUUID } from "node:crypto";
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@gozon/core/infra/redis-client";
 import { SignJWT, errors as joseErrors, jwtVerify } from "jose";
 import type { Logger } from "@gozon/core/logger";
 import { deleteInBatches } from "@gozon/db/batches";
@@ -155,7 +155,7 @@ export function createRefreshTokens(opts: {
   /** Told after a revocation, so that the session's open sockets close too (on every web instance). */
   onRevoked?: (revocation: SessionRevocation) => Promise<void>;
   /** Where just-rotated tokens' successors wait out the grace period (`<prefix>:rt-grace:*`). */
-  grace: { redis: Redis; prefix: string };
+  grace: { redis: RedisClient; prefix: string };
   familyMaxSeconds?: number;
 }): RefreshTokens {
   const { db, now, log } = opts;

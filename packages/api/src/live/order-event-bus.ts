@@ -8,7 +8,7 @@
 // bus reads the log after the last position it delivered (on the hole, on the reconnect, and on a short
 // poll) and delivers what it finds first. Listeners therefore see every change once, in position order.
 import { setTimeout as sleep } from "node:timers/promises";
-import { Redis } from "ioredis";
+import { createRedisClient, type RedisTarget } from "@gozon/core/infra/redis-client";
 import type { Logger } from "@gozon/core/logger";
 import type { SqlClient } from "@gozon/messaging/sql";
 import { orderEventsChannel, parseOrderEvent, type OrderEvent } from "@gozon/orders/order-events";
@@ -28,7 +28,8 @@ export type OrderEventBus = {
 };
 
 export type OrderEventBusOptions = {
-  redisUrl: string;
+  /** A redis:// URL, or the config naming a cluster (REDIS_CLUSTER_NODES). */
+  redis: string | RedisTarget;
   redisPrefix: string;
   db: SqlClient;
   log: Logger;
@@ -42,7 +43,7 @@ const PAGE = 500;
 const MAX_HELD = 10_000;
 
 export function createOrderEventBus({
-  redisUrl,
+  redis,
   redisPrefix,
   db,
   log,
@@ -109,7 +110,14 @@ export function createOrderEventBus({
   };
 
   // A subscriber connection can do nothing else, hence its own; ioredis re-subscribes after a reconnect.
-  const subscriber = new Redis(redisUrl, {
+  //
+  // In a cluster this stays plain SUBSCRIBE/PUBLISH, not sharded SSUBSCRIBE/SPUBLISH: one channel carries
+  // every change, so sharding would put it all on one shard anyway (no gain), while a plain message
+  // reaches every node and ioredis's cluster subscriber simply re-subscribes on any surviving node after
+  // a failover (a sharded subscriber must follow its slot to the new master). The volume is one small
+  // message per order change; the cluster bus carries that easily. Anything lost in a failover is read
+  // from the log, as below.
+  const subscriber = createRedisClient(typeof redis === "string" ? { REDIS_URL: redis } : redis, {
     maxRetriesPerRequest: null,
     connectionName: `${redisPrefix}:web-order-events`,
   });

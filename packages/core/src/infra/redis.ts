@@ -2,10 +2,17 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { Redis } from "ioredis";
 import type { Config } from "../config.ts";
+import {
+  createRedisClient,
+  describeRedisTarget,
+  isClusterTarget,
+  masters,
+  type RedisClient,
+} from "./redis-client.ts";
 import type { Logger } from "../logger.ts";
 import { InfraError, portFromEnv, reason, safeUrl, startServerProcess, waitUntilAnswers } from "./common.ts";
 
-export type RedisSource = "configured" | "local" | "embedded";
+export type RedisSource = "configured" | "local" | "embedded" | "cluster";
 
 export interface ResolvedRedis {
   url: string;
@@ -28,10 +35,21 @@ const nothingToStop = async () => {};
  * answers, else (or with REDIS_URL=embedded) a redis-server from the PATH with its data under DATA_DIR.
  */
 export async function resolveRedis(
-  config: Pick<Config, "REDIS_URL" | "DATA_DIR">,
+  config: Pick<Config, "REDIS_URL" | "DATA_DIR"> &
+    Partial<Pick<Config, "REDIS_CLUSTER_NODES" | "REDIS_PASSWORD">>,
   env: NodeJS.ProcessEnv,
   log: Logger,
 ): Promise<ResolvedRedis> {
+  if (isClusterTarget(config)) {
+    const problem = await pingCluster(config);
+    if (problem !== undefined) {
+      throw new InfraError(
+        `REDIS_CLUSTER_NODES (${describeRedisTarget(config)}) is not a working Redis Cluster: ${problem}. ` +
+          "Start that cluster or fix REDIS_CLUSTER_NODES (it wins over REDIS_URL), or unset it.",
+      );
+    }
+    return { url: config.REDIS_URL, source: "cluster", stop: nothingToStop };
+  }
   // The config fills in the default URL, so only the raw environment tells whether one was configured.
   const raw = env.REDIS_URL?.trim();
   if (raw && raw !== "embedded") {
@@ -53,22 +71,64 @@ export async function resolveRedis(
   return startEmbedded(path.resolve(config.DATA_DIR, "redis"), port, log);
 }
 
-/** Warns when Redis may evict keys: queued jobs and locks would silently disappear under memory pressure. */
-export async function checkRedisPolicy(redis: Redis, log: Logger): Promise<void> {
-  try {
-    const reply: unknown = await redis.config("GET", "maxmemory-policy");
-    const policy = Array.isArray(reply)
-      ? reply[1]
-      : (reply as Record<string, unknown> | null)?.["maxmemory-policy"];
-    if (policy !== "noeviction") {
+/**
+ * Warns when Redis may evict keys: queued jobs and locks would silently disappear under memory pressure.
+ * In a cluster every master is asked (a replica takes its policy from its own config, and becomes a
+ * master at a failover, so the operator must set it everywhere; the masters are what we can see now).
+ */
+export async function checkRedisPolicy(redis: RedisClient, log: Logger): Promise<void> {
+  for (const node of masters(redis)) {
+    const where = `${node.options.host ?? "?"}:${node.options.port ?? "?"}`;
+    try {
+      const reply: unknown = await node.config("GET", "maxmemory-policy");
+      const policy = Array.isArray(reply)
+        ? reply[1]
+        : (reply as Record<string, unknown> | null)?.["maxmemory-policy"];
+      if (policy !== "noeviction") {
+        log.warn(
+          { policy, node: where },
+          "Redis maxmemory-policy is not noeviction: under memory pressure it may drop queued jobs; " +
+            "set maxmemory-policy noeviction",
+        );
+      }
+    } catch (err) {
       log.warn(
-        { policy },
-        "Redis maxmemory-policy is not noeviction: under memory pressure it may drop queued jobs; " +
-          "set maxmemory-policy noeviction",
+        { err, node: where },
+        "could not read Redis maxmemory-policy (CONFIG disabled?); make sure it is noeviction",
       );
     }
-  } catch (err) {
-    log.warn({ err }, "could not read Redis maxmemory-policy (CONFIG disabled?); make sure it is noeviction");
+  }
+}
+
+/**
+ * Undefined when the cluster answers and says `cluster_state:ok` (every slot served), else why not.
+ * Exported for readiness-style probes; bounded by `timeoutMs`.
+ */
+export async function pingCluster(
+  target: Parameters<typeof createRedisClient>[0],
+  timeoutMs = 5_000,
+): Promise<string | undefined> {
+  const cluster = createRedisClient(target, {
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    commandTimeout: timeoutMs,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    clusterRetryStrategy: () => null,
+  });
+  let cause: unknown;
+  cluster.on("error", (error) => (cause ??= error));
+  try {
+    await cluster.connect();
+    const info = await cluster.cluster("INFO");
+    const state = /cluster_state:(\w+)/.exec(String(info))?.[1];
+    if (state !== "ok") return `cluster_state is ${state ?? "unknown"}`;
+    await Promise.all(masters(cluster).map((node) => node.ping()));
+    return undefined;
+  } catch (error) {
+    return reason(cause ?? error);
+  } finally {
+    cluster.disconnect();
   }
 }
 

@@ -1,0 +1,90 @@
+// The one place Redis clients are made: a single `Redis` from REDIS_URL, or a `Cluster` when
+// REDIS_CLUSTER_NODES is set (it wins). Every Redis user (queues, pub/sub, rate limits, readiness, the
+// launcher's probe) goes through here, so the two modes cannot drift apart.
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
+import type { Config, RedisNode } from "../config.ts";
+import { safeUrl } from "./common.ts";
+
+export type RedisClient = Redis | Cluster;
+
+/** What picks and reaches Redis; the cluster fields are optional so single-node callers need not name them. */
+export type RedisTarget = Pick<Config, "REDIS_URL"> &
+  Partial<Pick<Config, "REDIS_CLUSTER_NODES" | "REDIS_PASSWORD">>;
+
+/** Options of a client that have a cluster-wide meaning too (see `createRedisClient`). */
+export type RedisClientOptions = RedisOptions & Pick<ClusterOptions, "clusterRetryStrategy">;
+
+export function isClusterTarget(target: RedisTarget): target is RedisTarget & {
+  REDIS_CLUSTER_NODES: RedisNode[];
+} {
+  return target.REDIS_CLUSTER_NODES !== undefined && target.REDIS_CLUSTER_NODES.length > 0;
+}
+
+export function isCluster(client: RedisClient): client is Cluster {
+  return client instanceof Cluster;
+}
+
+/**
+ * A Redis client for `target`. `options` are per-connection options (they apply to every node's
+ * connection in cluster mode); `lazyConnect`, `enableOfflineQueue` and `retryStrategy` also steer the
+ * cluster as a whole, so a probe that must fail fast fails fast in both modes.
+ */
+export function createRedisClient(target: RedisTarget, options: RedisClientOptions = {}): RedisClient {
+  if (isClusterTarget(target))
+    return createCluster(target.REDIS_CLUSTER_NODES, target.REDIS_PASSWORD, options);
+  if (target.REDIS_URL === "embedded") {
+    throw new Error("REDIS_URL=embedded must be resolved to a redis:// URL before a client is made");
+  }
+  const { clusterRetryStrategy: _unused, ...redisOptions } = options;
+  // REDIS_PASSWORD only when set: a password in the URL (or none) stays exactly as before.
+  return new Redis(target.REDIS_URL, {
+    ...(target.REDIS_PASSWORD !== undefined ? { password: target.REDIS_PASSWORD } : {}),
+    ...redisOptions,
+  });
+}
+
+function createCluster(nodes: RedisNode[], password: string | undefined, options: RedisClientOptions) {
+  const { lazyConnect, enableOfflineQueue, retryStrategy, clusterRetryStrategy, ...redisOptions } = options;
+  // The first node that names credentials speaks for all: a cluster has one ACL/requirepass setup.
+  const withAuth = nodes.find((node) => node.password !== undefined || node.username !== undefined);
+  const tls = nodes.some((node) => node.tls);
+  const clusterOptions: ClusterOptions = {
+    redisOptions: {
+      ...redisOptions,
+      ...(withAuth?.username !== undefined ? { username: withAuth.username } : {}),
+      ...((password ?? withAuth?.password) !== undefined ? { password: password ?? withAuth?.password } : {}),
+      ...(tls ? { tls: {} } : {}),
+    },
+    // Reads and writes both go to masters: a replica may lag, and the queues need their own writes back.
+    scaleReads: "master",
+    // A failover takes about cluster-node-timeout; commands wait it out rather than fail.
+    retryDelayOnFailover: 200,
+    retryDelayOnClusterDown: 200,
+    // New masters (after a failover) are learned without waiting for a MOVED.
+    slotsRefreshInterval: 2_000,
+    ...(lazyConnect !== undefined ? { lazyConnect } : {}),
+    ...(enableOfflineQueue !== undefined ? { enableOfflineQueue } : {}),
+    ...(clusterRetryStrategy !== undefined
+      ? { clusterRetryStrategy }
+      : retryStrategy
+        ? { clusterRetryStrategy: (times: number) => retryStrategy(times) ?? null }
+        : {}),
+  };
+  return new Cluster(
+    nodes.map(({ host, port }) => ({ host, port })),
+    clusterOptions,
+  );
+}
+
+/** The master connections of a client: every master of a cluster (once connected), or the client itself. */
+export function masters(client: RedisClient): Redis[] {
+  return isCluster(client) ? client.nodes("master") : [client];
+}
+
+/** Where a target points, without secrets, for logs and messages. */
+export function describeRedisTarget(target: RedisTarget): string {
+  if (isClusterTarget(target)) {
+    return `cluster ${target.REDIS_CLUSTER_NODES.map((node) => `${node.host}:${node.port}`).join(",")}`;
+  }
+  return safeUrl(target.REDIS_URL);
+}
