@@ -53,6 +53,7 @@ const HELP = `npm run bench [-- options]   (each option also reads the environme
   --half-seconds 30      open-loop run at half the max throughput         BENCH_HALF_SECONDS (0 skips)
   --warmup 4             untimed warm-up of the system, seconds           BENCH_WARMUP_SECONDS
   --shoppers N           shoppers (default: the highest level)            BENCH_SHOPPERS
+  --workers 1            orders and payments workers (N of each)           BENCH_WORKERS
   --pool 10              sync and monolith references' pool size          BENCH_POOL_MAX
                          (services use 10)
   --out DIR              where results go (default bench/results)         BENCH_OUT
@@ -72,6 +73,7 @@ function options() {
       "half-seconds": { type: "string" },
       warmup: { type: "string" },
       shoppers: { type: "string" },
+      workers: { type: "string" },
       pool: { type: "string" },
       out: { type: "string" },
       "no-save": { type: "boolean" },
@@ -106,6 +108,7 @@ function options() {
     halfSeconds: number(values["half-seconds"], "BENCH_HALF_SECONDS", 30, 0),
     warmupSeconds: number(values.warmup, "BENCH_WARMUP_SECONDS", 4, 0),
     shoppers: Math.round(number(values.shoppers, "BENCH_SHOPPERS", maxLevel, 1)),
+    workers: Math.round(number(values.workers, "BENCH_WORKERS", 1, 1)),
     poolMax: Math.round(number(values.pool, "BENCH_POOL_MAX", Number(process.env.DB_POOL_MAX ?? 10), 1)),
     out: path.resolve(values.out ?? process.env.BENCH_OUT ?? path.join(benchDir, "results")),
     save: !values["no-save"],
@@ -205,11 +208,13 @@ async function main() {
         }
       },
     });
-    log("starting the system (1 web instance, orders worker, payments worker)…");
+    log(`starting the system (1 web instance, ${opts.workers} of each worker)…`);
     // The system logs at info (its default; its readiness lines are info lines).
     const profileDir = opts.cpuProfile ? fs.mkdtempSync(path.join(os.tmpdir(), "gozon-cpu-")) : null;
     const system: System = await startSystem({
       webInstances: 1,
+      ordersWorkers: opts.workers,
+      paymentsWorkers: opts.workers,
       redisUrl,
       env: {
         REDIS_PREFIX: systemPrefix,
@@ -384,6 +389,7 @@ async function main() {
         syncPoolMax: opts.poolMax,
         systemLogLevel: "info",
         webInstances: 1,
+        workersOfEachKind: opts.workers,
         concurrency:
           "closed loop: each in-flight lane is one shopper who places an order and waits for its status event " +
           "before the next; references: each lane runs one transaction / one round trip at a time",
