@@ -42,7 +42,8 @@ async function fundAccounts(url: string, userIds: string[], balance: number) {
       [userIds, balance],
     );
     await client.query(
-      `INSERT INTO payments.ledger_entries (user_id, kind, amount) SELECT unnest($1::uuid[]), 'TOP_UP', $2`,
+      `INSERT INTO payments.ledger_entries (user_id, kind, amount, balance_after)
+       SELECT unnest($1::uuid[]), 'TOP_UP', $2, $2`,
       [userIds, balance],
     );
   } finally {

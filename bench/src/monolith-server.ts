@@ -39,10 +39,10 @@ const DEBIT = `
   WITH debited AS (
     UPDATE payments.accounts SET balance = balance - $2::bigint, updated_at = now()
     WHERE user_id = $1::uuid AND balance >= $2::bigint
-    RETURNING user_id
+    RETURNING user_id, balance
   ), entry AS (
-    INSERT INTO payments.ledger_entries (user_id, kind, amount, order_id)
-    SELECT user_id, 'ORDER_DEBIT'::payments."LedgerKind", -($2::bigint), $3::uuid FROM debited
+    INSERT INTO payments.ledger_entries (user_id, kind, amount, order_id, balance_after)
+    SELECT user_id, 'ORDER_DEBIT'::payments."LedgerKind", -($2::bigint), $3::uuid, balance FROM debited
   )
   SELECT EXISTS (SELECT 1 FROM debited) AS debited,
          EXISTS (SELECT 1 FROM payments.accounts WHERE user_id = $1::uuid) AS "hasAccount"`;

@@ -15,6 +15,8 @@ export type ResultsConsumerOptions = {
   log: Logger;
   metrics: OrdersWorkerMetrics;
   concurrency?: number;
+  /** Called after an order changed: the position assigner stamps and announces it without waiting for NOTIFY. */
+  onChanged?: () => void;
 };
 
 export function consumePaymentResults({
@@ -24,6 +26,7 @@ export function consumePaymentResults({
   log,
   metrics,
   concurrency = 20,
+  onChanged,
 }: ResultsConsumerOptions) {
   const worker = new Worker(
     QUEUES.paymentResults,
@@ -45,6 +48,7 @@ export function consumePaymentResults({
         return;
       }
       if (changed) {
+        onChanged?.();
         metrics.settled.inc({ status: order.status });
         metrics.settleLatency.observe((order.updatedAt.getTime() - order.createdAt.getTime()) / 1000);
       }

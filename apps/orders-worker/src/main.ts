@@ -55,7 +55,14 @@ try {
     log,
     pollMs: config.OUTBOX_POLL_MS,
   });
-  const results = consumePaymentResults({ db, connection, prefix, log, metrics });
+  const results = consumePaymentResults({
+    db,
+    connection,
+    prefix,
+    log,
+    metrics,
+    onChanged: () => void positions.run(),
+  });
   const requests = new Queue(QUEUES.paymentRequests, { connection, prefix });
   const reconciler = every(Math.min(5_000, config.RECONCILE_AFTER_MS / 2), "reconciler", log, async () => {
     const { reRequested, stillQueued } = await reRequestStalePayments(db, config.RECONCILE_AFTER_MS, (ids) =>

@@ -15,7 +15,7 @@
 import type { Order } from "@gozon/db/generated/orders/client";
 import { deleteInBatches } from "@gozon/db/batches";
 import { toSafeNumber } from "@gozon/db/money";
-import type { SqlClient, TransactionalSqlClient } from "@gozon/messaging/sql";
+import type { SqlClient } from "@gozon/messaging/sql";
 import type { OrderEvent } from "./order-events.ts";
 
 /** A change-log row joined with its order, as the feed reads it. */
@@ -43,33 +43,17 @@ function toEvent(row: ChangeRow): OrderEvent {
   };
 }
 
-/** Any constant: the advisory lock that makes position assignment one run at a time, across workers. */
-const ASSIGNER_LOCK = 0x60_20_0c_4a;
-
 /**
  * Stamps positions on up to `batch` committed changes that have none yet, oldest first, and returns them
- * as events in position order. Concurrent callers queue on the lock (a waiter then sees what the holder
- * committed), so no committed row is left unnumbered by a caller that gave up.
+ * as events in position order. One round trip: the `assign_order_positions` function (migration
+ * 20261201060000) takes a transaction-scoped advisory lock, then stamps; concurrent callers queue on the
+ * lock (a waiter then sees what the holder committed), so no committed row is left unnumbered by a caller
+ * that gave up, and no position is handed out twice.
  */
-export async function assignPositions(db: TransactionalSqlClient, batch = 500): Promise<OrderEvent[]> {
-  const rows = await db.$transaction(async (tx) => {
-    await tx.$queryRaw`SELECT pg_advisory_xact_lock(${ASSIGNER_LOCK}::bigint)`;
-    return tx.$queryRaw<ChangeRow[]>`
-      WITH head AS (SELECT coalesce(max(position), 0) AS p FROM order_changes),
-      pending AS (
-        SELECT id, row_number() OVER (ORDER BY id) AS n
-        FROM (SELECT id FROM order_changes WHERE position IS NULL ORDER BY id LIMIT ${batch}) AS waiting
-      ),
-      stamped AS (
-        UPDATE order_changes AS c SET position = head.p + pending.n
-        FROM head, pending WHERE c.id = pending.id
-        RETURNING c.*
-      )
-      SELECT s.position, s.order_id::text, s.user_id::text, s.status, s.cancel_reason, s.at,
-             o.amount, o.description
-      FROM stamped AS s JOIN orders AS o ON o.id = s.order_id
-      ORDER BY s.position`;
-  });
+export async function assignPositions(db: SqlClient, batch = 500): Promise<OrderEvent[]> {
+  const rows = await db.$queryRaw<ChangeRow[]>`
+    SELECT position, order_id::text, user_id::text, status, cancel_reason, at, amount, description
+    FROM assign_order_positions(${batch}::int)`;
   return rows.map(toEvent);
 }
 

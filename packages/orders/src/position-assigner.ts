@@ -2,12 +2,12 @@
 // (see packages/orders/src/order-log.ts for why positions are stamped after commit).
 import type { Logger } from "@gozon/core/logger";
 import { listen } from "@gozon/messaging/pg-listener";
-import type { TransactionalSqlClient } from "@gozon/messaging/sql";
+import type { SqlClient } from "@gozon/messaging/sql";
 import { publishOrderEvents } from "./order-events.ts";
 import { assignPositions } from "./order-log.ts";
 
 export type PositionAssignerOptions = {
-  db: TransactionalSqlClient;
+  db: SqlClient;
   databaseUrl: string;
   publisher: Parameters<typeof publishOrderEvents>[0];
   redisPrefix: string;
