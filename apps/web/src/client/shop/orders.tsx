@@ -1,15 +1,14 @@
 "use client";
-import Link from "next/link";
 import { useInfiniteQuery, useMutation, useQueryClient, type InfiniteData } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { toast } from "react-toastify";
 import { DESCRIPTION_MAX, descriptionSchema } from "@gozon/api/inputs";
 import { api, describeError } from "../api.ts";
 import { Field } from "../field.tsx";
+import { OrderItem } from "../order-item.tsx";
 import { useOrderFeed, type OrderEvent } from "../live.ts";
 import { formatRoubles, parseRoubles } from "../money.ts";
-import { reasonText, StatusBadge, type CancelReason, type OrderStatus } from "../status-badge.tsx";
-import { When } from "../when.tsx";
+import { reasonText, type CancelReason, type OrderStatus } from "../status-badge.tsx";
 import { accountKey } from "./account-panel.tsx";
 import { ledgerKey } from "./statement.tsx";
 
@@ -115,16 +114,7 @@ export function Orders() {
         ) : (
           <ul className="orders" aria-label="Orders">
             {orders.map((order) => (
-              <li key={order.id} className="order" data-order-id={order.id}>
-                <span className="order-description">
-                  <Link href={`/orders/${order.id}`}>{order.description}</Link>
-                  <small className="order-meta">
-                    placed <When at={order.createdAt} />
-                  </small>
-                </span>
-                <span className="order-amount">{formatRoubles(order.amount)}</span>
-                <StatusBadge status={order.status} reason={order.cancelReason} />
-              </li>
+              <OrderItem key={order.id} order={order} href={`/orders/${order.id}`} />
             ))}
           </ul>
         )}

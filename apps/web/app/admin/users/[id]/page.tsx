@@ -5,9 +5,9 @@ import { useParams } from "next/navigation";
 import { useState } from "react";
 import { api, describeError } from "../../../../src/client/api.ts";
 import { formatRoubles } from "../../../../src/client/money.ts";
+import { OrderItem } from "../../../../src/client/order-item.tsx";
 import { useRequireUser } from "../../../../src/client/session.ts";
 import { StatementEntries } from "../../../../src/client/statement.tsx";
-import { StatusBadge } from "../../../../src/client/status-badge.tsx";
 import { TopUpForm } from "../../../../src/client/top-up-form.tsx";
 import { Waiting } from "../../../../src/client/waiting.tsx";
 import { When } from "../../../../src/client/when.tsx";
@@ -104,16 +104,7 @@ export default function AdminUserPage() {
         ) : (
           <ul className="orders" aria-label="Orders">
             {orders.map((order) => (
-              <li key={order.id} className="order" data-order-id={order.id}>
-                <span className="order-description">
-                  {order.description}
-                  <small className="order-meta">
-                    placed <When at={order.createdAt} />
-                  </small>
-                </span>
-                <span className="order-amount">{formatRoubles(order.amount)}</span>
-                <StatusBadge status={order.status} reason={order.cancelReason} />
-              </li>
+              <OrderItem key={order.id} order={order} />
             ))}
           </ul>
         )}
