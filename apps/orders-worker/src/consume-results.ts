@@ -1,33 +1,42 @@
 // Orders, settle (step 6 of the saga): each payment result moves its order out of NEW exactly once.
+// Results delivered together are settled together (group commit), and their events go out right after.
 import { UnrecoverableError, Worker } from "bullmq";
 import type { RedisClient } from "@gozon/core/infra/redis-client";
 import type { Logger } from "@gozon/core/logger";
-import { parseMessage } from "@gozon/messaging/contracts";
+import { parseMessage, type PaymentResult } from "@gozon/messaging/contracts";
+import { groupCommit } from "@gozon/messaging/group-commit";
 import { QUEUES } from "@gozon/messaging/queues";
 import type { SqlClient } from "@gozon/messaging/sql";
-import { settleOrder } from "@gozon/orders/settle-order";
+import { settleAndAnnounce, type AnnounceTo, type SettleOutcome } from "@gozon/orders/settle-order";
 import type { OrdersWorkerMetrics } from "./metrics.ts";
 
 export type ResultsConsumerOptions = {
   db: SqlClient;
   connection: RedisClient;
+  /** Publishes the settled orders' events (a connection of its own: it pipelines while jobs run). */
+  publisher: AnnounceTo["publisher"];
   prefix: string;
+  redisPrefix: string;
   log: Logger;
   metrics: OrdersWorkerMetrics;
   concurrency?: number;
-  /** Called after an order changed: the position assigner stamps and announces it without waiting for NOTIFY. */
-  onChanged?: () => void;
 };
 
 export function consumePaymentResults({
   db,
   connection,
+  publisher,
   prefix,
+  redisPrefix,
   log,
   metrics,
   concurrency = 20,
-  onChanged,
 }: ResultsConsumerOptions) {
+  const settle = groupCommit<PaymentResult, SettleOutcome>({
+    maxGroup: concurrency,
+    commitGroup: (results) => settleAndAnnounce(db, { publisher, redisPrefix, log }, results),
+  });
+
   const worker = new Worker(
     QUEUES.paymentResults,
     async (job) => {
@@ -42,13 +51,12 @@ export function consumePaymentResults({
       }
       const { message } = parsed;
       const msgLog = log.child({ messageId: message.messageId, orderId: message.payload.orderId });
-      const { order, changed } = await settleOrder(db, message);
+      const { order, changed } = await settle(message);
       if (!order) {
         msgLog.warn("payment result for an unknown order: dropped");
         return;
       }
       if (changed) {
-        onChanged?.();
         metrics.settled.inc({ status: order.status });
         metrics.settleLatency.observe((order.updatedAt.getTime() - order.createdAt.getTime()) / 1000);
       }

@@ -58,10 +58,11 @@ try {
   const results = consumePaymentResults({
     db,
     connection,
+    publisher,
     prefix,
+    redisPrefix: config.REDIS_PREFIX,
     log,
     metrics,
-    onChanged: () => void positions.run(),
   });
   const requests = new Queue(QUEUES.paymentRequests, { connection, prefix });
   const reconciler = every(Math.min(5_000, config.RECONCILE_AFTER_MS / 2), "reconciler", log, async () => {

@@ -13,7 +13,7 @@ import { createOrder } from "@gozon/orders/create-order";
 import { logBounds, purgeOrderLog } from "@gozon/orders/order-log";
 import { startPositionAssigner } from "@gozon/orders/position-assigner";
 import { listOrders } from "@gozon/orders/read-orders";
-import { settleOrder } from "@gozon/orders/settle-order";
+import { settleAndAnnounce } from "@gozon/orders/settle-order";
 import { createOrderEventBus, type OrderEventBus } from "../src/live/order-event-bus.ts";
 import { orderFeed, type FeedItem, type FeedScope } from "../src/live/order-feed.ts";
 
@@ -84,8 +84,11 @@ function follow(bus: OrderEventBus, scope: FeedScope, lastEventId?: string) {
 }
 
 const place = (userId: string, description = "feed") => createOrder(db, { userId, amount: 100, description });
+/** What the orders worker does with a payment result: settle, then announce. */
 const settle = (orderId: string, userId: string) =>
-  settleOrder(db, buildMessage("PaymentSucceeded", { orderId, userId, amount: 100 }));
+  settleAndAnnounce(db, { publisher, redisPrefix, log }, [
+    buildMessage("PaymentSucceeded", { orderId, userId, amount: 100 }),
+  ]);
 
 /** Resolves once every change written so far has its position. */
 async function allPositioned() {

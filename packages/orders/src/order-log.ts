@@ -12,6 +12,12 @@
 // `pg_current_xact_id()` and hand out only rows below the snapshot's xmin horizon) gives sparse
 // positions, so a lost pub/sub message cannot be noticed from the next one, and any long write
 // transaction on the server (in any database) holds back every feed.
+//
+// A settle takes the same lock and numbers its own rows inside its one statement (`settle_orders`): it
+// first stamps whatever committed changes are waiting, then writes its rows at max+1, … and commits
+// holding the lock. The order of visibility is the same, and the event goes out without a second round
+// trip after the commit (the live feed's latency). Creates, written by the web instances, keep the
+// after-commit stamp, so that taking orders is never serialized on this lock.
 import type { Order } from "@gozon/db/generated/orders/client";
 import { deleteInBatches } from "@gozon/db/batches";
 import { toSafeNumber } from "@gozon/db/money";
@@ -19,7 +25,7 @@ import type { SqlClient } from "@gozon/messaging/sql";
 import type { OrderEvent } from "./order-events.ts";
 
 /** A change-log row joined with its order, as the feed reads it. */
-type ChangeRow = {
+export type ChangeRow = {
   position: bigint;
   order_id: string;
   user_id: string;
@@ -30,7 +36,7 @@ type ChangeRow = {
   description: string;
 };
 
-function toEvent(row: ChangeRow): OrderEvent {
+export function toEvent(row: ChangeRow): OrderEvent {
   return {
     position: toSafeNumber(row.position),
     orderId: row.order_id,

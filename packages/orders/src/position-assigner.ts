@@ -1,5 +1,6 @@
 // Stamps commit-ordered positions on new order changes and announces them to the web instances
-// (see packages/orders/src/order-log.ts for why positions are stamped after commit).
+// (see packages/orders/src/order-log.ts for why positions are stamped after commit). Settles stamp their
+// own changes as they commit (settle-order.ts); what waits for this assigner is the orders just created.
 import type { Logger } from "@gozon/core/logger";
 import { listen } from "@gozon/messaging/pg-listener";
 import type { SqlClient } from "@gozon/messaging/sql";

@@ -1,34 +1,103 @@
 import type { Order } from "@gozon/db/generated/orders/client";
 import type { PaymentResult } from "@gozon/messaging/contracts";
 import type { SqlClient } from "@gozon/messaging/sql";
+import type { Logger } from "@gozon/core/logger";
+import { publishOrderEvents, type OrderEvent } from "./order-events.ts";
+import { toEvent, type ChangeRow } from "./order-log.ts";
 import { orderFromRow, type OrderRow } from "./order-row.ts";
-import { findOrder } from "./read-orders.ts";
 
-export type SettleOutcome = { order: Order; changed: boolean } | { order: null; changed: false };
+/** What a settle reports of an order. */
+export type SettledOrder = Pick<
+  Order,
+  "id" | "userId" | "amount" | "description" | "status" | "cancelReason" | "createdAt" | "updatedAt"
+>;
+
+export type SettleOutcome = { order: SettledOrder; changed: boolean } | { order: null; changed: false };
+
+export type SettleGroup = {
+  /** One per result, in the order given. */
+  outcomes: SettleOutcome[];
+  /** Every change stamped by this call, in position order: the settles, and creates that were waiting. */
+  events: OrderEvent[];
+};
+
+type SettledRow = ChangeRow & { settled: boolean; created_at: Date | null };
 
 /**
- * Applies a payment result: NEW → FINISHED or NEW → CANCELLED (with the reason), and nothing else. A
- * repeated or late result finds the order already settled and changes nothing; the caller still gets the
- * order, so it can re-announce the status (a crash between this commit and the announcement loses nothing).
- * Raw SQL because this runs once per order on the hot path: one round trip in the usual case.
+ * Applies payment results: NEW → FINISHED or NEW → CANCELLED (with the reason), and nothing else. A
+ * repeated or late result finds its order already settled and changes nothing; the caller still gets the
+ * order. One call is one statement (`settle_orders`, migration 20261201090000): the orders, their
+ * change-log rows and the rows' positions commit together, so the events can go out right after.
  */
-export async function settleOrder(db: SqlClient, result: PaymentResult): Promise<SettleOutcome> {
-  const { orderId } = result.payload;
-  const status = result.type === "PaymentSucceeded" ? "FINISHED" : "CANCELLED";
-  const reason = result.type === "PaymentFailed" ? result.payload.reason : null;
-  // The change and its change-log row in one statement, so they commit together.
-  const [settled] = await db.$queryRaw<OrderRow[]>`
-    WITH settled AS (
-      UPDATE orders
-      SET status = ${status}::"OrderStatus", cancel_reason = ${reason}::"CancelReason", updated_at = now()
-      WHERE id = ${orderId}::uuid AND status = 'NEW'
-      RETURNING *
-    ), logged AS (
-      INSERT INTO order_changes (order_id, user_id, status, cancel_reason, at)
-      SELECT id, user_id, status, cancel_reason, updated_at FROM settled
-    )
-    SELECT * FROM settled`;
-  if (settled) return { order: orderFromRow(settled), changed: true };
-  const current = await findOrder(db, orderId);
-  return current ? { order: current, changed: false } : { order: null, changed: false };
+export async function settleOrders(db: SqlClient, results: PaymentResult[]): Promise<SettleGroup> {
+  const ids = results.map((r) => r.payload.orderId);
+  const statuses = results.map((r) => (r.type === "PaymentSucceeded" ? "FINISHED" : "CANCELLED"));
+  const reasons = results.map((r) => (r.type === "PaymentFailed" ? r.payload.reason : null));
+  const rows = await db.$queryRaw<SettledRow[]>`
+    SELECT settled, position, order_id::text, user_id::text, status, cancel_reason, at, amount, description,
+           created_at
+    FROM settle_orders(${ids}::uuid[], ${statuses}::"OrderStatus"[], ${reasons}::"CancelReason"[])`;
+
+  const changed = new Map<string, SettledOrder>();
+  for (const row of rows) {
+    if (!row.settled) continue;
+    changed.set(row.order_id, {
+      id: row.order_id,
+      userId: row.user_id,
+      amount: row.amount,
+      description: row.description,
+      status: row.status,
+      cancelReason: row.cancel_reason,
+      createdAt: row.created_at!,
+      updatedAt: row.at,
+    });
+  }
+  // Results that changed nothing (repeated, late or for an unknown order): read their orders as they are.
+  const unchanged = ids.filter((id) => !changed.has(id));
+  const current = new Map<string, SettledOrder>();
+  if (unchanged.length > 0) {
+    const found = await db.$queryRaw<OrderRow[]>`SELECT * FROM orders WHERE id = ANY(${unchanged}::uuid[])`;
+    for (const row of found) current.set(row.id, orderFromRow(row));
+  }
+  // A result repeated inside one group changed its order once: the first copy reports the change.
+  const reported = new Set<string>();
+  const outcomes = ids.map((id): SettleOutcome => {
+    const order = changed.get(id);
+    if (order && !reported.has(id)) {
+      reported.add(id);
+      return { order, changed: true };
+    }
+    const now = order ?? current.get(id);
+    return now ? { order: now, changed: false } : { order: null, changed: false };
+  });
+  return { outcomes, events: rows.map(toEvent) };
 }
+
+/** One payment result (see `settleOrders`). */
+export async function settleOrder(db: SqlClient, result: PaymentResult): Promise<SettleOutcome> {
+  const { outcomes } = await settleOrders(db, [result]);
+  return outcomes[0]!;
+}
+
+/**
+ * Settles a group and announces what it stamped, right after the commit. The positions are committed
+ * first: an event lost here is filled in from the log by the web instances (they notice the hole, or read
+ * the log on their next poll), so a failed publish only costs latency and is not an error of the settle.
+ */
+export async function settleAndAnnounce(
+  db: SqlClient,
+  { publisher, redisPrefix, log }: AnnounceTo,
+  results: PaymentResult[],
+): Promise<SettleOutcome[]> {
+  const { outcomes, events } = await settleOrders(db, results);
+  await publishOrderEvents(publisher, redisPrefix, events).catch((err: unknown) =>
+    log.warn({ err, count: events.length }, "could not publish order events; feeds will read the log"),
+  );
+  return outcomes;
+}
+
+export type AnnounceTo = {
+  publisher: Parameters<typeof publishOrderEvents>[0];
+  redisPrefix: string;
+  log: Logger;
+};

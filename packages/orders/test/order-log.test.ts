@@ -11,7 +11,7 @@ import type { SqlClient } from "@gozon/messaging/sql";
 import { createOrder } from "../src/create-order.ts";
 import { assignPositions, changesAfter, latestChanges, logBounds, purgeOrderLog } from "../src/order-log.ts";
 import { orderHistory } from "../src/read-orders.ts";
-import { settleOrder } from "../src/settle-order.ts";
+import { settleOrder, settleOrders } from "../src/settle-order.ts";
 
 let dbs: TestDatabases;
 let db: SqlPool;
@@ -112,6 +112,79 @@ describe("order change log", () => {
       const own = run.map((e) => e.position);
       expect(own).toEqual([...own].sort((a, b) => a - b));
     }
+  });
+
+  it("a settle group stamps waiting creates first, then its own changes, all numbered as it commits", async () => {
+    await assignAll();
+    const before = (await logBounds(db)).last;
+    const userId = randomUUID();
+    const [a, b, done] = [await place(userId, "a"), await place(userId, "b"), await place(userId, "done")];
+    await settleOrder(db, buildMessage("PaymentSucceeded", { orderId: done.id, userId, amount: 100 }));
+    const succeeded = buildMessage("PaymentSucceeded", { orderId: a.id, userId, amount: 100 });
+    const failed = buildMessage("PaymentFailed", {
+      orderId: b.id,
+      userId,
+      amount: 100,
+      reason: "INSUFFICIENT_FUNDS",
+    });
+    const late = buildMessage("PaymentFailed", {
+      orderId: done.id,
+      userId,
+      amount: 100,
+      reason: "INSUFFICIENT_FUNDS",
+    });
+    const unknown = buildMessage("PaymentSucceeded", { orderId: randomUUID(), userId, amount: 100 });
+
+    const { outcomes, events } = await settleOrders(db, [succeeded, failed, succeeded, late, unknown]);
+    expect(outcomes.map((o) => [o.order?.status ?? null, o.changed])).toEqual([
+      ["FINISHED", true],
+      ["CANCELLED", true],
+      ["FINISHED", false], // the same result twice in one group changes the order once
+      ["FINISHED", false], // a late result for an order settled earlier changes nothing
+      [null, false],
+    ]);
+    // Nothing is left for the assigner: the creates and the first settle were stamped by the settles.
+    expect(await assignPositions(db)).toEqual([]);
+    const log = await changesAfter(db, before, { userId, limit: 100 });
+    expect(log.map((e) => e.position)).toEqual(Array.from({ length: log.length }, (_, i) => before + 1 + i));
+    expect(log.map((e) => [e.orderId, e.status])).toEqual([
+      [a.id, "NEW"],
+      [b.id, "NEW"],
+      [done.id, "NEW"],
+      [done.id, "FINISHED"],
+      ...[
+        [a.id, "FINISHED"],
+        [b.id, "CANCELLED"],
+      ].sort(([x], [y]) => x!.localeCompare(y!)),
+    ]);
+    // The second group's events are exactly the changes it made, in position order.
+    expect(events).toEqual(log.slice(4));
+  });
+
+  it("settle groups racing over the same orders neither deadlock nor settle an order twice", async () => {
+    await assignAll();
+    const before = (await logBounds(db)).last;
+    const userId = randomUUID();
+    const orders = await Promise.all(Array.from({ length: 40 }, (_, i) => place(userId, `r${i}`)));
+    const results = orders.map((o) =>
+      buildMessage("PaymentSucceeded", { orderId: o.id, userId, amount: 100 }),
+    );
+    // Each group updates the same rows in another order; row locks taken before the log's lock would
+    // deadlock here (Postgres aborts one of them with 40P01).
+    const groups = Array.from({ length: 6 }, (_, g) =>
+      g % 2 === 0 ? results.slice(g) : [...results].reverse().slice(g),
+    );
+    const settled = await Promise.all(groups.map((group) => settleOrders(db, group)));
+    const changes = settled.flatMap((s) => s.outcomes.filter((o) => o.changed));
+    expect(changes).toHaveLength(40);
+    expect(new Set(changes.map((o) => o.order!.id)).size).toBe(40);
+    const log = await changesAfter(db, before, { userId, limit: 1000 });
+    expect(log).toHaveLength(80);
+    expect(log.map((e) => e.position)).toEqual(Array.from({ length: 80 }, (_, i) => before + 1 + i));
+    // Every order's creation comes before its settle.
+    const created = new Map(log.filter((e) => e.status === "NEW").map((e) => [e.orderId, e.position]));
+    for (const e of log.filter((x) => x.status === "FINISHED"))
+      expect(e.position).toBeGreaterThan(created.get(e.orderId)!);
   });
 
   it("keeps the newest change when purging, so the log still knows its last position", async () => {
