@@ -5,6 +5,9 @@ import { serviceDatabaseUrls, type Config } from "@gozon/core/config";
 import { createLogger, type Logger } from "@gozon/core/logger";
 import { createIdentityClient, type IdentityClient } from "@gozon/db/clients";
 import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
+import type { PaymentRequested } from "@gozon/messaging/contracts";
+import { createQueueProducers, publishCommitted } from "@gozon/messaging/outbox-publisher";
+import { bullPrefix } from "@gozon/messaging/queues";
 import { getAccounts } from "@gozon/payments/accounts";
 import {
   createAuthRateLimiter,
@@ -51,6 +54,8 @@ export type ApiDeps = {
   accountsOf: AccountsOf;
   /** Prometheus registry of this process, and the API's own counters. */
   metrics: ApiMetrics;
+  /** Publishes a new order's payment request right after its commit (the orders relay is the fallback). */
+  publishPaymentRequest: (request: PaymentRequested) => Promise<void>;
   /** This process's subscriber to the order-events channel, opened on first use by a subscription. */
   orderEvents: () => OrderEventBus;
   /** Closes what `createApiDeps` opened (not what the caller passed in). */
@@ -109,6 +114,8 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
   }
 
   const publisher = redis;
+  const producers = createQueueProducers(redis, bullPrefix(config), log);
+  closers.push(() => producers.close());
 
   let orderEvents: OrderEventBus | undefined;
   const orderEventBus = () => {
@@ -154,6 +161,7 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
     }),
     verifyPassword: options.verifyPassword ?? verifyPassword,
     accountsOf: options.accountsOf ?? ((userIds) => getAccounts(paymentsDb, [...userIds])),
+    publishPaymentRequest: (request) => publishCommitted({ db: ordersDb, producers, log }, [request]),
     orderEvents: orderEventBus,
     metrics: createApiMetrics(options.registry ?? createRegistry("web")),
     close: async () => {

@@ -1,5 +1,7 @@
 import { randomUUID } from "node:crypto";
+import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bullPrefix, QUEUES } from "@gozon/messaging/queues";
 import { startApi, type ApiHarness } from "./harness.ts";
 
 let api: ApiHarness;
@@ -72,10 +74,21 @@ describe("orders.create (REST)", () => {
     expect(new Date(order.createdAt).toISOString()).toBe(order.createdAt);
 
     const [message] = await outboxOf(order.id);
-    expect(message).toMatchObject({ type: "PaymentRequested", sentAt: null });
+    expect(message?.type).toBe("PaymentRequested");
     expect(message?.payload).toMatchObject({
       payload: { orderId: order.id, userId: shopper.userId, amount: 25_000 },
     });
+    // Published by the API itself right after the commit (no relay runs here), and marked sent.
+    expect(message?.sentAt).toBeInstanceOf(Date);
+    const requests = new Queue(QUEUES.paymentRequests, {
+      connection: api.deps.redis,
+      prefix: bullPrefix(api.config),
+    });
+    try {
+      expect((await requests.getJob(message!.id))?.data).toEqual(message!.payload);
+    } finally {
+      await requests.close();
+    }
   });
 
   it("accepts any Unicode up to 500 characters (code points, not UTF-16 units)", async () => {

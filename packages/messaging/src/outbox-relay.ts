@@ -94,7 +94,7 @@ export class OutboxRelay {
         const claimed = await tx.$queryRaw<(OutboxRow & { created_at: Date })[]>`
           UPDATE outbox SET sent_at = now(), attempts = attempts + 1
           WHERE id IN (
-            SELECT id FROM outbox WHERE sent_at IS NULL
+            SELECT id FROM outbox WHERE sent_at IS NULL AND (relay_after IS NULL OR relay_after <= now())
             ORDER BY created_at
             LIMIT ${this.batchSize}
             FOR UPDATE SKIP LOCKED)

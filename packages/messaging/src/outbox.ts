@@ -5,10 +5,26 @@ import type { Message } from "./contracts.ts";
 import { ROUTES, type QueuedMessageType } from "./queues.ts";
 import type { SqlClient } from "./sql.ts";
 
-/** Adds `message` to the outbox of the database `tx` belongs to; call it inside the business transaction. */
-export async function writeOutbox(tx: SqlClient, message: Message<QueuedMessageType>): Promise<void> {
+/**
+ * How long a row written with `direct` is left to its writer before the relay publishes it: long enough
+ * for the writer's publish right after the commit, short enough that a crash in between costs little.
+ */
+export const DIRECT_PUBLISH_GRACE_MS = 2_000;
+
+/**
+ * Adds `message` to the outbox of the database `tx` belongs to; call it inside the business transaction.
+ * With `direct`, the caller publishes it right after the commit (`publishCommitted`), and the relay only
+ * if that did not happen within DIRECT_PUBLISH_GRACE_MS.
+ */
+export async function writeOutbox(
+  tx: SqlClient,
+  message: Message<QueuedMessageType>,
+  { direct = false }: { direct?: boolean } = {},
+): Promise<void> {
   const queue = ROUTES[message.type];
+  const graceSeconds = direct ? DIRECT_PUBLISH_GRACE_MS / 1000 : null;
   await tx.$executeRaw`
-    INSERT INTO outbox (id, queue, type, payload)
-    VALUES (${message.messageId}::uuid, ${queue}, ${message.type}, ${JSON.stringify(message)}::jsonb)`;
+    INSERT INTO outbox (id, queue, type, payload, relay_after)
+    VALUES (${message.messageId}::uuid, ${queue}, ${message.type}, ${JSON.stringify(message)}::jsonb,
+            now() + make_interval(secs => ${graceSeconds}::float8))`;
 }

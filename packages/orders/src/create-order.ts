@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { idempotent } from "@gozon/db/idempotency";
 import { buildMessage } from "@gozon/messaging/contracts";
 import { writeOutbox } from "@gozon/messaging/outbox";
+import type { PaymentRequested } from "@gozon/messaging/contracts";
 import type { TransactionalSqlClient } from "@gozon/messaging/sql";
 import { toOrderDto, type OrderDto } from "./order-dto.ts";
 import { orderFromRow, type OrderRow } from "./order-row.ts";
@@ -10,12 +11,15 @@ export type CreateOrderInput = { userId: string; amount: number; description: st
 
 /**
  * The order (NEW), its change-log row and its PaymentRequested outbox row commit together, or none
- * does: the relay then delivers the request at least once (transactional outbox, part 1).
+ * does: the request is then delivered at least once (transactional outbox). With `publish`, the request
+ * is handed to it right after the commit (see @gozon/messaging/outbox-publisher), and the relay delivers
+ * it only if that fails; without, the relay does at once.
  */
 export async function createOrder(
   db: TransactionalSqlClient,
   input: CreateOrderInput,
   idempotencyKey?: string,
+  publish?: (request: PaymentRequested) => Promise<void>,
 ): Promise<OrderDto> {
   const key = idempotencyKey
     ? {
@@ -25,9 +29,9 @@ export async function createOrder(
         request: { amount: input.amount, description: input.description },
       }
     : null;
-  return idempotent(db, key, async (tx) => {
-    const orderId = randomUUID();
-    const request = buildMessage("PaymentRequested", { orderId, userId: input.userId, amount: input.amount });
+  const orderId = randomUUID();
+  const request = buildMessage("PaymentRequested", { orderId, userId: input.userId, amount: input.amount });
+  const order = await idempotent(db, key, async (tx) => {
     // The order and its first change-log row (NEW) in one statement: one round trip.
     const [row] = await tx.$queryRaw<OrderRow[]>`
       WITH created AS (
@@ -40,7 +44,10 @@ export async function createOrder(
         SELECT id, user_id, status, created_at FROM created
       )
       SELECT * FROM created`;
-    await writeOutbox(tx, request);
+    await writeOutbox(tx, request, { direct: publish !== undefined });
     return toOrderDto(orderFromRow(row!));
   });
+  // A replayed Idempotency-Key returns the order made the first time: this request was never stored.
+  if (publish && order.id === orderId) await publish(request);
+  return order;
 }

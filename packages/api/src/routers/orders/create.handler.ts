@@ -18,6 +18,7 @@ export async function createHandler({ ctx, input }: Options) {
       ctx.deps.ordersDb,
       { userId: ctx.user.id, amount: input.amount, description: input.description },
       key?.key,
+      ctx.deps.publishPaymentRequest,
     );
   } catch (error) {
     throw keyReuseError(error, key);

@@ -1,0 +1,96 @@
+// Transactional outbox, part 3: publish right after the commit, with the relay as the fallback.
+//
+// A message written with `writeOutbox(tx, message, { direct: true })` is left to its writer for a grace
+// period (`relay_after`): right after its transaction commits, the writer adds it to its queue and marks
+// the row sent. That is one Redis and one Postgres round trip in the writer's process, instead of a
+// NOTIFY, a relay wake-up and a claim transaction in another process, on every hop of the saga. If the
+// writer crashes or Redis fails in between, the row is still unsent, and the relay publishes it once the
+// grace has passed (at least once: the job id and the consumer's inbox drop a second copy).
+import { Queue } from "bullmq";
+import type { RedisClient } from "@gozon/core/infra/redis-client";
+import type { Logger } from "@gozon/core/logger";
+import type { Message } from "./contracts.ts";
+import { defaultJobOptions, ROUTES, withTimeout, type QueuedMessageType, type QueueName } from "./queues.ts";
+import type { SqlClient } from "./sql.ts";
+
+/** A message as it is added to its queue: its type is the job name, its id the job id. */
+export type QueuedMessage = { id: string; type: string; queue: string; payload: unknown };
+
+/** One BullMQ producer per queue name, shared by everything in a process that publishes. */
+export function createQueueProducers(connection: RedisClient, prefix: string, log: Logger) {
+  const queues = new Map<string, Queue>();
+  const queue = (name: string) => {
+    let q = queues.get(name);
+    if (!q) {
+      q = new Queue(name, { connection, prefix, defaultJobOptions });
+      q.on("error", (err) => log.warn({ err, queue: name }, "queue connection error"));
+      queues.set(name, q);
+    }
+    return q;
+  };
+  return {
+    /**
+     * Adds `messages` with one `addBulk` per queue (one round trip each); the job id is the message id,
+     * so re-adding a message whose job is still in Redis is a no-op. Resolves to one settled result per
+     * queue group, so a caller can tell which messages went out.
+     */
+    async add(messages: QueuedMessage[], timeoutMs: number) {
+      const byQueue = new Map<string, QueuedMessage[]>();
+      for (const m of messages) byQueue.set(m.queue, [...(byQueue.get(m.queue) ?? []), m]);
+      const groups = [...byQueue.entries()];
+      const results = await Promise.allSettled(
+        groups.map(([name, group]) =>
+          withTimeout(
+            queue(name).addBulk(group.map((m) => ({ name: m.type, data: m.payload, opts: { jobId: m.id } }))),
+            timeoutMs,
+            `add to ${name} timed out`,
+          ),
+        ),
+      );
+      return groups.map(([, group], i) => ({ messages: group, result: results[i]! }));
+    },
+    async close() {
+      await Promise.all([...queues.values()].map((q) => q.close()));
+      queues.clear();
+    },
+  };
+}
+
+export type QueueProducers = ReturnType<typeof createQueueProducers>;
+
+export const toQueued = (message: Message<QueuedMessageType>): QueuedMessage => ({
+  id: message.messageId,
+  type: message.type,
+  queue: ROUTES[message.type] satisfies QueueName,
+  payload: message,
+});
+
+/**
+ * Publishes messages whose outbox rows have just committed, and marks the rows sent. Never throws: what
+ * did not go out stays unsent for the relay.
+ */
+export async function publishCommitted(
+  {
+    db,
+    producers,
+    log,
+    timeoutMs = 2_000,
+  }: { db: SqlClient; producers: QueueProducers; log: Logger; timeoutMs?: number },
+  messages: Message<QueuedMessageType>[],
+): Promise<void> {
+  if (messages.length === 0) return;
+  try {
+    const added = await producers.add(messages.map(toQueued), timeoutMs);
+    const sent = added.flatMap((g) => (g.result.status === "fulfilled" ? g.messages.map((m) => m.id) : []));
+    const failed = added.find((g) => g.result.status === "rejected");
+    if (failed?.result.status === "rejected")
+      log.warn({ err: failed.result.reason }, "could not publish after commit; the relay will");
+    if (sent.length > 0)
+      await db.$executeRaw`
+        UPDATE outbox SET sent_at = now(), attempts = attempts + 1
+        WHERE id = ANY(${sent}::uuid[]) AND sent_at IS NULL`;
+  } catch (err) {
+    // Marking failed (Postgres away): the relay publishes these rows again after the grace, harmlessly.
+    log.warn({ err }, "could not mark published outbox rows sent; the relay will re-publish them");
+  }
+}

@@ -1,0 +1,104 @@
+// Publishing right after the commit, with the relay as the fallback: against a real Postgres (a fresh
+// orders database) and the shared Redis under a unique prefix.
+import { Queue } from "bullmq";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "@gozon/core/logger";
+import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
+import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
+import { buildMessage } from "../src/contracts.ts";
+import { DIRECT_PUBLISH_GRACE_MS, writeOutbox } from "../src/outbox.ts";
+import { createQueueProducers, publishCommitted } from "../src/outbox-publisher.ts";
+import { createOutboxRelay } from "../src/outbox-relay.ts";
+import { createRedisConnection, QUEUES } from "../src/queues.ts";
+import { deleteKeysWithPrefix, uniqueRedisPrefix } from "../src/testing.ts";
+
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const log = createLogger("publisher-test", "silent");
+
+let dbs: TestDatabases;
+let db: SqlPool;
+let redis: ReturnType<typeof createRedisConnection>;
+let queue: Queue;
+const prefix = uniqueRedisPrefix("direct");
+
+beforeAll(async () => {
+  dbs = await createTestDatabases("direct");
+  db = createSqlPool(dbs.urls.orders);
+  redis = createRedisConnection(REDIS_URL);
+  queue = new Queue(QUEUES.paymentRequests, { connection: redis, prefix });
+});
+afterAll(async () => {
+  await queue?.close();
+  if (redis) {
+    await deleteKeysWithPrefix(redis, prefix);
+    redis.disconnect();
+  }
+  await db?.$disconnect();
+  await dbs?.drop();
+});
+
+const request = () =>
+  buildMessage("PaymentRequested", { orderId: crypto.randomUUID(), userId: crypto.randomUUID(), amount: 5 });
+
+async function unsent(ids: string[]) {
+  const rows = await db.$queryRaw<{ id: string }[]>`
+    SELECT id::text FROM outbox WHERE id = ANY(${ids}::uuid[]) AND sent_at IS NULL`;
+  return rows.map((r) => r.id);
+}
+
+describe("publish after commit", () => {
+  it("adds committed messages to their queue in one call and marks their rows sent", async () => {
+    const messages = [request(), request(), request()];
+    await db.$transaction(async (tx) => {
+      for (const m of messages) await writeOutbox(tx, m, { direct: true });
+    });
+    const producers = createQueueProducers(redis, prefix, log);
+    try {
+      await publishCommitted({ db, producers, log }, messages);
+    } finally {
+      await producers.close();
+    }
+    const jobs = await Promise.all(messages.map((m) => queue.getJob(m.messageId)));
+    expect(jobs.map((j) => j?.data)).toEqual(messages);
+    expect(await unsent(messages.map((m) => m.messageId))).toEqual([]);
+  });
+
+  it("leaves a row it could not publish to the relay, which takes it only after the grace", async () => {
+    const message = request();
+    await db.$transaction((tx) => writeOutbox(tx, message, { direct: true }));
+    // The writer's Redis is away: nothing is added, nothing is marked, and nothing throws.
+    const away = new Redis("redis://127.0.0.1:1", { lazyConnect: true, maxRetriesPerRequest: 0 });
+    away.on("error", () => {});
+    const producers = createQueueProducers(away, prefix, log);
+    await publishCommitted({ db, producers, log, timeoutMs: 300 }, [message]);
+    await producers.close().catch(() => {});
+    away.disconnect();
+    expect(await unsent([message.messageId])).toEqual([message.messageId]);
+
+    const relay = createOutboxRelay({
+      db,
+      databaseUrl: dbs.urls.orders,
+      connection: redis,
+      prefix,
+      log,
+      pollMs: 60_000,
+    });
+    const writtenAt = Date.now();
+    try {
+      // Inside the grace the relay leaves the row to its writer.
+      expect((await relay.relayOnce()).claimed).toBe(0);
+      await expect
+        .poll(async () => (await relay.relayOnce()).sent, {
+          timeout: DIRECT_PUBLISH_GRACE_MS + 5_000,
+          interval: 200,
+        })
+        .toBe(1);
+      expect(Date.now() - writtenAt).toBeGreaterThanOrEqual(DIRECT_PUBLISH_GRACE_MS - 500);
+    } finally {
+      await relay.stop();
+    }
+    expect((await queue.getJob(message.messageId))?.data).toEqual(message);
+    expect(await unsent([message.messageId])).toEqual([]);
+  });
+});
