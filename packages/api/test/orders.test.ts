@@ -40,7 +40,7 @@ const ordersOf = async (userId: string) => {
   return Number(row!.n);
 };
 const outboxOf = (orderId: string) =>
-  api.ordersDb.$queryRaw<{ id: string; type: string; payload: unknown }[]>`
+  api.ordersDb.$queryRaw<{ id: string; type: string; payload: unknown; sentAt: Date | null }[]>`
     SELECT id::text, type, payload, sent_at AS "sentAt" FROM outbox WHERE payload #>> '{payload,orderId}' = ${orderId}`;
 
 /** `count` orders for the shopper, one after another (so their creation times are ordered). */
