@@ -27,4 +27,23 @@ export default tseslint.config(
     files: ["**/*.test.ts", "**/test/**", "**/e2e/**", "**/bench/**", "**/scripts/**"],
     rules: { "no-console": "off" },
   },
+  {
+    // Test helpers (each package's `test-support/`, exported as `<package>/testing`) stay out of what the
+    // processes run.
+    files: ["packages/*/src/**", "apps/*/src/**"],
+    ignores: ["**/*.test.ts", "**/*.test.tsx"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              regex: "^@gozon/[^/]+/testing$|/test-support/",
+              message: "test helpers are not for runtime code",
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

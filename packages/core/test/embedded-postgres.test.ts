@@ -5,7 +5,7 @@ import pg from "pg";
 import { afterAll, expect, it } from "vitest";
 import { loadConfig } from "../src/config.ts";
 import { resolvePostgres } from "../src/infra/postgres.ts";
-import { freePort, isAlive } from "../src/testing.ts";
+import { freePort, isAlive } from "../test-support/testing.ts";
 import { capturingLogger, childPids } from "@gozon/core/testing";
 
 // Under /tmp, not mkdtemp's 0700 folder alone: as root, Postgres runs as the postgres user, who must reach it.

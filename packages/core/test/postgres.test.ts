@@ -5,7 +5,7 @@ import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { DEFAULT_DATABASE_URL, loadConfig } from "../src/config.ts";
 import { resolvePostgres } from "../src/infra/postgres.ts";
-import { freePort } from "../src/testing.ts";
+import { freePort } from "../test-support/testing.ts";
 import { capturingLogger } from "@gozon/core/testing";
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "gozon-pg-config-"));

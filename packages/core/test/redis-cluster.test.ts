@@ -9,7 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.ts";
 import { checkRedisPolicy, resolveRedis } from "../src/infra/redis.ts";
 import { createRedisClient, describeRedisTarget, masters } from "../src/infra/redis-client.ts";
-import { capturingLogger, freePort, startProcess, waitFor, type RunningProcess } from "../src/testing.ts";
+import {
+  capturingLogger,
+  freePort,
+  startProcess,
+  waitFor,
+  type RunningProcess,
+} from "../test-support/testing.ts";
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "gozon-redis-cluster-"));
 let server: RunningProcess;

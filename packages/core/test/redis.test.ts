@@ -5,7 +5,7 @@ import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.ts";
 import { checkRedisPolicy, resolveRedis, DEFAULT_REDIS_URL } from "../src/infra/redis.ts";
-import { freePort, isAlive } from "../src/testing.ts";
+import { freePort, isAlive } from "../test-support/testing.ts";
 import { capturingLogger } from "@gozon/core/testing";
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "gozon-redis-"));

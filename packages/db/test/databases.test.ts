@@ -2,7 +2,7 @@ import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { databaseName, services } from "@gozon/core/config";
 import { dropDatabase, ensureDatabase } from "../src/databases.ts";
-import { createTestDatabases, testServerUrl, uniqueTestDatabaseUrl } from "../src/testing.ts";
+import { createTestDatabases, testServerUrl, uniqueTestDatabaseUrl } from "../test-support/testing.ts";
 import { connect, onCleanup } from "./helpers.ts";
 
 async function exists(url: string) {

@@ -1,7 +1,7 @@
 import pg from "pg";
 import { afterEach } from "vitest";
 import { dropDatabase, ensureDatabase } from "../src/databases.ts";
-import { uniqueTestDatabaseUrl } from "../src/testing.ts";
+import { uniqueTestDatabaseUrl } from "../test-support/testing.ts";
 
 const cleanups: (() => Promise<unknown>)[] = [];
 

@@ -14,7 +14,7 @@ import { buildMessage } from "../src/contracts.ts";
 import { writeOutbox } from "../src/outbox.ts";
 import { createOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from "../src/outbox-relay.ts";
 import { createRedisConnection, QUEUES } from "../src/queues.ts";
-import { deleteKeysWithPrefix, uniqueRedisPrefix } from "../src/testing.ts";
+import { deleteKeysWithPrefix, uniqueRedisPrefix } from "../test-support/testing.ts";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const log = createLogger("relay-test", "silent");

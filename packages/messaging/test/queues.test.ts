@@ -2,7 +2,7 @@ import { Queue, Worker } from "bullmq";
 import { afterAll, describe, expect, it } from "vitest";
 import { waitFor } from "@gozon/core/testing";
 import { createRedisConnection, jobsInFlight } from "../src/queues.ts";
-import { deleteKeysWithPrefix, uniqueRedisPrefix } from "../src/testing.ts";
+import { deleteKeysWithPrefix, uniqueRedisPrefix } from "../test-support/testing.ts";
 
 const redis = createRedisConnection(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
 const prefix = uniqueRedisPrefix("inflight");

@@ -4,7 +4,7 @@ import { isCluster, masters, type RedisClient } from "@gozon/core/infra/redis-cl
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { freePort, startProcess } from "@gozon/core/testing";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
-import { createRedisConnection } from "./queues.ts";
+import { createRedisConnection } from "../src/queues.ts";
 
 /** A REDIS_PREFIX no other run uses. */
 export function uniqueRedisPrefix(label: string) {

@@ -7,9 +7,9 @@ import {
   type Service,
   type ServiceDatabaseUrls,
 } from "@gozon/core/config";
-import { dropDatabase, ensureDatabase } from "./databases.ts";
-import { migrateAll } from "./migrate.ts";
-import type { SqlExecutor, SqlPool } from "./sql-client.ts";
+import { dropDatabase, ensureDatabase } from "../src/databases.ts";
+import { migrateAll } from "../src/migrate.ts";
+import type { SqlExecutor, SqlPool } from "../src/sql-client.ts";
 
 export interface TestDatabases {
   urls: ServiceDatabaseUrls;
