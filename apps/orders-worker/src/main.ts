@@ -1,5 +1,6 @@
 // orders-worker: the orders outbox relay, the payment-results consumer and the reconciler.
 import { loadConfigOrExit, serviceDatabaseUrls } from "@gozon/core/config";
+import { every } from "@gozon/core/every";
 import { checkRedisPolicy } from "@gozon/core/infra/redis";
 import { onShutdown } from "@gozon/core/lifecycle";
 import { createLogger } from "@gozon/core/logger";
@@ -15,7 +16,6 @@ import { createRegistry, serveMetrics } from "@gozon/core/metrics";
 import { registerOutboxGauges, registerQueueDepthGauge } from "@gozon/messaging/metrics";
 import { consumePaymentResults } from "./consume-results.ts";
 import { createOrdersWorkerMetrics } from "./metrics.ts";
-import { every } from "./periodic.ts";
 
 const config = loadConfigOrExit();
 // One name per instance (`orders-worker-2`) when the launcher runs several.

@@ -1,4 +1,5 @@
 // Periodic upkeep of the payments worker: finish stranded inbox entries, purge old inbox/outbox/keys.
+import { every } from "@gozon/core/every";
 import type { Logger } from "@gozon/core/logger";
 import { purgeIdempotencyKeys } from "@gozon/db/idempotency";
 import type { OutboxRelay } from "@gozon/messaging/outbox-relay";
@@ -41,30 +42,11 @@ export function startHousekeeping({
     if (outbox + inbox + keys > 0) houseLog.info({ outbox, inbox, keys, retentionDays }, "purged old rows");
   };
 
-  const tasks = [every("inbox sweep", sweepMs, sweep, houseLog), every("purge", purgeMs, purge, houseLog)];
-  return { stop: () => Promise.all(tasks.map((task) => task.stop())).then(() => undefined) };
-}
-
-/** Runs `task` now and then every `ms`, never overlapping itself; a failure is logged and retried later. */
-function every(name: string, ms: number, task: (first: boolean) => Promise<void>, log: Logger) {
-  let running: Promise<void> = Promise.resolve();
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
   let first = true;
-  const tick = () => {
-    running = task(first)
-      .catch((err: unknown) => log.warn({ err, task: name }, "housekeeping task failed"))
-      .finally(() => {
-        first = false;
-        if (!stopped) timer = setTimeout(tick, ms);
-      });
-  };
-  tick();
-  return {
-    stop: async () => {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
+  const tasks = [
+    every(sweepMs, "inbox sweep", houseLog, () => sweep(first).finally(() => (first = false))),
+    every(purgeMs, "purge", houseLog, purge),
+  ];
+  for (const task of tasks) task.tick();
+  return { stop: () => Promise.all(tasks.map((task) => task.stop())).then(() => undefined) };
 }
