@@ -3,7 +3,9 @@
 // `SqlClient` takes either; the difference is cost. On the 2-core bench machine a statement through
 // Prisma 7's client cost ~580 µs of Node CPU against ~240 µs through `pg` (a 3-statement transaction:
 // ~1,090 against ~370 µs), and an order takes a couple of dozen statements across the services. The
-// Prisma schemas still define these tables, their migrations and row types; identity keeps Prisma's client.
+// Prisma schemas still define these tables, their migrations and row types; identity keeps Prisma's client,
+// and the outbox relays claim through one (./clients.ts) over this same `pool`: a batch per statement
+// spreads Prisma's cost over many rows.
 import pg from "pg";
 
 /**
@@ -21,7 +23,10 @@ export interface SqlExecutor {
 export interface SqlPool extends SqlExecutor {
   /** Runs `fn` in one transaction (READ COMMITTED): committed when it resolves, rolled back when it throws. */
   $transaction<R>(fn: (tx: SqlExecutor) => Promise<R>, options?: SqlTransactionOptions): Promise<R>;
+  /** Ends `pool`, after whatever shares it (a Prisma client over it) has been disconnected. */
   $disconnect(): Promise<void>;
+  /** The `pg.Pool` underneath: one per database, shared with a Prisma client (`createOrdersClient`). */
+  readonly pool: pg.Pool;
 }
 
 export type SqlPoolOptions = {
@@ -75,6 +80,7 @@ export function createSqlPool(url: string, options: SqlPoolOptions = {}): SqlPoo
   pool.on("error", () => {});
 
   return {
+    pool,
     ...executor((query) => pool.query(query)),
     async $transaction(fn) {
       const client = await pool.connect();

@@ -130,7 +130,7 @@ describe("database-level guarantees", () => {
   });
 
   it.each(["orders", "payments"] as const)(
-    "%s outbox: an insert notifies gozon_outbox with each queue; unsent rows have a partial index",
+    "%s outbox: an insert notifies gozon_outbox with each queue; unsent rows not parked have a partial index, parked rows another",
     async (service) => {
       const url = await migratedDatabase(service);
       const [client, listener] = await Promise.all([connect(url), connect(url)]);
@@ -154,7 +154,13 @@ describe("database-level guarantees", () => {
       const { rows } = await client.query(
         `SELECT indexdef FROM pg_indexes WHERE indexname = 'outbox_unsent_created_at_idx'`,
       );
-      expect(rows[0]?.indexdef).toMatch(/\(created_at\) WHERE \(sent_at IS NULL\)$/);
+      expect(rows[0]?.indexdef).toMatch(
+        /\(created_at\) WHERE \(\(sent_at IS NULL\) AND \(parked_at IS NULL\)\)$/,
+      );
+      const parked = await client.query(
+        `SELECT indexdef FROM pg_indexes WHERE indexname = 'outbox_parked_at_idx'`,
+      );
+      expect(parked.rows[0]?.indexdef).toMatch(/\(parked_at DESC\) WHERE \(parked_at IS NOT NULL\)$/);
     },
   );
 });
