@@ -4,6 +4,7 @@ import { every } from "@gozon/core/every";
 import { checkRedisPolicy } from "@gozon/core/infra/redis";
 import { onShutdown } from "@gozon/core/lifecycle";
 import { createLogger } from "@gozon/core/logger";
+import { createOrdersClient } from "@gozon/db/clients";
 import { createSqlPool } from "@gozon/db/sql-client";
 import { purgeIdempotencyKeys } from "@gozon/db/idempotency";
 import { createOutboxRelay } from "@gozon/messaging/outbox-relay";
@@ -23,9 +24,11 @@ const log = createLogger(config.WORKER_NAME ?? "orders-worker", config.LOG_LEVEL
 
 try {
   const databaseUrl = serviceDatabaseUrls(config).orders;
-  // Everything here is raw SQL on the hot path: plain `pg` (see sql-client.ts for the cost difference).
+  // The raw SQL of the hot path runs on plain `pg` (see sql-client.ts for the cost difference).
   const db = createSqlPool(databaseUrl);
   await db.$queryRaw`SELECT 1`;
+  // The relay claims through Prisma (see outbox-relay.ts), over the same pool.
+  const outboxClient = createOrdersClient(db.pool);
   const connection = createRedisConnection(config, "orders-worker", log);
   const publisher = createRedisConnection(config, "orders-worker-pub", log);
   await pingRedis(connection, 5_000);
@@ -39,7 +42,7 @@ try {
   const metricsServer = await serveMetrics(registry, config.METRICS_PORT ?? 9464, log, config.METRICS_TOKEN);
 
   const relay = createOutboxRelay({
-    db,
+    db: outboxClient,
     databaseUrl,
     connection,
     prefix,
@@ -96,6 +99,7 @@ try {
     await metricsServer.close();
     connection.disconnect();
     publisher.disconnect();
+    await outboxClient.$disconnect();
     await db.$disconnect();
   });
 } catch (err) {

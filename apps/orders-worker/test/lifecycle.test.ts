@@ -11,6 +11,7 @@ describeWorkerLifecycle({
     "gozon_reconciler_rerequests_total",
     "gozon_outbox_backlog",
     "gozon_outbox_oldest_age_seconds",
+    "gozon_outbox_parked",
     "gozon_queue_jobs",
   ],
 });

@@ -3,6 +3,7 @@ import { loadConfigOrExit, serviceDatabaseUrls } from "@gozon/core/config";
 import { checkRedisPolicy } from "@gozon/core/infra/redis";
 import { onShutdown } from "@gozon/core/lifecycle";
 import { createLogger } from "@gozon/core/logger";
+import { createPaymentsClient } from "@gozon/db/clients";
 import { createSqlPool } from "@gozon/db/sql-client";
 import { createOutboxRelay } from "@gozon/messaging/outbox-relay";
 import { bullPrefix, createRedisConnection, pingRedis, QUEUES } from "@gozon/messaging/queues";
@@ -19,6 +20,8 @@ try {
   const databaseUrl = serviceDatabaseUrls(config).payments;
   const db = createSqlPool(databaseUrl);
   await db.$queryRaw`SELECT 1`;
+  // The relay claims through Prisma (see outbox-relay.ts), over the same pool.
+  const outboxClient = createPaymentsClient(db.pool);
   const redis = createRedisConnection(config, "payments-worker", log);
   await pingRedis(redis, 5_000);
   await checkRedisPolicy(redis, log);
@@ -35,7 +38,7 @@ try {
   const metricsServer = await serveMetrics(registry, config.METRICS_PORT ?? 9465, log, config.METRICS_TOKEN);
 
   const relay = createOutboxRelay({
-    db,
+    db: outboxClient,
     databaseUrl,
     connection: redis,
     prefix,
@@ -61,6 +64,7 @@ try {
     await queueGauge.close();
     await metricsServer.close();
     redis.disconnect();
+    await outboxClient.$disconnect();
     await db.$disconnect();
   });
 } catch (err) {

@@ -4,12 +4,15 @@ import type { RedisClient } from "@gozon/core/infra/redis-client";
 import { Gauge, type Registry } from "@gozon/core/metrics";
 import type { SqlClient } from "./sql.ts";
 
-/** Unsent outbox rows and the age of the oldest: a growing age means the relay is stuck. */
+/**
+ * Unsent outbox rows and the age of the oldest (a growing age means the relay is stuck), and the rows the
+ * relay parked (each failed to publish too many times while Redis answered: someone should look).
+ */
 export function registerOutboxGauges(registry: Registry, db: SqlClient) {
   const read = async () => {
     const [row] = await db.$queryRaw<{ backlog: bigint; age: number | null }[]>`
       SELECT count(*) AS backlog, extract(epoch FROM now() - min(created_at))::float8 AS age
-      FROM outbox WHERE sent_at IS NULL`;
+      FROM outbox WHERE sent_at IS NULL AND parked_at IS NULL`;
     return { backlog: Number(row?.backlog ?? 0), age: row?.age ?? 0 };
   };
   new Gauge({
@@ -26,6 +29,16 @@ export function registerOutboxGauges(registry: Registry, db: SqlClient) {
     registers: [registry],
     async collect() {
       this.set((await read()).age);
+    },
+  });
+  new Gauge({
+    name: "gozon_outbox_parked",
+    help: "Outbox rows parked after failing to publish too many times",
+    registers: [registry],
+    async collect() {
+      const [row] = await db.$queryRaw<{ parked: bigint }[]>`
+        SELECT count(*) AS parked FROM outbox WHERE parked_at IS NOT NULL`;
+      this.set(Number(row?.parked ?? 0));
     },
   });
 }

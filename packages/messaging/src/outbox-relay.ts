@@ -1,13 +1,24 @@
 // Transactional outbox, part 2: the one relay both services run over their own database's `outbox`.
 //
-// Each pass claims up to `batchSize` unsent rows with FOR UPDATE SKIP LOCKED inside one transaction (so
-// several relays share the work without waiting on each other or sending a row twice concurrently), marks
-// them sent, adds each to its BullMQ queue with jobId = message id, and unmarks the ones whose add failed,
-// all in that same transaction.
-// A crash after `add` and before the commit leaves the row unsent: it is published again later (at least
-// once); the jobId makes BullMQ ignore the re-add while the job is still in Redis, and the consumer's
-// inbox drops it after that. A row that failed to publish stays unsent (attempts + last_error) and is
-// retried for ever: no high-water mark (a transaction that commits late would be skipped) and no parking.
+// Each pass, in one transaction of the service's Prisma client: claims up to `batchSize` unsent rows with
+// FOR UPDATE SKIP LOCKED and marks them sent in the same statement (so several relays share the work
+// without waiting on each other or sending a row twice concurrently), adds them to BullMQ with one
+// `addBulk` per queue (jobId = message id), and unmarks the ones whose add failed. One claim statement per
+// batch spreads Prisma's per-statement cost over the batch's rows. A row its writer publishes itself right
+// after the commit (`relay_after`, see outbox-publisher.ts) is left to the writer until then.
+// A crash after the add and before the commit leaves the rows unsent: they are published again later (at
+// least once); the jobId makes BullMQ ignore the re-add while the job is still in Redis (in `addBulk` as
+// in `add`), and the consumer's inbox drops it after that. No high-water mark: a transaction that commits
+// late would be skipped. Rows go out oldest first, but with no order between them: several relays and
+// concurrent consumers would undo any.
+//
+// Failures. `addBulk` pipelines one script per job, so a failed batch may be partly added: the relay then
+// asks Redis for a PING. No answer: Redis itself is failing, every row of the batch stays unsent, and the
+// relay backs off as a whole. An answer: the batch is added again one row at a time (re-adds are no-ops),
+// so a row that cannot be added fails alone and its neighbours go out. Such a row counts a failure
+// (`failures`; `attempts` counts every claim, outages included) and at `maxFailures` it is parked: set
+// aside, out of the claims, visible in the metrics and to admins. Never for good: after `parkedRetryMs` a
+// parked row gets one more try, and is parked again at once if it still fails.
 //
 // Wake-ups: LISTEN gozon_outbox (an AFTER INSERT trigger notifies) starts a pass at once; a poll every
 // `pollMs` covers notifications lost while the listen connection was down; a full batch means more may
@@ -19,12 +30,19 @@ import type { Logger } from "@gozon/core/logger";
 import { deleteInBatches } from "@gozon/db/batches";
 import { failpoint } from "./failpoints.ts";
 import { listen, type PgListener } from "./pg-listener.ts";
-import { defaultJobOptions, withTimeout } from "./queues.ts";
+import { defaultJobOptions, pingRedis, withTimeout } from "./queues.ts";
 import type { TransactionalSqlClient } from "./sql.ts";
 
 export const OUTBOX_CHANNEL = "gozon_outbox";
 
+/** How long a PING may take before Redis counts as failing (after a failed add). */
+const PING_TIMEOUT_MS = 1_000;
+
 export type OutboxRelayOptions = {
+  /**
+   * The service's Prisma client (`createOrdersClient` / `createPaymentsClient` of @gozon/db/clients): its
+   * `$transaction` honours the `maxWait` and `timeout` a pass sets.
+   */
   db: TransactionalSqlClient;
   /** The same database as `db`, for the LISTEN connection. */
   databaseUrl: string;
@@ -37,15 +55,36 @@ export type OutboxRelayOptions = {
   batchSize?: number;
   /** A Redis that does not answer must not hold the claimed rows (and their locks) for ever. */
   addTimeoutMs?: number;
+  /** Failures of a row while Redis answers before it is parked (default 10). */
+  maxFailures?: number;
+  /** How long a row stays parked before its next try (default 10 minutes). */
+  parkedRetryMs?: number;
 };
 
 type OutboxRow = { id: string; queue: string; type: string; payload: unknown };
-type PassResult = { claimed: number; sent: number; failed: number };
+
+export type PassResult = {
+  claimed: number;
+  sent: number;
+  failed: number;
+  /** Rows parked by this pass (failed for the `maxFailures`-th time while Redis answered). */
+  parked: number;
+  /** Redis did not answer: the failures were not the rows' own, and the relay backs off. */
+  redisFailed: boolean;
+};
+
+type Published = { failed: Map<string, string>; redisFailed: boolean };
+
+const EMPTY: PassResult = { claimed: 0, sent: 0, failed: 0, parked: 0, redisFailed: false };
+
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 export class OutboxRelay {
   private readonly queues = new Map<string, Queue>();
   private readonly batchSize: number;
   private readonly addTimeoutMs: number;
+  private readonly maxFailures: number;
+  private readonly parkedRetryMs: number;
   private readonly log: Logger;
   private listener?: PgListener;
   private loop?: Promise<void>;
@@ -53,10 +92,15 @@ export class OutboxRelay {
   /** A notification arrived since the current pass claimed its rows. */
   private pending = false;
   private wake?: () => void;
+  private nextParkedRetry = 0;
 
   constructor(private readonly options: OutboxRelayOptions) {
     this.batchSize = options.batchSize ?? 100;
     this.addTimeoutMs = options.addTimeoutMs ?? 5_000;
+    this.maxFailures = options.maxFailures ?? 10;
+    this.parkedRetryMs = options.parkedRetryMs ?? 10 * 60_000;
+    if (!Number.isInteger(this.maxFailures) || this.maxFailures < 1)
+      throw new Error(`maxFailures must be a positive integer (got ${options.maxFailures})`);
     this.log = options.log.child({ component: "outbox-relay" });
   }
 
@@ -89,49 +133,74 @@ export class OutboxRelay {
   async relayOnce(): Promise<PassResult> {
     return this.options.db.$transaction(
       async (tx) => {
-        // Claimed and marked sent in one statement; the rows whose add fails are unmarked below, and a
-        // crash before the commit undoes the mark.
-        const claimed = await tx.$queryRaw<(OutboxRow & { created_at: Date })[]>`
-          UPDATE outbox SET sent_at = now(), attempts = attempts + 1
+        // Claimed and marked sent in one statement (last_error cleared: the row is sent unless the add
+        // fails, which sets it again); the failed rows are unmarked below, a crash before the commit undoes
+        // the mark.
+        const rows = await tx.$queryRaw<OutboxRow[]>`
+          UPDATE outbox SET sent_at = now(), attempts = attempts + 1, last_error = NULL
           WHERE id IN (
-            SELECT id FROM outbox WHERE sent_at IS NULL AND (relay_after IS NULL OR relay_after <= now())
+            SELECT id FROM outbox
+            WHERE sent_at IS NULL AND parked_at IS NULL AND (relay_after IS NULL OR relay_after <= now())
             ORDER BY created_at
             LIMIT ${this.batchSize}
             FOR UPDATE SKIP LOCKED)
-          RETURNING id::text AS id, queue, type, payload, created_at`;
-        if (claimed.length === 0) return { claimed: 0, sent: 0, failed: 0 };
-        const rows = claimed.sort((a, b) => a.created_at.getTime() - b.created_at.getTime());
+          RETURNING id::text AS id, queue, type, payload`;
+        if (rows.length === 0) return EMPTY;
 
-        const results = await Promise.allSettled(rows.map((row) => this.publish(row)));
+        const { failed, redisFailed } = await this.publish(rows);
         failpoint("relay-after-add");
+        if (failed.size === 0) return { ...EMPTY, claimed: rows.length, sent: rows.length };
 
-        const failedIds: string[] = [];
-        const errors: string[] = [];
-        results.forEach((result, i) => {
-          if (result.status === "fulfilled") return;
-          failedIds.push(rows[i]!.id);
-          errors.push(String(result.reason instanceof Error ? result.reason.message : result.reason));
-        });
-        if (failedIds.length > 0) {
-          await tx.$executeRaw`
-            UPDATE outbox AS o SET sent_at = NULL, last_error = f.error
-            FROM unnest(${failedIds}::uuid[], ${errors}::text[]) AS f(id, error)
-            WHERE o.id = f.id`;
+        const counted = redisFailed ? 0 : 1;
+        const unmarked = await tx.$queryRaw<{ id: string; parked: boolean }[]>`
+          UPDATE outbox AS o
+          SET sent_at = NULL, last_error = f.error, failures = o.failures + ${counted}::int,
+              parked_at = CASE WHEN ${counted}::int = 1 AND o.failures + 1 >= ${this.maxFailures}::int
+                               THEN now() END
+          FROM unnest(${[...failed.keys()]}::uuid[], ${[...failed.values()]}::text[]) AS f(id, error)
+          WHERE o.id = f.id
+          RETURNING o.id::text AS id, o.parked_at IS NOT NULL AS parked`;
+        const parked = unmarked.filter((row) => row.parked).map((row) => row.id);
+        if (!redisFailed) {
           this.log.warn(
-            { failed: failedIds.length, error: errors[0] },
-            "outbox rows not published; will retry",
+            { failed: failed.size, parked: parked.length, error: failed.values().next().value },
+            "outbox rows not published while Redis answers; will retry",
           );
         }
-        return { claimed: rows.length, sent: rows.length - failedIds.length, failed: failedIds.length };
+        if (parked.length > 0) {
+          this.log.error(
+            { ids: parked, maxFailures: this.maxFailures, retryInMs: this.parkedRetryMs },
+            "outbox rows parked: they failed to publish too many times",
+          );
+        }
+        return {
+          claimed: rows.length,
+          sent: rows.length - failed.size,
+          failed: failed.size,
+          parked: parked.length,
+          redisFailed,
+        };
       },
-      // The pass holds row locks while it talks to Redis: bounded by addTimeoutMs, plus slack.
-      { maxWait: 10_000, timeout: this.addTimeoutMs + 10_000 },
+      // The pass holds its rows' locks while it talks to Redis: an addBulk, a PING and the one-by-one
+      // adds, each bounded, plus slack for the statements. Past this Prisma rolls back (rows unsent again).
+      { maxWait: 10_000, timeout: 2 * this.addTimeoutMs + PING_TIMEOUT_MS + 5_000 },
     );
   }
 
   /**
+   * Gives every row parked longer than `parkedRetryMs` one more try: back in the claims, one failure short
+   * of the limit, so a row that still fails is parked again at its next pass. Returns how many.
+   */
+  async retryParked(): Promise<number> {
+    return this.options.db.$executeRaw`
+      UPDATE outbox SET parked_at = NULL, failures = LEAST(failures, ${this.maxFailures - 1}::int)
+      WHERE parked_at IS NOT NULL
+        AND parked_at <= now() - make_interval(secs => ${this.parkedRetryMs / 1000}::float8)`;
+  }
+
+  /**
    * Deletes sent rows older than `retentionDays`, in small batches (short transactions, no long locks).
-   * Unsent rows are never purged, however old.
+   * Unsent rows, parked ones included, are never purged, however old.
    */
   async purgeSent(retentionDays: number, batchSize = 500): Promise<number> {
     return deleteInBatches(
@@ -156,8 +225,16 @@ export class OutboxRelay {
       this.pending = false;
       let pass: PassResult | undefined;
       try {
+        if (Date.now() >= this.nextParkedRetry) {
+          this.nextParkedRetry = Date.now() + Math.min(this.parkedRetryMs, 60_000);
+          const retried = await this.retryParked();
+          if (retried > 0) this.log.info({ retried }, "parked outbox rows get one more try");
+        }
         pass = await this.relayOnce();
-        failures = pass.failed > 0 ? failures + 1 : 0;
+        // Only a failing Redis slows the relay down; a row that fails alone must not throttle the rest.
+        failures = pass.redisFailed ? failures + 1 : 0;
+        if (pass.redisFailed && (failures === 1 || failures % 20 === 0))
+          this.log.warn({ failures, unsent: pass.failed }, "Redis does not answer; outbox relay backs off");
       } catch (err) {
         failures++;
         if (failures === 1 || failures % 20 === 0)
@@ -188,7 +265,43 @@ export class OutboxRelay {
     });
   }
 
-  private async publish(row: OutboxRow) {
+  /** Adds `rows` to their queues; the ids of the rows that failed, with why. */
+  private async publish(rows: OutboxRow[]): Promise<Published> {
+    const byQueue = new Map<string, OutboxRow[]>();
+    for (const row of rows) {
+      const group = byQueue.get(row.queue);
+      if (group) group.push(row);
+      else byQueue.set(row.queue, [row]);
+    }
+    const groups = [...byQueue.values()];
+    const results = await Promise.allSettled(groups.map((group) => this.addBulk(group)));
+    const retry = groups.flatMap((group, i) => (results[i]!.status === "rejected" ? group : []));
+    const failed = new Map<string, string>();
+    if (retry.length === 0) return { failed, redisFailed: false };
+
+    try {
+      await pingRedis(this.options.connection, Math.min(PING_TIMEOUT_MS, this.addTimeoutMs));
+    } catch (error) {
+      const reason = results.find((result) => result.status === "rejected")?.reason ?? error;
+      for (const row of retry) failed.set(row.id, messageOf(reason));
+      return { failed, redisFailed: true };
+    }
+    // Redis answers, so a row of the batch is at fault: one at a time, each row stands alone.
+    const single = await Promise.allSettled(retry.map((row) => this.add(row)));
+    single.forEach((result, i) => {
+      if (result.status === "rejected") failed.set(retry[i]!.id, messageOf(result.reason));
+    });
+    return { failed, redisFailed: false };
+  }
+
+  /** One round trip for a queue's whole batch. */
+  private async addBulk(rows: OutboxRow[]) {
+    const queue = rows[0]!.queue;
+    const jobs = rows.map((row) => ({ name: row.type, data: row.payload, opts: { jobId: row.id } }));
+    await withTimeout(this.queue(queue).addBulk(jobs), this.addTimeoutMs, `addBulk to ${queue} timed out`);
+  }
+
+  private async add(row: OutboxRow) {
     await withTimeout(
       this.queue(row.queue).add(row.type, row.payload, { jobId: row.id }),
       this.addTimeoutMs,

@@ -5,12 +5,15 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Queue, Worker } from "bullmq";
 import pg from "pg";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createLogger } from "@gozon/core/logger";
+import { Registry } from "@gozon/core/metrics";
 import { freePort, startProcess, waitFor } from "@gozon/core/testing";
+import { createPaymentsClient, type PaymentsClient } from "@gozon/db/clients";
 import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
 import { buildMessage } from "../src/contracts.ts";
+import { registerOutboxGauges } from "../src/metrics.ts";
 import { writeOutbox } from "../src/outbox.ts";
 import { createOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from "../src/outbox-relay.ts";
 import { createRedisConnection, QUEUES } from "../src/queues.ts";
@@ -22,37 +25,45 @@ const testDir = path.dirname(fileURLToPath(import.meta.url));
 
 let dbs: TestDatabases;
 let db: SqlPool;
+/** The relay's client: Prisma over `db`'s pool, as in the workers. */
+let prisma: PaymentsClient;
 let redis: ReturnType<typeof createRedisConnection>;
 let queue: Queue;
+let resultsQueue: Queue;
 const prefix = uniqueRedisPrefix("relay");
 const relays: OutboxRelay[] = [];
 
 beforeAll(async () => {
   dbs = await createTestDatabases("relay");
   db = createSqlPool(dbs.urls.payments);
+  prisma = createPaymentsClient(db.pool);
   redis = createRedisConnection(REDIS_URL);
   queue = new Queue(QUEUES.paymentRequests, { connection: redis, prefix });
+  resultsQueue = new Queue(QUEUES.paymentResults, { connection: redis, prefix });
 });
 
 afterEach(async () => {
   await Promise.all(relays.splice(0).map((relay) => relay.stop()));
   await queue.obliterate({ force: true });
+  await resultsQueue.obliterate({ force: true });
   await db.$executeRaw`DELETE FROM outbox`;
 });
 
 afterAll(async () => {
   await queue?.close();
+  await resultsQueue?.close();
   if (redis) {
     await deleteKeysWithPrefix(redis, prefix);
     redis.disconnect();
   }
+  await prisma?.$disconnect();
   await db?.$disconnect();
   await dbs?.drop();
 });
 
 function relay(options: Partial<OutboxRelayOptions> = {}) {
   const created = createOutboxRelay({
-    db,
+    db: prisma,
     databaseUrl: dbs.urls.payments,
     connection: redis,
     prefix,
@@ -73,6 +84,31 @@ async function addMessages(count: number) {
   }
   return messages;
 }
+
+/**
+ * Makes the job of message `id` impossible to add while Redis answers: a plain string already holds its
+ * key, so BullMQ's add script fails with WRONGTYPE for that job alone. Returns the key.
+ */
+async function poisonJob(id: string) {
+  const key = `${prefix}:${QUEUES.paymentRequests}:${id}`;
+  await redis.set(key, "not a job");
+  return key;
+}
+
+type OutboxState = {
+  attempts: number;
+  failures: number;
+  lastError: string | null;
+  sentAt: Date | null;
+  parkedAt: Date | null;
+};
+
+const outboxRow = async (id: string) =>
+  (
+    await db.$queryRaw<OutboxState[]>`
+      SELECT attempts, failures, last_error AS "lastError", sent_at AS "sentAt", parked_at AS "parkedAt"
+      FROM outbox WHERE id = ${id}::uuid`
+  )[0]!;
 
 const unsentCount = async () =>
   Number((await db.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL`)[0]!.n);
@@ -154,6 +190,7 @@ describe("outbox relay", () => {
       relay().start();
       await waitFor(async () => (await unsentCount()) === 0, { what: "the row sent by a healthy relay" });
       expect(await queue.getJob(message!.messageId)).toBeTruthy();
+      expect((await outboxRow(message!.messageId)).lastError).toBeNull(); // sent: the old error is gone
     } finally {
       deadRedis.disconnect();
     }
@@ -262,5 +299,153 @@ describe("outbox relay", () => {
     expect(await relay().purgeSent(7, 5)).toBe(12);
     const left = await db.$queryRaw<{ id: string }[]>`SELECT id::text AS id FROM outbox`;
     expect(new Set(left.map((row) => row.id))).toEqual(new Set(ids.slice(12)));
+  });
+});
+
+describe("outbox relay: batches, failures and parking", () => {
+  it("publishes a claimed batch with one addBulk per queue; a job already in Redis is left as it is", async () => {
+    const requests = await addMessages(150);
+    const results = Array.from({ length: 50 }, (_, i) =>
+      buildMessage("PaymentSucceeded", { orderId: randomUUID(), userId: randomUUID(), amount: i + 1 }),
+    );
+    await Promise.all(results.map((message) => writeOutbox(db, message)));
+    // Published by a relay that died before its commit: the re-add must change nothing.
+    const before = requests.slice(0, 20);
+    for (const message of before)
+      await queue.add(message.type, { early: true }, { jobId: message.messageId });
+
+    // Spies that call through: what reaches Redis is real, the spies only count the calls.
+    const addBulk = vi.spyOn(Queue.prototype, "addBulk");
+    const add = vi.spyOn(Queue.prototype, "add");
+    try {
+      const pass = await relay({ batchSize: 200 }).relayOnce();
+      expect(pass).toEqual({ claimed: 200, sent: 200, failed: 0, parked: 0, redisFailed: false });
+      expect(addBulk.mock.calls.map(([jobs]) => jobs.length).sort()).toEqual([150, 50]);
+      expect(add).not.toHaveBeenCalled();
+    } finally {
+      addBulk.mockRestore();
+      add.mockRestore();
+    }
+    expect(await unsentCount()).toBe(0);
+    expect(await queue.getWaitingCount()).toBe(150);
+    expect(await resultsQueue.getWaitingCount()).toBe(50);
+    expect((await queue.getJob(before[0]!.messageId))?.data).toEqual({ early: true });
+    expect((await queue.getJob(requests[20]!.messageId))?.data).toEqual(requests[20]);
+    expect((await resultsQueue.getJob(results[0]!.messageId))?.data).toEqual(results[0]);
+  });
+
+  it("a row that fails while Redis answers fails alone, and is parked after maxFailures passes", async () => {
+    const [poison, ...others] = await addMessages(30);
+    const key = await poisonJob(poison!.messageId);
+    try {
+      const started = relay({ maxFailures: 3 });
+      // Its neighbours in the same addBulk go out at the first pass.
+      expect(await started.relayOnce()).toEqual({
+        claimed: 30,
+        sent: 29,
+        failed: 1,
+        parked: 0,
+        redisFailed: false,
+      });
+      expect(await queue.getWaitingCount()).toBe(29);
+      for (const message of others.slice(0, 5)) expect(await queue.getJob(message.messageId)).toBeTruthy();
+
+      expect(await started.relayOnce()).toMatchObject({ claimed: 1, failed: 1, parked: 0 });
+      expect(await started.relayOnce()).toMatchObject({ claimed: 1, failed: 1, parked: 1 });
+      expect(await started.relayOnce()).toMatchObject({ claimed: 0 }); // parked: out of the claims
+      const row = await outboxRow(poison!.messageId);
+      expect(row).toMatchObject({ attempts: 3, failures: 3, sentAt: null });
+      expect(row.parkedAt).toBeInstanceOf(Date);
+      expect(row.lastError).toMatch(/WRONGTYPE/);
+
+      const registry = new Registry();
+      registerOutboxGauges(registry, db);
+      const metrics = await registry.metrics();
+      expect(metrics).toMatch(/^gozon_outbox_parked 1$/m);
+      expect(metrics).toMatch(/^gozon_outbox_backlog 0$/m); // parked rows are not a backlog
+    } finally {
+      await redis.del(key);
+    }
+  });
+
+  it("a row that keeps failing does not slow the others down (no global backoff for it)", async () => {
+    const [poison] = await addMessages(1);
+    const key = await poisonJob(poison!.messageId);
+    try {
+      const started = relay({ maxFailures: 1_000 });
+      started.start();
+      await waitFor(() => started.listening, { what: "the relay to LISTEN" });
+      const latencies: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        const t0 = Date.now();
+        const [message] = await addMessages(1);
+        await waitFor(() => queue.getJob(message!.messageId), { timeoutMs: 15_000, what: "the job" });
+        latencies.push(Date.now() - t0);
+      }
+      console.log(`beside a failing row: published after ${latencies.join(", ")} ms`);
+      expect(Math.max(...latencies)).toBeLessThan(1_000);
+      expect((await outboxRow(poison!.messageId)).failures).toBeGreaterThanOrEqual(8);
+    } finally {
+      await redis.del(key);
+    }
+  });
+
+  it("while Redis does not answer nothing is parked, and the relay backs off as a whole", async () => {
+    const deadRedis = createRedisConnection(`redis://127.0.0.1:${await freePort()}`, "dead", log);
+    try {
+      const [message] = await addMessages(1);
+      const passes = relay({ connection: deadRedis, addTimeoutMs: 200, maxFailures: 2 });
+      for (let i = 0; i < 3; i++) {
+        expect(await passes.relayOnce()).toEqual({
+          claimed: 1,
+          sent: 0,
+          failed: 1,
+          parked: 0,
+          redisFailed: true,
+        });
+      }
+      expect(await outboxRow(message!.messageId)).toMatchObject({ attempts: 3, failures: 0, parkedAt: null });
+
+      // Rows keep arriving (each a NOTIFY), yet passes come at a growing interval, not at each wake-up.
+      const started = relay({ connection: deadRedis, addTimeoutMs: 100, maxFailures: 2 });
+      started.start();
+      await waitFor(() => started.listening, { what: "the relay to LISTEN" });
+      const t0 = Date.now();
+      while (Date.now() - t0 < 3_000) {
+        await addMessages(1);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const { attempts } = await outboxRow(message!.messageId);
+      console.log(`3 s of a dead Redis with a NOTIFY every 100 ms: ${attempts - 3} passes`);
+      expect(attempts - 3).toBeLessThanOrEqual(8);
+      expect(await outboxRow(message!.messageId)).toMatchObject({ failures: 0, parkedAt: null });
+    } finally {
+      await Promise.all(relays.splice(0).map((r) => r.stop()));
+      deadRedis.disconnect();
+    }
+  });
+
+  it("a parked row gets one more try after parkedRetryMs: parked again if it still fails, sent once it can be", async () => {
+    const [message] = await addMessages(1);
+    const key = await poisonJob(message!.messageId);
+    const started = relay({ maxFailures: 2, parkedRetryMs: 60_000 });
+    await started.relayOnce();
+    expect(await started.relayOnce()).toMatchObject({ parked: 1 });
+    expect(await started.retryParked()).toBe(0); // not cooled down yet
+    const cooledDown = () =>
+      db.$executeRaw`UPDATE outbox SET parked_at = now() - interval '2 minutes' WHERE parked_at IS NOT NULL`;
+
+    await cooledDown();
+    expect(await started.retryParked()).toBe(1);
+    expect(await started.relayOnce()).toMatchObject({ claimed: 1, failed: 1, parked: 1 }); // at once
+
+    await cooledDown();
+    await redis.del(key);
+    expect(await started.retryParked()).toBe(1);
+    expect(await started.relayOnce()).toMatchObject({ claimed: 1, sent: 1 });
+    const row = await outboxRow(message!.messageId);
+    expect(row).toMatchObject({ parkedAt: null, lastError: null });
+    expect(row.sentAt).toBeInstanceOf(Date);
+    expect((await queue.getJob(message!.messageId))?.data).toEqual(message);
   });
 });
