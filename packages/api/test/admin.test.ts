@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bootstrapAdmin } from "../src/identity/bootstrap-admin.ts";
 import { startApi, strongPassword, uniqueEmail, type ApiHarness } from "./harness.ts";
@@ -193,5 +194,57 @@ describe("admin procedures", () => {
       json: { email: email.toUpperCase(), password },
     });
     expect(again.status).toBe(409);
+  });
+});
+
+describe("admin.outboxParked (GET /admin/outbox/parked)", () => {
+  /** A row as the relay leaves it when it parks one (`at` seconds ago), beside an unsent and a sent one. */
+  const park = (db: ApiHarness["deps"]["ordersDb"], type: string, secondsAgo: number) => {
+    const id = randomUUID();
+    return db.$executeRaw`
+      INSERT INTO outbox (id, queue, type, payload, attempts, failures, last_error, parked_at)
+      VALUES (${id}::uuid, 'q', ${type}, '{}'::jsonb, 12, 10, 'WRONGTYPE Operation against a key',
+              now() - make_interval(secs => ${secondsAgo}::int))`.then(() => id);
+  };
+
+  it("counts each service's parked rows and lists the latest, to admins only", async () => {
+    const { ordersDb, paymentsDb } = api.deps;
+    const older = await park(ordersDb, "PaymentRequested", 60);
+    const newer = await park(ordersDb, "PaymentRequested", 5);
+    const result = await park(paymentsDb, "PaymentSucceeded", 30);
+    for (const db of [ordersDb, paymentsDb]) {
+      await db.$executeRaw`
+        INSERT INTO outbox (id, queue, type, payload, sent_at)
+        VALUES (${randomUUID()}::uuid, 'q', 't', '{}'::jsonb, NULL), (${randomUUID()}::uuid, 'q', 't', '{}'::jsonb, now())`;
+    }
+
+    const res = await api.request("/api/v1/admin/outbox/parked", { headers: bearer(adminToken) });
+    expect(res.status).toBe(200);
+    expect(res.body.orders.parked).toBe(2);
+    expect(res.body.orders.latest.map((row: { id: string }) => row.id)).toEqual([newer, older]);
+    expect(res.body.orders.latest[0]).toMatchObject({
+      type: "PaymentRequested",
+      queue: "q",
+      attempts: 12,
+      failures: 10,
+      lastError: "WRONGTYPE Operation against a key",
+      createdAt: expect.any(String),
+      parkedAt: expect.any(String),
+    });
+    expect(res.body.payments).toMatchObject({
+      parked: 1,
+      latest: [{ id: result, type: "PaymentSucceeded" }],
+    });
+
+    const trpc = await api.trpc.query("admin.outboxParked", undefined, adminToken);
+    expect(trpc.status).toBe(200);
+    expect(trpc.body.result.data.payments.parked).toBe(1);
+
+    const shopper = await api.rest.register(uniqueEmail("parked"), strongPassword());
+    const forbidden = await api.request("/api/v1/admin/outbox/parked", {
+      headers: bearer(shopper.body.accessToken),
+    });
+    expect(forbidden.status).toBe(403);
+    expect((await api.request("/api/v1/admin/outbox/parked")).status).toBe(401);
   });
 });

@@ -27,6 +27,7 @@ describe("OpenAPI document", () => {
         "GET /admin/orders",
         "GET /admin/users/{userId}",
         "GET /admin/payments",
+        "GET /admin/outbox/parked",
       ].sort(),
     );
     expect(doc.servers).toEqual([{ url: "/api/v1" }]);

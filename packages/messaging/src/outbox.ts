@@ -28,3 +28,53 @@ export async function writeOutbox(
     VALUES (${message.messageId}::uuid, ${queue}, ${message.type}, ${JSON.stringify(message)}::jsonb,
             now() + make_interval(secs => ${graceSeconds}::float8))`;
 }
+
+/** A parked outbox row as admins see it (see outbox-relay.ts for parking). */
+export type ParkedOutboxRow = {
+  id: string;
+  queue: string;
+  type: string;
+  attempts: number;
+  failures: number;
+  lastError: string | null;
+  createdAt: string;
+  parkedAt: string;
+};
+
+export type ParkedOutbox = { parked: number; latest: ParkedOutboxRow[] };
+
+/** How many rows of this outbox are parked, and the `limit` parked most recently. */
+export async function readParkedOutbox(db: SqlClient, limit: number): Promise<ParkedOutbox> {
+  const [counted, rows] = await Promise.all([
+    db.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM outbox WHERE parked_at IS NOT NULL`,
+    db.$queryRaw<
+      {
+        id: string;
+        queue: string;
+        type: string;
+        attempts: number;
+        failures: number;
+        last_error: string | null;
+        created_at: Date;
+        parked_at: Date;
+      }[]
+    >`
+      SELECT id::text AS id, queue, type, attempts, failures, last_error, created_at, parked_at
+      FROM outbox WHERE parked_at IS NOT NULL
+      ORDER BY parked_at DESC
+      LIMIT ${limit}`,
+  ]);
+  return {
+    parked: Number(counted[0]?.n ?? 0),
+    latest: rows.map((row) => ({
+      id: row.id,
+      queue: row.queue,
+      type: row.type,
+      attempts: row.attempts,
+      failures: row.failures,
+      lastError: row.last_error,
+      createdAt: row.created_at.toISOString(),
+      parkedAt: row.parked_at.toISOString(),
+    })),
+  };
+}

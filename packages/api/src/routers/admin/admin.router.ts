@@ -11,6 +11,8 @@ import { listOrdersInputSchema, listOrdersOutputSchema } from "./listOrders.sche
 import { listPaymentsHandler } from "./listPayments.handler.ts";
 import { listPaymentsInputSchema, listPaymentsOutputSchema } from "./listPayments.schema.ts";
 import { feedInputSchema } from "../../live/feed.schema.ts";
+import { outboxParkedHandler } from "./outboxParked.handler.ts";
+import { outboxParkedOutputSchema } from "./outboxParked.schema.ts";
 import { orderFeedHandler } from "./orderFeed.handler.ts";
 import { adminTopUpHandler } from "./topUp.handler.ts";
 import { adminTopUpInputSchema, adminTopUpOutputSchema } from "./topUp.schema.ts";
@@ -77,6 +79,22 @@ export const adminRouter = router({
     .input(listPaymentsInputSchema)
     .output(listPaymentsOutputSchema)
     .query(listPaymentsHandler),
+
+  outboxParked: adminProcedure
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/admin/outbox/parked",
+        tags,
+        summary: "Outbox rows the relays parked, per service",
+        description:
+          "A row is parked when it failed to publish too many times while Redis answered; the relay " +
+          "gives it another try after a cool-down. Counts per service and the latest parked rows.",
+        errorResponses: adminErrors,
+      },
+    })
+    .output(outboxParkedOutputSchema)
+    .query(outboxParkedHandler),
 
   createAdmin: adminProcedure
     .meta({
