@@ -11,7 +11,7 @@ import { DIRECT_PUBLISH_GRACE_MS, writeOutbox } from "../src/outbox.ts";
 import { createQueueProducers, publishCommitted } from "../src/outbox-publisher.ts";
 import { createOutboxRelay } from "../src/outbox-relay.ts";
 import { createRedisConnection, QUEUES } from "../src/queues.ts";
-import { deleteKeysWithPrefix, uniqueRedisPrefix } from "../src/testing.ts";
+import { deleteKeysWithPrefix, uniqueRedisPrefix } from "../test-support/testing.ts";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const log = createLogger("publisher-test", "silent");
