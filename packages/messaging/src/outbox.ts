@@ -28,3 +28,15 @@ export async function writeOutbox(
     VALUES (${message.messageId}::uuid, ${queue}, ${message.type}, ${JSON.stringify(message)}::jsonb,
             now() + make_interval(secs => ${graceSeconds}::float8))`;
 }
+
+/**
+ * Adds all `messages` in one INSERT (one round trip, and one wake-up of the relays: the notify trigger is
+ * per statement). Same contract as `writeOutbox`: call it inside the business transaction.
+ */
+export async function writeOutboxMany(tx: SqlClient, messages: Message<QueuedMessageType>[]): Promise<void> {
+  if (messages.length === 0) return;
+  await tx.$executeRaw`
+    INSERT INTO outbox (id, queue, type, payload)
+    SELECT * FROM unnest(${messages.map((m) => m.messageId)}::uuid[], ${messages.map((m) => ROUTES[m.type])}::text[],
+                         ${messages.map((m) => m.type)}::text[], ${messages.map((m) => JSON.stringify(m))}::jsonb[])`;
+}
