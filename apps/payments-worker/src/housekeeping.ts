@@ -41,8 +41,13 @@ export function startHousekeeping({
     if (outbox + inbox + keys > 0) houseLog.info({ outbox, inbox, keys, retentionDays }, "purged old rows");
   };
 
-  const tasks = [every("inbox sweep", sweepMs, sweep, houseLog), every("purge", purgeMs, purge, houseLog)];
-  return { stop: () => Promise.all(tasks.map((task) => task.stop())).then(() => undefined) };
+  const sweeper = every("inbox sweep", sweepMs, sweep, houseLog);
+  const tasks = [sweeper, every("purge", purgeMs, purge, houseLog)];
+  return {
+    /** Settles when the first sweep (the crash leftovers) has run, whether or not it succeeded. */
+    firstSweep: sweeper.first,
+    stop: () => Promise.all(tasks.map((task) => task.stop())).then(() => undefined),
+  };
 }
 
 /** Runs `task` now and then every `ms`, never overlapping itself; a failure is logged and retried later. */
@@ -61,6 +66,7 @@ function every(name: string, ms: number, task: (first: boolean) => Promise<void>
   };
   tick();
   return {
+    first: running,
     stop: async () => {
       stopped = true;
       clearTimeout(timer);
