@@ -193,34 +193,42 @@ describe("a group that fails", () => {
   });
 });
 
-describe("groups of two workers, and the per-message path, at once", () => {
+describe("groups of several workers, and the per-message path, at once", () => {
   it("never deadlock and keep every balance exact, whatever order their orders and accounts come in", async () => {
-    const users = await Promise.all(Array.from({ length: 6 }, () => accountWith(5_000)));
-    const orders = Array.from({ length: 300 }, (_, i) =>
+    // Enough other accounts for Postgres to reach each account by its index, in the statement's order of
+    // orders, as it would in production (a handful of rows gets scanned in one order whatever the query).
+    await db.$executeRaw`
+      INSERT INTO accounts (user_id, balance, updated_at) SELECT gen_random_uuid(), 0, now() FROM generate_series(1, 20000)`;
+    await db.$executeRaw`ANALYZE accounts`;
+    const users = await Promise.all(Array.from({ length: 20 }, () => accountWith(5_000)));
+    const orders = Array.from({ length: 600 }, (_, i) =>
       request(users[i % users.length]!, 1 + Math.floor(Math.random() * 400)),
     );
-    // Each order reaches both workers (a redelivery), half of them as a re-request too.
+    const reRequests = orders
+      .filter((_, i) => i % 2 === 0)
+      .map((m) => request(m.payload.userId, m.payload.amount, m.payload.orderId));
     const shuffled = <T>(items: T[]) =>
       items
         .map((item) => ({ item, key: Math.random() }))
         .sort((a, b) => a.key - b.key)
         .map(({ item }) => item);
-    const reRequests = orders
-      .filter((_, i) => i % 2 === 0)
-      .map((m) => request(m.payload.userId, m.payload.amount, m.payload.orderId));
 
-    const pools = [createSqlPool(url), createSqlPool(url)];
+    // Three workers get every order (redeliveries), in their own orders, one of them the re-requests too;
+    // the per-message path (the sweep, a fallback) takes the re-requests meanwhile, and users top up.
+    const pools = [createSqlPool(url), createSqlPool(url), createSqlPool(url)];
     const groups: GroupEvent[] = [];
     try {
       const workers = pools.map((pool) =>
-        createPaymentRequestBatcher({ db: pool, log, onGroup: (e) => groups.push(e) }),
+        createPaymentRequestBatcher({ db: pool, log, maxGroupSize: 16, onGroup: (e) => groups.push(e) }),
       );
-      const topUps = users.map((userId) => topUp(db, userId, 1_000));
       const settled = await Promise.allSettled([
-        ...shuffled(orders).map((m) => workers[0]!.submit(structuredClone(m))),
-        ...shuffled([...orders, ...reRequests]).map((m) => workers[1]!.submit(structuredClone(m))),
+        ...workers.flatMap((worker, i) =>
+          shuffled(i === 0 ? [...orders, ...reRequests] : orders).map((m) =>
+            worker.submit(structuredClone(m)),
+          ),
+        ),
         ...shuffled(reRequests).map((m) => receivePaymentRequest(db, structuredClone(m), log)),
-        ...topUps,
+        ...users.map((userId) => topUp(db, userId, 1_000)),
       ]);
       expect(settled.filter((s) => s.status === "rejected")).toEqual([]);
       expect(groups.filter((g) => g.error !== undefined)).toEqual([]);
@@ -232,7 +240,7 @@ describe("groups of two workers, and the per-message path, at once", () => {
     for (const userId of users) {
       const decided = await db.$queryRaw<{ amount: bigint; outcome: string }[]>`
         SELECT amount, outcome::text AS outcome FROM payment_decisions WHERE user_id = ${userId}::uuid`;
-      expect(decided).toHaveLength(300 / users.length);
+      expect(decided).toHaveLength(orders.length / users.length);
       const charged = decided
         .filter((d) => d.outcome === "SUCCEEDED")
         .reduce((s, d) => s + Number(d.amount), 0);
