@@ -159,13 +159,14 @@ export async function debitForOrders(tx: SqlClient, orders: OrderDebit[]): Promi
 }
 
 /**
- * One statement, one round trip, for orders of distinct accounts. It first locks their accounts in user id
- * order (the gating subquery runs before the UPDATE reads a row), so two such statements, or two groups of
- * them, cannot deadlock over accounts. The UPDATE is conditional on the balance, so it can never overdraw:
- * an account changed after the statement began is re-checked on its committed balance. Each ledger entry
- * is inserted from the UPDATE's result, so it exists exactly when its balance changed, and after the row
- * lock (the module's ordering rule); its balance_after is the balance the UPDATE returned. The unique
- * order_id refuses a second debit for an order even if every other guard failed.
+ * One statement, one round trip, for orders of distinct accounts. With several, it first locks their
+ * accounts in user id order (the gating subquery runs before the UPDATE reads a row), so two such
+ * statements, or two groups of them, cannot deadlock over accounts; one account needs no such lock. The
+ * UPDATE is conditional on the balance, so it can never overdraw: an account changed after the statement
+ * began is re-checked on its committed balance. Each ledger entry is inserted from the UPDATE's result, so
+ * it exists exactly when its balance changed, and after the row lock (the module's ordering rule); its
+ * balance_after is the balance the UPDATE returned. The unique order_id refuses a second debit for an
+ * order even if every other guard failed.
  */
 async function debitDistinctAccounts(tx: SqlClient, orders: OrderDebit[]): Promise<DebitOutcome[]> {
   const accounts = new Set(orders.map((order) => order.userId.toLowerCase()));
@@ -176,7 +177,8 @@ async function debitDistinctAccounts(tx: SqlClient, orders: OrderDebit[]): Promi
       SELECT * FROM unnest(${orders.map((o) => o.orderId)}::uuid[], ${orders.map((o) => o.userId)}::uuid[],
                            ${amounts}::bigint[]) WITH ORDINALITY AS r(order_id, user_id, amount, position)
     ), locked AS MATERIALIZED (
-      SELECT user_id FROM accounts WHERE user_id IN (SELECT user_id FROM request)
+      SELECT user_id FROM accounts
+      WHERE ${orders.length > 1}::boolean AND user_id IN (SELECT user_id FROM request)
       ORDER BY user_id
       FOR NO KEY UPDATE
     ), debited AS (
