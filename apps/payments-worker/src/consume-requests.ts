@@ -6,8 +6,7 @@ import type { Logger } from "@gozon/core/logger";
 import { parseMessage } from "@gozon/messaging/contracts";
 import { QUEUES } from "@gozon/messaging/queues";
 import type { TransactionalSqlClient } from "@gozon/messaging/sql";
-import { createPaymentRequestBatcher } from "@gozon/payments/group-commit";
-import type { GroupEvent } from "@gozon/payments/request-batcher";
+import { createPaymentRequestBatcher, type GroupEvent } from "@gozon/payments/group-commit";
 
 export type RequestConsumerOptions = {
   db: TransactionalSqlClient;

@@ -30,8 +30,8 @@ export async function writeOutbox(
 }
 
 /**
- * Adds all `messages` in one INSERT (one round trip, and one wake-up of the relays: the notify trigger is
- * per statement). Same contract as `writeOutbox`: call it inside the business transaction.
+ * Adds all `messages` in one INSERT: one round trip, and one wake-up of the relays (the notify trigger
+ * runs per statement). Otherwise as `writeOutbox` (without `direct`: the relay publishes them).
  */
 export async function writeOutboxMany(tx: SqlClient, messages: Message<QueuedMessageType>[]): Promise<void> {
   if (messages.length === 0) return;

@@ -4,27 +4,25 @@
 import type { Logger } from "@gozon/core/logger";
 import type { PaymentRequested } from "@gozon/messaging/contracts";
 import { failpoint } from "@gozon/messaging/failpoints";
+import { groupCommit } from "@gozon/messaging/group-commit";
 import type { TransactionalSqlClient } from "@gozon/messaging/sql";
 import { processInboxEntries, uuidKey, type ProcessOutcome } from "./decide-entries.ts";
 import { receivePaymentRequest, storeInboxEntries } from "./process-payment.ts";
-import { createGroupBatcher, type GroupBatcher, type GroupEvent } from "./request-batcher.ts";
 
 /** What happened to one delivery: whether it stored its message, and the message's outcome. */
 export type Received = { stored: boolean; outcome: ProcessOutcome };
+
+/** One group commit: how many requests, how long it took, and why it failed when it did. */
+export type GroupEvent = { size: number; ms: number; error?: unknown };
 
 /** A group failed; `stored` are the messages it had stored (committed) before it did. */
 export class GroupCommitFailed extends Error {
   constructor(
     cause: unknown,
-    private readonly stored: Set<string>,
+    readonly stored: ReadonlySet<string>,
   ) {
     super("group commit failed", { cause });
     this.name = "GroupCommitFailed";
-  }
-
-  /** True once per message the group stored: the delivery that claims it is the one that stored it. */
-  claimStored(messageId: string) {
-    return this.stored.delete(uuidKey(messageId));
   }
 }
 
@@ -64,9 +62,10 @@ export async function receivePaymentRequests(
 }
 
 /**
- * Groups the requests submitted concurrently (see request-batcher.ts) and runs each group with
- * receivePaymentRequests; when a group fails, for any reason, each of its messages runs on its own with
- * receivePaymentRequest and gets its own result or error.
+ * `submit(message)` for the consumer's jobs: the requests submitted while a group commits form the next
+ * group (@gozon/messaging/group-commit), run with receivePaymentRequests; a request alone, and each
+ * request of a group that failed (for any reason), runs on the per-message path, receivePaymentRequest,
+ * and gets its own result or error.
  */
 export function createPaymentRequestBatcher({
   db,
@@ -78,22 +77,37 @@ export function createPaymentRequestBatcher({
   log: Logger;
   maxGroupSize?: number;
   onGroup?: (event: GroupEvent) => void;
-}): GroupBatcher<PaymentRequested, Received> {
-  return createGroupBatcher<PaymentRequested, Received>({
-    maxGroupSize,
-    runGroup: (messages) => receivePaymentRequests(db, messages, log),
-    runOne: async (message, groupError) => {
+}): { submit: (message: PaymentRequested) => Promise<Received> } {
+  // The requests of a failed group, about to be retried one by one, and whether the group stored each: the
+  // retry finds it stored, but its delivery is still the one that brought it.
+  const retrying = new Map<string, boolean>();
+  const submit = groupCommit<PaymentRequested, Received>({
+    maxGroup: maxGroupSize,
+    commitGroup: async (messages) => {
+      const started = performance.now();
+      try {
+        const received = await receivePaymentRequests(db, messages, log);
+        onGroup?.({ size: messages.length, ms: performance.now() - started });
+        return received;
+      } catch (error) {
+        const stored = error instanceof GroupCommitFailed ? error.stored : new Set<string>();
+        for (const { messageId } of messages)
+          retrying.set(uuidKey(messageId), stored.has(uuidKey(messageId)));
+        const err = error instanceof GroupCommitFailed ? error.cause : error;
+        log.warn({ err, size: messages.length }, "group commit failed; deciding its messages one by one");
+        onGroup?.({ size: messages.length, ms: performance.now() - started, error });
+        throw error;
+      }
+    },
+    commitOne: async (message) => {
+      const id = uuidKey(message.messageId);
+      const storedByGroup = retrying.get(id);
+      retrying.delete(id);
+      const started = performance.now();
       const received = await receivePaymentRequest(db, message, log);
-      const storedByGroup =
-        groupError instanceof GroupCommitFailed && groupError.claimStored(message.messageId);
+      if (storedByGroup === undefined) onGroup?.({ size: 1, ms: performance.now() - started });
       return storedByGroup ? { ...received, stored: true } : received;
     },
-    onGroup: (event) => {
-      if (event.error !== undefined) {
-        const err = event.error instanceof GroupCommitFailed ? event.error.cause : event.error;
-        log.warn({ err, size: event.size }, "group commit failed; deciding its messages one by one");
-      }
-      onGroup?.(event);
-    },
   });
+  return { submit };
 }
