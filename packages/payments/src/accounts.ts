@@ -119,20 +119,11 @@ export type DebitOutcome = { outcome: "SUCCEEDED" } | { outcome: "FAILED"; reaso
 export type OrderDebit = { userId: string; orderId: string; amount: number };
 
 /**
- * Charges an order to the user's account; must run inside the caller's transaction (the processor's,
- * which also records the decision and the result message). Never leaves a partial effect: on failure the
- * balance and the ledger are untouched.
- */
-export async function debitForOrder(tx: SqlClient, order: OrderDebit): Promise<DebitOutcome> {
-  const [outcome] = await debitForOrders(tx, [order]);
-  return outcome!;
-}
-
-/**
- * Charges several orders (at most one per order id) inside the caller's transaction, each as if
- * `debitForOrder` had charged them one after another in the given order: an order fails with
- * INSUFFICIENT_FUNDS exactly when the balance left by the earlier orders of its account cannot pay it.
- * Returns the outcomes in the orders' order.
+ * Charges orders (at most one per order id) to their users' accounts; must run inside the caller's
+ * transaction (the processor's, which also records the decisions and the result messages). Each is
+ * charged as if alone, one after another in the given order: an order fails with INSUFFICIENT_FUNDS
+ * exactly when the balance left by the earlier orders of its account cannot pay it, and a failed one
+ * leaves the balance and the ledger untouched. Returns the outcomes in the orders' order.
  *
  * One statement per turn: turn N charges the N-th order of each account, so a group whose accounts each
  * have one order takes one round trip. A statement cannot charge one account twice (an UPDATE ... FROM
