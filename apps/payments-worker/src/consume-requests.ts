@@ -1,11 +1,12 @@
-// Consumer of `payments.requests`: validates each job against the contract, then hands it to the inbox.
+// Consumer of `payments.requests`: validates each job against the contract, then hands it to the inbox,
+// through a group commit: the jobs delivered together are decided in one transaction.
 import { UnrecoverableError, Worker } from "bullmq";
 import type { RedisClient } from "@gozon/core/infra/redis-client";
 import type { Logger } from "@gozon/core/logger";
 import { parseMessage } from "@gozon/messaging/contracts";
 import { QUEUES } from "@gozon/messaging/queues";
 import type { TransactionalSqlClient } from "@gozon/messaging/sql";
-import { receivePaymentRequest } from "@gozon/payments/process-payment";
+import { createPaymentRequestBatcher, type GroupEvent } from "@gozon/payments/group-commit";
 
 export type RequestConsumerOptions = {
   db: TransactionalSqlClient;
@@ -14,13 +15,17 @@ export type RequestConsumerOptions = {
   log: Logger;
   /** Counts deliveries of a message the inbox had already processed. */
   onDuplicate?: () => void;
+  /** Observes each group commit: its size, its time, and its error when it failed. */
+  onGroup?: (event: GroupEvent) => void;
+  /** Jobs in hand at once, so also the largest group: a job waiting for its group holds no connection. */
   concurrency?: number;
 };
 
 /**
  * A poison message (fails the schema) is moved to the failed set at once with UnrecoverableError: no
  * retries, the queue goes on, the worker stays up. Any other error (the database is down) is thrown as
- * is, so BullMQ retries the job with backoff. The job's return value says what happened (diagnostics).
+ * is, so BullMQ retries the job with backoff (a group that fails is retried message by message first, so
+ * the error is this message's own). The job's return value says what happened (diagnostics).
  */
 export function startRequestConsumer({
   db,
@@ -28,10 +33,12 @@ export function startRequestConsumer({
   prefix,
   log,
   onDuplicate,
-  concurrency = 16,
+  onGroup,
+  concurrency = 64,
 }: RequestConsumerOptions) {
   const consumerLog = log.child({ component: "payment-requests" });
   let duplicates = 0;
+  const batcher = createPaymentRequestBatcher({ db, log: consumerLog, maxGroupSize: concurrency, onGroup });
 
   const worker = new Worker(
     QUEUES.paymentRequests,
@@ -45,7 +52,7 @@ export function startRequestConsumer({
         throw new UnrecoverableError(`poison message: ${parsed.error}`);
       }
       const { messageId } = parsed.message;
-      const { stored, outcome } = await receivePaymentRequest(db, parsed.message, consumerLog);
+      const { stored, outcome } = await batcher.submit(parsed.message);
       if (!stored && outcome.status === "already-processed") {
         duplicates++;
         onDuplicate?.();

@@ -42,11 +42,19 @@ export function startHousekeeping({
     if (outbox + inbox + keys > 0) houseLog.info({ outbox, inbox, keys, retentionDays }, "purged old rows");
   };
 
-  let first = true;
-  const tasks = [
-    every(sweepMs, "inbox sweep", houseLog, () => sweep(first).finally(() => (first = false))),
-    every(purgeMs, "purge", houseLog, purge),
-  ];
-  for (const task of tasks) task.tick();
-  return { stop: () => Promise.all(tasks.map((task) => task.stop())).then(() => undefined) };
+  // The first sweep runs now and the consumer waits for it (see main.ts); later ones run on the timer.
+  const firstSweep = sweep(true).catch((err: unknown) =>
+    houseLog.warn({ err }, "first inbox sweep failed; the periodic sweep will retry"),
+  );
+  const purger = every(purgeMs, "purge", houseLog, purge);
+  purger.tick();
+  const tasks = [every(sweepMs, "inbox sweep", houseLog, () => sweep(false)), purger];
+  return {
+    /** Settles when the first sweep (the crash leftovers) has run, whether or not it succeeded. */
+    firstSweep,
+    stop: async () => {
+      await firstSweep;
+      await Promise.all(tasks.map((task) => task.stop()));
+    },
+  };
 }

@@ -7,7 +7,7 @@ import { createPaymentsClient } from "@gozon/db/clients";
 import { createSqlPool } from "@gozon/db/sql-client";
 import { createOutboxRelay } from "@gozon/messaging/outbox-relay";
 import { bullPrefix, createRedisConnection, pingRedis, QUEUES } from "@gozon/messaging/queues";
-import { Counter, createRegistry, serveMetrics } from "@gozon/core/metrics";
+import { Counter, createRegistry, Histogram, serveMetrics } from "@gozon/core/metrics";
 import { registerOutboxGauges, registerQueueDepthGauge } from "@gozon/messaging/metrics";
 import { startRequestConsumer } from "./consume-requests.ts";
 import { startHousekeeping } from "./housekeeping.ts";
@@ -33,6 +33,17 @@ try {
     help: "Payment requests delivered again after the inbox had processed them",
     registers: [registry],
   });
+  const groupSize = new Histogram({
+    name: "gozon_payment_group_size",
+    help: "Payment requests decided per group commit (one transaction)",
+    buckets: [1, 2, 4, 8, 16, 32, 64],
+    registers: [registry],
+  });
+  const groupsFailed = new Counter({
+    name: "gozon_payment_groups_failed_total",
+    help: "Group commits that failed, whose requests were then decided one by one",
+    registers: [registry],
+  });
   registerOutboxGauges(registry, db);
   const queueGauge = registerQueueDepthGauge(registry, redis, prefix, Object.values(QUEUES));
   const metricsServer = await serveMetrics(registry, config.METRICS_PORT ?? 9465, log, config.METRICS_TOKEN);
@@ -46,15 +57,20 @@ try {
     pollMs: config.OUTBOX_POLL_MS,
   });
   relay.start();
+  // Crash leftovers first: the first sweep takes every unprocessed entry at any age, and an entry the
+  // consumer has just stored is not one (both would finish it safely, but the consumer would then report
+  // its own message as already processed).
+  const housekeeping = startHousekeeping({ db, relay, log, retentionDays: config.RETENTION_DAYS });
+  await housekeeping.firstSweep;
   const consumer = startRequestConsumer({
     db,
     connection: redis,
     prefix,
     log,
     onDuplicate: () => duplicatesDropped.inc(),
+    onGroup: ({ size, error }) => (error === undefined ? groupSize.observe(size) : groupsFailed.inc()),
   });
   await consumer.waitUntilReady();
-  const housekeeping = startHousekeeping({ db, relay, log, retentionDays: config.RETENTION_DAYS });
   log.info({ prefix }, "payments worker ready");
 
   onShutdown(log, async () => {

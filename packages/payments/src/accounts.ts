@@ -116,34 +116,78 @@ export async function topUpInTransaction(tx: SqlClient, userId: string, amount: 
 
 export type DebitOutcome = { outcome: "SUCCEEDED" } | { outcome: "FAILED"; reason: FailureReason };
 
+export type OrderDebit = { userId: string; orderId: string; amount: number };
+
 /**
- * Charges an order to the user's account; must run inside the caller's transaction (the processor's,
- * which also records the decision and the result message). Never leaves a partial effect: on failure the
- * balance and the ledger are untouched.
+ * Charges orders (at most one per order id) to their users' accounts; must run inside the caller's
+ * transaction (the processor's, which also records the decisions and the result messages). Each is
+ * charged as if alone, one after another in the given order: an order fails with INSUFFICIENT_FUNDS
+ * exactly when the balance left by the earlier orders of its account cannot pay it, and a failed one
+ * leaves the balance and the ledger untouched. Returns the outcomes in the orders' order.
  *
- * One statement, one round trip. The UPDATE is conditional on the balance, so it can never overdraw: a
- * concurrent debit of the same account makes it wait for that row and then re-check `balance >= amount` on
- * the committed balance. The ledger entry is inserted from the UPDATE's result, so it exists exactly when
- * the balance changed, and after the row lock (the module's ordering rule); its balance_after is the
- * balance the UPDATE returned. Its unique order_id refuses a second debit for the order even if every
- * other guard failed.
+ * One statement per turn: turn N charges the N-th order of each account, so a group whose accounts each
+ * have one order takes one round trip. A statement cannot charge one account twice (an UPDATE ... FROM
+ * joining an account to two orders changes it once, for one of them), hence the turns.
  */
-export async function debitForOrder(
-  tx: SqlClient,
-  { userId, orderId, amount }: { userId: string; orderId: string; amount: number },
-): Promise<DebitOutcome> {
-  const minor = checkAmount(amount);
-  const [row] = await tx.$queryRaw<{ debited: boolean; hasAccount: boolean }[]>`
-    WITH debited AS (
-      UPDATE accounts SET balance = balance - ${minor}, updated_at = now()
-      WHERE user_id = ${userId}::uuid AND balance >= ${minor}
-      RETURNING user_id, balance
+export async function debitForOrders(tx: SqlClient, orders: OrderDebit[]): Promise<DebitOutcome[]> {
+  const turns: { index: number; order: OrderDebit }[][] = [];
+  const ordersOf = new Map<string, number>();
+  orders.forEach((order, index) => {
+    const account = order.userId.toLowerCase();
+    const turn = ordersOf.get(account) ?? 0;
+    ordersOf.set(account, turn + 1);
+    (turns[turn] ??= []).push({ index, order });
+  });
+  const outcomes: DebitOutcome[] = [];
+  for (const turn of turns) {
+    const turnOutcomes = await debitDistinctAccounts(
+      tx,
+      turn.map(({ order }) => order),
+    );
+    turn.forEach(({ index }, i) => (outcomes[index] = turnOutcomes[i]!));
+  }
+  return outcomes;
+}
+
+/**
+ * One statement, one round trip, for orders of distinct accounts. With several, it first locks their
+ * accounts in user id order (the gating subquery runs before the UPDATE reads a row), so two such
+ * statements, or two groups of them, cannot deadlock over accounts; one account needs no such lock. The
+ * UPDATE is conditional on the balance, so it can never overdraw: an account changed after the statement
+ * began is re-checked on its committed balance. Each ledger entry is inserted from the UPDATE's result, so
+ * it exists exactly when its balance changed, and after the row lock (the module's ordering rule); its
+ * balance_after is the balance the UPDATE returned. The unique order_id refuses a second debit for an
+ * order even if every other guard failed.
+ */
+async function debitDistinctAccounts(tx: SqlClient, orders: OrderDebit[]): Promise<DebitOutcome[]> {
+  const accounts = new Set(orders.map((order) => order.userId.toLowerCase()));
+  if (accounts.size !== orders.length) throw new Error("one statement cannot debit an account twice");
+  const amounts = orders.map((order) => checkAmount(order.amount));
+  const rows = await tx.$queryRaw<{ debited: boolean; hasAccount: boolean }[]>`
+    WITH request AS (
+      SELECT * FROM unnest(${orders.map((o) => o.orderId)}::uuid[], ${orders.map((o) => o.userId)}::uuid[],
+                           ${amounts}::bigint[]) WITH ORDINALITY AS r(order_id, user_id, amount, position)
+    ), locked AS MATERIALIZED (
+      SELECT user_id FROM accounts
+      WHERE ${orders.length > 1}::boolean AND user_id IN (SELECT user_id FROM request)
+      ORDER BY user_id
+      FOR NO KEY UPDATE
+    ), debited AS (
+      UPDATE accounts a SET balance = a.balance - r.amount, updated_at = now()
+      FROM request r
+      WHERE a.user_id = r.user_id AND a.balance >= r.amount AND (SELECT count(*) FROM locked) >= 0
+      RETURNING r.order_id, a.user_id, r.amount, a.balance
     ), entry AS (
       INSERT INTO ledger_entries (user_id, kind, amount, order_id, balance_after)
-      SELECT user_id, 'ORDER_DEBIT'::"LedgerKind", ${-minor}::bigint, ${orderId}::uuid, balance FROM debited
+      SELECT user_id, 'ORDER_DEBIT'::"LedgerKind", -amount, order_id, balance FROM debited
     )
-    SELECT EXISTS (SELECT 1 FROM debited) AS debited,
-           EXISTS (SELECT 1 FROM accounts WHERE user_id = ${userId}::uuid) AS "hasAccount"`;
-  if (row?.debited) return { outcome: "SUCCEEDED" };
-  return { outcome: "FAILED", reason: row?.hasAccount ? "INSUFFICIENT_FUNDS" : "NO_ACCOUNT" };
+    SELECT EXISTS (SELECT 1 FROM debited d WHERE d.order_id = r.order_id) AS debited,
+           EXISTS (SELECT 1 FROM accounts a WHERE a.user_id = r.user_id) AS "hasAccount"
+    FROM request r
+    ORDER BY r.position`;
+  return rows.map((row) =>
+    row.debited
+      ? { outcome: "SUCCEEDED" }
+      : { outcome: "FAILED", reason: row.hasAccount ? "INSUFFICIENT_FUNDS" : "NO_ACCOUNT" },
+  );
 }

@@ -1,7 +1,9 @@
 // Shared setup for the payments tests: a fresh payments database per test file, and ledger probes.
+import { expect } from "vitest";
 import { createLogger } from "@gozon/core/logger";
 import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
+import { parseMessage } from "@gozon/messaging/contracts";
 
 export const log = createLogger("payments-test", "silent");
 
@@ -11,6 +13,7 @@ export async function paymentsDatabase(label: string) {
   const db = createSqlPool(dbs.urls.payments);
   return {
     db,
+    url: dbs.urls.payments,
     close: async () => {
       await db.$disconnect();
       await dbs.drop();
@@ -42,4 +45,16 @@ const COUNTS = {
 export async function count(db: SqlPool, table: keyof typeof COUNTS) {
   const [row] = await COUNTS[table](db);
   return Number(row!.n);
+}
+
+/** Result messages written to the outbox for an order, oldest first. */
+export async function outboxResultsFor(db: SqlPool, orderId: string) {
+  const rows = await db.$queryRaw<{ queue: string; payload: unknown }[]>`
+    SELECT queue, payload FROM outbox WHERE payload->'payload'->>'orderId' = ${orderId} ORDER BY created_at`;
+  return rows.map((row) => {
+    const parsed = parseMessage(row.payload, ["PaymentSucceeded", "PaymentFailed"]);
+    if (!parsed.ok) throw new Error(parsed.error);
+    expect(row.queue).toBe("orders.payment-results");
+    return parsed.message;
+  });
 }
