@@ -6,6 +6,7 @@ import type { Logger } from "@gozon/core/logger";
 import { parseMessage } from "@gozon/messaging/contracts";
 import { QUEUES } from "@gozon/messaging/queues";
 import type { TransactionalSqlClient } from "@gozon/messaging/sql";
+import type { PublishResults } from "@gozon/payments/decide-entries";
 import { createPaymentRequestBatcher, type GroupEvent } from "@gozon/payments/group-commit";
 
 export type RequestConsumerOptions = {
@@ -17,6 +18,8 @@ export type RequestConsumerOptions = {
   onDuplicate?: () => void;
   /** Observes each group commit: its size, its time, and its error when it failed. */
   onGroup?: (event: GroupEvent) => void;
+  /** Publishes results right after their commit (the payments relay is the fallback). */
+  publish?: PublishResults;
   /** Jobs in hand at once, so also the largest group: a job waiting for its group holds no connection. */
   concurrency?: number;
 };
@@ -34,11 +37,18 @@ export function startRequestConsumer({
   log,
   onDuplicate,
   onGroup,
+  publish,
   concurrency = 64,
 }: RequestConsumerOptions) {
   const consumerLog = log.child({ component: "payment-requests" });
   let duplicates = 0;
-  const batcher = createPaymentRequestBatcher({ db, log: consumerLog, maxGroupSize: concurrency, onGroup });
+  const batcher = createPaymentRequestBatcher({
+    db,
+    log: consumerLog,
+    maxGroupSize: concurrency,
+    onGroup,
+    publish,
+  });
 
   const worker = new Worker(
     QUEUES.paymentRequests,

@@ -5,6 +5,7 @@ import { onShutdown } from "@gozon/core/lifecycle";
 import { createLogger } from "@gozon/core/logger";
 import { createPaymentsClient } from "@gozon/db/clients";
 import { createSqlPool } from "@gozon/db/sql-client";
+import { createQueueProducers, publishCommitted } from "@gozon/messaging/outbox-publisher";
 import { createOutboxRelay } from "@gozon/messaging/outbox-relay";
 import { bullPrefix, createRedisConnection, pingRedis, QUEUES } from "@gozon/messaging/queues";
 import { Counter, createRegistry, Histogram, serveMetrics } from "@gozon/core/metrics";
@@ -57,6 +58,7 @@ try {
     pollMs: config.OUTBOX_POLL_MS,
   });
   relay.start();
+  const producers = createQueueProducers(redis, prefix, log);
   // Crash leftovers first: the first sweep takes every unprocessed entry at any age, and an entry the
   // consumer has just stored is not one (both would finish it safely, but the consumer would then report
   // its own message as already processed).
@@ -69,6 +71,7 @@ try {
     log,
     onDuplicate: () => duplicatesDropped.inc(),
     onGroup: ({ size, error }) => (error === undefined ? groupSize.observe(size) : groupsFailed.inc()),
+    publish: (results) => publishCommitted({ db, producers, log }, results),
   });
   await consumer.waitUntilReady();
   log.info({ prefix }, "payments worker ready");
@@ -77,6 +80,7 @@ try {
     await consumer.close(); // lets active jobs finish; the inbox makes an interrupted one safe anyway
     await housekeeping.stop();
     await relay.stop();
+    await producers.close();
     await queueGauge.close();
     await metricsServer.close();
     redis.disconnect();

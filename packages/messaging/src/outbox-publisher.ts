@@ -34,9 +34,13 @@ export function createQueueProducers(connection: RedisClient, prefix: string, lo
      * so re-adding a message whose job is still in Redis is a no-op. Resolves to one settled result per
      * queue group, so a caller can tell which messages went out.
      */
-    async add(messages: QueuedMessage[], timeoutMs: number) {
-      const byQueue = new Map<string, QueuedMessage[]>();
-      for (const m of messages) byQueue.set(m.queue, [...(byQueue.get(m.queue) ?? []), m]);
+    async add<M extends QueuedMessage>(messages: M[], timeoutMs: number) {
+      const byQueue = new Map<string, M[]>();
+      for (const m of messages) {
+        const group = byQueue.get(m.queue);
+        if (group) group.push(m);
+        else byQueue.set(m.queue, [m]);
+      }
       const groups = [...byQueue.entries()];
       const results = await Promise.allSettled(
         groups.map(([name, group]) =>
@@ -48,6 +52,14 @@ export function createQueueProducers(connection: RedisClient, prefix: string, lo
         ),
       );
       return groups.map(([, group], i) => ({ messages: group, result: results[i]! }));
+    },
+    /** Adds one message on its own (`add`, not `addBulk`), e.g. to find which message of a batch fails. */
+    async addOne(m: QueuedMessage, timeoutMs: number) {
+      await withTimeout(
+        queue(m.queue).add(m.type, m.payload, { jobId: m.id }),
+        timeoutMs,
+        `add to ${m.queue} timed out`,
+      );
     },
     async close() {
       await Promise.all([...queues.values()].map((q) => q.close()));

@@ -24,13 +24,13 @@
 // `pollMs` covers notifications lost while the listen connection was down; a full batch means more may
 // be waiting, so the relay drains in a loop until a batch comes back short.
 import { setTimeout as sleep } from "node:timers/promises";
-import { Queue } from "bullmq";
 import type { RedisClient } from "@gozon/core/infra/redis-client";
 import type { Logger } from "@gozon/core/logger";
 import { deleteInBatches } from "@gozon/db/batches";
 import { failpoint } from "./failpoints.ts";
 import { listen, type PgListener } from "./pg-listener.ts";
-import { defaultJobOptions, pingRedis, withTimeout } from "./queues.ts";
+import { createQueueProducers, type QueueProducers } from "./outbox-publisher.ts";
+import { pingRedis } from "./queues.ts";
 import type { TransactionalSqlClient } from "./sql.ts";
 
 export const OUTBOX_CHANNEL = "gozon_outbox";
@@ -80,7 +80,7 @@ const EMPTY: PassResult = { claimed: 0, sent: 0, failed: 0, parked: 0, redisFail
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 export class OutboxRelay {
-  private readonly queues = new Map<string, Queue>();
+  private readonly producers: QueueProducers;
   private readonly batchSize: number;
   private readonly addTimeoutMs: number;
   private readonly maxFailures: number;
@@ -97,11 +97,12 @@ export class OutboxRelay {
   constructor(private readonly options: OutboxRelayOptions) {
     this.batchSize = options.batchSize ?? 100;
     this.addTimeoutMs = options.addTimeoutMs ?? 5_000;
+    this.log = options.log.child({ component: "outbox-relay" });
+    this.producers = createQueueProducers(options.connection, options.prefix, this.log);
     this.maxFailures = options.maxFailures ?? 10;
     this.parkedRetryMs = options.parkedRetryMs ?? 10 * 60_000;
     if (!Number.isInteger(this.maxFailures) || this.maxFailures < 1)
       throw new Error(`maxFailures must be a positive integer (got ${options.maxFailures})`);
-    this.log = options.log.child({ component: "outbox-relay" });
   }
 
   /** True while the LISTEN connection is up (tests wait for it before relying on a prompt wake-up). */
@@ -125,8 +126,7 @@ export class OutboxRelay {
     this.wake?.();
     await this.loop;
     await this.listener?.stop();
-    await Promise.all([...this.queues.values()].map((queue) => queue.close()));
-    this.queues.clear();
+    await this.producers.close();
   }
 
   /** One pass: claim, publish and mark one batch. Exposed for tests and tools; `start()` loops it. */
@@ -267,15 +267,9 @@ export class OutboxRelay {
 
   /** Adds `rows` to their queues; the ids of the rows that failed, with why. */
   private async publish(rows: OutboxRow[]): Promise<Published> {
-    const byQueue = new Map<string, OutboxRow[]>();
-    for (const row of rows) {
-      const group = byQueue.get(row.queue);
-      if (group) group.push(row);
-      else byQueue.set(row.queue, [row]);
-    }
-    const groups = [...byQueue.values()];
-    const results = await Promise.allSettled(groups.map((group) => this.addBulk(group)));
-    const retry = groups.flatMap((group, i) => (results[i]!.status === "rejected" ? group : []));
+    const added = await this.producers.add(rows, this.addTimeoutMs);
+    const results = added.map((group) => group.result);
+    const retry = added.flatMap((group) => (group.result.status === "rejected" ? group.messages : []));
     const failed = new Map<string, string>();
     if (retry.length === 0) return { failed, redisFailed: false };
 
@@ -287,40 +281,13 @@ export class OutboxRelay {
       return { failed, redisFailed: true };
     }
     // Redis answers, so a row of the batch is at fault: one at a time, each row stands alone.
-    const single = await Promise.allSettled(retry.map((row) => this.add(row)));
+    const single = await Promise.allSettled(
+      retry.map((row) => this.producers.addOne(row, this.addTimeoutMs)),
+    );
     single.forEach((result, i) => {
       if (result.status === "rejected") failed.set(retry[i]!.id, messageOf(result.reason));
     });
     return { failed, redisFailed: false };
-  }
-
-  /** One round trip for a queue's whole batch. */
-  private async addBulk(rows: OutboxRow[]) {
-    const queue = rows[0]!.queue;
-    const jobs = rows.map((row) => ({ name: row.type, data: row.payload, opts: { jobId: row.id } }));
-    await withTimeout(this.queue(queue).addBulk(jobs), this.addTimeoutMs, `addBulk to ${queue} timed out`);
-  }
-
-  private async add(row: OutboxRow) {
-    await withTimeout(
-      this.queue(row.queue).add(row.type, row.payload, { jobId: row.id }),
-      this.addTimeoutMs,
-      `add to ${row.queue} timed out`,
-    );
-  }
-
-  private queue(name: string) {
-    let queue = this.queues.get(name);
-    if (!queue) {
-      queue = new Queue(name, {
-        connection: this.options.connection,
-        prefix: this.options.prefix,
-        defaultJobOptions,
-      });
-      queue.on("error", (err) => this.log.warn({ err, queue: name }, "queue connection error"));
-      this.queues.set(name, queue);
-    }
-    return queue;
   }
 }
 

@@ -27,6 +27,14 @@ type PaymentRequest = PaymentRequested["payload"];
 type Decision = { orderId: string; userId: string; amount: number } & DebitOutcome;
 type LockedEntry = { messageId: string; payload: unknown; processed: boolean };
 
+/** Publishes results right after their transaction commits (`publishCommitted`); the relay is the fallback. */
+export type PublishResults = (results: PaymentResult[]) => Promise<void>;
+
+/** The results the outcomes sent (decided or re-sent), to publish after the commit. */
+export function resultsOf(outcomes: Iterable<ProcessOutcome>): PaymentResult[] {
+  return [...outcomes].flatMap((o) => (o.status === "decided" || o.status === "resent" ? [o.result] : []));
+}
+
 /** A UUID as the database compares it: `A…` and `a…` are one order, one message, one account. */
 export const uuidKey = (id: string) => id.toLowerCase();
 
@@ -40,11 +48,12 @@ export async function processInboxEntries(
   db: TransactionalSqlClient,
   messageIds: string[],
   log: Logger,
+  { direct = false }: { direct?: boolean } = {},
 ): Promise<Map<string, ProcessOutcome>> {
   return db.$transaction(async (tx) => {
     const locked = new Map((await lockInboxEntries(tx, messageIds)).map((e) => [e.messageId, e]));
     const entries = [...new Set(messageIds.map(uuidKey))].flatMap((id) => locked.get(id) ?? []);
-    const outcomes = await decideEntries(tx, entries, log);
+    const outcomes = await decideEntries(tx, entries, log, direct);
     for (const id of messageIds)
       if (!outcomes.has(uuidKey(id))) outcomes.set(uuidKey(id), { status: "missing" });
     return outcomes;
@@ -87,6 +96,7 @@ async function decideEntries(
   tx: SqlClient,
   entries: LockedEntry[],
   log: Logger,
+  direct: boolean,
 ): Promise<Map<string, ProcessOutcome>> {
   const outcomes = new Map<string, ProcessOutcome>();
   const toMark: string[] = [];
@@ -149,7 +159,7 @@ async function decideEntries(
 
   const processed = [...requests.map(({ messageId }) => messageId), ...toMark];
   if (processed.length > 0) await recordDecisionsAndMarkProcessed(tx, decisions, processed);
-  await writeOutboxMany(tx, results);
+  await writeOutboxMany(tx, results, { direct });
   return outcomes;
 }
 

@@ -6,7 +6,13 @@ import type { PaymentRequested } from "@gozon/messaging/contracts";
 import { failpoint } from "@gozon/messaging/failpoints";
 import { groupCommit } from "@gozon/messaging/group-commit";
 import type { TransactionalSqlClient } from "@gozon/messaging/sql";
-import { processInboxEntries, uuidKey, type ProcessOutcome } from "./decide-entries.ts";
+import {
+  processInboxEntries,
+  resultsOf,
+  uuidKey,
+  type ProcessOutcome,
+  type PublishResults,
+} from "./decide-entries.ts";
 import { receivePaymentRequest, storeInboxEntries } from "./process-payment.ts";
 
 /** What happened to one delivery: whether it stored its message, and the message's outcome. */
@@ -36,6 +42,7 @@ export async function receivePaymentRequests(
   db: TransactionalSqlClient,
   messages: PaymentRequested[],
   log: Logger,
+  publish?: PublishResults,
 ): Promise<Received[]> {
   const unique = [...new Map(messages.map((m) => [uuidKey(m.messageId), m])).values()];
   let stored = new Set<string>();
@@ -47,11 +54,13 @@ export async function receivePaymentRequests(
       db,
       unique.map((m) => m.messageId),
       log,
+      { direct: publish !== undefined },
     );
     failpoint("after-process");
   } catch (error) {
     throw new GroupCommitFailed(error, stored);
   }
+  await publish?.(resultsOf(outcomes.values()));
   const answered = new Set<string>();
   return messages.map((message) => {
     const id = uuidKey(message.messageId);
@@ -72,9 +81,12 @@ export function createPaymentRequestBatcher({
   log,
   maxGroupSize = 64,
   onGroup,
+  publish,
 }: {
   db: TransactionalSqlClient;
   log: Logger;
+  /** Publishes each commit's results right after it; without, the payments relay does. */
+  publish?: PublishResults;
   maxGroupSize?: number;
   onGroup?: (event: GroupEvent) => void;
 }): { submit: (message: PaymentRequested) => Promise<Received> } {
@@ -86,7 +98,7 @@ export function createPaymentRequestBatcher({
     commitGroup: async (messages) => {
       const started = performance.now();
       try {
-        const received = await receivePaymentRequests(db, messages, log);
+        const received = await receivePaymentRequests(db, messages, log, publish);
         onGroup?.({ size: messages.length, ms: performance.now() - started });
         return received;
       } catch (error) {
@@ -104,7 +116,7 @@ export function createPaymentRequestBatcher({
       const storedByGroup = retrying.get(id);
       retrying.delete(id);
       const started = performance.now();
-      const received = await receivePaymentRequest(db, message, log);
+      const received = await receivePaymentRequest(db, message, log, publish);
       if (storedByGroup === undefined) onGroup?.({ size: 1, ms: performance.now() - started });
       return storedByGroup ? { ...received, stored: true } : received;
     },

@@ -6,7 +6,13 @@ import type { Logger } from "@gozon/core/logger";
 import type { PaymentRequested } from "@gozon/messaging/contracts";
 import { failpoint } from "@gozon/messaging/failpoints";
 import type { SqlClient, TransactionalSqlClient } from "@gozon/messaging/sql";
-import { processInboxEntries, uuidKey, type ProcessOutcome } from "./decide-entries.ts";
+import {
+  processInboxEntries,
+  resultsOf,
+  uuidKey,
+  type ProcessOutcome,
+  type PublishResults,
+} from "./decide-entries.ts";
 
 export type { ProcessOutcome } from "./decide-entries.ts";
 
@@ -40,10 +46,11 @@ export async function receivePaymentRequest(
   db: TransactionalSqlClient,
   message: PaymentRequested,
   log: Logger,
+  publish?: PublishResults,
 ) {
   const stored = await storeInbox(db, message);
   failpoint("after-inbox-store");
-  const outcome = await processInboxEntry(db, message.messageId, log);
+  const outcome = await processInboxEntry(db, message.messageId, log, publish);
   failpoint("after-process");
   return { stored, outcome };
 }
@@ -57,7 +64,10 @@ export async function processInboxEntry(
   db: TransactionalSqlClient,
   messageId: string,
   log: Logger,
+  publish?: PublishResults,
 ): Promise<ProcessOutcome> {
-  const outcomes = await processInboxEntries(db, [messageId], log);
-  return outcomes.get(uuidKey(messageId))!;
+  const outcomes = await processInboxEntries(db, [messageId], log, { direct: publish !== undefined });
+  const outcome = outcomes.get(uuidKey(messageId))!;
+  await publish?.(resultsOf([outcome]));
+  return outcome;
 }
