@@ -11,16 +11,11 @@ import { summarize, type Summary } from "./stats.ts";
 
 export const HOPS = [
   {
-    key: "createTx",
-    label: "create tx → orders relay claims",
+    key: "createToQueued",
+    label: "create tx → request queued",
     detail:
-      "orders.created_at → orders outbox sent_at: the create transaction (order + outbox row), commit, " +
-      "NOTIFY, the relay wakes and begins its pass",
-  },
-  {
-    key: "ordersRelayAdd",
-    label: "orders relay claims → job added",
-    detail: "→ BullMQ job timestamp: the relay's claim query, then Queue.add",
+      "orders.created_at → BullMQ job timestamp: the create transaction (order, change-log row, outbox row), " +
+      "commit, then the web adds the request itself (the orders relay only if that fails)",
   },
   {
     key: "requestQueue",
@@ -38,16 +33,11 @@ export const HOPS = [
     detail: "→ payment_decisions.decided_at (the processing transaction's start)",
   },
   {
-    key: "paymentTx",
-    label: "payment tx → payments relay claims",
+    key: "paymentToQueued",
+    label: "payment tx → result queued",
     detail:
-      "→ payments outbox sent_at: lock inbox entry and account, debit, ledger, decision, outbox, commit, " +
-      "NOTIFY, the relay wakes",
-  },
-  {
-    key: "paymentsRelayAdd",
-    label: "payments relay claims → job added",
-    detail: "→ BullMQ job timestamp of the result",
+      "→ BullMQ job timestamp of the result: lock entries and accounts, debit, ledger, decision, outbox, " +
+      "commit (one transaction per group), then the payments worker adds the results itself",
   },
   {
     key: "resultQueue",
@@ -57,14 +47,14 @@ export const HOPS = [
   {
     key: "settle",
     label: "picked up → order settled",
-    detail: "→ orders.updated_at: validate, UPDATE … WHERE status = 'NEW'",
+    detail: "→ orders.updated_at: validate, wait for the settle group, its one statement begins",
   },
   {
     key: "announce",
     label: "settled → event at the client",
     detail:
-      "→ event received: NOTIFY, the position assigner stamps the change, Redis publish, web fan-out, " +
-      "tRPC over WebSocket",
+      "→ event received: the settle's commit (its change is stamped in the same statement), Redis " +
+      "publish, web fan-out, tRPC over WebSocket",
   },
 ] as const;
 
@@ -82,12 +72,10 @@ export type HopProfile = {
 /** Epoch milliseconds at each step of one order. */
 type Stamps = Record<
   | "created"
-  | "ordersRelayed"
   | "requestAdded"
   | "requestPicked"
   | "received"
   | "decided"
-  | "paymentsRelayed"
   | "resultAdded"
   | "resultPicked"
   | "settled",
@@ -185,12 +173,10 @@ export async function readStamps(
     if (!payment || !request || !result) continue;
     stamps.set(order.id, {
       created: order.created,
-      ordersRelayed: order.relayed,
       requestAdded: request.added,
       requestPicked: request.picked,
       received: payment.received,
       decided: payment.decided,
-      paymentsRelayed: payment.relayed,
       resultAdded: result.added,
       resultPicked: result.picked,
       settled: order.settled,
@@ -208,13 +194,11 @@ export function hopProfile(samples: OrderSample[], stamps: Map<string, Stamps>):
     const s = stamps.get(sample.orderId);
     if (!s || sample.settledEpoch === null) continue;
     orders++;
-    hops.createTx.push(s.ordersRelayed - s.created);
-    hops.ordersRelayAdd.push(s.requestAdded - s.ordersRelayed);
+    hops.createToQueued.push(s.requestAdded - s.created);
     hops.requestQueue.push(s.requestPicked - s.requestAdded);
     hops.inboxStore.push(s.received - s.requestPicked);
     hops.inboxToTx.push(s.decided - s.received);
-    hops.paymentTx.push(s.paymentsRelayed - s.decided);
-    hops.paymentsRelayAdd.push(s.resultAdded - s.paymentsRelayed);
+    hops.paymentToQueued.push(s.resultAdded - s.decided);
     hops.resultQueue.push(s.resultPicked - s.resultAdded);
     hops.settle.push(s.settled - s.resultPicked);
     hops.announce.push(sample.settledEpoch - s.settled);
