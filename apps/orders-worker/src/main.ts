@@ -3,6 +3,7 @@ import { loadConfigOrExit, serviceDatabaseUrls } from "@gozon/core/config";
 import { checkRedisPolicy } from "@gozon/core/infra/redis";
 import { onShutdown } from "@gozon/core/lifecycle";
 import { createLogger } from "@gozon/core/logger";
+import { poolSizeFor } from "@gozon/db/pool-size";
 import { createSqlPool } from "@gozon/db/sql-client";
 import { purgeIdempotencyKeys } from "@gozon/db/idempotency";
 import { createOutboxRelay } from "@gozon/messaging/outbox-relay";
@@ -20,11 +21,18 @@ import { every } from "./periodic.ts";
 const config = loadConfigOrExit();
 // One name per instance (`orders-worker-2`) when the launcher runs several.
 const log = createLogger(config.WORKER_NAME ?? "orders-worker", config.LOG_LEVEL);
+// Jobs of the payment-results consumer at once; the database pool is sized from it (see pool-size.ts).
+const RESULTS_CONCURRENCY = 20;
 
 try {
   const databaseUrl = serviceDatabaseUrls(config).orders;
   // Everything here is raw SQL on the hot path: plain `pg` (see sql-client.ts for the cost difference).
-  const db = createSqlPool(databaseUrl);
+  const db = createSqlPool(databaseUrl, {
+    max: poolSizeFor({
+      consumers: { paymentResults: RESULTS_CONCURRENCY },
+      background: ["outbox relay", "position assigner", "reconciler", "housekeeping", "metrics scrape"],
+    }),
+  });
   await db.$queryRaw`SELECT 1`;
   const connection = createRedisConnection(config, "orders-worker", log);
   const publisher = createRedisConnection(config, "orders-worker-pub", log);
@@ -61,6 +69,7 @@ try {
     prefix,
     log,
     metrics,
+    concurrency: RESULTS_CONCURRENCY,
     onChanged: () => void positions.run(),
   });
   const requests = new Queue(QUEUES.paymentRequests, { connection, prefix });

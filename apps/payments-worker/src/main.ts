@@ -3,6 +3,7 @@ import { loadConfigOrExit, serviceDatabaseUrls } from "@gozon/core/config";
 import { checkRedisPolicy } from "@gozon/core/infra/redis";
 import { onShutdown } from "@gozon/core/lifecycle";
 import { createLogger } from "@gozon/core/logger";
+import { poolSizeFor } from "@gozon/db/pool-size";
 import { createSqlPool } from "@gozon/db/sql-client";
 import { createOutboxRelay } from "@gozon/messaging/outbox-relay";
 import { bullPrefix, createRedisConnection, pingRedis, QUEUES } from "@gozon/messaging/queues";
@@ -14,10 +15,17 @@ import { startHousekeeping } from "./housekeeping.ts";
 const config = loadConfigOrExit();
 // One name per instance (`payments-worker-2`) when the launcher runs several.
 const log = createLogger(config.WORKER_NAME ?? "payments-worker", config.LOG_LEVEL);
+// Jobs of the payment-requests consumer at once; the database pool is sized from it (see pool-size.ts).
+const REQUESTS_CONCURRENCY = 16;
 
 try {
   const databaseUrl = serviceDatabaseUrls(config).payments;
-  const db = createSqlPool(databaseUrl);
+  const db = createSqlPool(databaseUrl, {
+    max: poolSizeFor({
+      consumers: { paymentRequests: REQUESTS_CONCURRENCY },
+      background: ["outbox relay", "inbox sweep", "purge", "metrics scrape"],
+    }),
+  });
   await db.$queryRaw`SELECT 1`;
   const redis = createRedisConnection(config, "payments-worker", log);
   await pingRedis(redis, 5_000);
@@ -49,6 +57,7 @@ try {
     prefix,
     log,
     onDuplicate: () => duplicatesDropped.inc(),
+    concurrency: REQUESTS_CONCURRENCY,
   });
   await consumer.waitUntilReady();
   const housekeeping = startHousekeeping({ db, relay, log, retentionDays: config.RETENTION_DAYS });
