@@ -8,7 +8,14 @@ import { createSqlPool } from "@gozon/db/sql-client";
 import { purgeIdempotencyKeys } from "@gozon/db/idempotency";
 import { createOutboxRelay } from "@gozon/messaging/outbox-relay";
 import { Queue } from "bullmq";
-import { bullPrefix, createRedisConnection, jobsInFlight, pingRedis, QUEUES } from "@gozon/messaging/queues";
+import {
+  bullPrefix,
+  createProducerConnection,
+  createRedisConnection,
+  jobsInFlight,
+  pingRedis,
+  QUEUES,
+} from "@gozon/messaging/queues";
 import { purgeOrderLog } from "@gozon/orders/order-log";
 import { startPositionAssigner } from "@gozon/orders/position-assigner";
 import { reRequestStalePayments } from "@gozon/orders/reconcile";
@@ -30,26 +37,36 @@ try {
   const db = createSqlPool(databaseUrl, {
     max: poolSizeFor({
       consumers: { paymentResults: RESULTS_CONCURRENCY },
-      background: ["outbox relay", "position assigner", "reconciler", "housekeeping", "metrics scrape"],
+      background: [
+        "outbox relay",
+        "position assigner",
+        "reconciler",
+        "housekeeping",
+        "outbox backlog gauge",
+        "outbox age gauge",
+      ],
     }),
   });
   await db.$queryRaw`SELECT 1`;
+  // The results consumer's own connection; what this process produces or reads goes on the producer
+  // connections, which fail fast while Redis is away instead of queueing.
   const connection = createRedisConnection(config, "orders-worker", log);
-  const publisher = createRedisConnection(config, "orders-worker-pub", log);
-  await pingRedis(connection, 5_000);
+  const producer = createProducerConnection(config, "orders-worker-producer", log);
+  const publisher = createProducerConnection(config, "orders-worker-pub", log);
+  await Promise.all([connection, producer, publisher].map((redis) => pingRedis(redis, 5_000)));
   await checkRedisPolicy(connection, log);
   const prefix = bullPrefix(config);
 
   const registry = createRegistry("orders-worker");
   const metrics = createOrdersWorkerMetrics(registry);
   registerOutboxGauges(registry, db);
-  const queueGauge = registerQueueDepthGauge(registry, connection, prefix, Object.values(QUEUES));
+  const queueGauge = registerQueueDepthGauge(registry, producer, prefix, Object.values(QUEUES));
   const metricsServer = await serveMetrics(registry, config.METRICS_PORT ?? 9464, log, config.METRICS_TOKEN);
 
   const relay = createOutboxRelay({
     db,
     databaseUrl,
-    connection,
+    connection: producer,
     prefix,
     log,
     pollMs: config.OUTBOX_POLL_MS,
@@ -72,7 +89,7 @@ try {
     concurrency: RESULTS_CONCURRENCY,
     onChanged: () => void positions.run(),
   });
-  const requests = new Queue(QUEUES.paymentRequests, { connection, prefix });
+  const requests = new Queue(QUEUES.paymentRequests, { connection: producer, prefix });
   const reconciler = every(Math.min(5_000, config.RECONCILE_AFTER_MS / 2), "reconciler", log, async () => {
     const { reRequested, stillQueued } = await reRequestStalePayments(db, config.RECONCILE_AFTER_MS, (ids) =>
       jobsInFlight(requests, ids),
@@ -103,6 +120,7 @@ try {
     await queueGauge.close();
     await metricsServer.close();
     connection.disconnect();
+    producer.disconnect();
     publisher.disconnect();
     await db.$disconnect();
   });

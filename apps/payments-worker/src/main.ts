@@ -6,7 +6,13 @@ import { createLogger } from "@gozon/core/logger";
 import { poolSizeFor } from "@gozon/db/pool-size";
 import { createSqlPool } from "@gozon/db/sql-client";
 import { createOutboxRelay } from "@gozon/messaging/outbox-relay";
-import { bullPrefix, createRedisConnection, pingRedis, QUEUES } from "@gozon/messaging/queues";
+import {
+  bullPrefix,
+  createProducerConnection,
+  createRedisConnection,
+  pingRedis,
+  QUEUES,
+} from "@gozon/messaging/queues";
 import { Counter, createRegistry, serveMetrics } from "@gozon/core/metrics";
 import { registerOutboxGauges, registerQueueDepthGauge } from "@gozon/messaging/metrics";
 import { startRequestConsumer } from "./consume-requests.ts";
@@ -23,12 +29,15 @@ try {
   const db = createSqlPool(databaseUrl, {
     max: poolSizeFor({
       consumers: { paymentRequests: REQUESTS_CONCURRENCY },
-      background: ["outbox relay", "inbox sweep", "purge", "metrics scrape"],
+      background: ["outbox relay", "inbox sweep", "purge", "outbox backlog gauge", "outbox age gauge"],
     }),
   });
   await db.$queryRaw`SELECT 1`;
+  // The requests consumer's own connection; the relay and the gauges produce and read on the producer
+  // connection, which fails fast while Redis is away instead of queueing.
   const redis = createRedisConnection(config, "payments-worker", log);
-  await pingRedis(redis, 5_000);
+  const producer = createProducerConnection(config, "payments-worker-producer", log);
+  await Promise.all([redis, producer].map((connection) => pingRedis(connection, 5_000)));
   await checkRedisPolicy(redis, log);
   const prefix = bullPrefix(config);
 
@@ -39,13 +48,13 @@ try {
     registers: [registry],
   });
   registerOutboxGauges(registry, db);
-  const queueGauge = registerQueueDepthGauge(registry, redis, prefix, Object.values(QUEUES));
+  const queueGauge = registerQueueDepthGauge(registry, producer, prefix, Object.values(QUEUES));
   const metricsServer = await serveMetrics(registry, config.METRICS_PORT ?? 9465, log, config.METRICS_TOKEN);
 
   const relay = createOutboxRelay({
     db,
     databaseUrl,
-    connection: redis,
+    connection: producer,
     prefix,
     log,
     pollMs: config.OUTBOX_POLL_MS,
@@ -70,6 +79,7 @@ try {
     await queueGauge.close();
     await metricsServer.close();
     redis.disconnect();
+    producer.disconnect();
     await db.$disconnect();
   });
 } catch (err) {

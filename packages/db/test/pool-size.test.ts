@@ -5,7 +5,14 @@ import { freshDatabase, onCleanup } from "./helpers.ts";
 
 const ordersWorker = {
   consumers: { paymentResults: 20 },
-  background: ["outbox relay", "position assigner", "reconciler", "housekeeping", "metrics scrape"],
+  background: [
+    "outbox relay",
+    "position assigner",
+    "reconciler",
+    "housekeeping",
+    "outbox backlog gauge",
+    "outbox age gauge",
+  ],
 };
 
 describe("poolSizeFor", () => {

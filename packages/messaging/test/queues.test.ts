@@ -1,10 +1,11 @@
 import { Queue, Worker } from "bullmq";
 import { afterAll, describe, expect, it } from "vitest";
-import { waitFor } from "@gozon/core/testing";
-import { createRedisConnection, jobsInFlight } from "../src/queues.ts";
+import { startTcpProxy, waitFor } from "@gozon/core/testing";
+import { createProducerConnection, createRedisConnection, jobsInFlight, pingRedis } from "../src/queues.ts";
 import { deleteKeysWithPrefix, uniqueRedisPrefix } from "../src/testing.ts";
 
-const redis = createRedisConnection(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
+const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const redis = createRedisConnection(redisUrl);
 const prefix = uniqueRedisPrefix("inflight");
 const queue = new Queue("inflight", { connection: redis, prefix });
 
@@ -56,5 +57,41 @@ describe("jobsInFlight", () => {
     expect(await jobsInFlight(queue, ["waiting-1", "delayed-1", "done-1", "failed-1"])).toEqual(
       new Set(["delayed-1"]),
     );
+  });
+});
+
+describe("createProducerConnection", () => {
+  it("refuses commands at once while Redis is away, keeping none for later, and serves again once back", async () => {
+    const target = new URL(redisUrl);
+    const proxy = await startTcpProxy(target.hostname, Number(target.port || 6379));
+    const producer = createProducerConnection(proxy.route(redisUrl), "producer-test");
+    const producerPrefix = uniqueRedisPrefix("producer");
+    const jobs = new Queue("produced", { connection: producer, prefix: producerPrefix });
+    try {
+      // Commands are refused until the connection is ready; pingRedis waits for that.
+      await pingRedis(producer, 5_000);
+      await jobs.add("m", {}, { jobId: "before" });
+
+      await proxy.cut();
+      await waitFor(() => producer.status !== "ready", { what: "the producer to notice the cut" });
+      const started = Date.now();
+      const attempts = await Promise.allSettled(
+        Array.from({ length: 500 }, (_, i) => jobs.add("m", { i }, { jobId: `during-${i}` })),
+      );
+      // Each one failed on the spot; none sits in memory waiting for Redis.
+      expect(attempts.every((a) => a.status === "rejected")).toBe(true);
+      expect(Date.now() - started).toBeLessThan(1_000);
+
+      await proxy.restore();
+      await pingRedis(producer, 10_000);
+      await jobs.add("m", {}, { jobId: "after" });
+      // Nothing refused during the outage was replayed when Redis came back.
+      expect(await jobs.getJobCounts("wait")).toEqual({ wait: 2 });
+    } finally {
+      await jobs.close();
+      await deleteKeysWithPrefix(redis, producerPrefix);
+      producer.disconnect();
+      await proxy.close();
+    }
   });
 });
