@@ -12,17 +12,17 @@ import {
   bullPrefix,
   createProducerConnection,
   createRedisConnection,
-  jobsInFlight,
   pingRedis,
   QUEUES,
 } from "@gozon/messaging/queues";
 import { purgeOrderLog } from "@gozon/orders/order-log";
 import { startPositionAssigner } from "@gozon/orders/position-assigner";
-import { reRequestStalePayments } from "@gozon/orders/reconcile";
+import { createReconciler } from "@gozon/orders/reconcile";
 import { createRegistry, serveMetrics } from "@gozon/core/metrics";
 import { registerOutboxGauges, registerQueueDepthGauge } from "@gozon/messaging/metrics";
 import { consumePaymentResults } from "./consume-results.ts";
 import { createOrdersWorkerMetrics } from "./metrics.ts";
+import { paymentPipeline } from "./payment-pipeline.ts";
 import { every } from "./periodic.ts";
 
 const config = loadConfigOrExit();
@@ -90,10 +90,19 @@ try {
     onChanged: () => void positions.run(),
   });
   const requests = new Queue(QUEUES.paymentRequests, { connection: producer, prefix });
-  const reconciler = every(Math.min(5_000, config.RECONCILE_AFTER_MS / 2), "reconciler", log, async () => {
-    const { reRequested, stillQueued } = await reRequestStalePayments(db, config.RECONCILE_AFTER_MS, (ids) =>
-      jobsInFlight(requests, ids),
-    );
+  const resultsQueue = new Queue(QUEUES.paymentResults, { connection: producer, prefix });
+  const reconciler = createReconciler({
+    db,
+    olderThanMs: config.RECONCILE_AFTER_MS,
+    pipeline: paymentPipeline(requests, resultsQueue, config.RECONCILE_AFTER_MS),
+  });
+  let holding = false;
+  const reconciling = every(Math.min(5_000, config.RECONCILE_AFTER_MS / 2), "reconciler", log, async () => {
+    const { reRequested, stillQueued, held, backlog } = await reconciler.pass();
+    if (held !== holding) {
+      log.info({ backlog }, held ? "queues deep: reconciler holds back" : "reconciler resumes");
+      holding = held;
+    }
     if (reRequested > 0) {
       metrics.reRequested.inc(reRequested);
       log.warn({ count: reRequested, stillQueued }, "re-requested payment for orders still NEW");
@@ -111,8 +120,9 @@ try {
   log.info("orders worker ready");
 
   onShutdown(log, async () => {
-    await reconciler.stop();
+    await reconciling.stop();
     await requests.close();
+    await resultsQueue.close();
     await housekeeping.stop();
     await results.close();
     await positions.stop();

@@ -124,21 +124,57 @@ export async function pingRedis(redis: RedisClient, timeoutMs = 10_000): Promise
   }
 }
 
-// Not "active": a job whose worker was SIGKILLed stays active until BullMQ's stalled check (30 s or more)
-// gives it back; asking again recovers sooner, and a backlog that overloads a system waits, not runs.
+// Not "active" as such: a job whose worker was SIGKILLed stays active until BullMQ's stalled check (30 s
+// or more) gives it back; asking again recovers sooner, and a backlog that overloads a system waits, not
+// runs. An active or completed job counts only while it is recent (see `recentMs`).
 const IN_FLIGHT_STATES = new Set(["waiting", "delayed", "prioritized", "waiting-children"]);
+const PICKED_UP_STATES = new Set(["active", "completed"]);
 
 /**
- * Of these job ids, the ones whose job still waits in `queue` to be picked up (not running, finished,
- * dead-lettered or lost). Bounded by `timeoutMs`, since a caller may be shutting down.
+ * Of these job ids, the ones whose job still waits in `queue` to be picked up, or was picked up or
+ * finished less than `recentMs` ago (its effect, a reply, may still be on its way); not one that failed
+ * (dead-lettered), is lost, or was picked up or finished longer ago. Bounded by `timeoutMs`, since a
+ * caller may be shutting down.
  */
-export async function jobsInFlight(queue: Queue, ids: string[], timeoutMs = 5_000): Promise<Set<string>> {
-  const states = await withTimeout(
-    Promise.all(ids.map((id) => queue.getJobState(id))),
+export async function jobsInFlight(
+  queue: Queue,
+  ids: string[],
+  { timeoutMs = 5_000, recentMs = 0 }: { timeoutMs?: number; recentMs?: number } = {},
+): Promise<Set<string>> {
+  const inFlight = async (id: string) => {
+    const state = await queue.getJobState(id);
+    if (IN_FLIGHT_STATES.has(state)) return true;
+    if (recentMs <= 0 || !PICKED_UP_STATES.has(state)) return false;
+    const job = await queue.getJob(id);
+    const at = job?.finishedOn ?? job?.processedOn;
+    return at !== undefined && Date.now() - at < recentMs;
+  };
+  const found = await withTimeout(
+    Promise.all(ids.map(inFlight)),
     timeoutMs,
     `${queue.name} did not report job states within ${timeoutMs} ms`,
   );
-  return new Set(ids.filter((_, i) => IN_FLIGHT_STATES.has(states[i]!)));
+  return new Set(ids.filter((_, i) => found[i]));
+}
+
+/** Jobs waiting to be picked up (waiting, prioritized or delayed) in all of `queues` together. */
+export async function waitingJobs(queues: Queue[], timeoutMs = 5_000): Promise<number> {
+  const counts = await withTimeout(
+    Promise.all(queues.map((queue) => queue.getJobCounts("wait", "prioritized", "delayed"))),
+    timeoutMs,
+    `queues did not report their depth within ${timeoutMs} ms`,
+  );
+  return counts.flatMap((byState) => Object.values(byState)).reduce((sum, n) => sum + n, 0);
+}
+
+/** The data of up to `limit` jobs of each unfinished state (waiting, delayed, running) in `queue`. */
+export async function unfinishedJobData(queue: Queue, limit: number, timeoutMs = 5_000): Promise<unknown[]> {
+  const jobs = await withTimeout(
+    queue.getJobs(["waiting", "prioritized", "delayed", "active"], 0, limit - 1, true),
+    timeoutMs,
+    `${queue.name} did not list its jobs within ${timeoutMs} ms`,
+  );
+  return jobs.map((job) => job.data as unknown);
 }
 
 /**

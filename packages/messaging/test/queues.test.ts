@@ -16,7 +16,7 @@ afterAll(async () => {
 });
 
 describe("jobsInFlight", () => {
-  it("reports waiting and delayed jobs, not running, finished, failed or unknown ones", async () => {
+  it("reports waiting and delayed jobs, and running or finished ones only while recent; never failed or lost ones", async () => {
     // A job taken by a worker that then dies stays "active" until the stalled check: not counted.
     await queue.add("m", {}, { jobId: "taken-1" });
     const taker = new Worker("inflight", () => new Promise(() => {}), {
@@ -27,6 +27,8 @@ describe("jobsInFlight", () => {
     const taken = await taker.getNextJob("taker-token");
     expect(taken?.id).toBe("taken-1");
     expect(await jobsInFlight(queue, ["taken-1"])).toEqual(new Set());
+    // Unless it was taken within `recentMs`: then its effect may still be on its way.
+    expect(await jobsInFlight(queue, ["taken-1"], { recentMs: 60_000 })).toEqual(new Set(["taken-1"]));
     await taker.close(true);
     await queue.add("m", {}, { jobId: "waiting-1" });
     await queue.add("m", {}, { jobId: "delayed-1", delay: 60_000 });
@@ -57,6 +59,13 @@ describe("jobsInFlight", () => {
     expect(await jobsInFlight(queue, ["waiting-1", "delayed-1", "done-1", "failed-1"])).toEqual(
       new Set(["delayed-1"]),
     );
+    // A job finished within `recentMs` still counts; a dead-lettered one never does.
+    const recent = { recentMs: 60_000 };
+    expect(await jobsInFlight(queue, ["waiting-1", "done-1", "failed-1"], recent)).toEqual(
+      new Set(["done-1"]),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await jobsInFlight(queue, ["done-1"], { recentMs: 10 })).toEqual(new Set());
   });
 });
 

@@ -30,10 +30,25 @@ const ordersOf = async (userId: string) => {
     SELECT count(*) AS n FROM orders WHERE user_id = ${userId}::uuid`;
   return Number(row!.n);
 };
-/** Makes the orders look as if their payment was requested a minute ago. */
-const ageRequests = (ids: string[]) =>
-  db.$executeRaw`
-    UPDATE orders SET payment_requested_at = now() - interval '1 minute' WHERE id = ANY(${ids}::uuid[])`;
+/**
+ * Makes the orders look as if their payment was requested, and every request sent, a minute ago, and
+ * due for the reconciler's next look.
+ */
+const ageRequests = async (ids: string[]) => {
+  await db.$executeRaw`
+    UPDATE orders SET payment_requested_at = now() - interval '1 minute', next_reconcile_at = now()
+    WHERE id = ANY(${ids}::uuid[])`;
+  await db.$executeRaw`
+    UPDATE outbox SET sent_at = now() - interval '1 minute'
+    WHERE type = 'PaymentRequested' AND payload #>> '{payload,orderId}' = ANY(${ids}::text[])`;
+};
+const reconcileState = async (id: string) => {
+  const [row] = await db.$queryRaw<{ attempts: number; waitSeconds: number }[]>`
+    SELECT reconcile_attempts AS attempts,
+           extract(epoch FROM next_reconcile_at - now())::float8 AS "waitSeconds"
+    FROM orders WHERE id = ${id}::uuid`;
+  return row!;
+};
 const nothingQueued = async () => new Set<string>();
 
 describe("createOrder", () => {
@@ -169,5 +184,61 @@ describe("reRequestStalePayments", () => {
     const second = messages[1]!.id;
     await reRequestStalePayments(db, 30_000, async (ids) => new Set(ids.filter((id) => id === second)));
     expect(await outboxOf(slow.id)).toHaveLength(2);
+  });
+
+  it("leaves an order alone while its request is unsent, or sent less than the age ago", async () => {
+    const userId = randomUUID();
+    const order = await createOrder(db, { userId, amount: 10, description: "relay behind" });
+    const [request] = await outboxOf(order.id);
+    // Placed long ago, but its request never left the outbox (Redis or the relay was away).
+    await db.$executeRaw`
+      UPDATE orders SET payment_requested_at = now() - interval '1 hour' WHERE id = ${order.id}::uuid`;
+    const asked: string[] = [];
+    const recordingNothingQueued = async (ids: string[]) => {
+      asked.push(...ids);
+      return new Set<string>();
+    };
+    expect(await reRequestStalePayments(db, 30_000, recordingNothingQueued)).toEqual({
+      reRequested: 0,
+      stillQueued: 0,
+    });
+    // Published just now: its age starts from there.
+    await db.$executeRaw`UPDATE outbox SET sent_at = now() WHERE id = ${request!.id}::uuid`;
+    await reRequestStalePayments(db, 30_000, recordingNothingQueued);
+    expect(asked).not.toContain(request!.id);
+    expect(await outboxOf(order.id)).toHaveLength(1);
+    expect(await reconcileState(order.id)).toMatchObject({ attempts: 0 });
+
+    await db.$executeRaw`UPDATE outbox SET sent_at = now() - interval '1 minute' WHERE id = ${request!.id}::uuid`;
+    await reRequestStalePayments(db, 30_000, recordingNothingQueued);
+    expect(asked).toContain(request!.id);
+    expect(await outboxOf(order.id)).toHaveLength(2);
+  });
+
+  it("backs off per order: each look waits twice as long as the one before, up to the cap", async () => {
+    const userId = randomUUID();
+    const order = await createOrder(db, { userId, amount: 10, description: "payments down" });
+    const options = { maxBackoffMs: 100_000 };
+    const waits: number[] = [];
+    for (let look = 1; look <= 4; look++) {
+      await ageRequests([order.id]);
+      // Queued or not, every look counts.
+      const queued = look % 2 === 0 ? async (ids: string[]) => new Set(ids) : nothingQueued;
+      const result = await reRequestStalePayments(db, 30_000, queued, options);
+      expect(result.reRequested + result.stillQueued).toBeGreaterThanOrEqual(1);
+      const state = await reconcileState(order.id);
+      expect(state.attempts).toBe(look);
+      waits.push(Math.round(state.waitSeconds));
+    }
+    expect(waits).toEqual([30, 60, 100, 100]);
+
+    // Not due yet: left alone, however old its request.
+    await db.$executeRaw`
+      UPDATE outbox SET sent_at = now() - interval '1 hour'
+      WHERE payload #>> '{payload,orderId}' = ${order.id}`;
+    const before = (await outboxOf(order.id)).length;
+    await reRequestStalePayments(db, 30_000, nothingQueued, options);
+    expect(await outboxOf(order.id)).toHaveLength(before);
+    expect((await reconcileState(order.id)).attempts).toBe(4);
   });
 });
