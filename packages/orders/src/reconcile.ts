@@ -45,9 +45,9 @@ type StaleOrder = {
  *   while Redis or the relay was away nothing was lost, and the age counts from the publish;
  * - an order whose request or result is in flight (see `InFlightRequests`, `PendingResults`): the
  *   system is only slow, and asking again would add work to it;
- * - an order in its backoff: every look (re-request or not) makes the next one wait twice as long,
- *   `olderThanMs` × 2^looks up to `maxBackoffMs`, so an order that stays NEW for a long time (payments
- *   down) costs a handful of messages, not one per pass.
+ * - an order in its backoff: every look (re-request or not) sets the next one `olderThanMs` later after
+ *   the first look, twice as long after each further one, up to `maxBackoffMs`; an order that stays NEW
+ *   for long (payments down) costs a handful of messages, not one per pass.
  * Safe to repeat: payments answers a request for an order it already decided with the recorded result,
  * and the ledger allows one debit per order.
  */
