@@ -45,9 +45,10 @@ type StaleOrder = {
  *   while Redis or the relay was away nothing was lost, and the age counts from the publish;
  * - an order whose request or result is in flight (see `InFlightRequests`, `PendingResults`): the
  *   system is only slow, and asking again would add work to it;
- * - an order in its backoff: every look (re-request or not) sets the next one `olderThanMs` later after
- *   the first look, twice as long after each further one, up to `maxBackoffMs`; an order that stays NEW
- *   for long (payments down) costs a handful of messages, not one per pass.
+ * - an order in its backoff: after its first re-request it is looked at again `olderThanMs` later,
+ *   after each further one twice as long as before, up to `maxBackoffMs`; an order that stays NEW for
+ *   long (payments down) costs a handful of messages, not one per pass. An order found in flight is
+ *   looked at again after `olderThanMs`.
  * Safe to repeat: payments answers a request for an order it already decided with the recorded result,
  * and the ledger allows one debit per order.
  */
@@ -102,13 +103,15 @@ export async function reRequestStalePayments(
       newRequestIds.set(order.id, request.messageId);
     }
     if (stale.length > 0) {
-      // The exponent is capped only so power() cannot overflow; the delay is capped by maxBackoff.
+      // A re-request doubles the wait before the next look (the exponent capped only so power() cannot
+      // overflow); an order found in flight is looked at again after the age, its attempts unchanged.
       await tx.$executeRaw`
         UPDATE orders AS o
-        SET reconcile_attempts = o.reconcile_attempts + 1,
-            next_reconcile_at = now() + make_interval(secs => least(
-              ${ageSeconds}::float8 * power(2, least(o.reconcile_attempts, 40)),
-              ${maxBackoffSeconds}::float8)),
+        SET reconcile_attempts = o.reconcile_attempts + (r.request_id IS NOT NULL)::int,
+            next_reconcile_at = now() + make_interval(secs => CASE WHEN r.request_id IS NULL
+              THEN ${ageSeconds}::float8
+              ELSE least(${ageSeconds}::float8 * power(2, least(o.reconcile_attempts, 40)), ${maxBackoffSeconds}::float8)
+            END),
             payment_requested_at = CASE WHEN r.request_id IS NULL THEN o.payment_requested_at ELSE now() END,
             payment_request_id = coalesce(r.request_id, o.payment_request_id)
         FROM unnest(${[...newRequestIds.keys()]}::uuid[], ${[...newRequestIds.values()]}::uuid[])
@@ -127,38 +130,33 @@ export type ReconcilerOptions = Omit<StaleOrderOptions, "pendingResults"> & {
   /**
    * Waiting jobs (both queues together) from which the reconciler holds back. Far above what a healthy
    * system keeps waiting (at most the orders in flight); a backlog that deep is draining, and every NEW
-   * order behind it would look lost.
+   * order behind it would look lost. Below it, the orders in the queues are found one by one.
    */
   holdBacklog?: number;
-  now?: () => number;
 };
 
 export type ReconcilePass = ReconcileResult & {
-  /** The pass held back: the queues are deep, or were a moment ago. */
+  /** The pass held back: the queues are deep. */
   held: boolean;
   backlog: number;
 };
 
 /**
- * The reconciler of one process: `pass()` looks for stale orders unless a backlog is draining. It holds
- * back while the queues are deep and for `olderThanMs` after they were last seen deep: the tail of a
- * drained backlog (requests being decided, results on their way) is still in flight for a moment, and
- * the queues cannot tell which orders that tail holds.
+ * The reconciler of one process: `pass()` looks for stale orders unless the payment queues are deep.
+ * A deep backlog is draining: asking the queue about every order behind it would cost a Redis call per
+ * order, and its results (which `pendingResults` lists) could exceed what one listing covers.
  */
 export function createReconciler({
   db,
   olderThanMs,
   pipeline,
   holdBacklog = 100,
-  now = Date.now,
   ...options
 }: ReconcilerOptions) {
-  let deepAt = -Infinity;
   return {
     async pass(): Promise<ReconcilePass> {
       const backlog = await pipeline.backlog();
-      if (backlog >= holdBacklog) deepAt = now();
-      if (now() - deepAt < olderThanMs) return { reRequested: 0, stillQueued: 0, held: true, backlog };
+      if (backlog >= holdBacklog) return { reRequested: 0, stillQueued: 0, held: true, backlog };
       const result = await reRequestStalePayments(db, olderThanMs, pipeline.queuedRequests, {
         ...options,
         pendingResults: pipeline.pendingResults,
