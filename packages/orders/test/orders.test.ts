@@ -6,7 +6,7 @@ import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
 import { buildMessage } from "@gozon/messaging/contracts";
 import { createOrder } from "../src/create-order.ts";
 import { getOrder, listOrders } from "../src/read-orders.ts";
-import { reRequestStalePayments } from "../src/reconcile.ts";
+import { reRequestStalePayments, type InFlightRequests } from "../src/reconcile.ts";
 import { settleOrder } from "../src/settle-order.ts";
 
 let dbs: TestDatabases;
@@ -219,7 +219,7 @@ describe("reRequestStalePayments", () => {
     const userId = randomUUID();
     const order = await createOrder(db, { userId, amount: 10, description: "payments down" });
     const options = { maxBackoffMs: 100_000 };
-    const look = async (queued: typeof nothingQueued) => {
+    const look = async (queued: InFlightRequests) => {
       await ageRequests([order.id]);
       await reRequestStalePayments(db, 30_000, queued, options);
       const state = await reconcileState(order.id);
