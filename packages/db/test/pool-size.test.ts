@@ -3,6 +3,7 @@ import { poolSizeFor } from "../src/pool-size.ts";
 import { createSqlPool, type SqlPool } from "../src/sql-client.ts";
 import { freshDatabase, onCleanup } from "./helpers.ts";
 
+// The orders worker's demand, as apps/orders-worker/src/main.ts declares it.
 const ordersWorker = {
   consumers: { paymentResults: 20 },
   background: [
@@ -17,9 +18,9 @@ const ordersWorker = {
 
 describe("poolSizeFor", () => {
   it("gives every concurrent job and every background task a connection; DB_POOL_MAX only adds", () => {
-    expect(poolSizeFor(ordersWorker, undefined)).toBe(25);
+    expect(poolSizeFor(ordersWorker, undefined)).toBe(26);
     expect(poolSizeFor({ consumers: { a: 16, b: 4 }, background: ["relay"] }, undefined)).toBe(21);
-    expect(poolSizeFor(ordersWorker, 10)).toBe(25);
+    expect(poolSizeFor(ordersWorker, 10)).toBe(26);
     expect(poolSizeFor(ordersWorker, 40)).toBe(40);
     expect(() => poolSizeFor({ consumers: { a: 0 }, background: [] }, undefined)).toThrow(/concurrency/);
   });
