@@ -5,46 +5,74 @@ import { checkRedisPolicy } from "@gozon/core/infra/redis";
 import { onShutdown } from "@gozon/core/lifecycle";
 import { createLogger } from "@gozon/core/logger";
 import { createOrdersClient } from "@gozon/db/clients";
+import { poolSizeFor } from "@gozon/db/pool-size";
 import { createSqlPool } from "@gozon/db/sql-client";
 import { purgeIdempotencyKeys } from "@gozon/db/idempotency";
 import { createOutboxRelay } from "@gozon/messaging/outbox-relay";
 import { Queue } from "bullmq";
-import { bullPrefix, createRedisConnection, jobsInFlight, pingRedis, QUEUES } from "@gozon/messaging/queues";
+import {
+  bullPrefix,
+  createProducerConnection,
+  createRedisConnection,
+  pingRedis,
+  QUEUES,
+} from "@gozon/messaging/queues";
 import { purgeOrderLog } from "@gozon/orders/order-log";
 import { startPositionAssigner } from "@gozon/orders/position-assigner";
-import { reRequestStalePayments } from "@gozon/orders/reconcile";
+import { createReconciler } from "@gozon/orders/reconcile";
 import { createRegistry, serveMetrics } from "@gozon/core/metrics";
 import { registerOutboxGauges, registerQueueDepthGauge } from "@gozon/messaging/metrics";
 import { consumePaymentResults } from "./consume-results.ts";
 import { createOrdersWorkerMetrics } from "./metrics.ts";
+import { paymentPipeline } from "./payment-pipeline.ts";
 
 const config = loadConfigOrExit();
 // One name per instance (`orders-worker-2`) when the launcher runs several.
 const log = createLogger(config.WORKER_NAME ?? "orders-worker", config.LOG_LEVEL);
+// Jobs of the payment-results consumer at once; the database pool is sized from it (see pool-size.ts).
+const RESULTS_CONCURRENCY = 20;
+// Results are settled in groups (group-commit.ts): one settle statement at a time, the lookup of results
+// that changed nothing, and the one-at-a-time retries of a group that failed.
+const SETTLE_CONNECTIONS = 3;
 
 try {
   const databaseUrl = serviceDatabaseUrls(config).orders;
-  // The raw SQL of the hot path runs on plain `pg` (see sql-client.ts for the cost difference).
-  const db = createSqlPool(databaseUrl);
+  // Everything here is raw SQL on the hot path: plain `pg` (see sql-client.ts for the cost difference).
+  const db = createSqlPool(databaseUrl, {
+    max: poolSizeFor({
+      consumers: { paymentResults: SETTLE_CONNECTIONS },
+      background: [
+        "outbox relay",
+        "position assigner",
+        "reconciler",
+        "housekeeping",
+        "outbox backlog gauge",
+        "outbox age gauge",
+      ],
+    }),
+  });
   await db.$queryRaw`SELECT 1`;
   // The relay claims through Prisma (see outbox-relay.ts), over the same pool.
   const outboxClient = createOrdersClient(db.pool);
+  // The results consumer's own connection; what this process produces or reads goes on the producer
+  // connections, which fail fast while Redis is away instead of queueing.
   const connection = createRedisConnection(config, "orders-worker", log);
-  const publisher = createRedisConnection(config, "orders-worker-pub", log);
-  await pingRedis(connection, 5_000);
+  const producer = createProducerConnection(config, "orders-worker-producer", log);
+  const publisher = createProducerConnection(config, "orders-worker-pub", log);
+  await Promise.all([connection, producer, publisher].map((redis) => pingRedis(redis, 5_000)));
   await checkRedisPolicy(connection, log);
   const prefix = bullPrefix(config);
 
   const registry = createRegistry("orders-worker");
   const metrics = createOrdersWorkerMetrics(registry);
   registerOutboxGauges(registry, db);
-  const queueGauge = registerQueueDepthGauge(registry, connection, prefix, Object.values(QUEUES));
+  const queueGauge = registerQueueDepthGauge(registry, producer, prefix, Object.values(QUEUES));
   const metricsServer = await serveMetrics(registry, config.METRICS_PORT ?? 9464, log, config.METRICS_TOKEN);
 
   const relay = createOutboxRelay({
     db: outboxClient,
     databaseUrl,
-    connection,
+    connection: producer,
     prefix,
     log,
     pollMs: config.OUTBOX_POLL_MS,
@@ -66,12 +94,22 @@ try {
     redisPrefix: config.REDIS_PREFIX,
     log,
     metrics,
+    concurrency: RESULTS_CONCURRENCY,
   });
-  const requests = new Queue(QUEUES.paymentRequests, { connection, prefix });
-  const reconciler = every(Math.min(5_000, config.RECONCILE_AFTER_MS / 2), "reconciler", log, async () => {
-    const { reRequested, stillQueued } = await reRequestStalePayments(db, config.RECONCILE_AFTER_MS, (ids) =>
-      jobsInFlight(requests, ids),
-    );
+  const requests = new Queue(QUEUES.paymentRequests, { connection: producer, prefix });
+  const resultsQueue = new Queue(QUEUES.paymentResults, { connection: producer, prefix });
+  const reconciler = createReconciler({
+    db,
+    olderThanMs: config.RECONCILE_AFTER_MS,
+    pipeline: paymentPipeline(requests, resultsQueue, config.RECONCILE_AFTER_MS),
+  });
+  let holding = false;
+  const reconciling = every(Math.min(5_000, config.RECONCILE_AFTER_MS / 2), "reconciler", log, async () => {
+    const { reRequested, stillQueued, held, backlog } = await reconciler.pass();
+    if (held !== holding) {
+      log.info({ backlog }, held ? "queues deep: reconciler holds back" : "reconciler resumes");
+      holding = held;
+    }
     if (reRequested > 0) {
       metrics.reRequested.inc(reRequested);
       log.warn({ count: reRequested, stillQueued }, "re-requested payment for orders still NEW");
@@ -89,8 +127,9 @@ try {
   log.info("orders worker ready");
 
   onShutdown(log, async () => {
-    await reconciler.stop();
+    await reconciling.stop();
     await requests.close();
+    await resultsQueue.close();
     await housekeeping.stop();
     await results.close();
     await positions.stop();
@@ -98,6 +137,7 @@ try {
     await queueGauge.close();
     await metricsServer.close();
     connection.disconnect();
+    producer.disconnect();
     publisher.disconnect();
     await outboxClient.$disconnect();
     await db.$disconnect();

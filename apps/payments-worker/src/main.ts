@@ -4,10 +4,17 @@ import { checkRedisPolicy } from "@gozon/core/infra/redis";
 import { onShutdown } from "@gozon/core/lifecycle";
 import { createLogger } from "@gozon/core/logger";
 import { createPaymentsClient } from "@gozon/db/clients";
+import { poolSizeFor } from "@gozon/db/pool-size";
 import { createSqlPool } from "@gozon/db/sql-client";
 import { createQueueProducers, publishCommitted } from "@gozon/messaging/outbox-publisher";
 import { createOutboxRelay } from "@gozon/messaging/outbox-relay";
-import { bullPrefix, createRedisConnection, pingRedis, QUEUES } from "@gozon/messaging/queues";
+import {
+  bullPrefix,
+  createProducerConnection,
+  createRedisConnection,
+  pingRedis,
+  QUEUES,
+} from "@gozon/messaging/queues";
 import { Counter, createRegistry, Histogram, serveMetrics } from "@gozon/core/metrics";
 import { registerOutboxGauges, registerQueueDepthGauge } from "@gozon/messaging/metrics";
 import { startRequestConsumer } from "./consume-requests.ts";
@@ -16,15 +23,29 @@ import { startHousekeeping } from "./housekeeping.ts";
 const config = loadConfigOrExit();
 // One name per instance (`payments-worker-2`) when the launcher runs several.
 const log = createLogger(config.WORKER_NAME ?? "payments-worker", config.LOG_LEVEL);
+// Jobs of the payment-requests consumer at once; the database pool is sized from it (see pool-size.ts).
+// Jobs in hand at once, so also the largest group: a job waiting for its group holds no connection.
+const REQUESTS_CONCURRENCY = 64;
+// Requests are decided in groups (group-commit.ts): a group's inbox store and its transaction, one at a
+// time, and the one-at-a-time retries of a group that failed.
+const DECIDE_CONNECTIONS = 3;
 
 try {
   const databaseUrl = serviceDatabaseUrls(config).payments;
-  const db = createSqlPool(databaseUrl);
+  const db = createSqlPool(databaseUrl, {
+    max: poolSizeFor({
+      consumers: { paymentRequests: DECIDE_CONNECTIONS },
+      background: ["outbox relay", "inbox sweep", "purge", "outbox backlog gauge", "outbox age gauge"],
+    }),
+  });
   await db.$queryRaw`SELECT 1`;
   // The relay claims through Prisma (see outbox-relay.ts), over the same pool.
   const outboxClient = createPaymentsClient(db.pool);
+  // The requests consumer's own connection; the relay and the gauges produce and read on the producer
+  // connection, which fails fast while Redis is away instead of queueing.
   const redis = createRedisConnection(config, "payments-worker", log);
-  await pingRedis(redis, 5_000);
+  const producer = createProducerConnection(config, "payments-worker-producer", log);
+  await Promise.all([redis, producer].map((connection) => pingRedis(connection, 5_000)));
   await checkRedisPolicy(redis, log);
   const prefix = bullPrefix(config);
 
@@ -46,13 +67,13 @@ try {
     registers: [registry],
   });
   registerOutboxGauges(registry, db);
-  const queueGauge = registerQueueDepthGauge(registry, redis, prefix, Object.values(QUEUES));
+  const queueGauge = registerQueueDepthGauge(registry, producer, prefix, Object.values(QUEUES));
   const metricsServer = await serveMetrics(registry, config.METRICS_PORT ?? 9465, log, config.METRICS_TOKEN);
 
   const relay = createOutboxRelay({
     db: outboxClient,
     databaseUrl,
-    connection: redis,
+    connection: producer,
     prefix,
     log,
     pollMs: config.OUTBOX_POLL_MS,
@@ -72,6 +93,7 @@ try {
     onDuplicate: () => duplicatesDropped.inc(),
     onGroup: ({ size, error }) => (error === undefined ? groupSize.observe(size) : groupsFailed.inc()),
     publish: (results) => publishCommitted({ db, producers, log }, results),
+    concurrency: REQUESTS_CONCURRENCY,
   });
   await consumer.waitUntilReady();
   log.info({ prefix }, "payments worker ready");
@@ -85,6 +107,7 @@ try {
     await metricsServer.close();
     redis.disconnect();
     await outboxClient.$disconnect();
+    producer.disconnect();
     await db.$disconnect();
   });
 } catch (err) {

@@ -9,11 +9,23 @@
 import pg from "pg";
 
 /**
- * Prisma's transaction options, accepted so that callers written for either client fit. Here the pool's
- * limits apply instead: `connectionTimeoutMs` bounds the wait for a connection, and `statement_timeout`
- * plus `idle_in_transaction_session_timeout` bound a transaction that hangs.
+ * Prisma's interactive-transaction options, with Prisma's meaning: `maxWait` bounds the wait for a pooled
+ * connection, `timeout` the whole transaction, from its first statement to its commit. Either one
+ * exceeded rejects with a `TransactionTimeoutError` (Prisma's code P2028), and a transaction past its
+ * `timeout` is rolled back, never committed. Without them the pool's limits alone apply (see
+ * `SqlPoolOptions`).
  */
 export type SqlTransactionOptions = { maxWait?: number; timeout?: number };
+
+/** A transaction that could not start within `maxWait` or outlived its `timeout`. */
+export class TransactionTimeoutError extends Error {
+  /** Prisma's code for the same failure, so callers that classify Prisma errors classify this one too. */
+  readonly code = "P2028";
+  constructor(message: string) {
+    super(message);
+    this.name = "TransactionTimeoutError";
+  }
+}
 
 export interface SqlExecutor {
   $queryRaw<T = unknown>(query: TemplateStringsArray, ...values: unknown[]): Promise<T>;
@@ -82,29 +94,76 @@ export function createSqlPool(url: string, options: SqlPoolOptions = {}): SqlPoo
   return {
     pool,
     ...executor((query) => pool.query(query)),
-    async $transaction(fn) {
-      const client = await pool.connect();
+    async $transaction(fn, { maxWait, timeout } = {}) {
+      const client = await checkout(pool, maxWait);
       // A checked-out client reports a dead connection (terminated backend, idle-in-transaction timeout)
       // as an 'error' event besides failing its query; unheard, that event would crash the process.
       const onConnectionError = () => {};
       client.on("error", onConnectionError);
       let broken: unknown;
+      let expired: TransactionTimeoutError | undefined;
+      const timedOut = () => new TransactionTimeoutError(`transaction exceeded its timeout of ${timeout} ms`);
+      const deadline = timeout === undefined ? Infinity : Date.now() + timeout;
+      // Past the deadline the connection is destroyed: Postgres rolls the transaction back and frees its
+      // locks as soon as it sees the connection gone (at once when the session waits on us; a statement
+      // running then is cancelled by the statement timeout, lowered to `timeout` at BEGIN).
+      const timer =
+        timeout === undefined
+          ? undefined
+          : setTimeout(() => {
+              expired = timedOut();
+              client.release(expired);
+            }, timeout);
+      const run = (query: pg.QueryConfig | string) => {
+        if (expired) throw expired;
+        return client.query(query);
+      };
       try {
-        await client.query("BEGIN");
-        const result = await fn(executor((query) => client.query(query)));
-        await client.query("COMMIT");
+        await run(
+          timeout === undefined ? "BEGIN" : `BEGIN; SET LOCAL statement_timeout = ${Math.ceil(timeout)}`,
+        );
+        const result = await fn(executor(run));
+        await run("COMMIT");
         return result;
       } catch (error) {
-        await client.query("ROLLBACK").catch((rollbackError: unknown) => (broken = rollbackError));
+        if (!expired)
+          await client.query("ROLLBACK").catch((rollbackError: unknown) => (broken = rollbackError));
+        // The statement timeout and the timer race at the deadline; either way the caller hears the timeout.
+        if (expired || Date.now() >= deadline) throw expired ?? timedOut();
         throw error;
       } finally {
-        // A connection that could not roll back is in an unknown state: destroy it rather than reuse it.
+        clearTimeout(timer);
         client.off("error", onConnectionError);
-        client.release(broken instanceof Error ? broken : undefined);
+        // A connection that could not roll back is in an unknown state: destroy it rather than reuse it.
+        if (!expired) client.release(broken instanceof Error ? broken : undefined);
       }
     },
     async $disconnect() {
       await pool.end();
     },
   };
+}
+
+/**
+ * A pooled connection, waiting at most `maxWait` ms for one (the pool's own connection timeout applies
+ * too). A connection that arrives after the caller gave up goes straight back to the pool.
+ */
+async function checkout(pool: pg.Pool, maxWait: number | undefined): Promise<pg.PoolClient> {
+  const pending = pool.connect();
+  if (maxWait === undefined) return pending;
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      pending.then(
+        (late) => late.release(),
+        () => {},
+      );
+      reject(new TransactionTimeoutError(`no database connection within maxWait of ${maxWait} ms`));
+    }, maxWait);
+  });
+  try {
+    return await Promise.race([pending, gaveUp]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createSqlPool, type SqlPool } from "../src/sql-client.ts";
+import { createSqlPool, TransactionTimeoutError, type SqlPool } from "../src/sql-client.ts";
 import { connect, freshDatabase, onCleanup } from "./helpers.ts";
 
 async function poolOn(label: string, options?: Parameters<typeof createSqlPool>[1]) {
@@ -83,4 +83,87 @@ describe("createSqlPool", () => {
     await db.$executeRaw`UPDATE money SET amount = 4 WHERE id = 1`;
     expect(await amounts(db)).toEqual([{ id: 1, amount: 4n }]);
   });
+
+  it("rolls back a transaction that outlives its timeout, freeing its locks at the deadline", async () => {
+    const { db } = await poolOn("sqlpool-timeout");
+    await db.$executeRaw`INSERT INTO money VALUES (1, 1)`;
+    const started = Date.now();
+    const slow = db.$transaction(
+      async (tx) => {
+        await tx.$executeRaw`UPDATE money SET amount = 2 WHERE id = 1`;
+        await new Promise((resolve) => setTimeout(resolve, 1_500)); // a caller hung while holding the row
+        await tx.$executeRaw`UPDATE money SET amount = 3 WHERE id = 1`;
+      },
+      { timeout: 300 },
+    );
+    const failure = slow.catch((error: unknown) => error);
+    // The row is free well before the hung caller wakes: the lock went with the deadline.
+    await db.$executeRaw`UPDATE money SET amount = 4 WHERE id = 1`;
+    expect(Date.now() - started).toBeLessThan(1_200);
+    const error = await failure;
+    expect(error).toBeInstanceOf(TransactionTimeoutError);
+    expect(error).toMatchObject({ code: "P2028" });
+    expect(await amounts(db)).toEqual([{ id: 1, amount: 4n }]);
+
+    // A transaction whose work ends after its deadline is not committed, even with no statement after it.
+    const late = db.$transaction(
+      async (tx) => {
+        await tx.$executeRaw`INSERT INTO money VALUES (2, 2)`;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      },
+      { timeout: 200 },
+    );
+    await expect(late).rejects.toBeInstanceOf(TransactionTimeoutError);
+    expect(await amounts(db)).toEqual([{ id: 1, amount: 4n }]);
+    // Within its timeout a transaction commits as usual.
+    await db.$transaction((tx) => tx.$executeRaw`INSERT INTO money VALUES (3, 3)`, { timeout: 5_000 });
+    expect(await amounts(db)).toHaveLength(2);
+  });
+
+  it("cancels a statement still running at the deadline", async () => {
+    const { db } = await poolOn("sqlpool-timeout-statement");
+    const started = Date.now();
+    await expect(
+      db.$transaction((tx) => tx.$queryRaw`SELECT pg_sleep(5)`, { timeout: 300 }),
+    ).rejects.toBeInstanceOf(TransactionTimeoutError);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    // The session is gone, not left sleeping: only this pool's own query is active.
+    await waitForNoSleepers(db);
+  });
+
+  it("gives up waiting for a connection after maxWait, and the pool stays whole", async () => {
+    const { db } = await poolOn("sqlpool-maxwait", { max: 1 });
+    let releaseHolder!: () => void;
+    const holding = new Promise<void>((resolve) => (releaseHolder = resolve));
+    const holder = db.$transaction(async (tx) => {
+      await tx.$executeRaw`INSERT INTO money VALUES (1, 1)`;
+      await holding;
+    });
+    const started = Date.now();
+    await expect(db.$transaction(async () => {}, { maxWait: 200 })).rejects.toMatchObject({
+      name: "TransactionTimeoutError",
+      code: "P2028",
+    });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    releaseHolder();
+    await holder;
+    // The connection the abandoned wait would have got went back to the pool: one connection serves on.
+    for (let i = 2; i <= 4; i++) {
+      await db.$transaction((tx) => tx.$executeRaw`INSERT INTO money VALUES (${i}, ${i})`, {
+        maxWait: 1_000,
+      });
+    }
+    expect(await amounts(db)).toHaveLength(4);
+  });
 });
+
+async function waitForNoSleepers(db: SqlPool) {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const [row] = await db.$queryRaw<{ n: bigint }[]>`
+      SELECT count(*) AS n FROM pg_stat_activity
+      WHERE datname = current_database() AND query LIKE 'SELECT pg_sleep%' AND state = 'active'`;
+    if (row!.n === 0n) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error("the timed-out statement is still running");
+}

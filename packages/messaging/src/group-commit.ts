@@ -33,9 +33,11 @@ export function groupCommit<I, O>({ commitGroup, commitOne, maxGroup = 64 }: Gro
     try {
       results = await commitGroup(group.map((p) => p.item));
     } catch {
-      // The group rolled back as a whole: each item is tried on its own, beside the next group (not
-      // before it), so an item stuck on a lock holds up only itself.
-      for (const p of group) void one(p.item).then(p.resolve, p.reject);
+      // The group rolled back as a whole: its items are tried one at a time (one connection), beside the
+      // next group rather than before it, so an item stuck on a lock does not hold up later groups.
+      void (async () => {
+        for (const p of group) await one(p.item).then(p.resolve, p.reject);
+      })();
       return;
     }
     group.forEach((p, i) => p.resolve(results[i]!));

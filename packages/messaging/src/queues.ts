@@ -6,6 +6,7 @@ import {
   createRedisClient,
   isClusterTarget,
   type RedisClient,
+  type RedisClientOptions,
   type RedisTarget,
 } from "@gozon/core/infra/redis-client";
 import type { Logger } from "@gozon/core/logger";
@@ -57,18 +58,38 @@ export function bullPrefix(
 }
 
 /**
- * An ioredis connection for BullMQ. `maxRetriesPerRequest: null` is what BullMQ requires for workers
- * (a blocking command must wait through a reconnect rather than fail); producers bound their own waits.
+ * An ioredis connection for BullMQ consumers (Workers). `maxRetriesPerRequest: null` is what BullMQ
+ * requires of them: a blocking command must wait through a reconnect rather than fail, and so does
+ * everything else sent on it, queued in memory while Redis is away. Only what a consumer sends goes on
+ * it (a bounded amount: its jobs in hand); producers use `createProducerConnection`.
  * With `log`, an outage is logged once when it starts and once when it ends, not at every retry.
  */
 export function createRedisConnection(target: RedisTarget, name?: string, log?: Logger): RedisClient;
 // Last, so `ReturnType<typeof createRedisConnection>` stays the single-node `Redis` that tests hold.
 export function createRedisConnection(url: string, name?: string, log?: Logger): Redis;
 export function createRedisConnection(target: string | RedisTarget, name?: string, log?: Logger) {
+  return connect(target, { maxRetriesPerRequest: null, connectionName: name }, log);
+}
+
+/**
+ * A connection for producers and readers: relays adding jobs, pub/sub publishes, job states and counts.
+ * While Redis is away a command fails at once (no offline queue; one sent just before a drop fails with
+ * the drop) instead of waiting in memory: a process that keeps producing through an outage would
+ * otherwise pile up commands without bound, and its callers would hang instead of retrying later.
+ * BullMQ recommends exactly this for Queues; Workers must not use it (see `createRedisConnection`).
+ */
+export function createProducerConnection(target: RedisTarget, name?: string, log?: Logger): RedisClient;
+export function createProducerConnection(url: string, name?: string, log?: Logger): Redis;
+export function createProducerConnection(target: string | RedisTarget, name?: string, log?: Logger) {
+  return connect(target, { enableOfflineQueue: false, maxRetriesPerRequest: 0, connectionName: name }, log);
+}
+
+function connect(target: string | RedisTarget, options: RedisClientOptions, log?: Logger) {
   const resolved = typeof target === "string" ? { REDIS_URL: target } : target;
   if (!isClusterTarget(resolved) && !/^rediss?:\/\//.test(resolved.REDIS_URL))
     throw new Error(`REDIS_URL must be resolved to a redis:// URL (got ${resolved.REDIS_URL})`);
-  const redis = createRedisClient(resolved, { maxRetriesPerRequest: null, connectionName: name });
+  const redis = createRedisClient(resolved, options);
+  const name = options.connectionName;
   let failing = false;
   redis.on("error", (err: Error) => {
     if (!failing) log?.warn({ err, connection: name }, "redis connection failing; retrying");
@@ -82,28 +103,78 @@ export function createRedisConnection(target: string | RedisTarget, name?: strin
 }
 
 /**
- * PINGs Redis, failing after `timeoutMs`: with `maxRetriesPerRequest: null` a command waits through
- * reconnects for ever, and a process must not sit silently at start when its Redis does not answer.
+ * Waits until the connection is ready, then PINGs it, failing after `timeoutMs`: a process must not sit
+ * silently at start when its Redis does not answer, and a producer connection refuses commands until
+ * it is ready.
  */
 export async function pingRedis(redis: RedisClient, timeoutMs = 10_000): Promise<void> {
-  await withTimeout(redis.ping(), timeoutMs, `Redis did not answer within ${timeoutMs} ms`);
+  let onReady: (() => void) | undefined;
+  const ready =
+    redis.status === "ready"
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => redis.once("ready", (onReady = resolve)));
+  try {
+    await withTimeout(
+      ready.then(() => redis.ping()),
+      timeoutMs,
+      `Redis did not answer within ${timeoutMs} ms`,
+    );
+  } finally {
+    if (onReady) redis.off("ready", onReady);
+  }
 }
 
-// Not "active": a job whose worker was SIGKILLed stays active until BullMQ's stalled check (30 s or more)
-// gives it back; asking again recovers sooner, and a backlog that overloads a system waits, not runs.
+// Not "active" as such: a job whose worker was SIGKILLed stays active until BullMQ's stalled check (30 s
+// or more) gives it back; asking again recovers sooner, and a backlog that overloads a system waits, not
+// runs. An active or completed job counts only while it is recent (see `recentMs`).
 const IN_FLIGHT_STATES = new Set(["waiting", "delayed", "prioritized", "waiting-children"]);
+const PICKED_UP_STATES = new Set(["active", "completed"]);
 
 /**
- * Of these job ids, the ones whose job still waits in `queue` to be picked up (not running, finished,
- * dead-lettered or lost). Bounded by `timeoutMs`, since a caller may be shutting down.
+ * Of these job ids, the ones whose job still waits in `queue` to be picked up, or was picked up or
+ * finished less than `recentMs` ago (its effect, a reply, may still be on its way); not one that failed
+ * (dead-lettered), is lost, or was picked up or finished longer ago. Bounded by `timeoutMs`, since a
+ * caller may be shutting down.
  */
-export async function jobsInFlight(queue: Queue, ids: string[], timeoutMs = 5_000): Promise<Set<string>> {
-  const states = await withTimeout(
-    Promise.all(ids.map((id) => queue.getJobState(id))),
+export async function jobsInFlight(
+  queue: Queue,
+  ids: string[],
+  { timeoutMs = 5_000, recentMs = 0 }: { timeoutMs?: number; recentMs?: number } = {},
+): Promise<Set<string>> {
+  const inFlight = async (id: string) => {
+    const state = await queue.getJobState(id);
+    if (IN_FLIGHT_STATES.has(state)) return true;
+    if (recentMs <= 0 || !PICKED_UP_STATES.has(state)) return false;
+    const job = await queue.getJob(id);
+    const at = job?.finishedOn ?? job?.processedOn;
+    return at !== undefined && Date.now() - at < recentMs;
+  };
+  const found = await withTimeout(
+    Promise.all(ids.map(inFlight)),
     timeoutMs,
     `${queue.name} did not report job states within ${timeoutMs} ms`,
   );
-  return new Set(ids.filter((_, i) => IN_FLIGHT_STATES.has(states[i]!)));
+  return new Set(ids.filter((_, i) => found[i]));
+}
+
+/** Jobs waiting to be picked up (waiting, prioritized or delayed) in all of `queues` together. */
+export async function waitingJobs(queues: Queue[], timeoutMs = 5_000): Promise<number> {
+  const counts = await withTimeout(
+    Promise.all(queues.map((queue) => queue.getJobCounts("wait", "prioritized", "delayed"))),
+    timeoutMs,
+    `queues did not report their depth within ${timeoutMs} ms`,
+  );
+  return counts.flatMap((byState) => Object.values(byState)).reduce((sum, n) => sum + n, 0);
+}
+
+/** The data of up to `limit` jobs of each unfinished state (waiting, delayed, running) in `queue`. */
+export async function unfinishedJobData(queue: Queue, limit: number, timeoutMs = 5_000): Promise<unknown[]> {
+  const jobs = await withTimeout(
+    queue.getJobs(["waiting", "prioritized", "delayed", "active"], 0, limit - 1, true),
+    timeoutMs,
+    `${queue.name} did not list its jobs within ${timeoutMs} ms`,
+  );
+  return jobs.map((job) => job.data as unknown);
 }
 
 /**

@@ -7,6 +7,10 @@ export interface SqlClient {
   $executeRaw(query: TemplateStringsArray, ...values: unknown[]): PromiseLike<number>;
 }
 
+/**
+ * Prisma's interactive-transaction limits (ms): the wait for a connection, and the whole transaction's
+ * life, after which it is rolled back. Both clients honour them (@gozon/db/sql-client as Prisma does).
+ */
 export type TransactionOptions = { maxWait?: number; timeout?: number };
 
 /** A client that can also run an interactive transaction (a Prisma client, not a transaction client). */

@@ -1,10 +1,11 @@
 import { Queue, Worker } from "bullmq";
 import { afterAll, describe, expect, it } from "vitest";
-import { waitFor } from "@gozon/core/testing";
-import { createRedisConnection, jobsInFlight } from "../src/queues.ts";
+import { startTcpProxy, waitFor } from "@gozon/core/testing";
+import { createProducerConnection, createRedisConnection, jobsInFlight, pingRedis } from "../src/queues.ts";
 import { deleteKeysWithPrefix, uniqueRedisPrefix } from "../test-support/testing.ts";
 
-const redis = createRedisConnection(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
+const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const redis = createRedisConnection(redisUrl);
 const prefix = uniqueRedisPrefix("inflight");
 const queue = new Queue("inflight", { connection: redis, prefix });
 
@@ -15,7 +16,7 @@ afterAll(async () => {
 });
 
 describe("jobsInFlight", () => {
-  it("reports waiting and delayed jobs, not running, finished, failed or unknown ones", async () => {
+  it("reports waiting and delayed jobs, and running or finished ones only while recent; never failed or lost ones", async () => {
     // A job taken by a worker that then dies stays "active" until the stalled check: not counted.
     await queue.add("m", {}, { jobId: "taken-1" });
     const taker = new Worker("inflight", () => new Promise(() => {}), {
@@ -26,6 +27,8 @@ describe("jobsInFlight", () => {
     const taken = await taker.getNextJob("taker-token");
     expect(taken?.id).toBe("taken-1");
     expect(await jobsInFlight(queue, ["taken-1"])).toEqual(new Set());
+    // Unless it was taken within `recentMs`: then its effect may still be on its way.
+    expect(await jobsInFlight(queue, ["taken-1"], { recentMs: 60_000 })).toEqual(new Set(["taken-1"]));
     await taker.close(true);
     await queue.add("m", {}, { jobId: "waiting-1" });
     await queue.add("m", {}, { jobId: "delayed-1", delay: 60_000 });
@@ -56,5 +59,48 @@ describe("jobsInFlight", () => {
     expect(await jobsInFlight(queue, ["waiting-1", "delayed-1", "done-1", "failed-1"])).toEqual(
       new Set(["delayed-1"]),
     );
+    // A job finished within `recentMs` still counts; a dead-lettered one never does.
+    const recent = { recentMs: 60_000 };
+    expect(await jobsInFlight(queue, ["waiting-1", "done-1", "failed-1"], recent)).toEqual(
+      new Set(["done-1"]),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await jobsInFlight(queue, ["done-1"], { recentMs: 10 })).toEqual(new Set());
+  });
+});
+
+describe("createProducerConnection", () => {
+  it("refuses commands at once while Redis is away, keeping none for later, and serves again once back", async () => {
+    const target = new URL(redisUrl);
+    const proxy = await startTcpProxy(target.hostname, Number(target.port || 6379));
+    const producer = createProducerConnection(proxy.route(redisUrl), "producer-test");
+    const producerPrefix = uniqueRedisPrefix("producer");
+    const jobs = new Queue("produced", { connection: producer, prefix: producerPrefix });
+    try {
+      // Commands are refused until the connection is ready; pingRedis waits for that.
+      await pingRedis(producer, 5_000);
+      await jobs.add("m", {}, { jobId: "before" });
+
+      await proxy.cut();
+      await waitFor(() => producer.status !== "ready", { what: "the producer to notice the cut" });
+      const started = Date.now();
+      const attempts = await Promise.allSettled(
+        Array.from({ length: 500 }, (_, i) => jobs.add("m", { i }, { jobId: `during-${i}` })),
+      );
+      // Each one failed on the spot; none sits in memory waiting for Redis.
+      expect(attempts.every((a) => a.status === "rejected")).toBe(true);
+      expect(Date.now() - started).toBeLessThan(1_000);
+
+      await proxy.restore();
+      await pingRedis(producer, 10_000);
+      await jobs.add("m", {}, { jobId: "after" });
+      // Nothing refused during the outage was replayed when Redis came back.
+      expect(await jobs.getJobCounts("wait")).toEqual({ wait: 2 });
+    } finally {
+      await jobs.close();
+      await deleteKeysWithPrefix(redis, producerPrefix);
+      producer.disconnect();
+      await proxy.close();
+    }
   });
 });

@@ -10,6 +10,8 @@ export type OrderRow = {
   cancel_reason: Order["cancelReason"];
   payment_requested_at: Date;
   payment_request_id: string | null;
+  reconcile_attempts: number;
+  next_reconcile_at: Date;
   created_at: Date;
   updated_at: Date;
 };
@@ -25,6 +27,8 @@ export function orderFromRow(row: OrderRow): Order {
     cancelReason: row.cancel_reason,
     paymentRequestedAt: row.payment_requested_at,
     paymentRequestId: row.payment_request_id,
+    reconcileAttempts: row.reconcile_attempts,
+    nextReconcileAt: row.next_reconcile_at,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

@@ -6,7 +6,7 @@ import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
 import { buildMessage } from "@gozon/messaging/contracts";
 import { createOrder } from "../src/create-order.ts";
 import { getOrder, listOrders } from "../src/read-orders.ts";
-import { reRequestStalePayments } from "../src/reconcile.ts";
+import { reRequestStalePayments, type InFlightRequests } from "../src/reconcile.ts";
 import { settleOrder } from "../src/settle-order.ts";
 
 let dbs: TestDatabases;
@@ -30,10 +30,25 @@ const ordersOf = async (userId: string) => {
     SELECT count(*) AS n FROM orders WHERE user_id = ${userId}::uuid`;
   return Number(row!.n);
 };
-/** Makes the orders look as if their payment was requested a minute ago. */
-const ageRequests = (ids: string[]) =>
-  db.$executeRaw`
-    UPDATE orders SET payment_requested_at = now() - interval '1 minute' WHERE id = ANY(${ids}::uuid[])`;
+/**
+ * Makes the orders look as if their payment was requested, and every request sent, a minute ago, and
+ * due for the reconciler's next look.
+ */
+const ageRequests = async (ids: string[]) => {
+  await db.$executeRaw`
+    UPDATE orders SET payment_requested_at = now() - interval '1 minute', next_reconcile_at = now()
+    WHERE id = ANY(${ids}::uuid[])`;
+  await db.$executeRaw`
+    UPDATE outbox SET sent_at = now() - interval '1 minute'
+    WHERE type = 'PaymentRequested' AND payload #>> '{payload,orderId}' = ANY(${ids}::text[])`;
+};
+const reconcileState = async (id: string) => {
+  const [row] = await db.$queryRaw<{ attempts: number; waitSeconds: number }[]>`
+    SELECT reconcile_attempts AS attempts,
+           extract(epoch FROM next_reconcile_at - now())::float8 AS "waitSeconds"
+    FROM orders WHERE id = ${id}::uuid`;
+  return row!;
+};
 const nothingQueued = async () => new Set<string>();
 
 describe("createOrder", () => {
@@ -169,5 +184,62 @@ describe("reRequestStalePayments", () => {
     const second = messages[1]!.id;
     await reRequestStalePayments(db, 30_000, async (ids) => new Set(ids.filter((id) => id === second)));
     expect(await outboxOf(slow.id)).toHaveLength(2);
+  });
+
+  it("leaves an order alone while its request is unsent, or sent less than the age ago", async () => {
+    const userId = randomUUID();
+    const order = await createOrder(db, { userId, amount: 10, description: "relay behind" });
+    const [request] = await outboxOf(order.id);
+    // Placed long ago, but its request never left the outbox (Redis or the relay was away).
+    await db.$executeRaw`
+      UPDATE orders SET payment_requested_at = now() - interval '1 hour' WHERE id = ${order.id}::uuid`;
+    const asked: string[] = [];
+    const recordingNothingQueued = async (ids: string[]) => {
+      asked.push(...ids);
+      return new Set<string>();
+    };
+    expect(await reRequestStalePayments(db, 30_000, recordingNothingQueued)).toEqual({
+      reRequested: 0,
+      stillQueued: 0,
+    });
+    // Published just now: its age starts from there.
+    await db.$executeRaw`UPDATE outbox SET sent_at = now() WHERE id = ${request!.id}::uuid`;
+    await reRequestStalePayments(db, 30_000, recordingNothingQueued);
+    expect(asked).not.toContain(request!.id);
+    expect(await outboxOf(order.id)).toHaveLength(1);
+    expect(await reconcileState(order.id)).toMatchObject({ attempts: 0 });
+
+    await db.$executeRaw`UPDATE outbox SET sent_at = now() - interval '1 minute' WHERE id = ${request!.id}::uuid`;
+    await reRequestStalePayments(db, 30_000, recordingNothingQueued);
+    expect(asked).toContain(request!.id);
+    expect(await outboxOf(order.id)).toHaveLength(2);
+  });
+
+  it("backs off per order: each re-request waits twice as long as the one before, up to the cap", async () => {
+    const userId = randomUUID();
+    const order = await createOrder(db, { userId, amount: 10, description: "payments down" });
+    const options = { maxBackoffMs: 100_000 };
+    const look = async (queued: InFlightRequests) => {
+      await ageRequests([order.id]);
+      await reRequestStalePayments(db, 30_000, queued, options);
+      const state = await reconcileState(order.id);
+      return { attempts: state.attempts, wait: Math.round(state.waitSeconds) };
+    };
+    const allQueued = async (ids: string[]) => new Set(ids);
+    expect(await look(nothingQueued)).toEqual({ attempts: 1, wait: 30 });
+    expect(await look(nothingQueued)).toEqual({ attempts: 2, wait: 60 });
+    // Found in flight: only slow, so no attempt is spent and the next look comes after the age.
+    expect(await look(allQueued)).toEqual({ attempts: 2, wait: 30 });
+    expect(await look(nothingQueued)).toEqual({ attempts: 3, wait: 100 });
+    expect(await look(nothingQueued)).toEqual({ attempts: 4, wait: 100 });
+
+    // Not due yet: left alone, however old its request.
+    await db.$executeRaw`
+      UPDATE outbox SET sent_at = now() - interval '1 hour'
+      WHERE payload #>> '{payload,orderId}' = ${order.id}`;
+    const before = (await outboxOf(order.id)).length;
+    await reRequestStalePayments(db, 30_000, nothingQueued, options);
+    expect(await outboxOf(order.id)).toHaveLength(before);
+    expect((await reconcileState(order.id)).attempts).toBe(4);
   });
 });

@@ -1,4 +1,6 @@
 // A shop's worth of traffic: shoppers with random balances placing orders concurrently over REST.
+import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
 import { waitFor } from "@gozon/core/testing";
 import type { ServiceDatabaseUrls } from "@gozon/core/config";
 import { ApiError, inParallel, signUp, type ApiClient } from "./client.ts";
@@ -63,6 +65,50 @@ export async function placeOrders(
     };
   });
   return inParallel(concurrency, tasks);
+}
+
+/**
+ * Places orders at a steady `rate` per second (an open loop: a slow system does not slow the arrivals,
+ * up to `maxInFlight` requests waiting) until `stop()`, which resolves once every started order is in.
+ */
+export function steadyOrders(
+  shoppers: Shopper[],
+  rate: number,
+  { seed = 3, maxInFlight = 200 }: { seed?: number; maxInFlight?: number } = {},
+) {
+  const rnd = random(seed);
+  const running = new Set<Promise<void>>();
+  const counts = { placed: 0, failed: 0 };
+  let stopped = false;
+  const loop = (async () => {
+    const start = performance.now();
+    for (let i = 0; !stopped; i++) {
+      const wait = (i * 1_000) / rate - (performance.now() - start);
+      if (wait > 0) await sleep(wait);
+      while (running.size >= maxInFlight) await Promise.race(running);
+      if (stopped) break;
+      const shopper = shoppers[rnd(0, shoppers.length - 1)] as Shopper;
+      const amount = rnd(100, 4_000);
+      const task = withRetry(() => shopper.api.createOrder(amount, `steady #${i}`, `steady-${seed}-${i}`))
+        .then(
+          () => void counts.placed++,
+          () => void counts.failed++,
+        )
+        .finally(() => running.delete(task));
+      running.add(task);
+    }
+  })();
+  return {
+    get placed() {
+      return counts.placed;
+    },
+    async stop() {
+      stopped = true;
+      await loop;
+      await Promise.all(running);
+      return { ...counts };
+    },
+  };
 }
 
 /**

@@ -10,12 +10,13 @@ import { Queue } from "bullmq";
 import express from "express";
 import { createContextFromNodeRequest } from "@gozon/api/context";
 import type { ApiDeps } from "@gozon/api/deps";
-import { bullPrefix, createRedisConnection, QUEUES } from "@gozon/messaging/queues";
+import { bullPrefix, createProducerConnection, QUEUES } from "@gozon/messaging/queues";
 
 export const QUEUE_BOARD_PATH = "/api/admin/queues";
 
 export function createQueueBoard(deps: ApiDeps) {
-  const connection = createRedisConnection(deps.config, "web-queue-board");
+  // Reads only: while Redis is away a page fails at once rather than queueing commands until it is back.
+  const connection = createProducerConnection(deps.config, "web-queue-board");
   const prefix = bullPrefix(deps.config);
   const queues = Object.values(QUEUES).map((name) => new Queue(name, { connection, prefix }));
   const serverAdapter = new ExpressAdapter();
