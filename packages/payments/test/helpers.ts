@@ -1,9 +1,11 @@
 // Shared setup for the payments tests: a fresh payments database per test file, and ledger probes.
+import { randomUUID } from "node:crypto";
 import { expect } from "vitest";
 import { createLogger } from "@gozon/core/logger";
 import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
-import { parseMessage } from "@gozon/messaging/contracts";
+import { buildMessage, parseMessage } from "@gozon/messaging/contracts";
+import { createAccount, topUp } from "../src/accounts.ts";
 
 export const log = createLogger("payments-test", "silent");
 
@@ -58,3 +60,15 @@ export async function outboxResultsFor(db: SqlPool, orderId: string) {
     return parsed.message;
   });
 }
+
+/** A new user's account holding `balance`. */
+export async function accountWith(db: SqlPool, balance: number) {
+  const userId = randomUUID();
+  await createAccount(db, userId);
+  if (balance > 0) await topUp(db, userId, balance);
+  return userId;
+}
+
+/** A payment request (a new order unless `orderId` is given). */
+export const request = (userId: string, amount: number, orderId: string = randomUUID()) =>
+  buildMessage("PaymentRequested", { orderId, userId, amount });

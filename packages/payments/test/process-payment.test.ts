@@ -2,11 +2,12 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SqlPool } from "@gozon/db/sql-client";
-import { buildMessage, parseMessage, type PaymentRequested } from "@gozon/messaging/contracts";
-import { createAccount, topUp } from "../src/accounts.ts";
+import type { PaymentRequested } from "@gozon/messaging/contracts";
+import { topUp } from "../src/accounts.ts";
 import { processPendingInbox, purgeInbox } from "../src/inbox.ts";
 import { processInboxEntry, receivePaymentRequest, storeInbox } from "../src/process-payment.ts";
-import { balanceOf, ledgerOf, log, paymentsDatabase } from "./helpers.ts";
+import { balanceOf, ledgerOf, log, paymentsDatabase, request } from "./helpers.ts";
+import * as helpers from "./helpers.ts";
 
 let db: SqlPool;
 let close: () => Promise<void>;
@@ -18,27 +19,9 @@ afterAll(async () => {
   await close?.();
 });
 
-async function accountWith(balance: number) {
-  const userId = randomUUID();
-  await createAccount(db, userId);
-  if (balance > 0) await topUp(db, userId, balance);
-  return userId;
-}
+const accountWith = (balance: number) => helpers.accountWith(db, balance);
 
-const request = (userId: string, amount: number, orderId: string = randomUUID()) =>
-  buildMessage("PaymentRequested", { orderId, userId, amount });
-
-/** Result messages written to the outbox for an order, oldest first. */
-async function resultsFor(orderId: string) {
-  const rows = await db.$queryRaw<{ queue: string; payload: unknown }[]>`
-    SELECT queue, payload FROM outbox WHERE payload->'payload'->>'orderId' = ${orderId} ORDER BY created_at`;
-  return rows.map((row) => {
-    const parsed = parseMessage(row.payload, ["PaymentSucceeded", "PaymentFailed"]);
-    if (!parsed.ok) throw new Error(parsed.error);
-    expect(row.queue).toBe("orders.payment-results");
-    return parsed.message;
-  });
-}
+const resultsFor = (orderId: string) => helpers.outboxResultsFor(db, orderId);
 
 async function decisionsFor(orderId: string) {
   return db.$queryRaw<{ outcome: string; reason: string | null }[]>`
