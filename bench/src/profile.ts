@@ -119,7 +119,7 @@ export async function readStamps(
   orderIds: string[],
 ): Promise<Map<string, Stamps>> {
   const [orders, payments] = await Promise.all([
-    rows<{ id: string; created: number; relayed: number; settled: number; message: string }>(
+    rows<{ id: string; created: number; settled: number; message: string }>(
       urls.orders,
       // The first request sent for each order (the reconciler may have sent another later).
       `WITH requests AS (
@@ -128,12 +128,12 @@ export async function readStamps(
          FROM outbox WHERE type = 'PaymentRequested' AND sent_at IS NOT NULL
          ORDER BY (payload -> 'payload' ->> 'orderId')::uuid, sent_at)
        SELECT o.id::text AS id, r.message, ${epochMs("o.created_at")} AS created,
-              ${epochMs("r.sent_at")} AS relayed, ${epochMs("o.updated_at")} AS settled
+              ${epochMs("o.updated_at")} AS settled
        FROM orders o JOIN requests r USING (id)
        WHERE o.id = ANY($1::uuid[]) AND o.status <> 'NEW'`,
       [orderIds],
     ),
-    rows<{ id: string; received: number; decided: number; relayed: number; message: string }>(
+    rows<{ id: string; received: number; decided: number; message: string }>(
       urls.payments,
       `WITH received AS (
          SELECT (payload -> 'payload' ->> 'orderId')::uuid AS order_id, min(received_at) AS at
@@ -144,7 +144,7 @@ export async function readStamps(
          FROM outbox WHERE sent_at IS NOT NULL
          ORDER BY (payload -> 'payload' ->> 'orderId')::uuid, sent_at)
        SELECT d.order_id::text AS id, ${epochMs("d.decided_at")} AS decided,
-              ${epochMs("received.at")} AS received, ${epochMs("results.sent_at")} AS relayed, results.message
+              ${epochMs("received.at")} AS received, results.message
        FROM payment_decisions d JOIN received USING (order_id) JOIN results USING (order_id)
        WHERE d.order_id = ANY($1::uuid[])`,
       [orderIds],
