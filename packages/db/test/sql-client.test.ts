@@ -30,6 +30,16 @@ describe("createSqlPool", () => {
     expect(await amounts(db)).toHaveLength(2);
   });
 
+  it("prepares a statement once per connection and then reuses it", async () => {
+    const { db } = await poolOn("sqlpool-prepared", { max: 1 });
+    await db.$executeRaw`INSERT INTO money VALUES (1, 100)`;
+    for (let i = 0; i < 3; i++) expect(await amounts(db)).toHaveLength(1);
+    const prepared = await db.$queryRaw<{ statement: string; runs: bigint }[]>`
+      SELECT statement, generic_plans + custom_plans AS runs FROM pg_prepared_statements
+      WHERE name LIKE 'gz\_%' AND statement LIKE 'SELECT id, amount FROM money%'`;
+    expect(prepared).toEqual([{ statement: expect.stringContaining("ORDER BY id"), runs: 3n }]);
+  });
+
   it("commits a transaction that resolves and rolls back one that throws", async () => {
     const { db } = await poolOn("sqlpool-tx");
     const result = await db.$transaction(async (tx) => {
