@@ -34,13 +34,31 @@ export async function writeOutboxMany(
   { direct = false }: WriteOptions = {},
 ): Promise<void> {
   if (messages.length === 0) return;
-  const graceSeconds = direct ? DIRECT_PUBLISH_GRACE_MS / 1000 : null;
+  const rows = messages.map((m) => outboxRow(m, { direct }));
   await tx.$executeRaw`
     INSERT INTO outbox (id, queue, type, payload, relay_after)
-    SELECT m.id, m.queue, m.type, m.payload, now() + make_interval(secs => ${graceSeconds}::float8)
-    FROM unnest(${messages.map((m) => m.messageId)}::uuid[], ${messages.map((m) => ROUTES[m.type])}::text[],
-                ${messages.map((m) => m.type)}::text[], ${messages.map((m) => JSON.stringify(m))}::jsonb[])
+    SELECT m.id, m.queue, m.type, m.payload, now() + make_interval(secs => ${graceSeconds(direct)}::float8)
+    FROM unnest(${rows.map((r) => r.id)}::uuid[], ${rows.map((r) => r.queue)}::text[],
+                ${rows.map((r) => r.type)}::text[], ${rows.map((r) => r.payload)}::jsonb[])
       AS m(id, queue, type, payload)`;
+}
+
+/** The grace before the relay takes a row (`relay_after = now() + it`); null for the relay at once. */
+export const graceSeconds = (direct: boolean) => (direct ? DIRECT_PUBLISH_GRACE_MS / 1000 : null);
+
+/**
+ * An outbox row's values, for a caller that writes its row inside its own statement (one round trip for
+ * the change and its message; see create-order.ts). Insert them as `writeOutboxMany` does, with
+ * `relay_after = now() + make_interval(secs => graceSeconds(direct))`.
+ */
+export function outboxRow(message: Message<QueuedMessageType>, { direct = false }: WriteOptions = {}) {
+  return {
+    id: message.messageId,
+    queue: ROUTES[message.type],
+    type: message.type,
+    payload: JSON.stringify(message),
+    graceSeconds: graceSeconds(direct),
+  };
 }
 
 /** A parked outbox row as admins see it (see outbox-relay.ts for parking). */

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { idempotent } from "@gozon/db/idempotency";
 import { buildMessage } from "@gozon/messaging/contracts";
-import { writeOutbox } from "@gozon/messaging/outbox";
+import { outboxRow } from "@gozon/messaging/outbox";
 import type { PaymentRequested } from "@gozon/messaging/contracts";
-import type { TransactionalSqlClient } from "@gozon/messaging/sql";
+import type { SqlClient, TransactionalSqlClient } from "@gozon/messaging/sql";
 import { toOrderDto, type OrderDto } from "./order-dto.ts";
 import { orderFromRow, type OrderRow } from "./order-row.ts";
 
@@ -31,8 +31,10 @@ export async function createOrder(
     : null;
   const orderId = randomUUID();
   const request = buildMessage("PaymentRequested", { orderId, userId: input.userId, amount: input.amount });
-  const order = await idempotent(db, key, async (tx) => {
-    // The order and its first change-log row (NEW) in one statement: one round trip.
+  const outbox = outboxRow(request, { direct: publish !== undefined });
+  // The order, its first change-log row (NEW) and its request's outbox row in one statement: atomic on
+  // its own, so without an Idempotency-Key it needs no BEGIN and COMMIT (one round trip, not four).
+  const insert = async (tx: SqlClient) => {
     const [row] = await tx.$queryRaw<OrderRow[]>`
       WITH created AS (
         INSERT INTO orders (id, user_id, amount, description, payment_request_id, updated_at)
@@ -42,11 +44,15 @@ export async function createOrder(
       ), logged AS (
         INSERT INTO order_changes (order_id, user_id, status, at)
         SELECT id, user_id, status, created_at FROM created
+      ), queued AS (
+        INSERT INTO outbox (id, queue, type, payload, relay_after)
+        VALUES (${outbox.id}::uuid, ${outbox.queue}, ${outbox.type}, ${outbox.payload}::jsonb,
+                now() + make_interval(secs => ${outbox.graceSeconds}::float8))
       )
       SELECT * FROM created`;
-    await writeOutbox(tx, request, { direct: publish !== undefined });
     return toOrderDto(orderFromRow(row!));
-  });
+  };
+  const order = key ? await idempotent(db, key, insert) : await insert(db);
   // A replayed Idempotency-Key returns the order made the first time: this request was never stored.
   if (publish && order.id === orderId) await publish(request);
   return order;
