@@ -6,7 +6,7 @@ import { createLogger, type Logger } from "@gozon/core/logger";
 import { createIdentityClient, type IdentityClient } from "@gozon/db/clients";
 import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
 import type { PaymentRequested } from "@gozon/messaging/contracts";
-import { createQueueProducers, publishCommitted } from "@gozon/messaging/outbox-publisher";
+import { createCommittedPublisher, createQueueProducers } from "@gozon/messaging/outbox-publisher";
 import { bullPrefix } from "@gozon/messaging/queues";
 import { getAccounts } from "@gozon/payments/accounts";
 import {
@@ -116,6 +116,7 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
   const publisher = redis;
   const producers = createQueueProducers(redis, bullPrefix(config), log);
   closers.push(() => producers.close());
+  const publishRequests = createCommittedPublisher({ db: ordersDb, producers, log });
 
   let orderEvents: OrderEventBus | undefined;
   const orderEventBus = () => {
@@ -161,7 +162,7 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
     }),
     verifyPassword: options.verifyPassword ?? verifyPassword,
     accountsOf: options.accountsOf ?? ((userIds) => getAccounts(paymentsDb, [...userIds])),
-    publishPaymentRequest: (request) => publishCommitted({ db: ordersDb, producers, log }, [request]),
+    publishPaymentRequest: (request) => publishRequests([request]),
     orderEvents: orderEventBus,
     metrics: createApiMetrics(options.registry ?? createRegistry("web")),
     close: async () => {

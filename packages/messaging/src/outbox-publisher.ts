@@ -10,6 +10,7 @@ import { Queue } from "bullmq";
 import type { RedisClient } from "@gozon/core/infra/redis-client";
 import type { Logger } from "@gozon/core/logger";
 import type { Message } from "./contracts.ts";
+import { groupCommit } from "./group-commit.ts";
 import { defaultJobOptions, ROUTES, withTimeout, type QueuedMessageType, type QueueName } from "./queues.ts";
 import type { SqlClient } from "./sql.ts";
 
@@ -105,4 +106,20 @@ export async function publishCommitted(
     // Marking failed (Postgres away): the relay publishes these rows again after the grace, harmlessly.
     log.warn({ err }, "could not mark published outbox rows sent; the relay will re-publish them");
   }
+}
+
+/**
+ * `publishCommitted` for a process whose requests each commit their own messages (the web's new orders):
+ * what concurrent callers hand in while a publish is under way goes out together, with one `addBulk` per
+ * queue and one UPDATE for the lot. At low load each call publishes at once, alone.
+ */
+export function createCommittedPublisher(deps: Parameters<typeof publishCommitted>[0]) {
+  const submit = groupCommit<Message<QueuedMessageType>[], void>({
+    commitGroup: async (batches) => {
+      await publishCommitted(deps, batches.flat());
+      return batches.map(() => undefined);
+    },
+    maxGroup: 256,
+  });
+  return (messages: Message<QueuedMessageType>[]) => submit(messages);
 }

@@ -8,7 +8,12 @@ import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
 import { buildMessage } from "../src/contracts.ts";
 import { DIRECT_PUBLISH_GRACE_MS, writeOutbox } from "../src/outbox.ts";
-import { createQueueProducers, publishCommitted } from "../src/outbox-publisher.ts";
+import {
+  createCommittedPublisher,
+  createQueueProducers,
+  publishCommitted,
+  type QueueProducers,
+} from "../src/outbox-publisher.ts";
 import { createOutboxRelay } from "../src/outbox-relay.ts";
 import { createRedisConnection, QUEUES } from "../src/queues.ts";
 import { deleteKeysWithPrefix, uniqueRedisPrefix } from "../test-support/testing.ts";
@@ -62,6 +67,28 @@ describe("publish after commit", () => {
     const jobs = await Promise.all(messages.map((m) => queue.getJob(m.messageId)));
     expect(jobs.map((j) => j?.data)).toEqual(messages);
     expect(await unsent(messages.map((m) => m.messageId))).toEqual([]);
+  });
+
+  it("publishes what concurrent writers hand in together, and marks every row sent", async () => {
+    const messages = Array.from({ length: 40 }, request);
+    await Promise.all(messages.map((m) => writeOutbox(db, m, { direct: true })));
+    const producers = createQueueProducers(redis, prefix, log);
+    let adds = 0;
+    const counted: QueueProducers = {
+      ...producers,
+      add: (messages, timeoutMs) => (adds++, producers.add(messages, timeoutMs)),
+    };
+    const publish = createCommittedPublisher({ db, producers: counted, log });
+    try {
+      await Promise.all(messages.map((m) => publish([m])));
+    } finally {
+      await producers.close();
+    }
+    const jobs = await Promise.all(messages.map((m) => queue.getJob(m.messageId)));
+    expect(jobs.map((j) => j?.data)).toEqual(messages);
+    expect(await unsent(messages.map((m) => m.messageId))).toEqual([]);
+    // The first call goes out alone; the 39 handed in meanwhile go out as one group.
+    expect(adds).toBe(2);
   });
 
   it("leaves a row it could not publish to the relay, which takes it only after the grace", async () => {

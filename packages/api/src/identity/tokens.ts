@@ -9,6 +9,8 @@ import type { Role, User } from "./users.ts";
 const ISSUER = "gozon";
 const AUDIENCE = "gozon-api";
 const ROLES: readonly Role[] = ["SHOPPER", "ADMIN"];
+/** Verified access tokens kept per web instance (a few hundred bytes each). */
+const VERIFIED_CACHE_SIZE = 10_000;
 
 /** Who a valid access token speaks for. */
 export type Caller = { id: string; role: Role };
@@ -39,6 +41,15 @@ export function createAccessTokens(opts: {
     false,
     ["sign", "verify"],
   );
+  // Tokens already verified, by their exact text: every API request presents one, and the same token
+  // comes back until it expires. A hit is only as good as the signature check it repeats (same bytes,
+  // same key), so only the expiry is checked again. A Map bounded oldest-first is all this needs.
+  const verified = new Map<string, Extract<AccessTokenCheck, { ok: true }>>();
+  const remember = (token: string, check: Extract<AccessTokenCheck, { ok: true }>) => {
+    if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
+    verified.set(token, check);
+    return check;
+  };
   return {
     ttlSeconds: opts.ttlSeconds,
     async sign(user, sessionId) {
@@ -55,6 +66,13 @@ export function createAccessTokens(opts: {
       return { token, expiresAt: new Date(expiresAt * 1000) };
     },
     async verify(token) {
+      const known = verified.get(token);
+      if (known) {
+        // jose's rule: a token is expired from its `exp` second on.
+        if (opts.now().getTime() < known.expiresAt.getTime()) return known;
+        verified.delete(token);
+        return { ok: false, reason: "expired" };
+      }
       try {
         const { payload } = await jwtVerify(token, await key, {
           algorithms: ["HS256"],
@@ -65,12 +83,12 @@ export function createAccessTokens(opts: {
         });
         const role = payload.role as Role;
         if (typeof payload.sub !== "string" || !ROLES.includes(role)) return { ok: false, reason: "invalid" };
-        return {
+        return remember(token, {
           ok: true,
           caller: { id: payload.sub, role },
           expiresAt: new Date((payload.exp ?? 0) * 1000),
           sessionId: typeof payload.sid === "string" ? payload.sid : null,
-        };
+        });
       } catch (error) {
         if (error instanceof joseErrors.JWTExpired) return { ok: false, reason: "expired" };
         return { ok: false, reason: "invalid" };
