@@ -17,6 +17,12 @@ export type PositionAssignerOptions = {
   pollMs: number;
   /** Rows stamped per transaction. */
   batch?: number;
+  /**
+   * Least time between the starts of two runs (default 10 ms). Every new order wakes the assigner; under
+   * load a run per order would cost a transaction and a publish each, while a short wait lets one run
+   * stamp and announce the orders of several requests. Settles never wait for it (settle-order.ts).
+   */
+  minIntervalMs?: number;
 };
 
 /** Runs the assigner in this process: woken by every new change, and polling as the fallback. */
@@ -28,12 +34,18 @@ export function startPositionAssigner({
   log,
   pollMs,
   batch = 500,
+  minIntervalMs = 10,
 }: PositionAssignerOptions) {
   let running: Promise<void> | undefined;
   let again = false;
+  let lastStart = 0;
 
   const drain = async () => {
     do {
+      // Wake-ups that arrive during this wait are served by this run: their rows committed before it starts.
+      const wait = lastStart + minIntervalMs - Date.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      lastStart = Date.now();
       again = false;
       for (;;) {
         const events = await assignPositions(db, batch);
