@@ -6,7 +6,7 @@ import { createLogger } from "@gozon/core/logger";
 import { createPaymentsClient } from "@gozon/db/clients";
 import { poolSizeFor } from "@gozon/db/pool-size";
 import { createSqlPool } from "@gozon/db/sql-client";
-import { createQueueProducers, publishCommitted } from "@gozon/messaging/outbox-publisher";
+import { createCommittedPublisher, createQueueProducers } from "@gozon/messaging/outbox-publisher";
 import { createOutboxRelay } from "@gozon/messaging/outbox-relay";
 import {
   bullPrefix,
@@ -80,6 +80,7 @@ try {
   });
   relay.start();
   const producers = createQueueProducers(redis, prefix, log);
+  const results = createCommittedPublisher({ db, producers, log });
   // Crash leftovers first: the first sweep takes every unprocessed entry at any age, and an entry the
   // consumer has just stored is not one (both would finish it safely, but the consumer would then report
   // its own message as already processed).
@@ -92,7 +93,7 @@ try {
     log,
     onDuplicate: () => duplicatesDropped.inc(),
     onGroup: ({ size, error }) => (error === undefined ? groupSize.observe(size) : groupsFailed.inc()),
-    publish: (results) => publishCommitted({ db, producers, log }, results),
+    publish: results.publish,
     concurrency: REQUESTS_CONCURRENCY,
   });
   await consumer.waitUntilReady();
@@ -102,6 +103,7 @@ try {
     await consumer.close(); // lets active jobs finish; the inbox makes an interrupted one safe anyway
     await housekeeping.stop();
     await relay.stop();
+    await results.close();
     await producers.close();
     await queueGauge.close();
     await metricsServer.close();

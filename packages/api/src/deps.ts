@@ -116,7 +116,8 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
   const publisher = redis;
   const producers = createQueueProducers(redis, bullPrefix(config), log);
   closers.push(() => producers.close());
-  const publishRequests = createCommittedPublisher({ db: ordersDb, producers, log });
+  const requests = createCommittedPublisher({ db: ordersDb, producers, log });
+  closers.push(() => requests.close());
 
   let orderEvents: OrderEventBus | undefined;
   const orderEventBus = () => {
@@ -162,7 +163,7 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
     }),
     verifyPassword: options.verifyPassword ?? verifyPassword,
     accountsOf: options.accountsOf ?? ((userIds) => getAccounts(paymentsDb, [...userIds])),
-    publishPaymentRequest: (request) => publishRequests([request]),
+    publishPaymentRequest: (request) => requests.publish([request]),
     orderEvents: orderEventBus,
     metrics: createApiMetrics(options.registry ?? createRegistry("web")),
     close: async () => {

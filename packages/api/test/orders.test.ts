@@ -78,8 +78,10 @@ describe("orders.create (REST)", () => {
     expect(message?.payload).toMatchObject({
       payload: { orderId: order.id, userId: shopper.userId, amount: 25_000 },
     });
-    // Published by the API itself right after the commit (no relay runs here), and marked sent.
-    expect(message?.sentAt).toBeInstanceOf(Date);
+    // Published by the API itself right after the commit (no relay runs here), and marked sent soon after.
+    await expect
+      .poll(async () => (await outboxOf(order.id))[0]?.sentAt, { timeout: 5_000 })
+      .toBeInstanceOf(Date);
     const requests = new Queue(QUEUES.paymentRequests, {
       connection: api.deps.redis,
       prefix: bullPrefix(api.config),

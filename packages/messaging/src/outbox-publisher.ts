@@ -78,48 +78,78 @@ export const toQueued = (message: Message<QueuedMessageType>): QueuedMessage => 
   payload: message,
 });
 
-/**
- * Publishes messages whose outbox rows have just committed, and marks the rows sent. Never throws: what
- * did not go out stays unsent for the relay.
- */
-export async function publishCommitted(
-  {
-    db,
-    producers,
-    log,
-    timeoutMs = 2_000,
-  }: { db: SqlClient; producers: QueueProducers; log: Logger; timeoutMs?: number },
-  messages: Message<QueuedMessageType>[],
-): Promise<void> {
-  if (messages.length === 0) return;
-  try {
-    const added = await producers.add(messages.map(toQueued), timeoutMs);
-    const sent = added.flatMap((g) => (g.result.status === "fulfilled" ? g.messages.map((m) => m.id) : []));
-    const failed = added.find((g) => g.result.status === "rejected");
-    if (failed?.result.status === "rejected")
-      log.warn({ err: failed.result.reason }, "could not publish after commit; the relay will");
-    if (sent.length > 0)
-      await db.$executeRaw`
-        UPDATE outbox SET sent_at = now(), attempts = attempts + 1
-        WHERE id = ANY(${sent}::uuid[]) AND sent_at IS NULL`;
-  } catch (err) {
-    // Marking failed (Postgres away): the relay publishes these rows again after the grace, harmlessly.
-    log.warn({ err }, "could not mark published outbox rows sent; the relay will re-publish them");
-  }
-}
+type PublisherDeps = {
+  db: SqlClient;
+  producers: QueueProducers;
+  log: Logger;
+  /** Bound on one `addBulk` (default 2 s). */
+  timeoutMs?: number;
+  /** Longest a published row waits to be marked sent (default 50 ms; well inside the relay's grace). */
+  markEveryMs?: number;
+};
 
 /**
- * `publishCommitted` for a process whose requests each commit their own messages (the web's new orders):
- * what concurrent callers hand in while a publish is under way goes out together, with one `addBulk` per
- * queue and one UPDATE for the lot. At low load each call publishes at once, alone.
+ * Publishes messages whose outbox rows have just committed. What concurrent callers hand in while a
+ * publish is under way goes out together, with one `addBulk` per queue; at low load each call publishes
+ * at once, alone. `publish` never throws: what did not go out stays unsent, for the relay.
+ *
+ * The rows are marked sent in one UPDATE every `markEveryMs`, not per publish: the mark only tells the
+ * relay to leave a row alone, and it does anyway for DIRECT_PUBLISH_GRACE_MS. A crash before a mark costs
+ * one re-publish of those rows by the relay, which the job id (or the consumer's inbox) drops.
  */
-export function createCommittedPublisher(deps: Parameters<typeof publishCommitted>[0]) {
+export function createCommittedPublisher({
+  db,
+  producers,
+  log,
+  timeoutMs = 2_000,
+  markEveryMs = 50,
+}: PublisherDeps) {
+  let unmarked: string[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const flush = async () => {
+    clearTimeout(timer);
+    timer = undefined;
+    const ids = unmarked;
+    unmarked = [];
+    if (ids.length === 0) return;
+    try {
+      await db.$executeRaw`
+        UPDATE outbox SET sent_at = now(), attempts = attempts + 1
+        WHERE id = ANY(${ids}::uuid[]) AND sent_at IS NULL`;
+    } catch (err) {
+      // Postgres away: the relay publishes these rows again after the grace, harmlessly.
+      log.warn(
+        { err, count: ids.length },
+        "could not mark published outbox rows sent; the relay will re-publish them",
+      );
+    }
+  };
+
   const submit = groupCommit<Message<QueuedMessageType>[], void>({
     commitGroup: async (batches) => {
-      await publishCommitted(deps, batches.flat());
+      const messages = batches.flat();
+      try {
+        const added = await producers.add(messages.map(toQueued), timeoutMs);
+        for (const group of added) {
+          if (group.result.status === "fulfilled") unmarked.push(...group.messages.map((m) => m.id));
+          else log.warn({ err: group.result.reason }, "could not publish after commit; the relay will");
+        }
+      } catch (err) {
+        log.warn({ err }, "could not publish after commit; the relay will");
+      }
+      if (unmarked.length > 0) timer ??= setTimeout(() => void flush(), markEveryMs);
       return batches.map(() => undefined);
     },
     maxGroup: 256,
   });
-  return (messages: Message<QueuedMessageType>[]) => submit(messages);
+  return {
+    publish: (messages: Message<QueuedMessageType>[]) =>
+      messages.length === 0 ? Promise.resolve() : submit(messages),
+    /** Marks what has been published so far; resolves when the marks are committed (or have failed). */
+    flush,
+    /** Flushes the marks; call before closing the database pool. */
+    close: flush,
+  };
 }
+
+export type CommittedPublisher = ReturnType<typeof createCommittedPublisher>;

@@ -13,7 +13,7 @@ export const DIRECT_PUBLISH_GRACE_MS = 2_000;
 
 type WriteOptions = {
   /**
-   * The caller publishes the rows right after the commit (`publishCommitted`); the relay does only if that
+   * The caller publishes the rows right after the commit (`createCommittedPublisher`); the relay does only if that
    * did not happen within DIRECT_PUBLISH_GRACE_MS.
    */
   direct?: boolean;

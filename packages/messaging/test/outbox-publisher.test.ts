@@ -11,7 +11,6 @@ import { DIRECT_PUBLISH_GRACE_MS, writeOutbox } from "../src/outbox.ts";
 import {
   createCommittedPublisher,
   createQueueProducers,
-  publishCommitted,
   type QueueProducers,
 } from "../src/outbox-publisher.ts";
 import { createOutboxRelay } from "../src/outbox-relay.ts";
@@ -59,14 +58,32 @@ describe("publish after commit", () => {
       for (const m of messages) await writeOutbox(tx, m, { direct: true });
     });
     const producers = createQueueProducers(redis, prefix, log);
+    const publisher = createCommittedPublisher({ db, producers, log, markEveryMs: 60_000 });
     try {
-      await publishCommitted({ db, producers, log }, messages);
+      await publisher.publish(messages);
+      const jobs = await Promise.all(messages.map((m) => queue.getJob(m.messageId)));
+      expect(jobs.map((j) => j?.data)).toEqual(messages);
+      // Marked together later (here: at close), not one UPDATE per publish.
+      expect(await unsent(messages.map((m) => m.messageId))).toHaveLength(3);
     } finally {
+      await publisher.close();
       await producers.close();
     }
-    const jobs = await Promise.all(messages.map((m) => queue.getJob(m.messageId)));
-    expect(jobs.map((j) => j?.data)).toEqual(messages);
     expect(await unsent(messages.map((m) => m.messageId))).toEqual([]);
+  });
+
+  it("marks published rows sent on its own within markEveryMs", async () => {
+    const message = request();
+    await writeOutbox(db, message, { direct: true });
+    const producers = createQueueProducers(redis, prefix, log);
+    const publisher = createCommittedPublisher({ db, producers, log, markEveryMs: 20 });
+    try {
+      await publisher.publish([message]);
+      await expect.poll(() => unsent([message.messageId]), { timeout: 5_000 }).toEqual([]);
+    } finally {
+      await publisher.close();
+      await producers.close();
+    }
   });
 
   it("publishes what concurrent writers hand in together, and marks every row sent", async () => {
@@ -78,10 +95,11 @@ describe("publish after commit", () => {
       ...producers,
       add: (messages, timeoutMs) => (adds++, producers.add(messages, timeoutMs)),
     };
-    const publish = createCommittedPublisher({ db, producers: counted, log });
+    const publisher = createCommittedPublisher({ db, producers: counted, log });
     try {
-      await Promise.all(messages.map((m) => publish([m])));
+      await Promise.all(messages.map((m) => publisher.publish([m])));
     } finally {
+      await publisher.close();
       await producers.close();
     }
     const jobs = await Promise.all(messages.map((m) => queue.getJob(m.messageId)));
@@ -98,7 +116,9 @@ describe("publish after commit", () => {
     const away = new Redis("redis://127.0.0.1:1", { lazyConnect: true, maxRetriesPerRequest: 0 });
     away.on("error", () => {});
     const producers = createQueueProducers(away, prefix, log);
-    await publishCommitted({ db, producers, log, timeoutMs: 300 }, [message]);
+    const publisher = createCommittedPublisher({ db, producers, log, timeoutMs: 300 });
+    await publisher.publish([message]);
+    await publisher.close();
     await producers.close().catch(() => {});
     away.disconnect();
     expect(await unsent([message.messageId])).toEqual([message.messageId]);
