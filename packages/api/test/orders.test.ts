@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bullPrefix, QUEUES } from "@gozon/messaging/queues";
+import { newestFirst } from "@gozon/orders/testing";
 import { startApi, type ApiHarness } from "./harness.ts";
 
 let api: ApiHarness;
@@ -44,14 +45,15 @@ const outboxOf = (orderId: string) =>
     SELECT id::text, type, payload, sent_at AS "sentAt" FROM outbox WHERE payload #>> '{payload,orderId}' = ${orderId}`;
 
 /** `count` orders for the shopper, one after another (so their creation times are ordered). */
+/** Places `count` orders one after another; returns their ids newest first, as listings order them. */
 async function placeOrders(token: string, count: number, prefix = "order") {
-  const ids: string[] = [];
+  const orders: Order[] = [];
   for (let n = 1; n <= count; n++) {
     const response = await createOrder(token, { amount: 100 * n, description: `${prefix} ${n}` });
     expect(response.status).toBe(201);
-    ids.push(response.body.order.id);
+    orders.push(response.body.order);
   }
-  return ids;
+  return newestFirst(orders).map((order) => order.id);
 }
 
 describe("orders.create (REST)", () => {
@@ -193,8 +195,8 @@ describe("orders.list and orders.byId (REST)", () => {
 
     const first = await listOrders(shopper.token, "?limit=2");
     expect(first.status).toBe(200);
-    expect(first.body.orders.map((order: Order) => order.id)).toEqual([mine[4], mine[3]]);
-    expect(first.body.nextCursor).toBe(mine[3]);
+    expect(first.body.orders.map((order: Order) => order.id)).toEqual([mine[0], mine[1]]);
+    expect(first.body.nextCursor).toBe(mine[1]);
 
     const seen: Order[] = [...first.body.orders];
     let cursor: string | null = first.body.nextCursor;
@@ -204,7 +206,7 @@ describe("orders.list and orders.byId (REST)", () => {
       seen.push(...page.body.orders);
       cursor = page.body.nextCursor;
     }
-    expect(seen.map((order) => order.id)).toEqual([...mine].reverse());
+    expect(seen.map((order) => order.id)).toEqual(mine);
     expect(seen.every((order) => order.userId === shopper.userId)).toBe(true);
     expect(seen.every((order) => Number.isInteger(order.amount))).toBe(true);
 

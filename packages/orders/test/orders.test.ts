@@ -8,6 +8,7 @@ import { createOrder } from "../src/create-order.ts";
 import { getOrder, listOrders } from "../src/read-orders.ts";
 import { reRequestStalePayments, type InFlightRequests } from "../src/reconcile.ts";
 import { settleOrder } from "../src/settle-order.ts";
+import { newestFirst } from "../test-support/testing.ts";
 
 let dbs: TestDatabases;
 let db: SqlPool;
@@ -98,7 +99,7 @@ describe("reading orders", () => {
     const second = await listOrders(db, alice, { limit: 2, cursor: first.nextCursor });
     const third = await listOrders(db, alice, { limit: 2, cursor: second.nextCursor });
     const ids = [...first.orders, ...second.orders, ...third.orders].map((o) => o.id);
-    expect(ids).toEqual(created.map((o) => o.id).reverse());
+    expect(ids).toEqual(newestFirst(created).map((o) => o.id));
     expect(third.nextCursor).toBeNull();
     expect([first, second, third].flatMap((p) => p.orders).every((o) => o.userId === alice)).toBe(true);
 
