@@ -32,9 +32,13 @@ export function consumePaymentResults({
   metrics,
   concurrency = 20,
 }: ResultsConsumerOptions) {
-  const settle = groupCommit<PaymentResult, SettleOutcome>({
+  // A group's events go out while the next group settles; each job still waits for its own.
+  const settle = groupCommit<PaymentResult, SettleOutcome & { announced: Promise<void> }>({
     maxGroup: concurrency,
-    commitGroup: (results) => settleAndAnnounce(db, { publisher, redisPrefix, log }, results),
+    commitGroup: async (results) => {
+      const { outcomes, announced } = await settleAndAnnounce(db, { publisher, redisPrefix, log }, results);
+      return outcomes.map((outcome) => ({ ...outcome, announced }));
+    },
   });
 
   const worker = new Worker(
@@ -51,7 +55,8 @@ export function consumePaymentResults({
       }
       const { message } = parsed;
       const msgLog = log.child({ messageId: message.messageId, orderId: message.payload.orderId });
-      const { order, changed } = await settle(message);
+      const { order, changed, announced } = await settle(message);
+      await announced;
       if (!order) {
         msgLog.warn("payment result for an unknown order: dropped");
         return;

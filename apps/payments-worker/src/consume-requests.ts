@@ -62,7 +62,8 @@ export function startRequestConsumer({
         throw new UnrecoverableError(`poison message: ${parsed.error}`);
       }
       const { messageId } = parsed.message;
-      const { stored, outcome } = await batcher.submit(parsed.message);
+      const { stored, outcome, published } = await batcher.submit(parsed.message);
+      await published;
       if (!stored && outcome.status === "already-processed") {
         duplicates++;
         onDuplicate?.();

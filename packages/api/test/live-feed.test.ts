@@ -85,10 +85,13 @@ function follow(bus: OrderEventBus, scope: FeedScope, lastEventId?: string) {
 
 const place = (userId: string, description = "feed") => createOrder(db, { userId, amount: 100, description });
 /** What the orders worker does with a payment result: settle, then announce. */
-const settle = (orderId: string, userId: string) =>
-  settleAndAnnounce(db, { publisher, redisPrefix, log }, [
+const settle = async (orderId: string, userId: string) => {
+  const { outcomes, announced } = await settleAndAnnounce(db, { publisher, redisPrefix, log }, [
     buildMessage("PaymentSucceeded", { orderId, userId, amount: 100 }),
   ]);
+  await announced;
+  return outcomes;
+};
 
 /** Resolves once every change written so far has its position. */
 async function allPositioned() {

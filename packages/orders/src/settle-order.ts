@@ -80,20 +80,23 @@ export async function settleOrder(db: SqlClient, result: PaymentResult): Promise
 }
 
 /**
- * Settles a group and announces what it stamped, right after the commit. The positions are committed
- * first: an event lost here is filled in from the log by the web instances (they notice the hole, or read
- * the log on their next poll), so a failed publish only costs latency and is not an error of the settle.
+ * Settles a group and starts announcing what it stamped, right after the commit; `announced` resolves
+ * when the events are out. The caller need not wait for it before its next group: the events are handed
+ * to the publisher's connection here, before that group starts, so they still go out in position order.
+ * The positions are committed first: an event lost here is filled in from the log by the web instances
+ * (they notice the hole, or read the log on their next poll), so a failed publish only costs latency and
+ * is not an error of the settle.
  */
 export async function settleAndAnnounce(
   db: SqlClient,
   { publisher, redisPrefix, log }: AnnounceTo,
   results: PaymentResult[],
-): Promise<SettleOutcome[]> {
+): Promise<{ outcomes: SettleOutcome[]; announced: Promise<void> }> {
   const { outcomes, events } = await settleOrders(db, results);
-  await publishOrderEvents(publisher, redisPrefix, events).catch((err: unknown) =>
+  const announced = publishOrderEvents(publisher, redisPrefix, events).catch((err: unknown) =>
     log.warn({ err, count: events.length }, "could not publish order events; feeds will read the log"),
   );
-  return outcomes;
+  return { outcomes, announced };
 }
 
 export type AnnounceTo = {

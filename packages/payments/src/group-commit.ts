@@ -15,8 +15,12 @@ import {
 } from "./decide-entries.ts";
 import { receivePaymentRequest, storeInboxEntries } from "./process-payment.ts";
 
-/** What happened to one delivery: whether it stored its message, and the message's outcome. */
-export type Received = { stored: boolean; outcome: ProcessOutcome };
+/**
+ * What happened to one delivery: whether it stored its message, and the message's outcome. `published`
+ * resolves once the commit's results have been handed to the queue (or left to the relay): the consumer
+ * waits for it, the next group does not.
+ */
+export type Received = { stored: boolean; outcome: ProcessOutcome; published: Promise<void> };
 
 /** One group commit: how many requests, how long it took, and why it failed when it did. */
 export type GroupEvent = { size: number; ms: number; error?: unknown };
@@ -60,13 +64,13 @@ export async function receivePaymentRequests(
   } catch (error) {
     throw new GroupCommitFailed(error, stored);
   }
-  await publish?.(resultsOf(outcomes.values()));
+  const published = publish?.(resultsOf(outcomes.values())) ?? Promise.resolve();
   const answered = new Set<string>();
   return messages.map((message) => {
     const id = uuidKey(message.messageId);
-    if (answered.has(id)) return { stored: false, outcome: { status: "already-processed" } };
+    if (answered.has(id)) return { stored: false, outcome: { status: "already-processed" }, published };
     answered.add(id);
-    return { stored: stored.has(id), outcome: outcomes.get(id)! };
+    return { stored: stored.has(id), outcome: outcomes.get(id)!, published };
   });
 }
 

@@ -50,9 +50,9 @@ export async function receivePaymentRequest(
 ) {
   const stored = await storeInbox(db, message);
   failpoint("after-inbox-store");
-  const outcome = await processInboxEntry(db, message.messageId, log, publish);
+  const outcome = await processInboxEntry(db, message.messageId, log, { direct: publish !== undefined });
   failpoint("after-process");
-  return { stored, outcome };
+  return { stored, outcome, published: publish?.(resultsOf([outcome])) ?? Promise.resolve() };
 }
 
 /**
@@ -64,10 +64,8 @@ export async function processInboxEntry(
   db: TransactionalSqlClient,
   messageId: string,
   log: Logger,
-  publish?: PublishResults,
+  options: { direct?: boolean } = {},
 ): Promise<ProcessOutcome> {
-  const outcomes = await processInboxEntries(db, [messageId], log, { direct: publish !== undefined });
-  const outcome = outcomes.get(uuidKey(messageId))!;
-  await publish?.(resultsOf([outcome]));
-  return outcome;
+  const outcomes = await processInboxEntries(db, [messageId], log, options);
+  return outcomes.get(uuidKey(messageId))!;
 }
