@@ -145,11 +145,7 @@ export function createCommittedPublisher({
   return {
     publish: (messages: Message<QueuedMessageType>[]) =>
       messages.length === 0 ? Promise.resolve() : submit(messages),
-    /** Marks what has been published so far; resolves when the marks are committed (or have failed). */
-    flush,
-    /** Flushes the marks; call before closing the database pool. */
+    /** Marks what has been published so far (resolves when done); call before closing the database pool. */
     close: flush,
   };
 }
-
-export type CommittedPublisher = ReturnType<typeof createCommittedPublisher>;

@@ -13,8 +13,8 @@ export const DIRECT_PUBLISH_GRACE_MS = 2_000;
 
 type WriteOptions = {
   /**
-   * The caller publishes the rows right after the commit (`createCommittedPublisher`); the relay does only if that
-   * did not happen within DIRECT_PUBLISH_GRACE_MS.
+   * The caller publishes the rows right after the commit (`createCommittedPublisher`); the relay does
+   * only if that did not happen within DIRECT_PUBLISH_GRACE_MS.
    */
   direct?: boolean;
 };

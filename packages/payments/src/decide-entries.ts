@@ -27,7 +27,7 @@ type PaymentRequest = PaymentRequested["payload"];
 type Decision = { orderId: string; userId: string; amount: number } & DebitOutcome;
 type LockedEntry = { messageId: string; payload: unknown; processed: boolean };
 
-/** Publishes results right after their transaction commits (`createCommittedPublisher`); the relay is the fallback. */
+/** Publishes results right after their commit (`createCommittedPublisher`); the relay is the fallback. */
 export type PublishResults = (results: PaymentResult[]) => Promise<void>;
 
 /** The results the outcomes sent (decided or re-sent), to publish after the commit. */
