@@ -5,7 +5,7 @@ import type { RedisClient } from "@gozon/core/infra/redis-client";
 import type { Logger } from "@gozon/core/logger";
 import { parseMessage, type PaymentResult } from "@gozon/messaging/contracts";
 import { groupCommit } from "@gozon/messaging/group-commit";
-import { QUEUES } from "@gozon/messaging/queues";
+import { consumerOptions, QUEUES } from "@gozon/messaging/queues";
 import type { SqlClient } from "@gozon/messaging/sql";
 import { settleAndAnnounce, type AnnounceTo, type SettleOutcome } from "@gozon/orders/settle-order";
 import type { OrdersWorkerMetrics } from "./metrics.ts";
@@ -67,7 +67,7 @@ export function consumePaymentResults({
       }
       msgLog.info({ status: order.status, reason: order.cancelReason, changed }, "order settled");
     },
-    { connection, prefix, concurrency },
+    { connection, prefix, concurrency, ...consumerOptions },
   );
   worker.on("failed", (job, err) => {
     log.warn({ jobId: job?.id, attempts: job?.attemptsMade, err }, "payment result failed; will retry");

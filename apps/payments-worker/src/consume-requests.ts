@@ -4,7 +4,7 @@ import { UnrecoverableError, Worker } from "bullmq";
 import type { RedisClient } from "@gozon/core/infra/redis-client";
 import type { Logger } from "@gozon/core/logger";
 import { parseMessage } from "@gozon/messaging/contracts";
-import { QUEUES } from "@gozon/messaging/queues";
+import { consumerOptions, QUEUES } from "@gozon/messaging/queues";
 import type { TransactionalSqlClient } from "@gozon/messaging/sql";
 import type { PublishResults } from "@gozon/payments/decide-entries";
 import { createPaymentRequestBatcher, type GroupEvent } from "@gozon/payments/group-commit";
@@ -76,7 +76,7 @@ export function startRequestConsumer({
       }
       return { stored, status: outcome.status };
     },
-    { connection, prefix, concurrency },
+    { connection, prefix, concurrency, ...consumerOptions },
   );
 
   worker.on("failed", (job, err) => {

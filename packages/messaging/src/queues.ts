@@ -31,6 +31,15 @@ export const ROUTES = {
 export type QueuedMessageType = keyof typeof ROUTES;
 
 /**
+ * How the consumers hold their jobs: a job's lock lives `lockDuration` ms and is renewed every half of it
+ * while the job runs, and a live worker gives back the jobs whose lock lapsed every `stalledInterval` ms.
+ * With BullMQ's defaults (30 s each) the jobs of a SIGKILLed worker waited 30–60 s; ours take milliseconds,
+ * so 10 s and 5 s bring that down to 10–15 s. A job given back is simply run again (the inbox, and settling
+ * only from NEW, make that harmless).
+ */
+export const consumerOptions = { lockDuration: 10_000, stalledInterval: 5_000 } as const;
+
+/**
  * Retries with exponential backoff (about 30 minutes in all) cover a consumer's database being down;
  * after that the job stays in the failed set and the orders reconciler asks again. Finished jobs are kept
  * for a while: a kept job's id also blocks a re-add of the same message (the inbox is the real guard).
@@ -124,8 +133,8 @@ export async function pingRedis(redis: RedisClient, timeoutMs = 10_000): Promise
   }
 }
 
-// Not "active" as such: a job whose worker was SIGKILLed stays active until BullMQ's stalled check (30 s
-// or more) gives it back; asking again recovers sooner, and a backlog that overloads a system waits, not
+// Not "active" as such: a job whose worker was SIGKILLed stays active until BullMQ's stalled check (10 s
+// or more, see consumerOptions) gives it back; asking again recovers sooner, and a backlog that overloads a system waits, not
 // runs. An active or completed job counts only while it is recent (see `recentMs`).
 const IN_FLIGHT_STATES = new Set(["waiting", "delayed", "prioritized", "waiting-children"]);
 const PICKED_UP_STATES = new Set(["active", "completed"]);
