@@ -7,8 +7,8 @@ import { startProcess, waitFor } from "@gozon/core/testing";
 import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
 import { buildMessage } from "@gozon/messaging/contracts";
 import { writeOutbox } from "@gozon/messaging/outbox";
-import { createAccount, topUp } from "@gozon/payments/accounts";
 import {
+  accountWith,
   balanceOf,
   createHarness,
   debitsFor,
@@ -31,13 +31,6 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function accountWith(balance: number) {
-  const userId = randomUUID();
-  await createAccount(h.db, userId);
-  await topUp(h.db, userId, balance);
-  return userId;
-}
-
 async function inboxEntry(messageId: string) {
   const [row] = await h.db.$queryRaw<{ processed: boolean }[]>`
     SELECT processed_at IS NOT NULL AS processed FROM inbox WHERE message_id = ${messageId}::uuid`;
@@ -48,7 +41,7 @@ it.each([
   ["after-inbox-store", "between storing the inbox entry and processing it"],
   ["after-process", "after processing commits and before the relay publishes the result"],
 ])("killed at %s (%s): after a restart, exactly one debit and the result delivered", async (failpoint) => {
-  const userId = await accountWith(1_000);
+  const userId = await accountWith(h.db, 1_000);
   const message = buildMessage("PaymentRequested", { orderId: randomUUID(), userId, amount: 300 });
   const { orderId } = message.payload;
 
@@ -88,7 +81,7 @@ it.each([
 });
 
 it("a relay killed after add and before marking sent: the message arrives twice, the payment happens once", async () => {
-  const userId = await accountWith(1_000);
+  const userId = await accountWith(h.db, 1_000);
   // The orders side's part 1: the request is in the orders outbox.
   const message = buildMessage("PaymentRequested", { orderId: randomUUID(), userId, amount: 400 });
   await writeOutbox(ordersDb, message);

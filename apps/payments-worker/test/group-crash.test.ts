@@ -5,8 +5,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { waitFor } from "@gozon/core/testing";
 import { buildMessage } from "@gozon/messaging/contracts";
-import { createAccount, topUp } from "@gozon/payments/accounts";
-import { balanceOf, createHarness, debitsFor, decisionFor, type Harness } from "./harness.ts";
+import { accountWith, balanceOf, createHarness, debitsFor, decisionFor, type Harness } from "./harness.ts";
 
 let h: Harness;
 
@@ -17,13 +16,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-async function accountWith(balance: number) {
-  const userId = randomUUID();
-  await createAccount(h.db, userId);
-  await topUp(h.db, userId, balance);
-  return userId;
-}
 
 const request = (userId: string, amount: number) =>
   buildMessage("PaymentRequested", { orderId: randomUUID(), userId, amount });
@@ -61,9 +53,9 @@ async function holdOrderLock(orderId: string) {
 it("killed inside a group's transaction after its debits: after a restart, each order decided exactly once", async () => {
   // Outcomes that do not depend on the order the orders are decided in: `exact` can pay all of its
   // orders to the last kopeck, `tight` exactly one of its three, nobody has no account.
-  const exact = await accountWith(1_000);
-  const tight = await accountWith(1_000);
-  const rich = await accountWith(10_000);
+  const exact = await accountWith(h.db, 1_000);
+  const tight = await accountWith(h.db, 1_000);
+  const rich = await accountWith(h.db, 10_000);
   const group = [
     ...[100, 200, 300, 400].map((amount) => request(exact, amount)),
     ...[600, 600, 600].map((amount) => request(tight, amount)),

@@ -1,5 +1,6 @@
 // Test harness: fresh databases, a unique Redis prefix, the real worker process, and a stand-in for the
 // orders side (it sends PaymentRequested jobs and collects what arrives on orders.payment-results).
+import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Queue, Worker } from "bullmq";
@@ -9,6 +10,7 @@ import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
 import type { Message, PaymentResult } from "@gozon/messaging/contracts";
 import { bullPrefix, createRedisConnection, defaultJobOptions, QUEUES } from "@gozon/messaging/queues";
 import { deleteKeysWithPrefix, uniqueRedisPrefix } from "@gozon/messaging/testing";
+import { createAccount, topUp } from "@gozon/payments/accounts";
 
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 export const workerDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -70,6 +72,14 @@ export async function createHarness(label: string) {
       await dbs.drop();
     },
   };
+}
+
+/** A new account holding `balance`; its user id. */
+export async function accountWith(db: SqlPool, balance: number) {
+  const userId = randomUUID();
+  await createAccount(db, userId);
+  await topUp(db, userId, balance);
+  return userId;
 }
 
 export async function balanceOf(db: SqlPool, userId: string) {
