@@ -40,7 +40,14 @@ export type ProcEntry = {
   cmdline: () => string;
 };
 
-type Sample = { at: number; totalTicks: number; idleTicks: number; byPid: Map<number, ProcEntry> };
+type Sample = {
+  at: number;
+  totalTicks: number;
+  idleTicks: number;
+  byPid: Map<number, ProcEntry>;
+  /** System calls made so far (read + write class) by each process a group claims. */
+  syscallsByPid: Map<number, number>;
+};
 
 /** Cores used over a phase, per group; `machine` is everything that ran, `other` what no group claims. */
 export type CpuUsage = Record<string, number> & { machine: number; other: number };
@@ -90,6 +97,18 @@ function readProcs(): Map<number, ProcEntry> {
   return byPid;
 }
 
+/** syscr + syscw from /proc/PID/io (read- and write-class system calls), or null when unreadable. */
+function readSyscalls(pid: number): number | null {
+  try {
+    const io = fs.readFileSync(`/proc/${pid}/io`, "utf8");
+    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, "m").exec(io)?.[1] ?? NaN);
+    const calls = field("syscr") + field("syscw");
+    return Number.isFinite(calls) ? calls : null;
+  } catch {
+    return null; // ended, or not ours to read
+  }
+}
+
 function readTotals() {
   const line = fs.readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "";
   const values = line.trim().split(/\s+/).slice(1).map(Number);
@@ -111,7 +130,34 @@ export class CpuMeter {
   sample(): Sample | null {
     if (!this.enabled) return null;
     const totals = readTotals();
-    return { at: Date.now(), totalTicks: totals.total, idleTicks: totals.idle, byPid: readProcs() };
+    const byPid = readProcs();
+    const syscallsByPid = new Map<number, number>();
+    for (const [pid, proc] of byPid) {
+      if (!this.groups.some((group) => group.match(proc))) continue;
+      const calls = readSyscalls(pid);
+      if (calls !== null) syscallsByPid.set(pid, calls);
+    }
+    return { at: Date.now(), totalTicks: totals.total, idleTicks: totals.idle, byPid, syscallsByPid };
+  }
+
+  /**
+   * System calls per group over a phase. Unlike CPU time, which moves with whatever else the (virtual)
+   * machine is doing, this is a count: runs of the same code give nearly the same calls per order, so it
+   * shows a change in the work done (fewer round trips, fewer wake-ups) even where timing noise hides it.
+   */
+  syscalls(start: Sample | null, end: Sample | null): Record<string, number> | null {
+    if (!start || !end) return null;
+    const counts: Record<string, number> = {};
+    for (const group of this.groups) {
+      let calls = 0;
+      for (const [pid, proc] of end.byPid) {
+        const now = end.syscallsByPid.get(pid);
+        if (now === undefined || !group.match(proc)) continue;
+        calls += now - (start.syscallsByPid.get(pid) ?? 0);
+      }
+      counts[group.name] = calls;
+    }
+    return counts;
   }
 
   usage(start: Sample | null, end: Sample | null): CpuUsage | null {
@@ -152,6 +198,17 @@ export function systemCpuGroups(repoRoot: string): CpuGroup[] {
     { name: "postgres", match: (proc) => proc.comm === "postgres" },
     { name: "redis", match: (proc) => proc.comm === "redis-server" },
   ];
+}
+
+/** `counts` per group divided by `operations`, to one decimal (null without counts or operations). */
+export function perOperation(
+  counts: Record<string, number> | null,
+  operations: number,
+): Record<string, number> | null {
+  if (!counts || operations <= 0) return null;
+  return Object.fromEntries(
+    Object.entries(counts).map(([name, n]) => [name, Math.round((n / operations) * 10) / 10]),
+  );
 }
 
 /** CPU milliseconds per operation for each group of ours (not `machine`/`other`: others' load is in them). */

@@ -22,7 +22,14 @@ import { deleteKeys, startBullmqReference, type BullmqReference } from "./bullmq
 import { renderChart, SERIES, type ChartPoint } from "./chart.ts";
 import { openSettleFeed, type SettleFeed } from "./feed.ts";
 import { cpuProfileEnv, summarizeProfile, toggleProfilers, type CpuBreakdown } from "./cpu-profile.ts";
-import { cpuMsPerOperation, CpuMeter, machineInfo, systemCpuGroups, systemPids } from "./machine.ts";
+import {
+  cpuMsPerOperation,
+  CpuMeter,
+  machineInfo,
+  perOperation,
+  systemCpuGroups,
+  systemPids,
+} from "./machine.ts";
 import { HOPS, hopProfile, readStamps } from "./profile.ts";
 import {
   caveatLines,
@@ -260,7 +267,13 @@ async function main() {
       const start = meter.sample();
       const began = performance.now();
       const value = await run();
-      return { value, cpu: meter.usage(start, meter.sample()), seconds: (performance.now() - began) / 1000 };
+      const end = meter.sample();
+      return {
+        value,
+        cpu: meter.usage(start, end),
+        syscalls: meter.syscalls(start, end),
+        seconds: (performance.now() - began) / 1000,
+      };
     };
 
     const levels: LevelReport[] = [];
@@ -311,6 +324,8 @@ async function main() {
           sagaMsPerOrder: cpuMsPerOperation(saga.cpu, saga.seconds, s.finished + s.cancelled),
           syncMsPerTx: cpuMsPerOperation(syncTx.cpu, syncTx.seconds, syncTx.value.operations),
           monolithMsPerOrder: cpuMsPerOperation(mono.cpu, mono.seconds, mono.value.operations),
+          sagaSyscallsPerOrder: perOperation(saga.syscalls, s.finished + s.cancelled),
+          monolithSyscallsPerOrder: perOperation(mono.syscalls, mono.value.operations),
         },
       });
       log(
@@ -342,6 +357,7 @@ async function main() {
         ...withoutSamples(run.value),
         cpu: run.cpu,
         cpuMsPerOrder: cpuMsPerOperation(run.cpu, run.seconds, run.value.finished + run.value.cancelled),
+        syscallsPerOrder: perOperation(run.syscalls, run.value.finished + run.value.cancelled),
       };
     }
 
@@ -452,6 +468,22 @@ function print(report: BenchReport) {
   out.push("CPU ms per settled order (saga, monolith) and per transaction (sync):");
   out.push(table(["CPU ms per op", ...perOrder.headers.slice(1)], perOrder.rows));
   out.push("");
+  const calls = cpuRows([
+    ...report.levels.map((l) => ({ phase: `saga ${l.concurrency}`, cpu: l.cpu.sagaSyscallsPerOrder })),
+    ...(report.halfLoad ? [{ phase: "half load", cpu: report.halfLoad.syscallsPerOrder }] : []),
+    ...report.levels.map((l) => ({
+      phase: `monolith ${l.concurrency}`,
+      cpu: l.cpu.monolithSyscallsPerOrder,
+    })),
+  ]);
+  // Results saved before the counts existed have none.
+  if (calls.rows.length > 0) {
+    out.push(
+      "System calls per settled order (read + write class, from /proc/PID/io; a count, steadier than CPU time):",
+    );
+    out.push(table(["calls per order", ...calls.headers.slice(1)], calls.rows));
+    out.push("");
+  }
   if (report.cpuProfile) {
     out.push(
       `CPU profile of the saga at ${report.cpuProfile.concurrency} in flight (share of each process's busy time):`,

@@ -30,6 +30,9 @@ export type LevelReport = {
     sagaMsPerOrder: Record<string, number> | null;
     syncMsPerTx: Record<string, number> | null;
     monolithMsPerOrder: Record<string, number> | null;
+    /** System calls (read + write class, /proc/PID/io) per settled order, by process group. */
+    sagaSyscallsPerOrder: Record<string, number> | null;
+    monolithSyscallsPerOrder: Record<string, number> | null;
   };
 };
 
@@ -57,7 +60,13 @@ export type BenchReport = {
     monolithThroughput: number;
     monolithConcurrency: number;
   };
-  halfLoad: (SagaSummary & { cpu: CpuUsage | null; cpuMsPerOrder: Record<string, number> | null }) | null;
+  halfLoad:
+    | (SagaSummary & {
+        cpu: CpuUsage | null;
+        cpuMsPerOrder: Record<string, number> | null;
+        syscallsPerOrder: Record<string, number> | null;
+      })
+    | null;
   targets: Targets;
   profile: {
     hops: ReadonlyArray<{ key: string; label: string; detail: string }>;
