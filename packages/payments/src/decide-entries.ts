@@ -9,7 +9,7 @@ import {
   type PaymentResult,
 } from "@gozon/messaging/contracts";
 import { failpoint } from "@gozon/messaging/failpoints";
-import { writeOutboxMany } from "@gozon/messaging/outbox";
+import { graceSeconds, outboxRow } from "@gozon/messaging/outbox";
 import type { SqlClient, TransactionalSqlClient } from "@gozon/messaging/sql";
 import { debitForOrders, TX_OPTIONS, type DebitOutcome } from "./accounts.ts";
 
@@ -89,8 +89,8 @@ async function lockInboxEntries(tx: SqlClient, messageIds: string[]): Promise<Lo
 /**
  * Decides locked entries in their order. An order with a recorded decision gets it again (never decided
  * twice, never debited twice); of several messages for one undecided order, the first decides and the
- * others re-send that decision. Then, one statement each: the debits (one per turn, see debitForOrders),
- * the decisions with the entries' processed marks, and the result messages.
+ * others re-send that decision. Then the debits (one statement per turn, see debitForOrders), and one
+ * statement for the decisions, the entries' processed marks and the result messages.
  */
 async function decideEntries(
   tx: SqlClient,
@@ -158,8 +158,8 @@ async function decideEntries(
   }
 
   const processed = [...requests.map(({ messageId }) => messageId), ...toMark];
-  if (processed.length > 0) await recordDecisionsAndMarkProcessed(tx, decisions, processed);
-  await writeOutboxMany(tx, results, { direct });
+  // Every result comes from a processed entry: with none processed there is nothing to write.
+  if (processed.length > 0) await recordDecisions(tx, decisions, processed, results, direct);
   return outcomes;
 }
 
@@ -193,8 +193,15 @@ async function findDecisions(tx: SqlClient, orderIds: string[]): Promise<Map<str
   );
 }
 
-/** The new decisions and the entries' processed marks, in one round trip. */
-async function recordDecisionsAndMarkProcessed(tx: SqlClient, decisions: Decision[], messageIds: string[]) {
+/** The new decisions, the entries' processed marks and the result messages' outbox rows, in one round trip. */
+async function recordDecisions(
+  tx: SqlClient,
+  decisions: Decision[],
+  messageIds: string[],
+  results: PaymentResult[],
+  direct: boolean,
+) {
+  const outbox = results.map((result) => outboxRow(result, { direct }));
   await tx.$executeRaw`
     WITH decision AS (
       INSERT INTO payment_decisions (order_id, user_id, amount, outcome, reason)
@@ -202,6 +209,12 @@ async function recordDecisionsAndMarkProcessed(tx: SqlClient, decisions: Decisio
                            ${decisions.map((d) => d.amount)}::bigint[],
                            ${decisions.map((d) => d.outcome)}::"PaymentOutcome"[],
                            ${decisions.map((d) => (d.outcome === "FAILED" ? d.reason : null))}::"FailureReason"[])
+    ), queued AS (
+      INSERT INTO outbox (id, queue, type, payload, relay_after)
+      SELECT m.id, m.queue, m.type, m.payload, now() + make_interval(secs => ${graceSeconds(direct)}::float8)
+      FROM unnest(${outbox.map((r) => r.id)}::uuid[], ${outbox.map((r) => r.queue)}::text[],
+                  ${outbox.map((r) => r.type)}::text[], ${outbox.map((r) => r.payload)}::jsonb[])
+        AS m(id, queue, type, payload)
     )
     UPDATE inbox SET processed_at = now() WHERE message_id = ANY(${messageIds}::uuid[])`;
 }
