@@ -1,6 +1,7 @@
 // Stamps commit-ordered positions on new order changes and announces them to the web instances
 // (see packages/orders/src/order-log.ts for why positions are stamped after commit). Settles stamp their
-// own changes as they commit (settle-order.ts); what waits for this assigner is the orders just created.
+// own changes as they commit (settle-order.ts), and the creates waiting before them; what is left to this
+// assigner is the orders just created whose settle has not come yet.
 import type { Logger } from "@gozon/core/logger";
 import { listen } from "@gozon/messaging/pg-listener";
 import type { SqlClient } from "@gozon/messaging/sql";
@@ -18,11 +19,13 @@ export type PositionAssignerOptions = {
   /** Rows stamped per transaction. */
   batch?: number;
   /**
-   * Least time between the starts of two runs (default 10 ms). Every new order wakes the assigner; under
-   * load a run per order would cost a transaction and a publish each, while a short wait lets one run
-   * stamp and announce the orders of several requests. Settles never wait for it (settle-order.ts).
+   * How long a wake-up waits before its run (default 50 ms); the wake-ups in that time share the run. An
+   * order's settle stamps the creates waiting before it (settle_orders), and it usually commits within
+   * this time: then the order's creation is announced with its settle, in the settle's own publish, and
+   * the run finds nothing to do. A run per create would cost a statement (under the lock settles take)
+   * and a publish each. Only an order whose payment is slow waits this long to be announced.
    */
-  minIntervalMs?: number;
+  delayMs?: number;
 };
 
 /** Runs the assigner in this process: woken by every new change, and polling as the fallback. */
@@ -34,18 +37,15 @@ export function startPositionAssigner({
   log,
   pollMs,
   batch = 500,
-  minIntervalMs = 10,
+  delayMs = 50,
 }: PositionAssignerOptions) {
   let running: Promise<void> | undefined;
   let again = false;
-  let lastStart = 0;
 
   const drain = async () => {
     do {
       // Wake-ups that arrive during this wait are served by this run: their rows committed before it starts.
-      const wait = lastStart + minIntervalMs - Date.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      lastStart = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
       again = false;
       for (;;) {
         const events = await assignPositions(db, batch);
