@@ -200,6 +200,39 @@ export function systemCpuGroups(repoRoot: string): CpuGroup[] {
   ];
 }
 
+/** Resident set size in MB from /proc/PID/status (VmRSS), or null when unreadable. */
+function readRssMb(pid: number): number | null {
+  try {
+    const kb = /^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+    return kb === undefined ? null : Number(kb) / 1024;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Samples the resident memory of the system's processes every `everyMs` over a phase, for each phase's
+ * peak. Postgres is left out: its shared buffers count in the RSS of every backend that touched them.
+ */
+export function sampleRss(pids: Map<string, number>, everyMs = 250): { stop: () => Record<string, number> } {
+  const peak: Record<string, number> = {};
+  const sample = () => {
+    for (const [name, pid] of pids) {
+      const mb = readRssMb(pid);
+      if (mb !== null) peak[name] = Math.max(peak[name] ?? 0, Math.round(mb));
+    }
+  };
+  sample();
+  const timer = setInterval(sample, everyMs);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      sample();
+      return peak;
+    },
+  };
+}
+
 /** `counts` per group divided by `operations`, to one decimal (null without counts or operations). */
 export function perOperation(
   counts: Record<string, number> | null,

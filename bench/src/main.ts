@@ -27,6 +27,7 @@ import {
   CpuMeter,
   machineInfo,
   perOperation,
+  sampleRss,
   systemCpuGroups,
   systemPids,
 } from "./machine.ts";
@@ -263,8 +264,11 @@ async function main() {
       await bullmq.run(4, 1);
     }
 
+    const pids = systemPids(repoRoot);
+    const rssPids = new Map([...pids, ["bench driver", process.pid]]);
     const measure = async <T>(run: () => Promise<T>) => {
       const start = meter.sample();
+      const rss = sampleRss(rssPids);
       const began = performance.now();
       const value = await run();
       const end = meter.sample();
@@ -272,6 +276,7 @@ async function main() {
         value,
         cpu: meter.usage(start, end),
         syscalls: meter.syscalls(start, end),
+        peakRssMb: rss.stop(),
         seconds: (performance.now() - began) / 1000,
       };
     };
@@ -279,7 +284,6 @@ async function main() {
     const levels: LevelReport[] = [];
     const samplesByPhase: Array<{ phase: string; samples: OrderSample[] }> = [];
     const maxLevel = opts.levels[opts.levels.length - 1] as number;
-    const pids = systemPids(repoRoot);
     let cpuProfile: CpuBreakdown[] | null = null;
     for (const concurrency of opts.levels) {
       log(`${concurrency} in flight: saga ${opts.sagaSeconds} s…`);
@@ -327,6 +331,7 @@ async function main() {
           sagaSyscallsPerOrder: perOperation(saga.syscalls, s.finished + s.cancelled),
           monolithSyscallsPerOrder: perOperation(mono.syscalls, mono.value.operations),
         },
+        sagaPeakRssMb: saga.peakRssMb,
       });
       log(
         `  saga ${s.throughput.toFixed(0)} orders/s (p99 ${s.settleMs.p99.toFixed(1)} ms, ${s.missing} missing), ` +
@@ -358,6 +363,7 @@ async function main() {
         cpu: run.cpu,
         cpuMsPerOrder: cpuMsPerOperation(run.cpu, run.seconds, run.value.finished + run.value.cancelled),
         syscallsPerOrder: perOperation(run.syscalls, run.value.finished + run.value.cancelled),
+        peakRssMb: run.peakRssMb,
       };
     }
 
@@ -436,6 +442,8 @@ async function main() {
   }
 }
 
+const noDecimals = (cell: string) => cell.replace(/\.00$/, "");
+
 function print(report: BenchReport) {
   const out: string[] = [""];
   out.push(`Gozon benchmark ${report.date} — ${machineLine(report.machine)}`);
@@ -476,6 +484,20 @@ function print(report: BenchReport) {
       cpu: l.cpu.monolithSyscallsPerOrder,
     })),
   ]);
+  const rss = cpuRows([
+    ...report.levels.map((l) => ({ phase: `saga ${l.concurrency}`, cpu: l.sagaPeakRssMb ?? null })),
+    ...(report.halfLoad ? [{ phase: "half load", cpu: report.halfLoad.peakRssMb ?? null }] : []),
+  ]);
+  if (rss.rows.length > 0) {
+    out.push("Peak resident memory (MB, sampled every 250 ms) of each process during each saga run:");
+    out.push(
+      table(
+        ["peak RSS MB", ...rss.headers.slice(1)],
+        rss.rows.map((row) => row.map(noDecimals)),
+      ),
+    );
+    out.push("");
+  }
   // Results saved before the counts existed have none.
   if (calls.rows.length > 0) {
     out.push(

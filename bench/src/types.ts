@@ -34,6 +34,8 @@ export type LevelReport = {
     sagaSyscallsPerOrder: Record<string, number> | null;
     monolithSyscallsPerOrder: Record<string, number> | null;
   };
+  /** Peak resident memory in MB of each of the system's processes (and the driver) during the saga run. */
+  sagaPeakRssMb?: Record<string, number>;
 };
 
 export type BenchReport = {
@@ -65,6 +67,7 @@ export type BenchReport = {
         cpu: CpuUsage | null;
         cpuMsPerOrder: Record<string, number> | null;
         syscallsPerOrder: Record<string, number> | null;
+        peakRssMb?: Record<string, number>;
       })
     | null;
   targets: Targets;
