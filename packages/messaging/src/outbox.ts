@@ -34,17 +34,31 @@ export async function writeOutboxMany(
   { direct = false }: WriteOptions = {},
 ): Promise<void> {
   if (messages.length === 0) return;
-  const rows = messages.map((m) => outboxRow(m, { direct }));
+  const rows = outboxColumns(messages, { direct });
   await tx.$executeRaw`
     INSERT INTO outbox (id, queue, type, payload, relay_after)
-    SELECT m.id, m.queue, m.type, m.payload, now() + make_interval(secs => ${graceSeconds(direct)}::float8)
-    FROM unnest(${rows.map((r) => r.id)}::uuid[], ${rows.map((r) => r.queue)}::text[],
-                ${rows.map((r) => r.type)}::text[], ${rows.map((r) => r.payload)}::jsonb[])
+    SELECT m.id, m.queue, m.type, m.payload, now() + make_interval(secs => ${rows.graceSeconds}::float8)
+    FROM unnest(${rows.ids}::uuid[], ${rows.queues}::text[], ${rows.types}::text[], ${rows.payloads}::jsonb[])
       AS m(id, queue, type, payload)`;
 }
 
 /** The grace before the relay takes a row (`relay_after = now() + it`); null for the relay at once. */
 export const graceSeconds = (direct: boolean) => (direct ? DIRECT_PUBLISH_GRACE_MS / 1000 : null);
+
+/**
+ * Several outbox rows' values as columns, for a caller that inserts them inside its own statement (see
+ * decide-entries.ts) with `unnest`, as `writeOutboxMany` does.
+ */
+export function outboxColumns(messages: Message<QueuedMessageType>[], options: WriteOptions = {}) {
+  const rows = messages.map((m) => outboxRow(m, options));
+  return {
+    ids: rows.map((r) => r.id),
+    queues: rows.map((r) => r.queue),
+    types: rows.map((r) => r.type),
+    payloads: rows.map((r) => r.payload),
+    graceSeconds: graceSeconds(options.direct ?? false),
+  };
+}
 
 /**
  * An outbox row's values, for a caller that writes its row inside its own statement (one round trip for

@@ -9,7 +9,7 @@ import {
   type PaymentResult,
 } from "@gozon/messaging/contracts";
 import { failpoint } from "@gozon/messaging/failpoints";
-import { graceSeconds, outboxRow } from "@gozon/messaging/outbox";
+import { outboxColumns } from "@gozon/messaging/outbox";
 import type { SqlClient, TransactionalSqlClient } from "@gozon/messaging/sql";
 import { debitForOrders, TX_OPTIONS, type DebitOutcome } from "./accounts.ts";
 
@@ -201,7 +201,7 @@ async function recordDecisions(
   results: PaymentResult[],
   direct: boolean,
 ) {
-  const outbox = results.map((result) => outboxRow(result, { direct }));
+  const outbox = outboxColumns(results, { direct });
   await tx.$executeRaw`
     WITH decision AS (
       INSERT INTO payment_decisions (order_id, user_id, amount, outcome, reason)
@@ -211,10 +211,9 @@ async function recordDecisions(
                            ${decisions.map((d) => (d.outcome === "FAILED" ? d.reason : null))}::"FailureReason"[])
     ), queued AS (
       INSERT INTO outbox (id, queue, type, payload, relay_after)
-      SELECT m.id, m.queue, m.type, m.payload, now() + make_interval(secs => ${graceSeconds(direct)}::float8)
-      FROM unnest(${outbox.map((r) => r.id)}::uuid[], ${outbox.map((r) => r.queue)}::text[],
-                  ${outbox.map((r) => r.type)}::text[], ${outbox.map((r) => r.payload)}::jsonb[])
-        AS m(id, queue, type, payload)
+      SELECT m.id, m.queue, m.type, m.payload, now() + make_interval(secs => ${outbox.graceSeconds}::float8)
+      FROM unnest(${outbox.ids}::uuid[], ${outbox.queues}::text[], ${outbox.types}::text[],
+                  ${outbox.payloads}::jsonb[]) AS m(id, queue, type, payload)
     )
     UPDATE inbox SET processed_at = now() WHERE message_id = ANY(${messageIds}::uuid[])`;
 }
