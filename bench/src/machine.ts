@@ -47,6 +47,8 @@ type Sample = {
   byPid: Map<number, ProcEntry>;
   /** System calls made so far (read + write class) by each process a group claims. */
   syscallsByPid: Map<number, number>;
+  /** Times so far that a thread of each claimed process went to sleep waiting (voluntary switches). */
+  sleepsByPid: Map<number, number>;
 };
 
 /** Cores used over a phase, per group; `machine` is everything that ran, `other` what no group claims. */
@@ -109,6 +111,23 @@ function readSyscalls(pid: number): number | null {
   }
 }
 
+/**
+ * voluntary_ctxt_switches summed over the threads of /proc/PID/task: each is a thread that blocked
+ * (waiting on a socket, a lock, a timer) and had to be woken again. Null when unreadable.
+ */
+function readSleeps(pid: number): number | null {
+  try {
+    let sleeps = 0;
+    for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
+      const status = fs.readFileSync(`/proc/${pid}/task/${task}/status`, "utf8");
+      sleeps += Number(/^voluntary_ctxt_switches:\s+(\d+)$/m.exec(status)?.[1] ?? 0);
+    }
+    return sleeps;
+  } catch {
+    return null; // ended, or not ours to read
+  }
+}
+
 function readTotals() {
   const line = fs.readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "";
   const values = line.trim().split(/\s+/).slice(1).map(Number);
@@ -132,12 +151,22 @@ export class CpuMeter {
     const totals = readTotals();
     const byPid = readProcs();
     const syscallsByPid = new Map<number, number>();
+    const sleepsByPid = new Map<number, number>();
     for (const [pid, proc] of byPid) {
       if (!this.groups.some((group) => group.match(proc))) continue;
       const calls = readSyscalls(pid);
       if (calls !== null) syscallsByPid.set(pid, calls);
+      const sleeps = readSleeps(pid);
+      if (sleeps !== null) sleepsByPid.set(pid, sleeps);
     }
-    return { at: Date.now(), totalTicks: totals.total, idleTicks: totals.idle, byPid, syscallsByPid };
+    return {
+      at: Date.now(),
+      totalTicks: totals.total,
+      idleTicks: totals.idle,
+      byPid,
+      syscallsByPid,
+      sleepsByPid,
+    };
   }
 
   /**
@@ -146,16 +175,33 @@ export class CpuMeter {
    * shows a change in the work done (fewer round trips, fewer wake-ups) even where timing noise hides it.
    */
   syscalls(start: Sample | null, end: Sample | null): Record<string, number> | null {
+    return this.counted(start, end, (sample) => sample.syscallsByPid);
+  }
+
+  /**
+   * Sleeps per group over a phase: how often its threads blocked and had to be woken. A wake-up costs a
+   * switch on the core and, on a virtual machine, an exit to the hypervisor, so a design that makes each
+   * order wake more processes costs CPU that no profile of the processes' own code shows.
+   */
+  sleeps(start: Sample | null, end: Sample | null): Record<string, number> | null {
+    return this.counted(start, end, (sample) => sample.sleepsByPid);
+  }
+
+  private counted(
+    start: Sample | null,
+    end: Sample | null,
+    counter: (sample: Sample) => Map<number, number>,
+  ): Record<string, number> | null {
     if (!start || !end) return null;
     const counts: Record<string, number> = {};
     for (const group of this.groups) {
-      let calls = 0;
+      let total = 0;
       for (const [pid, proc] of end.byPid) {
-        const now = end.syscallsByPid.get(pid);
+        const now = counter(end).get(pid);
         if (now === undefined || !group.match(proc)) continue;
-        calls += now - (start.syscallsByPid.get(pid) ?? 0);
+        total += now - (counter(start).get(pid) ?? 0);
       }
-      counts[group.name] = calls;
+      counts[group.name] = total;
     }
     return counts;
   }

@@ -276,6 +276,7 @@ async function main() {
         value,
         cpu: meter.usage(start, end),
         syscalls: meter.syscalls(start, end),
+        sleeps: meter.sleeps(start, end),
         peakRssMb: rss.stop(),
         seconds: (performance.now() - began) / 1000,
       };
@@ -330,6 +331,8 @@ async function main() {
           monolithMsPerOrder: cpuMsPerOperation(mono.cpu, mono.seconds, mono.value.operations),
           sagaSyscallsPerOrder: perOperation(saga.syscalls, s.finished + s.cancelled),
           monolithSyscallsPerOrder: perOperation(mono.syscalls, mono.value.operations),
+          sagaSleepsPerOrder: perOperation(saga.sleeps, s.finished + s.cancelled),
+          monolithSleepsPerOrder: perOperation(mono.sleeps, mono.value.operations),
         },
         sagaPeakRssMb: saga.peakRssMb,
       });
@@ -363,6 +366,7 @@ async function main() {
         cpu: run.cpu,
         cpuMsPerOrder: cpuMsPerOperation(run.cpu, run.seconds, run.value.finished + run.value.cancelled),
         syscallsPerOrder: perOperation(run.syscalls, run.value.finished + run.value.cancelled),
+        sleepsPerOrder: perOperation(run.sleeps, run.value.finished + run.value.cancelled),
         peakRssMb: run.peakRssMb,
       };
     }
@@ -504,6 +508,21 @@ function print(report: BenchReport) {
       "System calls per settled order (read + write class, from /proc/PID/io; a count, steadier than CPU time):",
     );
     out.push(table(["calls per order", ...calls.headers.slice(1)], calls.rows));
+    out.push("");
+  }
+  const sleeps = cpuRows([
+    ...report.levels.map((l) => ({ phase: `saga ${l.concurrency}`, cpu: l.cpu.sagaSleepsPerOrder ?? null })),
+    ...(report.halfLoad ? [{ phase: "half load", cpu: report.halfLoad.sleepsPerOrder ?? null }] : []),
+    ...report.levels.map((l) => ({
+      phase: `monolith ${l.concurrency}`,
+      cpu: l.cpu.monolithSleepsPerOrder ?? null,
+    })),
+  ]);
+  if (sleeps.rows.length > 0) {
+    out.push(
+      "Sleeps per settled order (a thread blocked and was woken again: voluntary context switches, all threads):",
+    );
+    out.push(table(["sleeps per order", ...sleeps.headers.slice(1)], sleeps.rows));
     out.push("");
   }
   if (report.cpuProfile) {

@@ -33,6 +33,9 @@ export type LevelReport = {
     /** System calls (read + write class, /proc/PID/io) per settled order, by process group. */
     sagaSyscallsPerOrder: Record<string, number> | null;
     monolithSyscallsPerOrder: Record<string, number> | null;
+    /** Threads put to sleep per order (voluntary context switches), per process group; older runs lack it. */
+    sagaSleepsPerOrder?: Record<string, number> | null;
+    monolithSleepsPerOrder?: Record<string, number> | null;
   };
   /** Peak resident memory in MB of each of the system's processes (and the driver) during the saga run. */
   sagaPeakRssMb?: Record<string, number>;
@@ -67,6 +70,7 @@ export type BenchReport = {
         cpu: CpuUsage | null;
         cpuMsPerOrder: Record<string, number> | null;
         syscallsPerOrder: Record<string, number> | null;
+        sleepsPerOrder?: Record<string, number> | null;
         peakRssMb?: Record<string, number>;
       })
     | null;
