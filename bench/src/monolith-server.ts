@@ -26,6 +26,8 @@ const tokens = createAccessTokens({
 const pool = new pg.Pool({
   connectionString: env("MONOLITH_DATABASE_URL"),
   max: Number(env("MONOLITH_POOL_MAX")),
+  // The orders tables' trigger names its table unqualified, as the orders service's own database has it.
+  options: "-c search_path=orders",
 });
 
 type Reply = { status: number; body: unknown };

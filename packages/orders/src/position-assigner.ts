@@ -24,11 +24,15 @@ export type PositionAssignerOptions = {
    * this time: then the order's creation is announced with its settle, in the settle's own publish, and
    * the run finds nothing to do. A run per create would cost a statement (under the lock settles take)
    * and a publish each. Only an order whose payment is slow waits this long to be announced.
+   *
+   * Creates notify once per burst, not each (the orders migration `order_changes_notify_burst`), so a
+   * run that stamped something is followed by another after the same wait: the burst's later creates
+   * are stamped by those. The assigner sleeps again after a run that finds nothing.
    */
   delayMs?: number;
 };
 
-/** Runs the assigner in this process: woken by every new change, and polling as the fallback. */
+/** Runs the assigner in this process: woken by the first create of a burst, and polling as the fallback. */
 export function startPositionAssigner({
   db,
   databaseUrl,
@@ -41,15 +45,19 @@ export function startPositionAssigner({
 }: PositionAssignerOptions) {
   let running: Promise<void> | undefined;
   let again = false;
+  let stopped = false;
 
   const drain = async () => {
+    let stamped: boolean;
     do {
       // Wake-ups that arrive during this wait are served by this run: their rows committed before it starts.
       await new Promise((resolve) => setTimeout(resolve, delayMs));
       again = false;
+      stamped = false;
       for (;;) {
         const events = await assignPositions(db, batch);
         if (events.length > 0) {
+          stamped = true;
           // Positions are committed: a change that fails to go out here is filled in from the log by
           // the web instances (they notice the hole, or read the log on their next poll).
           await publishOrderEvents(publisher, redisPrefix, events).catch((err: unknown) =>
@@ -61,10 +69,10 @@ export function startPositionAssigner({
         }
         if (events.length < batch) break;
       }
-    } while (again);
+    } while (!stopped && (again || stamped));
   };
 
-  /** One drain at a time; a wake-up during a drain makes it go round once more. */
+  /** One drain at a time; a wake-up during a drain, or a round that stamped rows, makes it go round again. */
   const run = () => {
     if (running) {
       again = true;
@@ -84,9 +92,10 @@ export function startPositionAssigner({
   });
   const poll = setInterval(() => void run(), pollMs);
   return {
-    /** Stamps and announces what is waiting now (resolves when done). */
+    /** Stamps and announces what is waiting now (resolves once a run finds nothing left to stamp). */
     run,
     async stop() {
+      stopped = true;
       clearInterval(poll);
       await listener.stop();
       await running;
