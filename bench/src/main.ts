@@ -448,6 +448,34 @@ async function main() {
 
 const noDecimals = (cell: string) => cell.replace(/\.00$/, "");
 
+type LevelCountKey =
+  "sagaSyscallsPerOrder" | "monolithSyscallsPerOrder" | "sagaSleepsPerOrder" | "monolithSleepsPerOrder";
+
+/**
+ * A count per settled order of each process (system calls, sleeps) at each saga level, at half load and
+ * at each monolith level, as lines to print; none for results saved before the count existed.
+ */
+function countTable(
+  report: BenchReport,
+  heading: string,
+  label: string,
+  keys: { saga: LevelCountKey; halfLoad: "syscallsPerOrder" | "sleepsPerOrder"; monolith: LevelCountKey },
+): string[] {
+  const counts = cpuRows([
+    ...report.levels.map((l) => ({
+      phase: `saga ${l.concurrency}`,
+      cpu: l.cpu[keys.saga] ?? null,
+    })),
+    ...(report.halfLoad ? [{ phase: "half load", cpu: report.halfLoad[keys.halfLoad] ?? null }] : []),
+    ...report.levels.map((l) => ({
+      phase: `monolith ${l.concurrency}`,
+      cpu: l.cpu[keys.monolith] ?? null,
+    })),
+  ]);
+  if (counts.rows.length === 0) return [];
+  return [heading, table([label, ...counts.headers.slice(1)], counts.rows), ""];
+}
+
 function print(report: BenchReport) {
   const out: string[] = [""];
   out.push(`Gozon benchmark ${report.date} — ${machineLine(report.machine)}`);
@@ -480,14 +508,6 @@ function print(report: BenchReport) {
   out.push("CPU ms per settled order (saga, monolith) and per transaction (sync):");
   out.push(table(["CPU ms per op", ...perOrder.headers.slice(1)], perOrder.rows));
   out.push("");
-  const calls = cpuRows([
-    ...report.levels.map((l) => ({ phase: `saga ${l.concurrency}`, cpu: l.cpu.sagaSyscallsPerOrder })),
-    ...(report.halfLoad ? [{ phase: "half load", cpu: report.halfLoad.syscallsPerOrder }] : []),
-    ...report.levels.map((l) => ({
-      phase: `monolith ${l.concurrency}`,
-      cpu: l.cpu.monolithSyscallsPerOrder,
-    })),
-  ]);
   const rss = cpuRows([
     ...report.levels.map((l) => ({ phase: `saga ${l.concurrency}`, cpu: l.sagaPeakRssMb ?? null })),
     ...(report.halfLoad ? [{ phase: "half load", cpu: report.halfLoad.peakRssMb ?? null }] : []),
@@ -503,28 +523,20 @@ function print(report: BenchReport) {
     out.push("");
   }
   // Results saved before the counts existed have none.
-  if (calls.rows.length > 0) {
-    out.push(
+  out.push(
+    ...countTable(
+      report,
       "System calls per settled order (read + write class, from /proc/PID/io; a count, steadier than CPU time):",
-    );
-    out.push(table(["calls per order", ...calls.headers.slice(1)], calls.rows));
-    out.push("");
-  }
-  const sleeps = cpuRows([
-    ...report.levels.map((l) => ({ phase: `saga ${l.concurrency}`, cpu: l.cpu.sagaSleepsPerOrder ?? null })),
-    ...(report.halfLoad ? [{ phase: "half load", cpu: report.halfLoad.sleepsPerOrder ?? null }] : []),
-    ...report.levels.map((l) => ({
-      phase: `monolith ${l.concurrency}`,
-      cpu: l.cpu.monolithSleepsPerOrder ?? null,
-    })),
-  ]);
-  if (sleeps.rows.length > 0) {
-    out.push(
+      "calls per order",
+      { saga: "sagaSyscallsPerOrder", halfLoad: "syscallsPerOrder", monolith: "monolithSyscallsPerOrder" },
+    ),
+    ...countTable(
+      report,
       "Sleeps per settled order (a thread blocked and was woken again: voluntary context switches, all threads):",
-    );
-    out.push(table(["sleeps per order", ...sleeps.headers.slice(1)], sleeps.rows));
-    out.push("");
-  }
+      "sleeps per order",
+      { saga: "sagaSleepsPerOrder", halfLoad: "sleepsPerOrder", monolith: "monolithSleepsPerOrder" },
+    ),
+  );
   if (report.cpuProfile) {
     out.push(
       `CPU profile of the saga at ${report.cpuProfile.concurrency} in flight (share of each process's busy time):`,

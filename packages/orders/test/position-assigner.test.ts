@@ -62,6 +62,11 @@ const position = async (orderId: string) =>
       SELECT position FROM order_changes WHERE order_id = ${orderId}::uuid`
   )[0]?.position ?? null;
 
+/** Moves an order's waiting change in time: `offset` is an SQL interval added to now. */
+const waitingSince = (orderId: string, offset: string) =>
+  db.$executeRaw`
+    UPDATE order_changes SET at = now() + ${offset}::interval WHERE order_id = ${orderId}::uuid`;
+
 describe("a create's wake-up of the position assigner", () => {
   it("notifies when nothing else waits for a position", async () => {
     await stampAll();
@@ -72,16 +77,14 @@ describe("a create's wake-up of the position assigner", () => {
     await stampAll();
     const first = await place();
     // However slow this machine, the first create stays "younger than 20 ms" for the second one.
-    await db.$executeRaw`
-      UPDATE order_changes SET at = now() + interval '1 hour' WHERE order_id = ${first.id}::uuid`;
+    await waitingSince(first.id, "1 hour");
     expect(await notificationsOf(place)).toBe(0);
   });
 
   it("looks no further back than 1,000 ids, so the check stays a few index pages", async () => {
     await stampAll();
     const far = await place();
-    await db.$executeRaw`
-      UPDATE order_changes SET at = now() + interval '1 hour' WHERE order_id = ${far.id}::uuid`;
+    await waitingSince(far.id, "1 hour");
     await db.$executeRaw`
       SELECT setval(pg_get_serial_sequence('order_changes', 'id'), (SELECT max(id) FROM order_changes) + 1000)`;
     expect(await notificationsOf(place)).toBe(1);
@@ -90,8 +93,7 @@ describe("a create's wake-up of the position assigner", () => {
   it("notifies again when the change still waiting is older than 20 ms", async () => {
     await stampAll();
     const stuck = await place();
-    await db.$executeRaw`
-      UPDATE order_changes SET at = now() - interval '1 second' WHERE order_id = ${stuck.id}::uuid`;
+    await waitingSince(stuck.id, "-1 second");
     expect(await notificationsOf(place)).toBe(1);
   });
 });
