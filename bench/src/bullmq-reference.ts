@@ -8,7 +8,7 @@ import path from "node:path";
 import { Queue, Worker } from "bullmq";
 import { startProcess } from "@gozon/core/testing";
 import { createRedisConnection, defaultJobOptions } from "@gozon/messaging/queues";
-import { closedLoop, type LoopResult } from "./loop.ts";
+import { closedLoop, openLoop, type LoopResult } from "./loop.ts";
 
 export const ECHO_CONCURRENCY = 16;
 export const REPLY_CONCURRENCY = 20;
@@ -80,6 +80,7 @@ export async function startBullmqReference(redisUrl: string, benchDir: string) {
     redisPrefix,
     run: (concurrency: number, seconds: number): Promise<LoopResult> =>
       closedLoop(concurrency, seconds, roundTrip),
+    runOpen: (rate: number, seconds: number) => openLoop(rate, seconds, roundTrip),
     close,
   };
 }

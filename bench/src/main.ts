@@ -25,18 +25,22 @@ import { cpuProfileEnv, summarizeProfile, toggleProfilers, type CpuBreakdown } f
 import {
   cpuMsPerOperation,
   CpuMeter,
+  type CpuUsage,
   machineInfo,
   perOperation,
   sampleRss,
   systemCpuGroups,
   systemPids,
 } from "./machine.ts";
+import type { LoopResult } from "./loop.ts";
 import { HOPS, hopProfile, readStamps } from "./profile.ts";
 import {
   caveatLines,
   comparisonRows,
   COMPARISON_HEADERS,
   cpuRows,
+  HALF_LOAD_HEADERS,
+  halfLoadRows,
   hopRows,
   machineLine,
   markdownTable,
@@ -48,7 +52,7 @@ import { createShoppers, SagaDriver, type OrderSample, type SagaResult } from ".
 import { ratio } from "./stats.ts";
 import { startSyncReference, type SyncReference } from "./sync-reference.ts";
 import { judgeTargets, systemCpuPerOrder } from "./targets.ts";
-import type { BenchReport, LevelReport, SagaSummary } from "./types.ts";
+import type { BenchReport, HalfLoadReference, LevelReport, SagaSummary } from "./types.ts";
 
 const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const repoRoot = path.resolve(benchDir, "..");
@@ -357,9 +361,16 @@ async function main() {
 
     let halfLoad: BenchReport["halfLoad"] = null;
     if (opts.halfSeconds > 0) {
-      const rate = maxSustained.throughput / 2;
+      const rate = Number(process.env.BENCH_HALF_RATE ?? 0) || maxSustained.throughput / 2;
       log(`half load: ${rate.toFixed(0)} orders/s offered (Poisson arrivals) for ${opts.halfSeconds} s…`);
       const run = await measure(() => driver.openLoop(rate, opts.halfSeconds));
+      // The same arrivals for the references: what an order costs at this rate without the saga (the
+      // monolith), and what the saga's transport alone costs (two BullMQ hops with nothing else to do).
+      log(`half load: the monolith, then the BullMQ round trip, at the same ${rate.toFixed(0)}/s…`);
+      const references = {
+        monolith: halfLoadReference(await measure(() => monolith.runOpen(rate, opts.halfSeconds))),
+        bullmq: halfLoadReference(await measure(() => bullmq.runOpen(rate, opts.halfSeconds))),
+      };
       samplesByPhase.push({ phase: "half load", samples: run.value.samples });
       halfLoad = {
         ...withoutSamples(run.value),
@@ -368,6 +379,7 @@ async function main() {
         syscallsPerOrder: perOperation(run.syscalls, run.value.finished + run.value.cancelled),
         sleepsPerOrder: perOperation(run.sleeps, run.value.finished + run.value.cancelled),
         peakRssMb: run.peakRssMb,
+        references,
       };
     }
 
@@ -448,6 +460,19 @@ async function main() {
 
 const noDecimals = (cell: string) => cell.replace(/\.00$/, "");
 
+function halfLoadReference(run: {
+  value: LoopResult & { offeredRate: number };
+  cpu: CpuUsage | null;
+  sleeps: Record<string, number> | null;
+  seconds: number;
+}): HalfLoadReference {
+  return {
+    ...run.value,
+    cpuMsPerOp: cpuMsPerOperation(run.cpu, run.seconds, run.value.operations),
+    sleepsPerOp: perOperation(run.sleeps, run.value.operations),
+  };
+}
+
 type LevelCountKey =
   "sagaSyscallsPerOrder" | "monolithSyscallsPerOrder" | "sagaSleepsPerOrder" | "monolithSleepsPerOrder";
 
@@ -484,6 +509,12 @@ function print(report: BenchReport) {
   out.push("");
   out.push(...targetLines(report), ...caveatLines(report));
   out.push("");
+  const half = halfLoadRows(report);
+  if (half.length > 0) {
+    out.push("The same arrivals for the references (open loop, Poisson, at the saga's half load):");
+    out.push(table(HALF_LOAD_HEADERS, half));
+    out.push("");
+  }
   out.push("Where the time goes (median / p95 ms per hop, from the services' own timestamps):");
   out.push(table(["hop", ...report.profile.phases.map((p) => p.phase)], hopRows(report.profile.phases)));
   out.push("");
@@ -585,6 +616,7 @@ function readmeMarkdown(report: BenchReport): string {
     "",
     ...[...targetLines(report), ...caveatLines(report)].map((line) => `- ${line}`),
     "",
+    ...(halfLoadRows(report).length > 0 ? [markdownTable(HALF_LOAD_HEADERS, halfLoadRows(report)), ""] : []),
     "![Throughput and p99 latency by requests in flight](bench/results/latest.svg)",
   ].join("\n");
 }

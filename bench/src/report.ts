@@ -92,6 +92,63 @@ export function targetLines(report: BenchReport): string[] {
   ];
 }
 
+export const HALF_LOAD_HEADERS = [
+  "at half load",
+  "offered / achieved per s",
+  "p50 / p99 ms",
+  "CPU ms per op",
+  "sleeps per op",
+];
+
+/**
+ * The saga at half load beside the references at the same Poisson arrivals, each counted over every
+ * process of its run with the driver (for the saga the target's figure leaves the driver out; here all
+ * three are counted alike). None for results saved before the references ran at half load.
+ */
+export function halfLoadRows(report: BenchReport): string[][] {
+  const half = report.halfLoad;
+  if (!half?.references) return [];
+  const sum = (perOp: Record<string, number> | null | undefined) =>
+    perOp ? Object.values(perOp).reduce((a, b) => a + b, 0) : null;
+  const { monolith, bullmq } = half.references;
+  const row = (
+    what: string,
+    achieved: number,
+    latency: { p50: number; p99: number },
+    cpu: Record<string, number> | null | undefined,
+    sleeps: Record<string, number> | null | undefined,
+  ) => [
+    what,
+    `${fmt(half.offeredRate, 0)} / ${fmt(achieved, 0)}`,
+    `${fmt(latency.p50, 1)} / ${fmt(latency.p99, 1)}`,
+    fmt(sum(cpu), 2),
+    fmt(sum(sleeps), 1),
+  ];
+  return [
+    row(
+      "saga: create response → settle event",
+      half.throughput,
+      half.settleMs,
+      half.cpuMsPerOrder,
+      half.sleepsPerOrder,
+    ),
+    row(
+      "monolith: POST /orders, settled",
+      monolith.throughput,
+      monolith.latencyMs,
+      monolith.cpuMsPerOp,
+      monolith.sleepsPerOp,
+    ),
+    row(
+      "BullMQ round trip (two hops)",
+      bullmq.throughput,
+      bullmq.latencyMs,
+      bullmq.cpuMsPerOp,
+      bullmq.sleepsPerOp,
+    ),
+  ];
+}
+
 /** Says so when other work shared the machine: absolute figures then understate, ratios less so. */
 export function caveatLines(report: BenchReport): string[] {
   const other = report.background.otherDuringSaga;

@@ -1,9 +1,9 @@
 // The system under test, driven over its REST API as shoppers would, timed by the admin's live feed.
 import { performance } from "node:perf_hooks";
-import { setTimeout as sleep } from "node:timers/promises";
 import { ApiError, apiClient, inParallel, signUp, type ApiClient } from "@gozon/system-tests/client";
 import { random } from "@gozon/system-tests/load";
 import type { SettleFeed } from "./feed.ts";
+import { poissonArrivals } from "./loop.ts";
 import { summarize, type Summary } from "./stats.ts";
 
 /** A shopper's access token lasts minutes: `api` is replaced by a fresh login when it expires. */
@@ -140,31 +140,21 @@ export class SagaDriver {
   async openLoop(rate: number, seconds: number, maxInFlight = 2_000): Promise<SagaResult> {
     const samples: OrderSample[] = [];
     const failures: Failures = { count: 0, reasons: {} };
-    const uniform = random(11);
-    const start = performance.now();
-    const lags: number[] = [];
     const pending: Array<Promise<void>> = [];
     let inFlight = 0;
     let peak = 0;
-    let due = start;
-    for (let i = 0; ; i++) {
-      // Exponential inter-arrival times; the generator yields integers, so take a fine-grained one.
-      due += (-Math.log(uniform(1, 1_000_000) / 1_000_001) / rate) * 1000;
-      if (due - start > seconds * 1000) break;
-      const wait = due - performance.now();
-      if (wait > 1) await sleep(wait);
-      lags.push(Math.max(0, performance.now() - due));
+    const lags = await poissonArrivals(rate, seconds, (i) => {
       if (inFlight >= maxInFlight) {
         failures.count++;
         failures.reasons["not sent: too many in flight"] =
           (failures.reasons["not sent: too many in flight"] ?? 0) + 1;
-        continue;
+        return;
       }
       inFlight++;
       peak = Math.max(peak, inFlight);
       const shopper = this.shoppers[i % this.shoppers.length] as Shopper;
       pending.push(this.placeAndWait(shopper, samples, failures).finally(() => inFlight--));
-    }
+    });
     await Promise.all(pending);
     return {
       ...result("open", null, rate, samples, failures),

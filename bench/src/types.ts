@@ -7,6 +7,14 @@ import type { Targets } from "./targets.ts";
 
 export type SagaSummary = Omit<SagaResult, "samples">;
 
+/** A reference run open loop at the saga's half-load rate: what the same arrivals cost without the saga. */
+export type HalfLoadReference = LoopResult & {
+  offeredRate: number;
+  /** CPU ms per operation of every process of ours in the run, the driver too (it holds one end). */
+  cpuMsPerOp: Record<string, number> | null;
+  sleepsPerOp: Record<string, number> | null;
+};
+
 export type LevelReport = {
   concurrency: number;
   saga: SagaSummary;
@@ -72,6 +80,8 @@ export type BenchReport = {
         syscallsPerOrder: Record<string, number> | null;
         sleepsPerOrder?: Record<string, number> | null;
         peakRssMb?: Record<string, number>;
+        /** The monolith and the bare BullMQ round trip at the same offered rate; older runs lack them. */
+        references?: { monolith: HalfLoadReference; bullmq: HalfLoadReference };
       })
     | null;
   targets: Targets;
