@@ -63,6 +63,8 @@ const HELP = `npm run bench [-- options]   (each option also reads the environme
   --seconds 10           saga run per level, seconds                      BENCH_SECONDS
   --ref-seconds 5        each reference per level, seconds                BENCH_REF_SECONDS
   --half-seconds 30      open-loop run at half the max throughput         BENCH_HALF_SECONDS (0 skips)
+  --half-rate N          offer N orders/s in that run instead (to compare BENCH_HALF_RATE
+                         two builds at one rate; target 2 is then not judged)
   --warmup 4             untimed warm-up of the system, seconds           BENCH_WARMUP_SECONDS
   --shoppers N           shoppers (default: the highest level)            BENCH_SHOPPERS
   --workers 1            orders and payments workers (N of each)           BENCH_WORKERS
@@ -83,6 +85,7 @@ function options() {
       seconds: { type: "string" },
       "ref-seconds": { type: "string" },
       "half-seconds": { type: "string" },
+      "half-rate": { type: "string" },
       warmup: { type: "string" },
       shoppers: { type: "string" },
       workers: { type: "string" },
@@ -118,6 +121,7 @@ function options() {
     sagaSeconds: number(values.seconds, "BENCH_SECONDS", 10, 1),
     refSeconds: number(values["ref-seconds"], "BENCH_REF_SECONDS", 5, 1),
     halfSeconds: number(values["half-seconds"], "BENCH_HALF_SECONDS", 30, 0),
+    halfRate: number(values["half-rate"], "BENCH_HALF_RATE", 0, 0) || null,
     warmupSeconds: number(values.warmup, "BENCH_WARMUP_SECONDS", 4, 0),
     shoppers: Math.round(number(values.shoppers, "BENCH_SHOPPERS", maxLevel, 1)),
     workers: Math.round(number(values.workers, "BENCH_WORKERS", 1, 1)),
@@ -361,7 +365,7 @@ async function main() {
 
     let halfLoad: BenchReport["halfLoad"] = null;
     if (opts.halfSeconds > 0) {
-      const rate = Number(process.env.BENCH_HALF_RATE ?? 0) || maxSustained.throughput / 2;
+      const rate = opts.halfRate ?? maxSustained.throughput / 2;
       log(`half load: ${rate.toFixed(0)} orders/s offered (Poisson arrivals) for ${opts.halfSeconds} s…`);
       const run = await measure(() => driver.openLoop(rate, opts.halfSeconds));
       // The same arrivals for the references: what an order costs at this rate without the saga (the
@@ -422,6 +426,7 @@ async function main() {
         sagaSecondsPerLevel: opts.sagaSeconds,
         referenceSecondsPerLevel: opts.refSeconds,
         halfLoadSeconds: opts.halfSeconds,
+        halfLoadRate: opts.halfRate,
         warmupSeconds: opts.warmupSeconds,
         shoppers: opts.shoppers,
         syncPoolMax: opts.poolMax,
@@ -440,7 +445,8 @@ async function main() {
       targets: judgeTargets({
         sagaThroughput: maxSustained.throughput,
         monolithThroughput: maxSustained.monolithThroughput,
-        halfLoadP99Ms: halfLoad?.settleMs.p99 ?? null,
+        // At a rate fixed by --half-rate the run is not at half the max: nothing to judge.
+        halfLoadP99Ms: opts.halfRate === null ? (halfLoad?.settleMs.p99 ?? null) : null,
         // At the max sustained level: the cost per order when the system is as busy as it gets.
         cpu: systemCpuPerOrder(best.cpu.sagaMsPerOrder),
         cpuConcurrency: best.concurrency,
