@@ -65,7 +65,8 @@ const HELP = `npm run bench [-- options]   (each option also reads the environme
   --half-seconds 30      open-loop run at half the max throughput         BENCH_HALF_SECONDS (0 skips)
   --half-rate N          offer N orders/s in that run instead (to compare BENCH_HALF_RATE
                          two builds at one rate; target 2 is then not judged)
-  --warmup 4             untimed warm-up of the system, seconds           BENCH_WARMUP_SECONDS
+  --warmup 4             untimed warm-up of the system, seconds, and      BENCH_WARMUP_SECONDS
+                         before each half-load run at its rate
   --shoppers N           shoppers (default: the highest level)            BENCH_SHOPPERS
   --workers 1            orders and payments workers (N of each)           BENCH_WORKERS
   --pool 10              sync and monolith references' pool size          BENCH_POOL_MAX
@@ -366,15 +367,25 @@ async function main() {
     let halfLoad: BenchReport["halfLoad"] = null;
     if (opts.halfSeconds > 0) {
       const rate = opts.halfRate ?? maxSustained.throughput / 2;
-      log(`half load: ${rate.toFixed(0)} orders/s offered (Poisson arrivals) for ${opts.halfSeconds} s…`);
+      // Each half-load run starts with the same arrivals for the warm-up time, not measured: the target is
+      // the steady state at that rate, and the phase before it (the references at full tilt) leaves
+      // Postgres and Redis with its own work to finish, which slowed the first second or two every time.
+      const warmUp = async (run: () => Promise<unknown>) => {
+        if (opts.warmupSeconds > 0) await run();
+      };
+      log(
+        `half load: ${rate.toFixed(0)} orders/s offered (Poisson arrivals), ${opts.warmupSeconds} s of warm-up, then ${opts.halfSeconds} s measured…`,
+      );
+      await warmUp(() => driver.openLoop(rate, opts.warmupSeconds));
       const run = await measure(() => driver.openLoop(rate, opts.halfSeconds));
       // The same arrivals for the references: what an order costs at this rate without the saga (the
       // monolith), and what the saga's transport alone costs (two BullMQ hops with nothing else to do).
       log(`half load: the monolith, then the BullMQ round trip, at the same ${rate.toFixed(0)}/s…`);
-      const references = {
-        monolith: halfLoadReference(await measure(() => monolith.runOpen(rate, opts.halfSeconds))),
-        bullmq: halfLoadReference(await measure(() => bullmq.runOpen(rate, opts.halfSeconds))),
-      };
+      await warmUp(() => monolith.runOpen(rate, opts.warmupSeconds));
+      const monolithAtHalf = halfLoadReference(await measure(() => monolith.runOpen(rate, opts.halfSeconds)));
+      await warmUp(() => bullmq.runOpen(rate, opts.warmupSeconds));
+      const bullmqAtHalf = halfLoadReference(await measure(() => bullmq.runOpen(rate, opts.halfSeconds)));
+      const references = { monolith: monolithAtHalf, bullmq: bullmqAtHalf };
       samplesByPhase.push({ phase: "half load", samples: run.value.samples });
       halfLoad = {
         ...withoutSamples(run.value),
