@@ -91,6 +91,15 @@ function executor(run: (query: pg.QueryConfig) => Promise<pg.QueryResult>): SqlE
   };
 }
 
+/**
+ * How long a pooled connection may sit idle before it is closed (ms). pg-pool's default, 10 s, closes the
+ * connections a burst of requests opened, and a burst a few seconds later opens them again: a Postgres
+ * backend forked and its caches warmed on the request path, when the system is busiest (the bench saw
+ * connections open right after its slowest orders). A minute keeps them between the bursts of a steady
+ * load, and still lets a spike's connections go soon after it (every pool is bounded by `max` anyway).
+ */
+export const POOL_IDLE_TIMEOUT_MS = 60_000;
+
 export function createSqlPool(url: string, options: SqlPoolOptions = {}): SqlPool {
   const statementTimeout = options.statementTimeoutMs ?? 15_000;
   const pool = new pg.Pool({
@@ -101,6 +110,7 @@ export function createSqlPool(url: string, options: SqlPoolOptions = {}): SqlPoo
     statement_timeout: statementTimeout,
     idle_in_transaction_session_timeout: statementTimeout,
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
+    idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS,
   });
   // An idle pooled connection that dies (Postgres restarted, backend terminated) emits here; without a
   // listener the process would crash. The pool drops it; the next query opens a fresh one.

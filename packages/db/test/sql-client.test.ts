@@ -1,5 +1,10 @@
-import { describe, expect, it } from "vitest";
-import { createSqlPool, TransactionTimeoutError, type SqlPool } from "../src/sql-client.ts";
+import { describe, expect, it, vi } from "vitest";
+import {
+  createSqlPool,
+  POOL_IDLE_TIMEOUT_MS,
+  TransactionTimeoutError,
+  type SqlPool,
+} from "../src/sql-client.ts";
 import { connect, freshDatabase, onCleanup } from "./helpers.ts";
 
 async function poolOn(label: string, options?: Parameters<typeof createSqlPool>[1]) {
@@ -62,6 +67,22 @@ describe("createSqlPool", () => {
       }),
     ).rejects.toMatchObject({ code: "23505" });
     expect(await amounts(db)).toEqual([{ id: 1, amount: 101n }]);
+  });
+
+  it("keeps the connections a burst opened for the next burst, not pg-pool's 10 s", async () => {
+    const { db } = await poolOn("idle");
+    // Only the timers: the connections are real. pg-pool starts a connection's idle timer at release.
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      await Promise.all(Array.from({ length: 4 }, () => db.$queryRaw`SELECT pg_sleep(0.05)`));
+      expect(db.pool.totalCount).toBe(4);
+      vi.advanceTimersByTime(30_000); // a lull between bursts
+      expect(db.pool.idleCount).toBe(4);
+      vi.advanceTimersByTime(POOL_IDLE_TIMEOUT_MS); // a quiet spell: they are closed after all
+      expect(db.pool.totalCount).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("survives its connections being terminated: the next query opens a fresh one", async () => {
