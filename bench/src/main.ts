@@ -44,6 +44,7 @@ import {
   hopRows,
   machineLine,
   markdownTable,
+  slowestRows,
   table,
   targetLines,
 } from "./report.ts";
@@ -535,6 +536,14 @@ function print(report: BenchReport) {
   out.push("Where the time goes (median / p95 ms per hop, from the services' own timestamps):");
   out.push(table(["hop", ...report.profile.phases.map((p) => p.phase)], hopRows(report.profile.phases)));
   out.push("");
+  const slowest = slowestRows(report.profile.phases);
+  if (slowest.rows.length > 0 && slowest.headers.length > 1) {
+    out.push(
+      "The slowest 1% of each run (mean ms per hop, all orders' mean in brackets; when they were placed):",
+    );
+    out.push(table(slowest.headers, slowest.rows));
+    out.push("");
+  }
   const cpuPhases = [
     ...report.levels.map((l) => ({ phase: `saga ${l.concurrency}`, cpu: l.cpu.saga })),
     ...(report.halfLoad ? [{ phase: "half load", cpu: report.halfLoad.cpu }] : []),

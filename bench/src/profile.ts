@@ -67,6 +67,21 @@ export type HopProfile = {
   total: Summary;
   /** orders.created_at → create response at the client (overlaps the first hops). */
   createToResponse: Summary;
+  /**
+   * The slowest 1% by settle time at the client (what p99 is made of): when in the run they were placed,
+   * and their mean per hop beside every order's. Clustered in a second or two, they point at one event
+   * (a pause, a stall); spread over the run, at the load itself. Older results lack it.
+   */
+  slowest?: {
+    orders: number;
+    /** Seconds from the run's first order to the first and the last of them. */
+    placedFromSeconds: number;
+    placedToSeconds: number;
+    /** In how many distinct whole seconds of the run they were placed. */
+    placedInSeconds: number;
+    meanMs: Record<HopKey, number>;
+    allMeanMs: Record<HopKey, number>;
+  };
 };
 
 /** Epoch milliseconds at each step of one order. */
@@ -189,22 +204,26 @@ export function hopProfile(samples: OrderSample[], stamps: Map<string, Stamps>):
   const hops = Object.fromEntries(HOPS.map((hop) => [hop.key, [] as number[]])) as Record<HopKey, number[]>;
   const total: number[] = [];
   const createToResponse: number[] = [];
-  let orders = 0;
+  const profiled: Array<{ sample: OrderSample; hops: Record<HopKey, number> }> = [];
   for (const sample of samples) {
     const s = stamps.get(sample.orderId);
-    if (!s || sample.settledEpoch === null) continue;
-    orders++;
-    hops.createToQueued.push(s.requestAdded - s.created);
-    hops.requestQueue.push(s.requestPicked - s.requestAdded);
-    hops.inboxStore.push(s.received - s.requestPicked);
-    hops.inboxToTx.push(s.decided - s.received);
-    hops.paymentToQueued.push(s.resultAdded - s.decided);
-    hops.resultQueue.push(s.resultPicked - s.resultAdded);
-    hops.settle.push(s.settled - s.resultPicked);
-    hops.announce.push(sample.settledEpoch - s.settled);
+    if (!s || sample.settledEpoch === null || sample.settledAt === null) continue;
+    const times: Record<HopKey, number> = {
+      createToQueued: s.requestAdded - s.created,
+      requestQueue: s.requestPicked - s.requestAdded,
+      inboxStore: s.received - s.requestPicked,
+      inboxToTx: s.decided - s.received,
+      paymentToQueued: s.resultAdded - s.decided,
+      resultQueue: s.resultPicked - s.resultAdded,
+      settle: s.settled - s.resultPicked,
+      announce: sample.settledEpoch - s.settled,
+    };
+    for (const hop of HOPS) hops[hop.key].push(times[hop.key]);
+    profiled.push({ sample, hops: times });
     total.push(sample.settledEpoch - s.created);
     createToResponse.push(sample.createRespondedEpoch - s.created);
   }
+  const orders = profiled.length;
   return {
     orders,
     hops: Object.fromEntries(HOPS.map((hop) => [hop.key, summarize(hops[hop.key])])) as Record<
@@ -213,5 +232,28 @@ export function hopProfile(samples: OrderSample[], stamps: Map<string, Stamps>):
     >,
     total: summarize(total),
     createToResponse: summarize(createToResponse),
+    ...(orders > 0 ? { slowest: slowestOnePercent(profiled) } : {}),
+  };
+}
+
+function slowestOnePercent(profiled: Array<{ sample: OrderSample; hops: Record<HopKey, number> }>) {
+  const settle = ({ sample }: { sample: OrderSample }) =>
+    (sample.settledAt as number) - sample.createRespondedAt;
+  const slowest = [...profiled]
+    .sort((a, b) => settle(b) - settle(a))
+    .slice(0, Math.ceil(profiled.length / 100));
+  const start = Math.min(...profiled.map(({ sample }) => sample.createStartedAt));
+  const placed = slowest.map(({ sample }) => (sample.createStartedAt - start) / 1000);
+  const mean = (rows: typeof profiled) =>
+    Object.fromEntries(
+      HOPS.map((hop) => [hop.key, rows.reduce((sum, row) => sum + row.hops[hop.key], 0) / rows.length]),
+    ) as Record<HopKey, number>;
+  return {
+    orders: slowest.length,
+    placedFromSeconds: Math.min(...placed),
+    placedToSeconds: Math.max(...placed),
+    placedInSeconds: new Set(placed.map(Math.floor)).size,
+    meanMs: mean(slowest),
+    allMeanMs: mean(profiled),
   };
 }

@@ -180,6 +180,29 @@ export function hopRows(profiles: Array<{ phase: string; profile: HopProfile }>)
   return rows;
 }
 
+/** Per phase: where the slowest 1% spent their time against all orders, and when they were placed. */
+export function slowestRows(profiles: Array<{ phase: string; profile: HopProfile }>): {
+  headers: string[];
+  rows: string[][];
+} {
+  const withSlowest = profiles.filter(({ profile }) => profile.slowest);
+  const rows = HOPS.map((hop) => [
+    hop.label,
+    ...withSlowest.map(({ profile }) => {
+      const { meanMs, allMeanMs } = profile.slowest!;
+      return `${fmt(meanMs[hop.key], 0)} (${fmt(allMeanMs[hop.key], 0)})`;
+    }),
+  ]);
+  rows.push([
+    "placed (seconds into the run)",
+    ...withSlowest.map(({ profile }) => {
+      const { placedFromSeconds, placedToSeconds, placedInSeconds, orders } = profile.slowest!;
+      return `${orders} in ${placedInSeconds} s of ${fmt(placedFromSeconds, 1)}–${fmt(placedToSeconds, 1)}`;
+    }),
+  ]);
+  return { headers: ["hop", ...withSlowest.map(({ phase }) => phase)], rows };
+}
+
 export function cpuRows(phases: Array<{ phase: string; cpu: Record<string, number> | null }>): {
   headers: string[];
   rows: string[][];

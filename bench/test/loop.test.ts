@@ -1,0 +1,38 @@
+import { describe, expect, it } from "vitest";
+import { openLoop, poissonArrivals } from "../src/loop.ts";
+
+describe("poissonArrivals", () => {
+  it("offers the same arrivals every run: about rate × seconds of them, at rising times", async () => {
+    const counts = [];
+    for (let run = 0; run < 2; run++) {
+      let arrivals = 0;
+      const lags = await poissonArrivals(2_000, 0.1, () => arrivals++);
+      expect(lags).toHaveLength(arrivals);
+      counts.push(arrivals);
+    }
+    expect(counts[0]).toBe(counts[1]);
+    expect(counts[0]).toBeGreaterThan(150);
+    expect(counts[0]).toBeLessThan(250);
+  });
+});
+
+describe("openLoop", () => {
+  it("does not wait for one operation before starting the next, and counts failures apart", async () => {
+    let running = 0;
+    let peak = 0;
+    let calls = 0;
+    const result = await openLoop(2_000, 0.05, async () => {
+      const call = calls++;
+      running++;
+      peak = Math.max(peak, running);
+      // Every operation outlives the whole schedule, so all of them overlap.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      running--;
+      if (call % 10 === 0) throw new Error("refused");
+    });
+    expect(peak).toBe(calls);
+    expect(result.operations + result.errors).toBe(calls);
+    expect(result.errors).toBe(Math.ceil(calls / 10));
+    expect(result.offeredRate).toBe(2_000);
+  });
+});
