@@ -8,7 +8,7 @@ import path from "node:path";
 import { Queue, Worker } from "bullmq";
 import { startProcess } from "@gozon/core/testing";
 import { createRedisConnection, defaultJobOptions } from "@gozon/messaging/queues";
-import { closedLoop, openLoop, type LoopResult } from "./loop.ts";
+import { arrivalSource, closedLoop, openLoop, type LoopResult } from "./loop.ts";
 
 export const ECHO_CONCURRENCY = 16;
 export const REPLY_CONCURRENCY = 20;
@@ -60,6 +60,7 @@ export async function startBullmqReference(redisUrl: string, benchDir: string) {
     throw error;
   }
 
+  const arrivals = arrivalSource();
   const roundTrip = async () => {
     const id = randomUUID();
     let timer: NodeJS.Timeout | undefined;
@@ -80,7 +81,8 @@ export async function startBullmqReference(redisUrl: string, benchDir: string) {
     redisPrefix,
     run: (concurrency: number, seconds: number): Promise<LoopResult> =>
       closedLoop(concurrency, seconds, roundTrip),
-    runOpen: (rate: number, seconds: number) => openLoop(rate, seconds, roundTrip),
+    /** Each run continues the arrivals of the one before (the warm-up). */
+    runOpen: (rate: number, seconds: number) => openLoop(rate, seconds, roundTrip, arrivals),
     close,
   };
 }

@@ -13,7 +13,7 @@ import { migrationsDir, readMigrations } from "@gozon/db/migrate";
 import { uniqueTestDatabaseUrl } from "@gozon/db/testing";
 import { apiClient, type ApiClient } from "@gozon/system-tests/client";
 import { random } from "@gozon/system-tests/load";
-import { closedLoop, openLoop, type LoopResult } from "./loop.ts";
+import { arrivalSource, closedLoop, openLoop, type LoopResult } from "./loop.ts";
 
 export type MonolithReference = Awaited<ReturnType<typeof startMonolithReference>>;
 
@@ -88,6 +88,7 @@ export async function startMonolithReference(opts: { userIds: string[]; poolMax:
   }
 
   const amount = random(7);
+  const arrivals = arrivalSource();
   let sequence = 0;
   const placeOrder = async (lane: number) => {
     const api = shoppers[lane % shoppers.length] as ApiClient;
@@ -102,7 +103,8 @@ export async function startMonolithReference(opts: { userIds: string[]; poolMax:
     pid: server.child.pid,
     run: (concurrency: number, seconds: number): Promise<LoopResult> =>
       closedLoop(concurrency, seconds, placeOrder),
-    runOpen: (rate: number, seconds: number) => openLoop(rate, seconds, placeOrder),
+    /** Each run continues the arrivals of the one before (the warm-up). */
+    runOpen: (rate: number, seconds: number) => openLoop(rate, seconds, placeOrder, arrivals),
     /**
      * The effects add up: balance == sum(ledger) per account, every order settled with its two change-log
      * rows, and a debit for exactly the FINISHED orders.

@@ -3,7 +3,7 @@ import { performance } from "node:perf_hooks";
 import { ApiError, apiClient, inParallel, signUp, type ApiClient } from "@gozon/system-tests/client";
 import { random } from "@gozon/system-tests/load";
 import type { SettleFeed } from "./feed.ts";
-import { poissonArrivals } from "./loop.ts";
+import { arrivalSource, poissonArrivals } from "./loop.ts";
 import { summarize, type Summary } from "./stats.ts";
 
 /** A shopper's access token lasts minutes: `api` is replaced by a fresh login when it expires. */
@@ -63,6 +63,8 @@ type Failures = { count: number; reasons: Record<string, number> };
 
 export class SagaDriver {
   private readonly amount = random(7);
+  /** One arrival sequence for all of this driver's open-loop runs: each continues the one before. */
+  private readonly arrivals = arrivalSource();
   private sequence = 0;
 
   constructor(
@@ -143,18 +145,23 @@ export class SagaDriver {
     const pending: Array<Promise<void>> = [];
     let inFlight = 0;
     let peak = 0;
-    const lags = await poissonArrivals(rate, seconds, (i) => {
-      if (inFlight >= maxInFlight) {
-        failures.count++;
-        failures.reasons["not sent: too many in flight"] =
-          (failures.reasons["not sent: too many in flight"] ?? 0) + 1;
-        return;
-      }
-      inFlight++;
-      peak = Math.max(peak, inFlight);
-      const shopper = this.shoppers[i % this.shoppers.length] as Shopper;
-      pending.push(this.placeAndWait(shopper, samples, failures).finally(() => inFlight--));
-    });
+    const lags = await poissonArrivals(
+      rate,
+      seconds,
+      (i) => {
+        if (inFlight >= maxInFlight) {
+          failures.count++;
+          failures.reasons["not sent: too many in flight"] =
+            (failures.reasons["not sent: too many in flight"] ?? 0) + 1;
+          return;
+        }
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        const shopper = this.shoppers[i % this.shoppers.length] as Shopper;
+        pending.push(this.placeAndWait(shopper, samples, failures).finally(() => inFlight--));
+      },
+      this.arrivals,
+    );
     await Promise.all(pending);
     return {
       ...result("open", null, rate, samples, failures),

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { openLoop, poissonArrivals } from "../src/loop.ts";
+import { arrivalSource, openLoop, poissonArrivals, type ArrivalSource } from "../src/loop.ts";
 
 describe("poissonArrivals", () => {
-  it("offers the same arrivals every run: about rate × seconds of them, at rising times", async () => {
+  it("offers the same arrivals every run: about rate × seconds of them", async () => {
     const counts = [];
     for (let run = 0; run < 2; run++) {
       let arrivals = 0;
@@ -13,6 +13,23 @@ describe("poissonArrivals", () => {
     expect(counts[0]).toBe(counts[1]);
     expect(counts[0]).toBeGreaterThan(150);
     expect(counts[0]).toBeLessThan(250);
+  });
+
+  it("continues a sequence handed from run to run instead of replaying it", async () => {
+    const source = arrivalSource();
+    const draws: number[] = [];
+    const recording: ArrivalSource = (min, max) => {
+      const draw = source(min, max);
+      draws.push(draw);
+      return draw;
+    };
+    await poissonArrivals(1_000, 0.02, () => {}, recording);
+    const firstRun = draws.length;
+    await poissonArrivals(1_000, 0.02, () => {}, recording);
+    expect(draws.length).toBeGreaterThan(firstRun);
+    // Both runs' draws are the start of one sequence: the second went on where the first stopped.
+    const sequence = arrivalSource();
+    expect(draws).toEqual(draws.map(() => sequence(1, 1_000_000)));
   });
 });
 
