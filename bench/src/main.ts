@@ -368,9 +368,10 @@ async function main() {
     let halfLoad: BenchReport["halfLoad"] = null;
     if (opts.halfSeconds > 0) {
       const rate = opts.halfRate ?? maxSustained.throughput / 2;
-      // Each half-load run starts with the same arrivals for the warm-up time, not measured: the target is
-      // the steady state at that rate, and the phase before it (the references at full tilt) leaves
-      // Postgres and Redis with its own work to finish, which slowed the first second or two every time.
+      // Each half-load run is preceded by the warm-up time at its rate, not measured (the run continues
+      // the warm-up's arrivals): the target is the steady state at that rate, and the phase before (the
+      // references at full tilt) leaves Postgres and Redis with its own work to finish, which slowed the
+      // first second or two every time.
       const warmUp = async (run: () => Promise<unknown>) => {
         if (opts.warmupSeconds > 0) await run();
       };

@@ -10,9 +10,9 @@ export const METRICS_PATH = "/api/metrics";
 
 /**
  * How often the event-loop lag is sampled (ms). prom-client's default, 10 ms, is a timer that wakes an
- * idle process 100 times a second; on a virtual machine each wake-up costs real CPU (the bench counted
- * about 100 sleeps a second in each idle service, 2–3 per order at half load). At 100 ms a stall of the
- * loop still shows in the lag figures, by the lateness of the sample it delays.
+ * idle process 100 times a second; on a virtual machine each wake-up costs real CPU (each idle service
+ * counted about 100 sleeps a second, 11–18 with this). At 100 ms a stall of the loop still shows in the
+ * lag figures, by the lateness of the sample it delays.
  */
 export const EVENT_LOOP_SAMPLE_MS = 100;
 
