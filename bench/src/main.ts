@@ -636,6 +636,7 @@ function print(report: BenchReport) {
 }
 
 function readmeMarkdown(report: BenchReport): string {
+  const half = halfLoadRows(report);
   return [
     `Measured ${report.date} on ${machineLine(report.machine)} (\`npm run bench\`; all processes on one machine).`,
     "",
@@ -643,7 +644,7 @@ function readmeMarkdown(report: BenchReport): string {
     "",
     ...[...targetLines(report), ...caveatLines(report)].map((line) => `- ${line}`),
     "",
-    ...(halfLoadRows(report).length > 0 ? [markdownTable(HALF_LOAD_HEADERS, halfLoadRows(report)), ""] : []),
+    ...(half.length > 0 ? [markdownTable(HALF_LOAD_HEADERS, half), ""] : []),
     "![Throughput and p99 latency by requests in flight](bench/results/latest.svg)",
   ].join("\n");
 }

@@ -201,7 +201,6 @@ export async function readStamps(
 }
 
 export function hopProfile(samples: OrderSample[], stamps: Map<string, Stamps>): HopProfile {
-  const hops = Object.fromEntries(HOPS.map((hop) => [hop.key, [] as number[]])) as Record<HopKey, number[]>;
   const total: number[] = [];
   const createToResponse: number[] = [];
   const profiled: Array<{ sample: OrderSample; hops: Record<HopKey, number> }> = [];
@@ -218,7 +217,6 @@ export function hopProfile(samples: OrderSample[], stamps: Map<string, Stamps>):
       settle: s.settled - s.resultPicked,
       announce: sample.settledEpoch - s.settled,
     };
-    for (const hop of HOPS) hops[hop.key].push(times[hop.key]);
     profiled.push({ sample, hops: times });
     total.push(sample.settledEpoch - s.created);
     createToResponse.push(sample.createRespondedEpoch - s.created);
@@ -226,10 +224,9 @@ export function hopProfile(samples: OrderSample[], stamps: Map<string, Stamps>):
   const orders = profiled.length;
   return {
     orders,
-    hops: Object.fromEntries(HOPS.map((hop) => [hop.key, summarize(hops[hop.key])])) as Record<
-      HopKey,
-      Summary
-    >,
+    hops: Object.fromEntries(
+      HOPS.map((hop) => [hop.key, summarize(profiled.map((row) => row.hops[hop.key]))]),
+    ) as Record<HopKey, Summary>,
     total: summarize(total),
     createToResponse: summarize(createToResponse),
     ...(orders > 0 ? { slowest: slowestOnePercent(profiled) } : {}),
