@@ -131,7 +131,8 @@ export function createSqlPool(url: string, options: SqlPoolOptions = {}): SqlPoo
       const deadline = timeout === undefined ? Infinity : Date.now() + timeout;
       // Past the deadline the connection is destroyed: Postgres rolls the transaction back and frees its
       // locks as soon as it sees the connection gone (at once when the session waits on us; a statement
-      // running then is cancelled by the statement timeout, lowered to `timeout` at BEGIN).
+      // running then is cancelled by the statement timeout, lowered to `timeout` at BEGIN when that is
+      // shorter). A longer `timeout` never raises the pool's bound on each statement.
       const timer =
         timeout === undefined
           ? undefined
@@ -145,7 +146,9 @@ export function createSqlPool(url: string, options: SqlPoolOptions = {}): SqlPoo
       };
       try {
         await run(
-          timeout === undefined ? "BEGIN" : `BEGIN; SET LOCAL statement_timeout = ${Math.ceil(timeout)}`,
+          timeout === undefined || timeout >= statementTimeout
+            ? "BEGIN"
+            : `BEGIN; SET LOCAL statement_timeout = ${Math.ceil(timeout)}`,
         );
         const result = await fn(executor(run));
         await run("COMMIT");

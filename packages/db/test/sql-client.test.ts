@@ -151,6 +151,24 @@ describe("createSqlPool", () => {
     expect(await amounts(db)).toHaveLength(2);
   });
 
+  it("bounds each statement in a transaction by the shorter of its timeout and the pool's", async () => {
+    const { db } = await poolOn("sqlpool-statement-bound", { statementTimeoutMs: 1_000 });
+    const boundIn = (timeout: number) =>
+      db.$transaction(
+        async (tx) =>
+          (await tx.$queryRaw<{ bound: string }[]>`SELECT current_setting('statement_timeout') AS bound`)[0]!
+            .bound,
+        { timeout },
+      );
+    expect(await boundIn(300)).toBe("300ms");
+    // A transaction allowed longer than the pool's statement bound does not lift that bound.
+    expect(await boundIn(60_000)).toBe("1s");
+    await expect(
+      db.$transaction((tx) => tx.$queryRaw`SELECT pg_sleep(3)`, { timeout: 60_000 }),
+    ).rejects.toThrow(/statement timeout/);
+    await waitForNoSleepers(db);
+  });
+
   it("cancels a statement still running at the deadline", async () => {
     const { db } = await poolOn("sqlpool-timeout-statement");
     const started = Date.now();
