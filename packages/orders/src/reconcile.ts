@@ -105,14 +105,17 @@ export async function reRequestStalePayments(
     if (stale.length > 0) {
       // A re-request doubles the wait before the next look (the exponent capped only so power() cannot
       // overflow); an order found in flight is looked at again after the age, its attempts unchanged.
+      // Both count from now, not from now(), the transaction's start: a pass that waited on a lock for
+      // longer than the age would otherwise commit its orders already due, and another worker's pass that
+      // found them as candidates before this commit would re-request them again at once.
       await tx.$executeRaw`
         UPDATE orders AS o
         SET reconcile_attempts = o.reconcile_attempts + (r.request_id IS NOT NULL)::int,
-            next_reconcile_at = now() + make_interval(secs => CASE WHEN r.request_id IS NULL
+            next_reconcile_at = clock_timestamp() + make_interval(secs => CASE WHEN r.request_id IS NULL
               THEN ${ageSeconds}::float8
               ELSE least(${ageSeconds}::float8 * power(2, least(o.reconcile_attempts, 40)), ${maxBackoffSeconds}::float8)
             END),
-            payment_requested_at = CASE WHEN r.request_id IS NULL THEN o.payment_requested_at ELSE now() END,
+            payment_requested_at = CASE WHEN r.request_id IS NULL THEN o.payment_requested_at ELSE clock_timestamp() END,
             payment_request_id = coalesce(r.request_id, o.payment_request_id)
         FROM unnest(${[...newRequestIds.keys()]}::uuid[], ${[...newRequestIds.values()]}::uuid[])
           AS r(id, request_id)

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
 import { IdempotencyKeyReused } from "@gozon/db/idempotency";
+import { waitFor } from "@gozon/core/testing";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
 import { buildMessage } from "@gozon/messaging/contracts";
 import { createOrder } from "../src/create-order.ts";
@@ -214,6 +215,42 @@ describe("reRequestStalePayments", () => {
     await reRequestStalePayments(db, 30_000, recordingNothingQueued);
     expect(asked).toContain(request!.id);
     expect(await outboxOf(order.id)).toHaveLength(2);
+  });
+
+  it("counts the next look from the re-request's commit, however long the pass waited on a lock", async () => {
+    const userId = randomUUID();
+    const order = await createOrder(db, { userId, amount: 10, description: "re-requested late" });
+    await ageRequests([order.id]);
+    const ageMs = 2_000;
+    // Another session holds the outbox, so the pass blocks on its insert with the order locked, for
+    // longer than the age (as when two orders workers' reconcilers overlap).
+    const blocker = await db.pool.connect();
+    try {
+      await blocker.query("BEGIN");
+      await blocker.query("LOCK TABLE outbox IN EXCLUSIVE MODE");
+      const pass = reRequestStalePayments(db, ageMs, nothingQueued);
+      await waitFor(
+        async () => {
+          const [row] = await db.$queryRaw<{ n: bigint }[]>`
+            SELECT count(*) AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock'
+              AND query LIKE '%INSERT INTO outbox%' AND xact_start < clock_timestamp() - interval '2.5 seconds'`;
+          return row!.n > 0n;
+        },
+        { what: "the pass blocked on the outbox for longer than the age", timeoutMs: 30_000 },
+      );
+      await blocker.query("COMMIT");
+      expect(await pass).toEqual({ reRequested: 1, stillQueued: 0 });
+    } finally {
+      blocker.release();
+    }
+    const [stamps] = await db.$queryRaw<{ dueIn: number; requestedAgo: number }[]>`
+      SELECT extract(epoch FROM next_reconcile_at - clock_timestamp())::float8 AS "dueIn",
+             extract(epoch FROM clock_timestamp() - payment_requested_at)::float8 AS "requestedAgo"
+      FROM orders WHERE id = ${order.id}::uuid`;
+    // Not already due: the age runs from the commit, not from the pass's start 2.5 s before it.
+    expect(stamps!.dueIn).toBeGreaterThan(1);
+    expect(stamps!.requestedAgo).toBeLessThan(1);
   });
 
   it("backs off per order: each re-request waits twice as long as the one before, up to the cap", async () => {
