@@ -105,9 +105,9 @@ export async function reRequestStalePayments(
     if (stale.length > 0) {
       // A re-request doubles the wait before the next look (the exponent capped only so power() cannot
       // overflow); an order found in flight is looked at again after the age, its attempts unchanged.
-      // Both count from now, not from now(), the transaction's start: a pass that waited on a lock for
-      // longer than the age would otherwise commit its orders already due, and another worker's pass that
-      // found them as candidates before this commit would re-request them again at once.
+      // Both are stamped with clock_timestamp(), the time of writing, not now(), the transaction's start: a
+      // pass that waited on a lock for longer than the age would otherwise commit its orders already due,
+      // and another worker's pass that found them as candidates before this commit would re-request them.
       await tx.$executeRaw`
         UPDATE orders AS o
         SET reconcile_attempts = o.reconcile_attempts + (r.request_id IS NOT NULL)::int,

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
-import { IdempotencyKeyReused } from "@gozon/db/idempotency";
 import { waitFor } from "@gozon/core/testing";
+import { IdempotencyKeyReused } from "@gozon/db/idempotency";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
 import { buildMessage } from "@gozon/messaging/contracts";
 import { createOrder } from "../src/create-order.ts";
@@ -242,7 +242,8 @@ describe("reRequestStalePayments", () => {
       await blocker.query("COMMIT");
       expect(await pass).toEqual({ reRequested: 1, stillQueued: 0 });
     } finally {
-      blocker.release();
+      // Destroyed, not pooled: had the wait failed, its transaction would still hold the outbox.
+      blocker.release(true);
     }
     const [stamps] = await db.$queryRaw<{ dueIn: number; requestedAgo: number }[]>`
       SELECT extract(epoch FROM next_reconcile_at - clock_timestamp())::float8 AS "dueIn",
