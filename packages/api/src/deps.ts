@@ -5,7 +5,7 @@ import { serviceDatabaseUrls, type Config } from "@gozon/core/config";
 import { createLogger, type Logger } from "@gozon/core/logger";
 import { createIdentityClient, type IdentityClient } from "@gozon/db/clients";
 import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
-import type { PaymentRequested } from "@gozon/messaging/contracts";
+import { createOrderPlacer } from "@gozon/orders/create-order";
 import { createCommittedPublisher, createQueueProducers } from "@gozon/messaging/outbox-publisher";
 import { bullPrefix } from "@gozon/messaging/queues";
 import { getAccounts } from "@gozon/payments/accounts";
@@ -54,8 +54,11 @@ export type ApiDeps = {
   accountsOf: AccountsOf;
   /** Prometheus registry of this process, and the API's own counters. */
   metrics: ApiMetrics;
-  /** Publishes a new order's payment request right after its commit (the orders relay is the fallback). */
-  publishPaymentRequest: (request: PaymentRequested) => Promise<void>;
+  /**
+   * Places an order (@gozon/orders/create-order's `createOrderPlacer`): concurrent orders share one insert,
+   * and each payment request is published right after its commit (the orders relay is the fallback).
+   */
+  placeOrder: ReturnType<typeof createOrderPlacer>;
   /** This process's subscriber to the order-events channel, opened on first use by a subscription. */
   orderEvents: () => OrderEventBus;
   /** Closes what `createApiDeps` opened (not what the caller passed in). */
@@ -163,7 +166,7 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
     }),
     verifyPassword: options.verifyPassword ?? verifyPassword,
     accountsOf: options.accountsOf ?? ((userIds) => getAccounts(paymentsDb, [...userIds])),
-    publishPaymentRequest: (request) => requests.publish([request]),
+    placeOrder: createOrderPlacer({ db: ordersDb, publish: (request) => requests.publish([request]) }),
     orderEvents: orderEventBus,
     metrics: createApiMetrics(options.registry ?? createRegistry("web")),
     close: async () => {

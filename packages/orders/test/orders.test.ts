@@ -4,8 +4,8 @@ import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
 import { waitFor } from "@gozon/core/testing";
 import { IdempotencyKeyReused } from "@gozon/db/idempotency";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
-import { buildMessage } from "@gozon/messaging/contracts";
-import { createOrder } from "../src/create-order.ts";
+import { buildMessage, type PaymentRequested } from "@gozon/messaging/contracts";
+import { createOrder, createOrderPlacer } from "../src/create-order.ts";
 import { getOrder, listOrders } from "../src/read-orders.ts";
 import { reRequestStalePayments, type InFlightRequests } from "../src/reconcile.ts";
 import { settleOrder } from "../src/settle-order.ts";
@@ -84,6 +84,92 @@ describe("createOrder", () => {
       IdempotencyKeyReused,
     );
     expect(await ordersOf(userId)).toBe(1);
+  });
+});
+
+const changesOf = async (orderId: string) => {
+  const [row] = await db.$queryRaw<{ n: bigint }[]>`
+    SELECT count(*) AS n FROM order_changes WHERE order_id = ${orderId}::uuid`;
+  return Number(row!.n);
+};
+
+/** `db`, counting the statements sent through it. */
+function countingDb() {
+  const counted = {
+    statements: 0,
+    $queryRaw<T>(query: TemplateStringsArray, ...values: unknown[]) {
+      counted.statements++;
+      return db.$queryRaw<T>(query, ...values);
+    },
+    $executeRaw(query: TemplateStringsArray, ...values: unknown[]) {
+      counted.statements++;
+      return db.$executeRaw(query, ...values);
+    },
+    $transaction: db.$transaction.bind(db),
+  };
+  return counted;
+}
+
+describe("createOrderPlacer", () => {
+  it("inserts orders placed while an insert is under way with one statement, each with its rows, and publishes each", async () => {
+    const counted = countingDb();
+    const published: PaymentRequested[] = [];
+    const place = createOrderPlacer({
+      db: counted,
+      publish: async (request) => void published.push(request),
+    });
+    const userId = randomUUID();
+    const orders = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => place({ userId, amount: 100 + i, description: `order ${i}` })),
+    );
+    // The first goes alone, at once; the other 19 arrive while it commits and share the next statement.
+    expect(counted.statements).toBe(2);
+    expect(orders.map((o) => o.amount)).toEqual(Array.from({ length: 20 }, (_, i) => 100 + i));
+    expect(await ordersOf(userId)).toBe(20);
+    for (const order of orders) {
+      expect(order).toMatchObject({ userId, status: "NEW" });
+      expect(await changesOf(order.id)).toBe(1);
+      const [message] = await outboxOf(order.id);
+      expect(message?.payload).toMatchObject({
+        payload: { orderId: order.id, userId, amount: order.amount },
+      });
+    }
+    expect(published.map((r) => r.payload.orderId).sort()).toEqual(orders.map((o) => o.id).sort());
+  });
+
+  it("fails only the order that breaks its group: the others are placed, the bad one leaves nothing", async () => {
+    const place = createOrderPlacer({ db });
+    const userId = randomUUID();
+    // A blank description passes no API schema, but the table refuses it whoever writes (a CHECK).
+    const descriptions = ["first", "second", "   ", "fourth", "fifth", "sixth"];
+    const results = await Promise.allSettled(
+      descriptions.map((description) => place({ userId, amount: 500, description })),
+    );
+    expect(results.map((r) => r.status)).toEqual([
+      "fulfilled",
+      "fulfilled",
+      "rejected",
+      "fulfilled",
+      "fulfilled",
+      "fulfilled",
+    ]);
+    expect(String((results[2] as PromiseRejectedResult).reason)).toMatch(/orders_description_check/);
+    expect(await ordersOf(userId)).toBe(5);
+    const [outbox] = await db.$queryRaw<{ n: bigint }[]>`
+      SELECT count(*) AS n FROM outbox WHERE payload #>> '{payload,userId}' = ${userId}`;
+    expect(Number(outbox!.n)).toBe(5);
+  });
+
+  it("keeps the Idempotency-Key path: a repeat returns the first order and publishes nothing", async () => {
+    const published: PaymentRequested[] = [];
+    const place = createOrderPlacer({ db, publish: async (request) => void published.push(request) });
+    const userId = randomUUID();
+    const key = randomUUID();
+    const first = await place({ userId, amount: 300, description: "keyed" }, key);
+    const again = await place({ userId, amount: 300, description: "keyed" }, key);
+    expect(again.id).toBe(first.id);
+    expect(await ordersOf(userId)).toBe(1);
+    expect(published.map((r) => r.payload.orderId)).toEqual([first.id]);
   });
 });
 

@@ -1,5 +1,4 @@
 import type { z } from "zod";
-import { createOrder } from "@gozon/orders/create-order";
 import type { Caller, Context } from "../../context.ts";
 import { idempotencyKeyOf, keyReuseError } from "../../idempotency.ts";
 import type { createInputSchema } from "./create.schema.ts";
@@ -14,11 +13,9 @@ export async function createHandler({ ctx, input }: Options) {
   const key = idempotencyKeyOf(ctx, input.idempotencyKey);
   let order;
   try {
-    order = await createOrder(
-      ctx.deps.ordersDb,
+    order = await ctx.deps.placeOrder(
       { userId: ctx.user.id, amount: input.amount, description: input.description },
       key?.key,
-      ctx.deps.publishPaymentRequest,
     );
   } catch (error) {
     throw keyReuseError(error, key);
