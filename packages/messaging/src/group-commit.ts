@@ -1,6 +1,7 @@
-// Group commit for queue consumers: the messages a consumer receives while its previous group is being
-// committed form the next group, committed in one transaction. At low load a group is one message (no
-// timer waits to fill it: latency first); under load the per-transaction cost is shared by the group.
+// Group commit for queue consumers (and the web's new orders): the messages a consumer receives while
+// its previous group is being committed form the next group, committed in one transaction. At low load a
+// group is one message (no timer waits to fill it: latency first); under load the per-transaction cost is
+// shared by the group.
 // Written by hand because it is a dozen lines around our own transaction code; the generic batching
 // libraries (dataloader and the like) batch per tick with no fallback when a batch fails.
 

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { idempotent } from "@gozon/db/idempotency";
 import { buildMessage } from "@gozon/messaging/contracts";
 import { groupCommit } from "@gozon/messaging/group-commit";
-import { outboxRow } from "@gozon/messaging/outbox";
+import { graceSeconds, outboxRow } from "@gozon/messaging/outbox";
 import type { PaymentRequested } from "@gozon/messaging/contracts";
 import type { SqlClient, TransactionalSqlClient } from "@gozon/messaging/sql";
 import { toOrderDto, type OrderDto } from "./order-dto.ts";
@@ -46,7 +46,7 @@ async function insertOrders(db: SqlClient, orders: NewOrder[], direct: boolean):
     ), queued AS (
       INSERT INTO outbox (id, queue, type, payload, relay_after)
       SELECT request_id, queue, type, payload,
-             now() + make_interval(secs => ${outbox[0]?.graceSeconds ?? null}::float8)
+             now() + make_interval(secs => ${graceSeconds(direct)}::float8)
       FROM input
     )
     SELECT * FROM created`;
