@@ -8,6 +8,7 @@ import path from "node:path";
 import { Queue, Worker } from "bullmq";
 import { startProcess } from "@gozon/core/testing";
 import { createRedisConnection, defaultJobOptions } from "@gozon/messaging/queues";
+import { deleteKeysWithPrefix } from "@gozon/messaging/testing";
 import { arrivalSource, closedLoop, openLoop, type LoopResult } from "./loop.ts";
 
 export const ECHO_CONCURRENCY = 16;
@@ -48,7 +49,7 @@ export async function startBullmqReference(redisUrl: string, benchDir: string) {
     await echo.stop("SIGTERM");
     await replies.close();
     await requests.close();
-    const deleted = await deleteKeys(connection, redisPrefix);
+    const deleted = await deleteKeysWithPrefix(connection, redisPrefix);
     connection.disconnect();
     return deleted;
   };
@@ -85,19 +86,4 @@ export async function startBullmqReference(redisUrl: string, benchDir: string) {
     runOpen: (rate: number, seconds: number) => openLoop(rate, seconds, roundTrip, arrivals),
     close,
   };
-}
-
-/** Deletes every key under `redisPrefix:` (SCAN + UNLINK in batches; never FLUSH a shared Redis). */
-export async function deleteKeys(
-  redis: ReturnType<typeof createRedisConnection>,
-  redisPrefix: string,
-): Promise<number> {
-  let cursor = "0";
-  let deleted = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${redisPrefix}:*`, "COUNT", 1000);
-    cursor = next;
-    if (keys.length > 0) deleted += await redis.unlink(...keys);
-  } while (cursor !== "0");
-  return deleted;
 }

@@ -15,10 +15,11 @@ import pg from "pg";
 import { format, resolveConfig } from "prettier";
 import { testServerUrl } from "@gozon/db/testing";
 import { bullPrefix, createRedisConnection } from "@gozon/messaging/queues";
+import { deleteKeysWithPrefix } from "@gozon/messaging/testing";
 import { apiClient } from "@gozon/system-tests/client";
 import { audit } from "@gozon/system-tests/invariants";
 import { ADMIN, startSystem, type System } from "@gozon/system-tests/system";
-import { deleteKeys, startBullmqReference, type BullmqReference } from "./bullmq-reference.ts";
+import { startBullmqReference, type BullmqReference } from "./bullmq-reference.ts";
 import { renderChart, SERIES, type ChartPoint } from "./chart.ts";
 import { openSettleFeed, type SettleFeed } from "./feed.ts";
 import { cpuProfileEnv, summarizeProfile, toggleProfilers, type CpuBreakdown } from "./cpu-profile.ts";
@@ -219,7 +220,7 @@ async function main() {
       run: async () => {
         const redis = createRedisConnection(redisUrl, "bench-cleanup");
         try {
-          const deleted = await deleteKeys(redis, systemPrefix);
+          const deleted = await deleteKeysWithPrefix(redis, systemPrefix);
           log(`deleted ${deleted} Redis keys under ${systemPrefix}:`);
         } finally {
           redis.disconnect();

@@ -6,11 +6,13 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import WebSocket from "ws";
 import { loadConfig } from "@gozon/core/config";
+import { createRedisClient } from "@gozon/core/infra/redis-client";
 import { createLogger } from "@gozon/core/logger";
-import { createApiDeps, type ApiDeps } from "@gozon/api/deps";
+import { createApiDeps } from "@gozon/api/deps";
 import { createApiRequestHandler } from "@gozon/api/http";
 import { createUser, type Role } from "@gozon/api/identity/users";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
+import { deleteKeysWithPrefix } from "@gozon/messaging/testing";
 import { startPositionAssigner } from "@gozon/orders/position-assigner";
 import { createQueueBoard } from "../src/server/queue-board.ts";
 import { attachWebSocket, WS_PATH } from "../src/server/websocket.ts";
@@ -130,28 +132,12 @@ export async function startInstances(count: number, opts: InstanceOptions = {}) 
     async close() {
       await assigner.stop();
       await Promise.all(instances.map((instance) => instance.close()));
-      await deleteKeys(first.deps, redisPrefix);
+      // The instances' own connections are closed by now: a fresh one deletes what they left.
+      const redis = createRedisClient(first.deps.config);
+      await deleteKeysWithPrefix(redis, redisPrefix).finally(() => redis.disconnect());
       await dbs.drop();
     },
   };
-}
-
-async function deleteKeys(deps: ApiDeps, prefix: string) {
-  const { Redis } = await import("ioredis");
-  const redis = new Redis(deps.config.REDIS_URL);
-  try {
-    // Keys under the prefix, and those hash-tagged with it (`{prefix}:…`, e.g. the login counters).
-    for (const pattern of [`${prefix}:*`, `{${prefix}}:*`]) {
-      let cursor = "0";
-      do {
-        const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 500);
-        cursor = next;
-        if (keys.length > 0) await redis.del(...keys);
-      } while (cursor !== "0");
-    }
-  } finally {
-    redis.disconnect();
-  }
 }
 
 /** A raw tRPC WebSocket: the upgrade's outcome, every frame received, and the close code. */

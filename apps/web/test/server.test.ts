@@ -4,13 +4,16 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { freePort, startProcess, waitFor, type RunningProcess } from "@gozon/core/testing";
+import { createRedisClient } from "@gozon/core/infra/redis-client";
 import { createTestDatabases } from "@gozon/db/testing";
+import { deleteKeysWithPrefix } from "@gozon/messaging/testing";
 
 const webDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 describe("web process", () => {
   let dbs: Awaited<ReturnType<typeof createTestDatabases>>;
   const started: RunningProcess[] = [];
+  const redisPrefix = `test-web-${process.pid}`;
 
   const startWeb = async (env: Record<string, string>) => {
     const port = await freePort();
@@ -22,7 +25,7 @@ describe("web process", () => {
         ORDERS_DATABASE_URL: dbs.urls.orders,
         PAYMENTS_DATABASE_URL: dbs.urls.payments,
         IDENTITY_DATABASE_URL: dbs.urls.identity,
-        REDIS_PREFIX: `test-web-${process.pid}`,
+        REDIS_PREFIX: redisPrefix,
         ...env,
       },
     });
@@ -37,6 +40,8 @@ describe("web process", () => {
   afterAll(async () => {
     await Promise.all(started.map((p) => p.stop("SIGKILL")));
     await dbs?.drop();
+    const redis = createRedisClient({ REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379" });
+    await deleteKeysWithPrefix(redis, redisPrefix).finally(() => redis.disconnect());
   });
 
   it("serves health, readiness and the home page, and stops cleanly on SIGTERM", async () => {

@@ -12,12 +12,16 @@ export function uniqueRedisPrefix(label: string) {
 }
 
 /**
- * Deletes every key under `prefix:` and `{prefix}:` (the hash-tagged BullMQ prefix of cluster mode):
- * SCAN + UNLINK, never FLUSH a shared Redis. In a cluster each master is scanned, and keys are unlinked
- * one by one through the cluster client, since one UNLINK of keys in different slots is refused.
+ * Deletes every key under `prefix:` and `{prefix}:` (hash-tagged: the BullMQ prefix of cluster mode, the
+ * rate-limit counters) and returns how many it deleted: SCAN + UNLINK, never FLUSH a shared Redis. Only a
+ * test's or the bench's prefix. In a cluster each master is scanned, and keys are unlinked one by one
+ * through the cluster client, since one UNLINK of keys in different slots is refused.
  */
-export async function deleteKeysWithPrefix(redis: RedisClient, prefix: string) {
-  if (!/^test-/.test(prefix)) throw new Error(`refusing to delete keys outside a test prefix: ${prefix}`);
+export async function deleteKeysWithPrefix(redis: RedisClient, prefix: string): Promise<number> {
+  if (!/^(test|bench)-/.test(prefix)) {
+    throw new Error(`refusing to delete keys outside a test or bench prefix: ${prefix}`);
+  }
+  let deleted = 0;
   for (const node of masters(redis)) {
     for (const pattern of [`${prefix}:*`, `{${prefix}}:*`]) {
       let cursor = "0";
@@ -25,11 +29,14 @@ export async function deleteKeysWithPrefix(redis: RedisClient, prefix: string) {
         const [next, keys] = await node.scan(cursor, "MATCH", pattern, "COUNT", 1000);
         cursor = next;
         if (keys.length === 0) continue;
-        if (isCluster(redis)) await Promise.all(keys.map((key) => redis.unlink(key)));
-        else await redis.unlink(...keys);
+        if (isCluster(redis)) {
+          const counts = await Promise.all(keys.map((key) => redis.unlink(key)));
+          deleted += counts.reduce((sum, n) => sum + n, 0);
+        } else deleted += await redis.unlink(...keys);
       } while (cursor !== "0");
     }
   }
+  return deleted;
 }
 
 /**

@@ -3,9 +3,11 @@
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { createRedisClient } from "@gozon/core/infra/redis-client";
 import { freePort, startProcess, type RunningProcess } from "@gozon/core/testing";
 import type { Service } from "@gozon/core/config";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
+import { deleteKeysWithPrefix } from "@gozon/messaging/testing";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
@@ -45,12 +47,13 @@ export async function startSystem({
   env = {},
 }: SystemOptions = {}) {
   const dbs: TestDatabases = await createTestDatabases("system", { servers: databaseServers });
-  const redisPrefix = `test-sys-${randomBytes(4).toString("hex")}`;
+  const redisPrefix = env.REDIS_PREFIX ?? `test-sys-${randomBytes(4).toString("hex")}`;
+  const redisTarget = redisUrl ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
   const common: Record<string, string> = {
     ORDERS_DATABASE_URL: dbs.urls.orders,
     PAYMENTS_DATABASE_URL: dbs.urls.payments,
     IDENTITY_DATABASE_URL: dbs.urls.identity,
-    REDIS_URL: redisUrl ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
+    REDIS_URL: redisTarget,
     ...(redisClusterNodes !== undefined ? { REDIS_CLUSTER_NODES: redisClusterNodes } : {}),
     REDIS_PREFIX: redisPrefix,
     ADMIN_EMAIL: ADMIN.email,
@@ -116,6 +119,27 @@ export async function startSystem({
     logs.push(`--- ${name} (killed) ---\n${proc.output()}`);
   };
 
+  /**
+   * Deletes the keys under the prefix this system chose itself, once its processes are gone. A caller that
+   * passes its own REDIS_PREFIX (the bench) deletes its keys itself; a Redis Cluster is its test's own and
+   * goes away with it. Best effort: a Redis the test has stopped leaves nothing to delete.
+   */
+  const deleteOwnKeys = async () => {
+    if (env.REDIS_PREFIX !== undefined || redisClusterNodes !== undefined) return;
+    const redis = createRedisClient(
+      { REDIS_URL: redisTarget },
+      { maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2_000 },
+    );
+    redis.on("error", () => {});
+    try {
+      await deleteKeysWithPrefix(redis, redisPrefix);
+    } catch {
+      // Nothing to clean up where nothing answers.
+    } finally {
+      redis.disconnect();
+    }
+  };
+
   const stop = async () => {
     for (const [name, proc] of running) {
       await proc.stop("SIGTERM");
@@ -123,6 +147,7 @@ export async function startSystem({
     }
     running.clear();
     await dbs.drop();
+    await deleteOwnKeys();
   };
 
   try {
