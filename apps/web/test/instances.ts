@@ -6,13 +6,12 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import WebSocket from "ws";
 import { loadConfig } from "@gozon/core/config";
-import { createRedisClient } from "@gozon/core/infra/redis-client";
 import { createLogger } from "@gozon/core/logger";
 import { createApiDeps } from "@gozon/api/deps";
 import { createApiRequestHandler } from "@gozon/api/http";
 import { createUser, type Role } from "@gozon/api/identity/users";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
-import { deleteKeysWithPrefix } from "@gozon/messaging/testing";
+import { deleteKeysAt } from "@gozon/messaging/testing";
 import { startPositionAssigner } from "@gozon/orders/position-assigner";
 import { createQueueBoard } from "../src/server/queue-board.ts";
 import { attachWebSocket, WS_PATH } from "../src/server/websocket.ts";
@@ -132,9 +131,7 @@ export async function startInstances(count: number, opts: InstanceOptions = {}) 
     async close() {
       await assigner.stop();
       await Promise.all(instances.map((instance) => instance.close()));
-      // The instances' own connections are closed by now: a fresh one deletes what they left.
-      const redis = createRedisClient(first.deps.config);
-      await deleteKeysWithPrefix(redis, redisPrefix).finally(() => redis.disconnect());
+      await deleteKeysAt(first.deps.config, redisPrefix);
       await dbs.drop();
     },
   };

@@ -4,9 +4,8 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { freePort, startProcess, waitFor, type RunningProcess } from "@gozon/core/testing";
-import { createRedisClient } from "@gozon/core/infra/redis-client";
 import { createTestDatabases } from "@gozon/db/testing";
-import { deleteKeysWithPrefix } from "@gozon/messaging/testing";
+import { deleteKeysAt } from "@gozon/messaging/testing";
 
 const webDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -40,8 +39,7 @@ describe("web process", () => {
   afterAll(async () => {
     await Promise.all(started.map((p) => p.stop("SIGKILL")));
     await dbs?.drop();
-    const redis = createRedisClient({ REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379" });
-    await deleteKeysWithPrefix(redis, redisPrefix).finally(() => redis.disconnect());
+    await deleteKeysAt({ REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379" }, redisPrefix);
   });
 
   it("serves health, readiness and the home page, and stops cleanly on SIGTERM", async () => {

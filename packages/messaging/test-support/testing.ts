@@ -1,10 +1,15 @@
 // Helpers for tests that share one Redis: each run uses its own key prefix and removes only its own keys.
 import { randomUUID } from "node:crypto";
-import { isCluster, masters, type RedisClient } from "@gozon/core/infra/redis-client";
+import {
+  createRedisClient,
+  isCluster,
+  masters,
+  type RedisClient,
+  type RedisTarget,
+} from "@gozon/core/infra/redis-client";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { freePort, startProcess } from "@gozon/core/testing";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
-import { createRedisConnection } from "../src/queues.ts";
 
 /** A REDIS_PREFIX no other run uses. */
 export function uniqueRedisPrefix(label: string) {
@@ -40,6 +45,25 @@ export async function deleteKeysWithPrefix(redis: RedisClient, prefix: string): 
 }
 
 /**
+ * `deleteKeysWithPrefix` over a connection of its own, closed afterwards: for cleanup after the processes
+ * (and connections) that wrote the keys are gone. It fails at once rather than wait for a Redis that does
+ * not answer.
+ */
+export async function deleteKeysAt(target: RedisTarget, prefix: string): Promise<number> {
+  const redis = createRedisClient(target, {
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 2_000,
+  });
+  redis.on("error", () => {});
+  try {
+    return await deleteKeysWithPrefix(redis, prefix);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
  * The lifecycle every worker process must have: connects and reports ready, stops cleanly on SIGTERM
  * and SIGINT, refuses to start (exit 1, saying why) when its database or Redis does not answer, and
  * serves its metrics. Each worker's test file calls this with what is its own.
@@ -59,9 +83,7 @@ export function describeWorkerLifecycle(worker: {
   });
   afterAll(async () => {
     await dbs?.drop();
-    const redis = createRedisConnection(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
-    await deleteKeysWithPrefix(redis, redisPrefix);
-    redis.disconnect();
+    await deleteKeysAt({ REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379" }, redisPrefix);
   });
 
   const start = (env: Record<string, string> = {}) =>

@@ -3,11 +3,10 @@
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { createRedisClient } from "@gozon/core/infra/redis-client";
 import { freePort, startProcess, type RunningProcess } from "@gozon/core/testing";
 import type { Service } from "@gozon/core/config";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
-import { deleteKeysWithPrefix } from "@gozon/messaging/testing";
+import { deleteKeysAt } from "@gozon/messaging/testing";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
@@ -126,18 +125,9 @@ export async function startSystem({
    */
   const deleteOwnKeys = async () => {
     if (env.REDIS_PREFIX !== undefined || redisClusterNodes !== undefined) return;
-    const redis = createRedisClient(
-      { REDIS_URL: redisTarget },
-      { maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 2_000 },
-    );
-    redis.on("error", () => {});
-    try {
-      await deleteKeysWithPrefix(redis, redisPrefix);
-    } catch {
+    await deleteKeysAt({ REDIS_URL: redisTarget }, redisPrefix).catch(() => {
       // Nothing to clean up where nothing answers.
-    } finally {
-      redis.disconnect();
-    }
+    });
   };
 
   const stop = async () => {
