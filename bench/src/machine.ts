@@ -40,10 +40,11 @@ export type ProcEntry = {
   cmdline: () => string;
 };
 
-type Sample = {
+export type Sample = {
   at: number;
   totalTicks: number;
   idleTicks: number;
+  stealTicks: number;
   byPid: Map<number, ProcEntry>;
   /** System calls made so far (read + write class) by each process a group claims. */
   syscallsByPid: Map<number, number>;
@@ -51,8 +52,12 @@ type Sample = {
   sleepsByPid: Map<number, number>;
 };
 
-/** Cores used over a phase, per group; `machine` is everything that ran, `other` what no group claims. */
-export type CpuUsage = Record<string, number> & { machine: number; other: number };
+/**
+ * Cores used over a phase, per group; `machine` is everything that ran in this virtual machine, `other`
+ * what no group claims, `steal` the time its virtual CPUs were ready to run but the hypervisor ran
+ * something else (not part of `machine`: no process here used it, yet every process waited for it).
+ */
+export type CpuUsage = Record<string, number> & { machine: number; other: number; steal: number };
 
 function readProcs(): Map<number, ProcEntry> {
   const byPid = new Map<number, ProcEntry>();
@@ -133,7 +138,7 @@ function readTotals() {
   const values = line.trim().split(/\s+/).slice(1).map(Number);
   const total = values.slice(0, 8).reduce((sum, v) => sum + v, 0); // guest time is already in user
   const idle = (values[3] ?? 0) + (values[4] ?? 0); // idle + iowait
-  return { total, idle };
+  return { total, idle, steal: values[7] ?? 0 };
 }
 
 /**
@@ -163,6 +168,7 @@ export class CpuMeter {
       at: Date.now(),
       totalTicks: totals.total,
       idleTicks: totals.idle,
+      stealTicks: totals.steal,
       byPid,
       syscallsByPid,
       sleepsByPid,
@@ -222,8 +228,14 @@ export class CpuMeter {
       usage[group.name] = toCores(ticks);
       claimed += ticks;
     }
-    const busy = totalDelta - (end.idleTicks - start.idleTicks);
-    return { ...usage, machine: toCores(busy), other: toCores(Math.max(0, busy - claimed)) } as CpuUsage;
+    const steal = end.stealTicks - start.stealTicks;
+    const busy = totalDelta - (end.idleTicks - start.idleTicks) - steal;
+    return {
+      ...usage,
+      machine: toCores(busy),
+      other: toCores(Math.max(0, busy - claimed)),
+      steal: toCores(steal),
+    } as CpuUsage;
   }
 }
 
@@ -299,7 +311,7 @@ export function cpuMsPerOperation(
   if (!usage || operations <= 0) return null;
   const perOp: Record<string, number> = {};
   for (const [name, cores] of Object.entries(usage)) {
-    if (name === "machine" || name === "other") continue;
+    if (name === "machine" || name === "other" || name === "steal") continue;
     perOp[name] = Math.round(((cores * seconds * 1000) / operations) * 100) / 100;
   }
   return perOp;

@@ -417,14 +417,19 @@ async function main() {
     const checked = await audit(system.dbs.urls);
     const violations = [...checked.violations, ...(await sync.audit()), ...(await monolith.audit())];
 
-    const others = [...levels.map((l) => l.cpu.saga), halfLoad?.cpu]
-      .map((cpu) => cpu?.other)
-      .filter((other): other is number => other !== undefined);
+    const sagaCpu = [...levels.map((l) => l.cpu.saga), halfLoad?.cpu];
+    const meanOf = (pick: (cpu: CpuUsage) => number | undefined) => {
+      const values = sagaCpu
+        .map((cpu) => (cpu ? pick(cpu) : undefined))
+        .filter((value): value is number => value !== undefined);
+      return values.length
+        ? Math.round((values.reduce((a, b) => a + b, 0) / values.length) * 100) / 100
+        : null;
+    };
     const background = {
       ...idle,
-      otherDuringSaga: others.length
-        ? Math.round((others.reduce((a, b) => a + b, 0) / others.length) * 100) / 100
-        : null,
+      otherDuringSaga: meanOf((cpu) => cpu.other),
+      stealDuringSaga: meanOf((cpu) => cpu.steal),
     };
     const finishedAt = new Date();
     const report: BenchReport = {

@@ -149,15 +149,29 @@ export function halfLoadRows(report: BenchReport): string[][] {
   ];
 }
 
-/** Says so when other work shared the machine: absolute figures then understate, ratios less so. */
+/**
+ * Says so when other work shared the machine, inside it or on its host: absolute figures then
+ * understate, ratios less so.
+ */
 export function caveatLines(report: BenchReport): string[] {
-  const other = report.background.otherDuringSaga;
-  if (other === null || other < 0.2) return [];
-  return [
-    `Other work on the machine used ${other.toFixed(2)} of ${report.machine.cores} cores on average during the saga ` +
-      `runs (${report.background.cpu?.machine.toFixed(2) ?? "?"} before the bench started): absolute figures ` +
-      `are lower than on an idle machine; the references ran under the same conditions.`,
-  ];
+  const { otherDuringSaga: other, stealDuringSaga: steal } = report.background;
+  const lines: string[] = [];
+  if (other !== null && other >= 0.2) {
+    lines.push(
+      `Other work on the machine used ${other.toFixed(2)} of ${report.machine.cores} cores on average during the saga ` +
+        `runs (${report.background.cpu?.machine.toFixed(2) ?? "?"} before the bench started): absolute figures ` +
+        `are lower than on an idle machine; the references ran under the same conditions.`,
+    );
+  }
+  // Older reports have no steal figure.
+  if (steal !== null && steal !== undefined && steal >= 0.05) {
+    lines.push(
+      `The hypervisor held back ${steal.toFixed(2)} of ${report.machine.cores} cores on average during the saga ` +
+        `runs (steal time: the host ran other guests while this one's processes were ready): absolute figures ` +
+        `are lower than on a quiet host; the references ran under the same conditions.`,
+    );
+  }
+  return lines;
 }
 
 export function hopRows(profiles: Array<{ phase: string; profile: HopProfile }>): string[][] {

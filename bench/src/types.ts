@@ -62,6 +62,8 @@ export type BenchReport = {
     loadavg: number[];
     /** Mean cores used by processes that are not part of the bench during the saga runs. */
     otherDuringSaga: number | null;
+    /** Mean cores the hypervisor held back (steal) during the saga runs: the host was busy elsewhere. */
+    stealDuringSaga: number | null;
   };
   settings: Record<string, unknown>;
   levels: LevelReport[];

@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { CpuMeter } from "../src/machine.ts";
+import { CpuMeter, type Sample } from "../src/machine.ts";
 
 const linux = fs.existsSync(`/proc/${process.pid}/task`);
 
@@ -25,5 +25,37 @@ describe.runIf(linux)("CpuMeter's counts", () => {
     const calls = meter.syscalls(start, meter.sample());
     fs.rmSync(path.dirname(file), { recursive: true });
     expect(calls?.["this process"]).toBeGreaterThanOrEqual(20);
+  });
+});
+
+describe("CpuMeter's usage", () => {
+  const proc = (pid: number, ticks: number) => ({
+    pid,
+    ppid: 1,
+    comm: "node",
+    ticks,
+    cwd: () => "",
+    cmdline: () => "",
+  });
+  const sample = (total: number, idle: number, steal: number, ticks: number): Sample => ({
+    at: 0,
+    totalTicks: total,
+    idleTicks: idle,
+    stealTicks: steal,
+    byPid: new Map([[7, proc(7, ticks)]]),
+    syscallsByPid: new Map(),
+    sleepsByPid: new Map(),
+  });
+
+  it("reports the hypervisor's steal apart, not as cores this machine's processes used", () => {
+    const meter = new CpuMeter([{ name: "ours", match: (p) => p.pid === 7 }]);
+    const cores = os.availableParallelism();
+    // 1,000 ticks in all: 500 idle, 200 stolen, 300 run here, 240 of them by our process.
+    const usage = meter.usage(sample(0, 0, 0, 0), sample(1_000, 500, 200, 240))!;
+    const toCores = (ticks: number) => Math.round((ticks / 1_000) * cores * 100) / 100;
+    expect(usage.steal).toBe(toCores(200));
+    expect(usage.machine).toBe(toCores(300));
+    expect(usage.ours).toBe(toCores(240));
+    expect(usage.other).toBe(toCores(60));
   });
 });
