@@ -19,9 +19,11 @@ import {
 import { dropDatabase } from "@gozon/db/databases";
 import { createSqlPool } from "@gozon/db/sql-client";
 import { createTestDatabases, uniqueTestDatabaseUrl, type TestDatabases } from "@gozon/db/testing";
+import { deleteKeysAt } from "@gozon/messaging/testing";
 import { workerInstances } from "../src/instances.ts";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
 describe("workerInstances", () => {
   it("interleaves metrics ports from the base so the two kinds never collide", () => {
@@ -48,12 +50,14 @@ type LogLine = { name?: string; msg?: string; port?: number; child?: string; pid
 describe("launcher with ORDERS_WORKERS=2", () => {
   let dbs: TestDatabases;
   let launcher: RunningProcess | undefined;
+  const redisPrefix = `test-launch-${randomBytes(4).toString("hex")}`;
   beforeAll(async () => {
     dbs = await createTestDatabases("launcher_workers");
   });
   afterAll(async () => {
     await launcher?.stop("SIGKILL");
     await dbs?.drop();
+    await deleteKeysAt({ REDIS_URL: redisUrl }, redisPrefix);
   });
 
   const lines = () =>
@@ -77,8 +81,8 @@ describe("launcher with ORDERS_WORKERS=2", () => {
           ORDERS_DATABASE_URL: dbs.urls.orders,
           PAYMENTS_DATABASE_URL: dbs.urls.payments,
           IDENTITY_DATABASE_URL: dbs.urls.identity,
-          REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
-          REDIS_PREFIX: `test-launch-${randomBytes(4).toString("hex")}`,
+          REDIS_URL: redisUrl,
+          REDIS_PREFIX: redisPrefix,
           ORDERS_WORKERS: "2",
           METRICS_PORT: String(base),
           LOG_FORMAT: "json",
@@ -143,8 +147,10 @@ describe("launcher with the service databases on different Postgres servers", ()
   let second: ResolvedPostgres | undefined;
   let launcher: RunningProcess | undefined;
   const urls: string[] = [];
+  const redisPrefix = `test-launch-${randomBytes(4).toString("hex")}`;
   afterAll(async () => {
     await launcher?.stop("SIGKILL");
+    await deleteKeysAt({ REDIS_URL: redisUrl }, redisPrefix);
     await Promise.all(urls.map((url) => dropDatabase(url).catch(() => {})));
     await second?.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });
@@ -175,8 +181,8 @@ describe("launcher with the service databases on different Postgres servers", ()
           ORDERS_DATABASE_URL: orders,
           PAYMENTS_DATABASE_URL: payments,
           IDENTITY_DATABASE_URL: identity,
-          REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
-          REDIS_PREFIX: `test-launch-${randomBytes(4).toString("hex")}`,
+          REDIS_URL: redisUrl,
+          REDIS_PREFIX: redisPrefix,
           METRICS_PORT: "0",
           LOG_FORMAT: "json",
         },
