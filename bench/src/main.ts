@@ -53,7 +53,7 @@ import { startMonolithReference, type MonolithReference } from "./monolith-refer
 import { createShoppers, SagaDriver, type OrderSample, type SagaResult } from "./saga.ts";
 import { ratio } from "./stats.ts";
 import { startSyncReference, type SyncReference } from "./sync-reference.ts";
-import { judgeTargets, systemCpuPerOrder } from "./targets.ts";
+import { costVsMax, judgeTargets, systemCpuPerOrder } from "./targets.ts";
 import type { BenchReport, HalfLoadReference, LevelReport, SagaSummary } from "./types.ts";
 
 const benchDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -390,14 +390,23 @@ async function main() {
       const bullmqAtHalf = halfLoadReference(await measure(() => bullmq.runOpen(rate, opts.halfSeconds)));
       const references = { monolith: monolithAtHalf, bullmq: bullmqAtHalf };
       samplesByPhase.push({ phase: "half load", samples: run.value.samples });
+      const halfCpuMsPerOrder = cpuMsPerOperation(
+        run.cpu,
+        run.seconds,
+        run.value.finished + run.value.cancelled,
+      );
       halfLoad = {
         ...withoutSamples(run.value),
         cpu: run.cpu,
-        cpuMsPerOrder: cpuMsPerOperation(run.cpu, run.seconds, run.value.finished + run.value.cancelled),
+        cpuMsPerOrder: halfCpuMsPerOrder,
         syscallsPerOrder: perOperation(run.syscalls, run.value.finished + run.value.cancelled),
         sleepsPerOrder: perOperation(run.sleeps, run.value.finished + run.value.cancelled),
         peakRssMb: run.peakRssMb,
         references,
+        costVsMax: costVsMax(
+          systemCpuPerOrder(halfCpuMsPerOrder),
+          systemCpuPerOrder(best.cpu.sagaMsPerOrder),
+        ),
       };
     }
 

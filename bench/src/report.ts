@@ -82,7 +82,12 @@ export function targetLines(report: BenchReport): string[] {
     halfLoad
       ? `Target 2 — p99 settle ≤ ${p99AtHalfLoad.targetMs} ms at half the max sustained throughput: offered ` +
         `${fmt(halfLoad.offeredRate, 0)}/s (Poisson), achieved ${fmt(halfLoad.throughput, 0)}/s, settle p50 ` +
-        `${fmt(halfLoad.settleMs.p50, 1)} ms, p99 ${fmt(halfLoad.settleMs.p99, 1)} ms → ${yesNo(p99AtHalfLoad.met)}`
+        `${fmt(halfLoad.settleMs.p50, 1)} ms, p99 ${fmt(halfLoad.settleMs.p99, 1)} ms → ${yesNo(p99AtHalfLoad.met)}` +
+        (halfLoad.costVsMax
+          ? `; an order cost ${fmt(halfLoad.costVsMax.ratio, 2)}× its CPU at the max (${fmt(halfLoad.costVsMax.halfMs, 2)} ` +
+            `against ${fmt(halfLoad.costVsMax.maxMs, 2)} ms, the driver included), ${fmt(halfLoad.cpu?.machine, 2)} ` +
+            `of ${report.machine.cores} cores busy`
+          : "")
       : "Target 2 — not measured (no half-load run)",
     cpu.value !== null
       ? `Target 3 — CPU ≤ ${cpu.target} ms per settled order over web, both workers, Postgres and Redis ` +

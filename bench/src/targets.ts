@@ -24,6 +24,26 @@ export function systemCpuPerOrder(perOrder: Record<string, number> | null): CpuP
   return { total: Math.round(total * 100) / 100, byProcess, driver: perOrder[DRIVER] ?? null };
 }
 
+/** An order's CPU at half load against its CPU at the max sustained level, the driver included in both. */
+export type CostVsMax = { halfMs: number; maxMs: number; ratio: number };
+
+/**
+ * Why target 2 is about batching: the half-load rate is half the saga's own maximum, so the machine is as
+ * busy at half load as at the maximum times this ratio ÷ 2. A saving an order gets in the same share at
+ * both loads leaves it as it was; only what grouping saves at the maximum and not at half load moves it.
+ */
+export function costVsMax(half: CpuPerOrder | null, max: CpuPerOrder | null): CostVsMax | null {
+  if (!half || !max) return null;
+  const halfMs = half.total + (half.driver ?? 0);
+  const maxMs = max.total + (max.driver ?? 0);
+  if (maxMs <= 0) return null;
+  return {
+    halfMs: Math.round(halfMs * 100) / 100,
+    maxMs: Math.round(maxMs * 100) / 100,
+    ratio: halfMs / maxMs,
+  };
+}
+
 export type Targets = {
   throughputVsMonolith: { target: number; value: number; met: boolean };
   p99AtHalfLoad: { targetMs: number; value: number | null; met: boolean | null };

@@ -3,7 +3,7 @@ import type { LoopResult } from "./loop.ts";
 import type { CpuUsage, MachineInfo } from "./machine.ts";
 import type { HopProfile } from "./profile.ts";
 import type { SagaResult } from "./saga.ts";
-import type { Targets } from "./targets.ts";
+import type { CostVsMax, Targets } from "./targets.ts";
 
 export type SagaSummary = Omit<SagaResult, "samples">;
 
@@ -84,6 +84,8 @@ export type BenchReport = {
         peakRssMb?: Record<string, number>;
         /** The monolith and the bare BullMQ round trip at the same offered rate; older runs lack them. */
         references?: { monolith: HalfLoadReference; bullmq: HalfLoadReference };
+        /** This run's CPU per order against that at the max sustained level (targets.ts); older runs lack it. */
+        costVsMax?: CostVsMax | null;
       })
     | null;
   targets: Targets;

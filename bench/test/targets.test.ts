@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { judgeTargets, systemCpuPerOrder } from "../src/targets.ts";
+import { costVsMax, judgeTargets, systemCpuPerOrder } from "../src/targets.ts";
 
 describe("systemCpuPerOrder", () => {
   it("sums web, both workers, Postgres and Redis, and keeps the driver and the references apart", () => {
@@ -77,5 +77,22 @@ describe("judgeTargets", () => {
     expect(targets.p99AtHalfLoad).toEqual({ targetMs: 50, value: null, met: null });
     expect(targets.cpuMsPerOrder.value).toBeNull();
     expect(targets.cpuMsPerOrder.met).toBeNull();
+  });
+});
+
+describe("costVsMax", () => {
+  it("compares an order's CPU at half load with its CPU at the max, the driver included in both", () => {
+    const half = { total: 5.81, byProcess: {}, driver: 0.91 };
+    const max = { total: 2.83, byProcess: {}, driver: 0.54 };
+    const cost = costVsMax(half, max)!;
+    expect(cost.halfMs).toBe(6.72);
+    expect(cost.maxMs).toBe(3.37);
+    expect(cost.ratio).toBeCloseTo(6.72 / 3.37, 6);
+  });
+
+  it("is null when either side was not measured", () => {
+    const max = { total: 2.83, byProcess: {}, driver: 0.54 };
+    expect(costVsMax(null, max)).toBeNull();
+    expect(costVsMax(max, null)).toBeNull();
   });
 });
