@@ -159,21 +159,29 @@ export function halfLoadRows(report: BenchReport): string[][] {
  * understate, ratios less so.
  */
 export function caveatLines(report: BenchReport): string[] {
-  const { otherDuringSaga: other, stealDuringSaga: steal } = report.background;
+  const { otherDuringSaga: other, stealDuringSaga: steal, cpu } = report.background;
+  const cores = report.machine.cores;
+  const line = (used: number, by: string, baseline: string) =>
+    `${by} ${used.toFixed(2)} of ${cores} cores on average during the saga runs (${baseline}): absolute ` +
+    `figures are lower than on a quiet machine; the references ran under the same conditions.`;
   const lines: string[] = [];
   if (other !== null && other >= 0.2) {
     lines.push(
-      `Other work on the machine used ${other.toFixed(2)} of ${report.machine.cores} cores on average during the saga ` +
-        `runs (${report.background.cpu?.machine.toFixed(2) ?? "?"} before the bench started): absolute figures ` +
-        `are lower than on an idle machine; the references ran under the same conditions.`,
+      line(
+        other,
+        "Other work on the machine used",
+        `${cpu?.machine.toFixed(2) ?? "?"} before the bench started`,
+      ),
     );
   }
   // Older reports have no steal figure.
-  if (steal !== null && steal !== undefined && steal >= 0.05) {
+  if (steal != null && steal >= 0.05) {
     lines.push(
-      `The hypervisor held back ${steal.toFixed(2)} of ${report.machine.cores} cores on average during the saga ` +
-        `runs (steal time: the host ran other guests while this one's processes were ready): absolute figures ` +
-        `are lower than on a quiet host; the references ran under the same conditions.`,
+      line(
+        steal,
+        "The hypervisor held back",
+        "steal time: the host ran other guests while this one's processes were ready",
+      ),
     );
   }
   return lines;
