@@ -80,6 +80,8 @@ export async function startBullmqReference(redisUrl: string, benchDir: string) {
 
   return {
     redisPrefix,
+    /** One round trip (the floor ends with it). */
+    roundTrip,
     run: (concurrency: number, seconds: number): Promise<LoopResult> =>
       closedLoop(concurrency, seconds, roundTrip),
     /** Each run continues the arrivals of the one before (the warm-up). */

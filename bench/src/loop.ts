@@ -90,11 +90,15 @@ export async function poissonArrivals(
   return lags;
 }
 
-/** `op` at Poisson arrivals of `rate` per second for `seconds` (a reference at the saga's half load). */
+/**
+ * `op` at Poisson arrivals of `rate` per second for `seconds` (a reference at the saga's half load). An
+ * operation's latency runs from its arrival to its end, unless `op` returns a number: the milliseconds of
+ * the part it timed itself (the floor times what follows the create's answer, as the saga is timed).
+ */
 export async function openLoop(
   rate: number,
   seconds: number,
-  op: (lane: number) => Promise<void>,
+  op: (lane: number) => Promise<void | number>,
   uniform?: ArrivalSource,
 ): Promise<LoopResult & { offeredRate: number }> {
   const latencies: number[] = [];
@@ -106,7 +110,7 @@ export async function openLoop(
     const began = performance.now();
     pending.push(
       op(i).then(
-        () => void latencies.push(performance.now() - began),
+        (timed) => void latencies.push(typeof timed === "number" ? timed : performance.now() - began),
         (error: unknown) => {
           errors++;
           firstError ??= error;

@@ -49,6 +49,7 @@ import {
   table,
   targetLines,
 } from "./report.ts";
+import { floorReference } from "./floor-reference.ts";
 import { startMonolithReference, type MonolithReference } from "./monolith-reference.ts";
 import { createShoppers, SagaDriver, type OrderSample, type SagaResult } from "./saga.ts";
 import { ratio } from "./stats.ts";
@@ -382,13 +383,19 @@ async function main() {
       await warmUp(() => driver.openLoop(rate, opts.warmupSeconds));
       const run = await measure(() => driver.openLoop(rate, opts.halfSeconds));
       // The same arrivals for the references: what an order costs at this rate without the saga (the
-      // monolith), and what the saga's transport alone costs (two BullMQ hops with nothing else to do).
-      log(`half load: the monolith, then the BullMQ round trip, at the same ${rate.toFixed(0)}/s…`);
+      // monolith), what the saga's transport alone costs (two BullMQ hops with nothing else to do), and
+      // the floor (both, one after the other: the least a design with these parts does per order).
+      log(
+        `half load: the monolith, the BullMQ round trip, then the floor, at the same ${rate.toFixed(0)}/s…`,
+      );
       await warmUp(() => monolith.runOpen(rate, opts.warmupSeconds));
       const monolithAtHalf = halfLoadReference(await measure(() => monolith.runOpen(rate, opts.halfSeconds)));
       await warmUp(() => bullmq.runOpen(rate, opts.warmupSeconds));
       const bullmqAtHalf = halfLoadReference(await measure(() => bullmq.runOpen(rate, opts.halfSeconds)));
-      const references = { monolith: monolithAtHalf, bullmq: bullmqAtHalf };
+      const floor = floorReference(monolith, bullmq);
+      await warmUp(() => floor.runOpen(rate, opts.warmupSeconds));
+      const floorAtHalf = halfLoadReference(await measure(() => floor.runOpen(rate, opts.halfSeconds)));
+      const references = { monolith: monolithAtHalf, bullmq: bullmqAtHalf, floor: floorAtHalf };
       samplesByPhase.push({ phase: "half load", samples: run.value.samples });
       const halfCpuMsPerOrder = cpuMsPerOperation(
         run.cpu,

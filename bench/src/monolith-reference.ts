@@ -101,6 +101,8 @@ export async function startMonolithReference(opts: { userIds: string[]; poolMax:
     baseUrl,
     /** The server's pid, for the CPU meter. */
     pid: server.child.pid,
+    /** One order of lane `lane`'s shopper, answered settled (the floor starts with it). */
+    placeOrder,
     run: (concurrency: number, seconds: number): Promise<LoopResult> =>
       closedLoop(concurrency, seconds, placeOrder),
     /** Each run continues the arrivals of the one before (the warm-up). */

@@ -87,6 +87,10 @@ export function targetLines(report: BenchReport): string[] {
           ? `; an order cost ${fmt(halfLoad.costVsMax.ratio, 2)}× its CPU at the max (${fmt(halfLoad.costVsMax.halfMs, 2)} ` +
             `against ${fmt(halfLoad.costVsMax.maxMs, 2)} ms, the driver included), ${fmt(halfLoad.cpu?.machine, 2)} ` +
             `of ${report.machine.cores} cores busy`
+          : "") +
+        (halfLoad.references?.floor
+          ? `; the floor (the monolith's order, then the two bare BullMQ hops) at the same arrivals: p99 ` +
+            `${fmt(halfLoad.references.floor.latencyMs.p99, 1)} ms`
           : "")
       : "Target 2 — not measured (no half-load run)",
     cpu.value !== null
@@ -115,7 +119,7 @@ export function halfLoadRows(report: BenchReport): string[][] {
   if (!half?.references) return [];
   const sum = (perOp: Record<string, number> | null | undefined) =>
     perOp ? Object.values(perOp).reduce((a, b) => a + b, 0) : null;
-  const { monolith, bullmq } = half.references;
+  const { monolith, bullmq, floor } = half.references;
   const row = (
     what: string,
     achieved: number,
@@ -151,6 +155,17 @@ export function halfLoadRows(report: BenchReport): string[][] {
       bullmq.cpuMsPerOp,
       bullmq.sleepsPerOp,
     ),
+    ...(floor
+      ? [
+          row(
+            "floor: the monolith's order, then the two hops; create response → reply",
+            floor.throughput,
+            floor.latencyMs,
+            floor.cpuMsPerOp,
+            floor.sleepsPerOp,
+          ),
+        ]
+      : []),
   ];
 }
 

@@ -82,8 +82,11 @@ export type BenchReport = {
         syscallsPerOrder: Record<string, number> | null;
         sleepsPerOrder?: Record<string, number> | null;
         peakRssMb?: Record<string, number>;
-        /** The monolith and the bare BullMQ round trip at the same offered rate; older runs lack them. */
-        references?: { monolith: HalfLoadReference; bullmq: HalfLoadReference };
+        /**
+         * The monolith, the bare BullMQ round trip and the floor (floor-reference.ts) at the same offered
+         * rate; older runs lack them, or the floor.
+         */
+        references?: { monolith: HalfLoadReference; bullmq: HalfLoadReference; floor?: HalfLoadReference };
         /** This run's CPU per order against that at the max sustained level (targets.ts); older runs lack it. */
         costVsMax?: CostVsMax | null;
       })

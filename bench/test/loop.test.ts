@@ -53,3 +53,18 @@ describe("openLoop", () => {
     expect(result.offeredRate).toBe(2_000);
   });
 });
+
+describe("openLoop's latency", () => {
+  it("is the part an operation timed itself when it returns one, otherwise arrival to end", async () => {
+    const wait = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+    const whole = await openLoop(200, 0.05, () => wait(30));
+    const timed = await openLoop(200, 0.05, async () => {
+      await wait(30);
+      return 2;
+    });
+    expect(whole.latencyMs.p50).toBeGreaterThanOrEqual(29);
+    expect(timed.operations).toBeGreaterThan(0);
+    expect(timed.latencyMs.p50).toBe(2);
+    expect(timed.latencyMs.max).toBe(2);
+  });
+});
