@@ -1,7 +1,8 @@
-// `npm run bench`: the real system driven over REST at several concurrency levels, against three references
+// `npm run bench`: the real system driven over REST at several concurrency levels, against references
 // measured in the same run on the same machine — a monolith doing the whole order in one transaction
-// behind the same HTTP API, the same business effect as a bare Postgres transaction, and a bare BullMQ
-// round trip — then a hop-by-hop profile of where an order's time goes.
+// behind the same HTTP API, the same business effect as a bare Postgres transaction, a bare BullMQ round
+// trip, and at half load the floor (the monolith's order, then the round trip) — then a hop-by-hop
+// profile of where an order's time goes.
 // Prints tables; writes bench/results/<date>.json and .svg (and latest.json/.svg).
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
