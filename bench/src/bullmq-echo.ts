@@ -1,5 +1,6 @@
 // Reference (b)'s middle hop, in its own process as the payments worker is: consumes queue A and adds a
-// reply to queue B. Started by bullmq-reference.ts; stops on SIGTERM.
+// reply to queue B, or, for the floor's jobs (named "floor"), to the floor's reply queue, which the
+// monolith server consumes. Started by bullmq-reference.ts; stops on SIGTERM.
 import { Queue, Worker } from "bullmq";
 import { createRedisConnection, defaultJobOptions } from "@gozon/messaging/queues";
 
@@ -12,10 +13,12 @@ const env = (name: string) => {
 const connection = createRedisConnection(env("BENCH_REDIS_URL"), "bench-echo");
 const prefix = env("BENCH_BULL_PREFIX");
 const replies = new Queue(env("BENCH_QUEUE_B"), { connection, prefix, defaultJobOptions });
+const floorReplies = new Queue(env("BENCH_QUEUE_FLOOR_REPLIES"), { connection, prefix, defaultJobOptions });
 const worker = new Worker(
   env("BENCH_QUEUE_A"),
   async (job) => {
-    await replies.add("reply", job.data, { jobId: `${job.id}-reply` });
+    const to = job.name === "floor" ? floorReplies : replies;
+    await to.add("reply", job.data, { jobId: `${job.id}-reply` });
   },
   { connection, prefix, concurrency: Number(env("BENCH_CONCURRENCY")) },
 );
@@ -23,7 +26,7 @@ await worker.waitUntilReady();
 process.stdout.write("bullmq echo ready\n");
 
 process.once("SIGTERM", () => {
-  void Promise.all([worker.close(), replies.close()]).finally(() => {
+  void Promise.all([worker.close(), replies.close(), floorReplies.close()]).finally(() => {
     connection.disconnect();
     process.exit(0);
   });

@@ -2,7 +2,8 @@
 // The producer adds a job to queue A; a worker in another process (as the payments worker is) consumes it
 // and adds a reply to queue B; a worker back in this process (as the orders worker is) consumes the reply.
 // Round trip = from `add` to the reply's processor starting. Worker concurrency matches the saga's
-// consumers (payment requests 16, payment results 20).
+// consumers (payment requests 16, payment results 20). The echo worker also serves the floor: the monolith
+// server puts the floor's jobs on queue A and consumes their replies from a queue of their own.
 import { randomBytes, randomUUID } from "node:crypto";
 import path from "node:path";
 import { Queue, Worker } from "bullmq";
@@ -16,11 +17,15 @@ export const REPLY_CONCURRENCY = 20;
 
 export type BullmqReference = Awaited<ReturnType<typeof startBullmqReference>>;
 
+/** Where the floor's hops go: the monolith server produces to `requests` and consumes `replies`. */
+export type FloorQueues = { redisUrl: string; prefix: string; requests: string; replies: string };
+
 export async function startBullmqReference(redisUrl: string, benchDir: string) {
   const redisPrefix = `bench-${randomBytes(4).toString("hex")}`;
   const prefix = `${redisPrefix}:bull`;
   const queueA = "bench.requests";
   const queueB = "bench.replies";
+  const floorQueues: FloorQueues = { redisUrl, prefix, requests: queueA, replies: "bench.floor-replies" };
   const connection = createRedisConnection(redisUrl, "bench-producer");
   const requests = new Queue(queueA, { connection, prefix, defaultJobOptions });
   const waiting = new Map<string, () => void>();
@@ -41,6 +46,7 @@ export async function startBullmqReference(redisUrl: string, benchDir: string) {
       BENCH_BULL_PREFIX: prefix,
       BENCH_QUEUE_A: queueA,
       BENCH_QUEUE_B: queueB,
+      BENCH_QUEUE_FLOOR_REPLIES: floorQueues.replies,
       BENCH_CONCURRENCY: String(ECHO_CONCURRENCY),
     },
   });
@@ -80,8 +86,7 @@ export async function startBullmqReference(redisUrl: string, benchDir: string) {
 
   return {
     redisPrefix,
-    /** One round trip (the floor ends with it). */
-    roundTrip,
+    floorQueues,
     run: (concurrency: number, seconds: number): Promise<LoopResult> =>
       closedLoop(concurrency, seconds, roundTrip),
     /** Each run continues the arrivals of the one before (the warm-up). */

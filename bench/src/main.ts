@@ -1,8 +1,8 @@
 // `npm run bench`: the real system driven over REST at several concurrency levels, against references
 // measured in the same run on the same machine — a monolith doing the whole order in one transaction
 // behind the same HTTP API, the same business effect as a bare Postgres transaction, a bare BullMQ round
-// trip, and at half load the floor (the monolith's order, then the round trip) — then a hop-by-hop
-// profile of where an order's time goes.
+// trip, and at half load the floor (the monolith's order, two BullMQ hops and a WebSocket push) — then a
+// hop-by-hop profile of where an order's time goes.
 // Prints tables; writes bench/results/<date>.json and .svg (and latest.json/.svg).
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -257,17 +257,18 @@ async function main() {
     log("starting the references (monolith, scratch databases, BullMQ echo worker)…");
     const sync: SyncReference = await startSyncReference(opts.shoppers, opts.poolMax);
     cleanups.push({ what: "sync reference database", run: () => sync.close() });
-    const monolith: MonolithReference = await startMonolithReference({
-      userIds: shoppers.map((s) => s.userId),
-      poolMax: opts.poolMax,
-      benchDir,
-    });
-    cleanups.push({ what: "monolith reference", run: () => monolith.close() });
     const bullmq: BullmqReference = await startBullmqReference(redisUrl, benchDir);
     cleanups.push({
       what: "BullMQ reference",
       run: async () => log(`deleted ${await bullmq.close()} Redis keys under ${bullmq.redisPrefix}:`),
     });
+    const monolith: MonolithReference = await startMonolithReference({
+      userIds: shoppers.map((s) => s.userId),
+      poolMax: opts.poolMax,
+      benchDir,
+      floor: bullmq.floorQueues,
+    });
+    cleanups.push({ what: "monolith reference", run: () => monolith.close() });
 
     if (opts.warmupSeconds > 0) {
       log(`warming up for ${opts.warmupSeconds} s (not measured)…`);
@@ -388,7 +389,7 @@ async function main() {
       const run = await measure(() => driver.openLoop(rate, opts.halfSeconds));
       // The same arrivals for the references: what an order costs at this rate without the saga (the
       // monolith), what the saga's transport alone costs (two BullMQ hops with nothing else to do), and
-      // the floor (both, one after the other: the least a design with these parts does per order).
+      // the floor (the saga's shape with the least work in it: the monolith's order, the two hops, a push).
       log(
         `half load: the monolith, the BullMQ round trip, then the floor, at the same ${rate.toFixed(0)}/s…`,
       );
@@ -396,9 +397,11 @@ async function main() {
       const monolithAtHalf = halfLoadReference(await measure(() => monolith.runOpen(rate, opts.halfSeconds)));
       await warmUp(() => bullmq.runOpen(rate, opts.warmupSeconds));
       const bullmqAtHalf = halfLoadReference(await measure(() => bullmq.runOpen(rate, opts.halfSeconds)));
-      const floor = floorReference(monolith, bullmq);
+      const floor = await floorReference(monolith);
       await warmUp(() => floor.runOpen(rate, opts.warmupSeconds));
-      const floorAtHalf = halfLoadReference(await measure(() => floor.runOpen(rate, opts.halfSeconds)));
+      const floorAtHalf = halfLoadReference(
+        await measure(() => floor.runOpen(rate, opts.halfSeconds)).finally(() => floor.close()),
+      );
       const references = { monolith: monolithAtHalf, bullmq: bullmqAtHalf, floor: floorAtHalf };
       samplesByPhase.push({ phase: "half load", samples: run.value.samples });
       const halfCpuMsPerOrder = cpuMsPerOperation(

@@ -13,6 +13,7 @@ import { migrationsDir, readMigrations } from "@gozon/db/migrate";
 import { uniqueTestDatabaseUrl } from "@gozon/db/testing";
 import { apiClient, type ApiClient } from "@gozon/system-tests/client";
 import { random } from "@gozon/system-tests/load";
+import { REPLY_CONCURRENCY, type FloorQueues } from "./bullmq-reference.ts";
 import { arrivalSource, closedLoop, openLoop, type LoopResult } from "./loop.ts";
 
 export type MonolithReference = Awaited<ReturnType<typeof startMonolithReference>>;
@@ -51,7 +52,13 @@ async function fundAccounts(url: string, userIds: string[], balance: number) {
   }
 }
 
-export async function startMonolithReference(opts: { userIds: string[]; poolMax: number; benchDir: string }) {
+export async function startMonolithReference(opts: {
+  userIds: string[];
+  poolMax: number;
+  benchDir: string;
+  /** The BullMQ reference's queues for the floor's hops (floor-reference.ts). */
+  floor: FloorQueues;
+}) {
   const url = uniqueTestDatabaseUrl("bench", "monolith");
   await ensureDatabase(url);
   const secret = randomBytes(32).toString("base64url");
@@ -73,6 +80,11 @@ export async function startMonolithReference(opts: { userIds: string[]; poolMax:
         MONOLITH_DATABASE_URL: url,
         MONOLITH_JWT_SECRET: secret,
         MONOLITH_POOL_MAX: String(opts.poolMax),
+        FLOOR_REDIS_URL: opts.floor.redisUrl,
+        FLOOR_BULL_PREFIX: opts.floor.prefix,
+        FLOOR_QUEUE_REQUESTS: opts.floor.requests,
+        FLOOR_QUEUE_REPLIES: opts.floor.replies,
+        FLOOR_REPLY_CONCURRENCY: String(REPLY_CONCURRENCY),
       },
     });
     await server.waitForOutput(/monolith listening on /, 60_000);
@@ -90,10 +102,17 @@ export async function startMonolithReference(opts: { userIds: string[]; poolMax:
   const amount = random(7);
   const arrivals = arrivalSource();
   let sequence = 0;
-  const placeOrder = async (lane: number) => {
+  /** One order of lane `lane`'s shopper, answered settled; with `floor`, its hops follow. Its id. */
+  const placeOrder = async (lane: number, floor = false) => {
     const api = shoppers[lane % shoppers.length] as ApiClient;
-    const { order } = await api.createOrder(amount(100, 4_000), `bench #${++sequence}`);
+    const { order } = await api.call<{ order: { id: string; status: string } }>(
+      "POST",
+      "/orders",
+      { amount: amount(100, 4_000), description: `bench #${++sequence}` },
+      floor ? { "x-bench-floor": "1" } : {},
+    );
     if (order.status === "NEW") throw new Error(`monolith answered with an unsettled order ${order.id}`);
+    return order.id;
   };
 
   return {
@@ -101,12 +120,13 @@ export async function startMonolithReference(opts: { userIds: string[]; poolMax:
     baseUrl,
     /** The server's pid, for the CPU meter. */
     pid: server.child.pid,
-    /** One order of lane `lane`'s shopper, answered settled (the floor starts with it). */
-    placeOrder,
+    /** A floor order of lane `lane`'s shopper (floor-reference.ts): its id, once answered. */
+    placeFloorOrder: (lane: number) => placeOrder(lane, true),
     run: (concurrency: number, seconds: number): Promise<LoopResult> =>
-      closedLoop(concurrency, seconds, placeOrder),
+      closedLoop(concurrency, seconds, (lane) => placeOrder(lane).then(() => {})),
     /** Each run continues the arrivals of the one before (the warm-up). */
-    runOpen: (rate: number, seconds: number) => openLoop(rate, seconds, placeOrder, arrivals),
+    runOpen: (rate: number, seconds: number) =>
+      openLoop(rate, seconds, (lane) => placeOrder(lane).then(() => {}), arrivals),
     /**
      * The effects add up: balance == sum(ledger) per account, every order settled with its two change-log
      * rows, and a debit for exactly the FINISHED orders.

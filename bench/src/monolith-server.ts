@@ -5,8 +5,16 @@
 // the order and its change-log row, the debit and its ledger entry (the payments service's conditional
 // update), the settle and its change-log row. The answer is the settled order. Plain node:http and pg.
 // Started by monolith-reference.ts; not part of the product.
+// With FLOOR_REDIS_URL it also serves the floor (floor-reference.ts): an order sent with
+// `x-bench-floor: 1` is, after its transaction, put on the BullMQ reference's request queue before the
+// answer (as the web hands the saga's request to BullMQ before it answers); the echo worker's reply comes
+// back on the floor's reply queue, consumed here, and its order id goes out over the WebSocket at
+// `/floor` (as the orders worker's settle reaches the admin's feed).
 import http from "node:http";
+import { Queue, Worker } from "bullmq";
 import pg from "pg";
+import { WebSocketServer } from "ws";
+import { createRedisConnection, defaultJobOptions } from "@gozon/messaging/queues";
 import { createAccessTokens } from "@gozon/api/identity/tokens";
 import { createInputSchema } from "@gozon/api/routers/orders/create.schema";
 import { fieldErrors, orderFromRow, settleStatus, type SettledRow } from "./monolith-order.ts";
@@ -109,6 +117,36 @@ async function readBody(req: http.IncomingMessage): Promise<string | null> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
+type FloorHops = { send: (orderId: string) => Promise<void>; close: () => Promise<void> };
+
+/** The floor's two hops and its push, when FLOOR_REDIS_URL is set; resolves once they can serve. */
+async function startFloorHops(server: http.Server): Promise<FloorHops | null> {
+  if (!process.env.FLOOR_REDIS_URL) return null;
+  const connection = createRedisConnection(env("FLOOR_REDIS_URL"), "bench-floor");
+  const prefix = env("FLOOR_BULL_PREFIX");
+  const requests = new Queue(env("FLOOR_QUEUE_REQUESTS"), { connection, prefix, defaultJobOptions });
+  const sockets = new WebSocketServer({ server, path: "/floor" });
+  const replies = new Worker(
+    env("FLOOR_QUEUE_REPLIES"),
+    async (job) => {
+      const { id } = job.data as { id: string };
+      for (const socket of sockets.clients) socket.send(id);
+    },
+    { connection, prefix, concurrency: Number(env("FLOOR_REPLY_CONCURRENCY")) },
+  );
+  await replies.waitUntilReady();
+  return {
+    send: async (orderId) => {
+      await requests.add("floor", { id: orderId }, { jobId: orderId });
+    },
+    close: async () => {
+      sockets.close();
+      await Promise.all([replies.close(), requests.close()]);
+      connection.disconnect();
+    },
+  };
+}
+
 async function handle(req: http.IncomingMessage): Promise<Reply> {
   if (req.method !== "POST" || req.url !== "/api/v1/orders") {
     return problem(404, "NOT_FOUND", `No such endpoint: ${req.method} ${req.url}`);
@@ -131,6 +169,7 @@ async function handle(req: http.IncomingMessage): Promise<Reply> {
     return problem(400, "BAD_REQUEST", `Invalid input: ${Object.keys(fields).join(", ")}`, fields);
   }
   const order = await placeOrder(check.caller.id, input.data.amount, input.data.description);
+  if (floor && req.headers["x-bench-floor"] === "1") await floor.send(order.id);
   return { status: 201, body: { order } };
 }
 
@@ -148,6 +187,7 @@ const server = http.createServer((req, res) => {
     });
 });
 server.keepAliveTimeout = 60_000;
+const floor = await startFloorHops(server);
 server.listen(0, "127.0.0.1", () => {
   const address = server.address() as { port: number };
   console.log(`monolith listening on http://127.0.0.1:${address.port}`);
@@ -155,5 +195,5 @@ server.listen(0, "127.0.0.1", () => {
 process.once("SIGTERM", () => {
   server.close();
   server.closeAllConnections();
-  void pool.end().finally(() => process.exit(0));
+  void Promise.all([pool.end(), floor?.close()]).finally(() => process.exit(0));
 });

@@ -89,7 +89,7 @@ export function targetLines(report: BenchReport): string[] {
             `of ${report.machine.cores} cores busy`
           : "") +
         (halfLoad.references?.floor
-          ? `; the floor (the monolith's order, then the two bare BullMQ hops) at the same arrivals: p99 ` +
+          ? `; the floor (the monolith's order, two bare BullMQ hops, a WebSocket push) at the same arrivals: p99 ` +
             `${fmt(halfLoad.references.floor.latencyMs.p99, 1)} ms`
           : "")
       : "Target 2 — not measured (no half-load run)",
@@ -158,7 +158,7 @@ export function halfLoadRows(report: BenchReport): string[][] {
     ...(floor
       ? [
           row(
-            "floor: the monolith's order, then the two hops; create response → reply",
+            "floor: the monolith's order, the two hops, a push; create response → push",
             floor.throughput,
             floor.latencyMs,
             floor.cpuMsPerOp,

@@ -34,7 +34,7 @@ describe("the floor at half load", () => {
     const rows = halfLoadRows(withFloor(floor));
     expect(rows).toHaveLength(4);
     expect(rows[3]).toEqual([
-      "floor: the monolith's order, then the two hops; create response → reply",
+      "floor: the monolith's order, the two hops, a push; create response → push",
       `${Math.round(saved.halfLoad!.offeredRate!)} / 245`,
       "9.5 / 85.0",
       "6.00",
@@ -45,7 +45,7 @@ describe("the floor at half load", () => {
   it("gives its p99 on the target 2 line", () => {
     const line = targetLines(withFloor(floor)).find((l) => l.startsWith("Target 2"));
     expect(line).toMatch(
-      /; the floor \(the monolith's order, then the two bare BullMQ hops\) at the same arrivals: p99 85\.0 ms$/,
+      /; the floor \(the monolith's order, two bare BullMQ hops, a WebSocket push\) at the same arrivals: p99 85\.0 ms$/,
     );
   });
 
