@@ -46,6 +46,7 @@ import {
   hopRows,
   machineLine,
   markdownTable,
+  profileGrowthLines,
   slowestRows,
   table,
   targetLines,
@@ -78,8 +79,10 @@ const HELP = `npm run bench [-- options]   (each option also reads the environme
   --out DIR              where results go (default bench/results)         BENCH_OUT
   --no-save              print only; write no files
   --cpu-profile          V8 CPU profiles of the system's processes during BENCH_CPU_PROFILE=1
-                         the highest level's saga run, summed by package
-                         (adds profiling overhead to that run)
+                         the highest level's saga run and the half-load
+                         run, summed by package, and where an order's CPU
+                         grows between them (adds profiling overhead to
+                         both runs, so the half-load rate is lower)
   --build                run the turbo build first (done anyway when the web app has never been built)
   --render FILE.json     measure nothing: rewrite the chart and latest.* from a saved result`;
 
@@ -296,22 +299,36 @@ async function main() {
       };
     };
 
+    /** With --cpu-profile, runs `run` under the system's profilers: its result and where the CPU went. */
+    const profiled = async <T>(
+      run: () => Promise<T>,
+    ): Promise<{ value: T; breakdown: CpuBreakdown[] | null }> => {
+      if (profileDir === null) return { value: await run(), breakdown: null };
+      const before = new Set(fs.readdirSync(profileDir));
+      await toggleProfilers([...pids.values()], profileDir, false);
+      const value = await run();
+      await toggleProfilers([...pids.values()], profileDir, true);
+      const written = fs.readdirSync(profileDir).filter((f) => !before.has(f));
+      const breakdown = [...pids].map(([name, pid]) => {
+        const file = written.find((f) => f.startsWith(`${pid}-`)) as string;
+        return summarizeProfile(path.join(profileDir, file), name, repoRoot, 20);
+      });
+      log(`CPU profiles (open them in Chrome DevTools): ${profileDir}`);
+      return { value, breakdown };
+    };
+
     const levels: LevelReport[] = [];
     const samplesByPhase: Array<{ phase: string; samples: OrderSample[] }> = [];
     const maxLevel = opts.levels[opts.levels.length - 1] as number;
-    let cpuProfile: CpuBreakdown[] | null = null;
+    let cpuProfile: BenchReport["cpuProfile"] = null;
     for (const concurrency of opts.levels) {
       log(`${concurrency} in flight: saga ${opts.sagaSeconds} s…`);
-      const profiling = profileDir !== null && concurrency === maxLevel;
-      if (profiling) await toggleProfilers([...pids.values()], profileDir, false);
-      const saga = await measure(() => driver.closedLoop(concurrency, opts.sagaSeconds));
-      if (profiling) {
-        await toggleProfilers([...pids.values()], profileDir, true);
-        cpuProfile = [...pids].map(([name, pid]) => {
-          const file = fs.readdirSync(profileDir).find((f) => f.startsWith(`${pid}-`)) as string;
-          return summarizeProfile(path.join(profileDir, file), name, repoRoot);
-        });
-        log(`CPU profiles (open them in Chrome DevTools): ${profileDir}`);
+      const measured = () => measure(() => driver.closedLoop(concurrency, opts.sagaSeconds));
+      const { value: saga, breakdown } =
+        concurrency === maxLevel ? await profiled(measured) : { value: await measured(), breakdown: null };
+      if (breakdown) {
+        const orders = saga.value.finished + saga.value.cancelled;
+        cpuProfile = { concurrency, orders, processes: breakdown, halfLoad: null };
       }
       log(`${concurrency} in flight: sync transaction ${opts.refSeconds} s…`);
       const syncTx = await measure(() => sync.run(concurrency, opts.refSeconds));
@@ -386,7 +403,12 @@ async function main() {
         `half load: ${rate.toFixed(0)} orders/s offered (Poisson arrivals), ${opts.warmupSeconds} s of warm-up, then ${opts.halfSeconds} s measured…`,
       );
       await warmUp(() => driver.openLoop(rate, opts.warmupSeconds));
-      const run = await measure(() => driver.openLoop(rate, opts.halfSeconds));
+      const { value: run, breakdown } = await profiled(() =>
+        measure(() => driver.openLoop(rate, opts.halfSeconds)),
+      );
+      if (cpuProfile && breakdown) {
+        cpuProfile.halfLoad = { orders: run.value.finished + run.value.cancelled, processes: breakdown };
+      }
       // The same arrivals for the references: what an order costs at this rate without the saga (the
       // monolith), what the saga's transport alone costs (two BullMQ hops with nothing else to do), and
       // the floor (the saga's shape with the least work in it: the monolith's order, the two hops, a push).
@@ -490,7 +512,7 @@ async function main() {
         cpuConcurrency: best.concurrency,
       }),
       profile: { hops: HOPS, phases },
-      cpuProfile: cpuProfile ? { concurrency: maxLevel, processes: cpuProfile } : null,
+      cpuProfile,
       audit: { violations, orders: checked.orders },
     };
 
@@ -639,7 +661,7 @@ function print(report: BenchReport) {
           .join("; ")}`,
       );
     }
-    out.push("");
+    out.push(...profileGrowthLines(report.cpuProfile), "");
   }
   const runs = [...report.levels.map((l) => l.saga), ...(report.halfLoad ? [report.halfLoad] : [])];
   const missing = runs.reduce((n, run) => n + run.missing, 0);

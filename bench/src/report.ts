@@ -257,3 +257,37 @@ export function cpuRows(phases: Array<{ phase: string; cpu: Record<string, numbe
       .map((name) => [name, ...phases.map(({ cpu }) => fmt(cpu?.[name], 2))]),
   };
 }
+
+/**
+ * With both CPU profiles (the highest level's and the half-load run's): for each process, the places whose
+ * CPU per order grows most from the max to half load. Goal 2 turns on this growth (halfLoad.costVsMax):
+ * what an order costs alike at both loads only moves the half-load rate with the max. A place outside a
+ * profile's top 20 counts as 0 there. No lines for runs without both profiles.
+ */
+export function profileGrowthLines(cpuProfile: BenchReport["cpuProfile"], top = 6): string[] {
+  const half = cpuProfile?.halfLoad;
+  if (!cpuProfile?.orders || !half?.orders) return [];
+  const lines = [
+    `Where an order's CPU grows at half load (profiled, ms per order at ${cpuProfile.concurrency} in flight → at half load):`,
+  ];
+  for (const atMax of cpuProfile.processes) {
+    const atHalf = half.processes.find((p) => p.process === atMax.process);
+    if (!atHalf) continue;
+    const perOrder = (ms: number | undefined, orders: number) => (ms ?? 0) / orders;
+    const places = [...new Set([...atMax.byPlace, ...atHalf.byPlace].map((p) => p.place))].map((place) => {
+      const max = perOrder(atMax.byPlace.find((p) => p.place === place)?.ms, cpuProfile.orders!);
+      const halfMs = perOrder(atHalf.byPlace.find((p) => p.place === place)?.ms, half.orders);
+      return { place, max, half: halfMs };
+    });
+    places.sort((a, b) => b.half - b.max - (a.half - a.max));
+    const total = `${fmt(atMax.busyMs / cpuProfile.orders, 2)} → ${fmt(atHalf.busyMs / half.orders, 2)}`;
+    lines.push(
+      `  ${atMax.process} (${total}): ` +
+        places
+          .slice(0, top)
+          .map((p) => `${p.place} ${fmt(p.max, 2)} → ${fmt(p.half, 2)}`)
+          .join(", "),
+    );
+  }
+  return lines;
+}

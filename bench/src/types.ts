@@ -96,7 +96,15 @@ export type BenchReport = {
     hops: ReadonlyArray<{ key: string; label: string; detail: string }>;
     phases: Array<{ phase: string; profile: HopProfile }>;
   };
-  /** With --cpu-profile: where each process's CPU went during the highest level's saga run. */
-  cpuProfile?: { concurrency: number; processes: CpuBreakdown[] } | null;
+  /**
+   * With --cpu-profile: where each process's CPU went during the highest level's saga run and, in runs
+   * saved since it was added, during the half-load run (`orders` settled in each window).
+   */
+  cpuProfile?: {
+    concurrency: number;
+    orders?: number;
+    processes: CpuBreakdown[];
+    halfLoad?: { orders: number; processes: CpuBreakdown[] } | null;
+  } | null;
   audit: { violations: string[]; orders: Record<string, number> };
 };
