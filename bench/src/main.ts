@@ -299,11 +299,15 @@ async function main() {
       };
     };
 
-    /** With --cpu-profile, runs `run` under the system's profilers: its result and where the CPU went. */
+    /**
+     * Runs `run`, under the system's profilers when --cpu-profile asked and `wanted`: its result and where
+     * the CPU went (null when not profiled).
+     */
     const profiled = async <T>(
       run: () => Promise<T>,
+      wanted = true,
     ): Promise<{ value: T; breakdown: CpuBreakdown[] | null }> => {
-      if (profileDir === null) return { value: await run(), breakdown: null };
+      if (profileDir === null || !wanted) return { value: await run(), breakdown: null };
       const before = new Set(fs.readdirSync(profileDir));
       await toggleProfilers([...pids.values()], profileDir, false);
       const value = await run();
@@ -323,9 +327,10 @@ async function main() {
     let cpuProfile: BenchReport["cpuProfile"] = null;
     for (const concurrency of opts.levels) {
       log(`${concurrency} in flight: saga ${opts.sagaSeconds} s…`);
-      const measured = () => measure(() => driver.closedLoop(concurrency, opts.sagaSeconds));
-      const { value: saga, breakdown } =
-        concurrency === maxLevel ? await profiled(measured) : { value: await measured(), breakdown: null };
+      const { value: saga, breakdown } = await profiled(
+        () => measure(() => driver.closedLoop(concurrency, opts.sagaSeconds)),
+        concurrency === maxLevel,
+      );
       if (breakdown) {
         const orders = saga.value.finished + saga.value.cancelled;
         cpuProfile = { concurrency, orders, processes: breakdown, halfLoad: null };
