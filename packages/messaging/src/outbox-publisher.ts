@@ -93,7 +93,7 @@ type PublisherDeps = {
  * publish is under way goes out together, with one `addBulk` per queue; at low load each call publishes
  * at once, alone. `publish` never throws: what did not go out stays unsent, for the relay.
  *
- * The rows are marked sent in one UPDATE every `markEveryMs`, not per publish: the mark only tells the
+ * The rows are marked sent in one call every `markEveryMs`, not per publish: the mark only tells the
  * relay to leave a row alone, and it does anyway for DIRECT_PUBLISH_GRACE_MS. A crash before a mark costs
  * one re-publish of those rows by the relay, which the job id (or the consumer's inbox) drops.
  */
@@ -113,9 +113,8 @@ export function createCommittedPublisher({
     unmarked = [];
     if (ids.length === 0) return;
     try {
-      await db.$executeRaw`
-        UPDATE outbox SET sent_at = now(), attempts = attempts + 1
-        WHERE id = ANY(${ids}::uuid[]) AND sent_at IS NULL`;
+      // Row by row, by primary key (see the migration 20261202160000_mark_sent_by_primary_key for why).
+      await db.$queryRaw`SELECT mark_outbox_sent(${ids}::uuid[])`;
     } catch (err) {
       // Postgres away: the relay publishes these rows again after the grace, harmlessly.
       log.warn(
