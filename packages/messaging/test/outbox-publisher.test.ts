@@ -184,7 +184,7 @@ describe("mark_outbox_sent", () => {
         const first = await write();
         await pool.$executeRaw`ANALYZE outbox`;
         await mark([first]);
-        expect(await stateOf(first)).toMatchObject({ attempts: 1 });
+        expect(await stateOf(first)).toMatchObject({ attempts: 1, sentAt: expect.any(Date) });
 
         // A row the relay sent first keeps its sent_at and its attempts; an unknown id is no error.
         const relayed = await write();
