@@ -9,6 +9,7 @@ import {
 } from "@gozon/core/config";
 import { dropDatabase, ensureDatabase } from "../src/databases.ts";
 import { migrateAll } from "../src/migrate.ts";
+import type pg from "pg";
 import type { SqlExecutor, SqlPool } from "../src/sql-client.ts";
 
 export interface TestDatabases {
@@ -92,4 +93,18 @@ export async function queryPlanOf(db: SqlPool, run: (db: SqlExecutor) => Promise
     if (plan === undefined) throw new Error("run sent no query");
     return plan;
   });
+}
+
+/**
+ * The shared buffers (pages) one run of `sql` reads on `client`, from `EXPLAIN (ANALYZE, BUFFERS)`: it
+ * runs the statement, so the count includes what a function it calls reads. On a client of its own, a
+ * test can set the planner up first (`plan_cache_mode`) and keep its plans between runs.
+ */
+export async function pagesRead(client: pg.ClientBase, sql: string, values: unknown[]): Promise<number> {
+  const { rows } = await client.query<{ "QUERY PLAN": { Plan: Record<string, number> }[] }>(
+    `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${sql}`,
+    values,
+  );
+  const plan = rows[0]!["QUERY PLAN"][0]!.Plan;
+  return plan["Shared Hit Blocks"]! + plan["Shared Read Blocks"]!;
 }

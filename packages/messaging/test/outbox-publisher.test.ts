@@ -5,7 +5,7 @@ import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "@gozon/core/logger";
 import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
-import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
+import { createTestDatabases, pagesRead, type TestDatabases } from "@gozon/db/testing";
 import { buildMessage } from "../src/contracts.ts";
 import { DIRECT_PUBLISH_GRACE_MS, writeOutbox } from "../src/outbox.ts";
 import {
@@ -158,14 +158,7 @@ describe("mark_outbox_sent", () => {
       const pool = service === "orders" ? db : createSqlPool(dbs.urls.payments);
       const client = await pool.pool.connect();
       try {
-        const mark = async (ids: string[]) => {
-          const { rows } = await client.query<{ "QUERY PLAN": { Plan: Record<string, number> }[] }>(
-            `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT mark_outbox_sent($1::uuid[])`,
-            [ids],
-          );
-          const plan = rows[0]!["QUERY PLAN"][0]!.Plan;
-          return plan["Shared Hit Blocks"]! + plan["Shared Read Blocks"]!;
-        };
+        const mark = (ids: string[]) => pagesRead(client, "SELECT mark_outbox_sent($1::uuid[])", [ids]);
         const write = async () => {
           const message = request();
           await writeOutbox(pool, message, { direct: true });

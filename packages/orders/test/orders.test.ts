@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
 import { waitFor } from "@gozon/core/testing";
 import { IdempotencyKeyReused } from "@gozon/db/idempotency";
-import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
+import { createTestDatabases, pagesRead, type TestDatabases } from "@gozon/db/testing";
 import { buildMessage, type PaymentRequested } from "@gozon/messaging/contracts";
 import { createOrder, createOrderPlacer } from "../src/create-order.ts";
 import { getOrder, listOrders } from "../src/read-orders.ts";
@@ -231,15 +231,12 @@ describe("settleOrder", () => {
   it("finds each order by id: its reads do not grow with the table or with the orders settled before", async () => {
     const client = await db.pool.connect();
     try {
-      const blocksToSettle = async (orderId: string) => {
-        const { rows } = await client.query<{ "QUERY PLAN": { Plan: Record<string, number> }[] }>(
-          `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)
-           SELECT * FROM settle_orders(ARRAY[$1::uuid], ARRAY['FINISHED'::"OrderStatus"], ARRAY[NULL::"CancelReason"])`,
+      const blocksToSettle = (orderId: string) =>
+        pagesRead(
+          client,
+          `SELECT * FROM settle_orders(ARRAY[$1::uuid], ARRAY['FINISHED'::"OrderStatus"], ARRAY[NULL::"CancelReason"])`,
           [orderId],
         );
-        const plan = rows[0]!["QUERY PLAN"][0]!.Plan;
-        return plan["Shared Hit Blocks"]! + plan["Shared Read Blocks"]!;
-      };
       const userId = randomUUID();
       const place = () => createOrder(db, { userId, amount: 5, description: "one" });
 
