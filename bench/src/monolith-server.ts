@@ -44,7 +44,7 @@ const problem = (status: number, code: string, message: string, fields?: Record<
   body: { error: { code, message, ...(fields ? { fields } : {}) } },
 });
 
-/** The payments service's debit (debitForOrders, one order), the same statement on the `payments` schema. */
+/** The payments service's debit (as `decide_payments` charges one order), on the `payments` schema. */
 const DEBIT = `
   WITH debited AS (
     UPDATE payments.accounts SET balance = balance - $2::bigint, updated_at = now()

@@ -30,14 +30,15 @@ export const HOPS = [
   {
     key: "inboxToTx",
     label: "inbox stored → payment tx begins",
-    detail: "→ payment_decisions.decided_at (the processing transaction's start)",
+    detail: "→ payment_decisions.decided_at (the start of the decide_payments call, its own transaction)",
   },
   {
     key: "paymentToQueued",
     label: "payment tx → result queued",
     detail:
-      "→ BullMQ job timestamp of the result: lock entries and accounts, debit, ledger, decision, outbox, " +
-      "commit (one transaction per group), then the payments worker adds the results itself",
+      "→ BullMQ job timestamp of the result: decide_payments locks entries and accounts, debits, writes " +
+      "ledger, decision and outbox, and commits (one statement per group), then the payments worker adds " +
+      "the results itself",
   },
   {
     key: "resultQueue",

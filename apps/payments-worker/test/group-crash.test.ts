@@ -1,19 +1,25 @@
-// The worker process killed with SIGKILL inside a group commit's transaction, after the group's debits
-// and before its decisions: nothing of the group is left half done, and after a restart every order is
-// decided exactly once, with exact balances and ledgers.
+// The worker process killed with SIGKILL while its group's statement runs in Postgres, after some of the
+// group's debits and before the rest of its decisions: nothing of the group is left half done, and after
+// a restart every order is decided exactly once, with exact balances and ledgers.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { waitFor } from "@gozon/core/testing";
+import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
 import { buildMessage } from "@gozon/messaging/contracts";
 import { accountWith, balanceOf, createHarness, debitsFor, decisionFor, type Harness } from "./harness.ts";
 
 let h: Harness;
+// The held decision's session: its own pool, so that it stays idle in its transaction for as long as the
+// test needs, past the default idle-in-transaction timeout on a slow machine.
+let holder: SqlPool;
 
 beforeAll(async () => {
   h = await createHarness("pw-group-crash");
+  holder = createSqlPool(h.dbs.urls.payments, { statementTimeoutMs: 120_000 });
 });
 
 afterAll(async () => {
+  await holder?.$disconnect();
   await h?.close();
 });
 
@@ -50,7 +56,42 @@ async function holdOrderLock(orderId: string) {
   };
 }
 
-it("killed inside a group's transaction after its debits: after a restart, each order decided exactly once", async () => {
+/**
+ * Someone else's uncommitted decision for an order, until `release` rolls it back: a group that reaches
+ * this order waits on it (the unique order id) in the middle of its statement, after its earlier debits.
+ */
+async function holdDecision(orderId: string, userId: string) {
+  let release = () => {};
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let inserted = () => {};
+  const isInserted = new Promise<void>((resolve) => (inserted = resolve));
+  const holding = holder
+    .$transaction(async (tx) => {
+      await tx.$executeRaw`INSERT INTO payment_decisions (order_id, user_id, amount, outcome)
+                           VALUES (${orderId}::uuid, ${userId}::uuid, 1, 'SUCCEEDED')`;
+      inserted();
+      await released;
+      throw new Error("rolled back on purpose");
+    })
+    .catch((error: unknown) => {
+      if (!(error instanceof Error && error.message === "rolled back on purpose")) throw error;
+    });
+  await Promise.race([isInserted, holding]);
+  return async () => {
+    release();
+    await holding;
+  };
+}
+
+/** Backends of this database running `decide_payments`, and whether each waits for a lock. */
+async function decidingBackends() {
+  return h.db.$queryRaw<{ pid: number; waiting: boolean }[]>`
+    SELECT pid, wait_event_type = 'Lock' AS waiting FROM pg_stat_activity
+    WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'
+      AND query LIKE '%FROM decide_payments(%'`;
+}
+
+it("killed while its group's statement runs, after some debits: after a restart, each order decided exactly once", async () => {
   // Outcomes that do not depend on the order the orders are decided in: `exact` can pay all of its
   // orders to the last kopeck, `tight` exactly one of its three, nobody has no account.
   const exact = await accountWith(h.db, 1_000);
@@ -64,10 +105,14 @@ it("killed inside a group's transaction after its debits: after a restart, each 
   ];
 
   // The worker's first group is one request whose order lock the test holds: while it waits, the others
-  // arrive and queue up behind it, to be the second group, the one killed (at the failpoint's 2nd hit).
+  // arrive and queue up behind it, to be the second group, the one killed. That group stops at the order
+  // whose decision the test holds, having locked the group's orders and accounts and charged the orders
+  // it decided before that one.
   const first = request(rich, 1);
+  const stopper = group[8]!;
+  const releaseDecision = await holdDecision(stopper.payload.orderId, rich);
   const releaseLock = await holdOrderLock(first.payload.orderId);
-  const doomed = h.startWorker({ GOZON_FAILPOINTS: "after-debits:2" });
+  const doomed = h.startWorker();
   let released = false;
   try {
     await doomed.waitForOutput(/payments worker ready/);
@@ -91,11 +136,18 @@ it("killed inside a group's transaction after its debits: after a restart, each 
     );
     released = true;
     await releaseLock();
+    await waitFor(async () => (await decidingBackends()).some((backend) => backend.waiting), {
+      what: "the second group waiting for the held decision",
+    });
+    expect(await doomed.stop("SIGKILL")).toBe("SIGKILL");
+    // Postgres notices its client gone (client_connection_check_interval) and rolls the statement back.
+    await waitFor(async () => (await decidingBackends()).length === 0, {
+      what: "the killed worker's statement cancelled",
+    });
   } finally {
     if (!released) await releaseLock();
+    await releaseDecision();
   }
-  expect(await doomed.exited).toBe("SIGKILL");
-  expect(doomed.output()).toContain("failpoint after-debits: SIGKILL");
 
   // What the crash left: the first group committed; of the second, the stored entries and nothing else.
   expect(await decisionFor(h.db, first.payload.orderId)).toEqual({ outcome: "SUCCEEDED", reason: null });

@@ -109,6 +109,10 @@ export function createSqlPool(url: string, options: SqlPoolOptions = {}): SqlPoo
     // Sent in the startup packet: no extra round trip per transaction.
     statement_timeout: statementTimeout,
     idle_in_transaction_session_timeout: statementTimeout,
+    // A statement still running when its client is gone (the process was killed) is cancelled within a
+    // second, instead of running on, up to the statement timeout, holding its locks: a payment group's
+    // orders and accounts are free again for the worker that takes over.
+    options: "-c client_connection_check_interval=1000",
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
     idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS,
   });

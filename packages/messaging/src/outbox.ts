@@ -45,11 +45,8 @@ export async function writeOutboxMany(
 /** The grace before the relay takes a row (`relay_after = now() + it`); null for the relay at once. */
 export const graceSeconds = (direct: boolean) => (direct ? DIRECT_PUBLISH_GRACE_MS / 1000 : null);
 
-/**
- * Several outbox rows' values as columns, for a caller that inserts them inside its own statement (see
- * decide-entries.ts) with `unnest`, as `writeOutboxMany` does.
- */
-export function outboxColumns(messages: Message<QueuedMessageType>[], options: WriteOptions = {}) {
+/** Several outbox rows' values as columns, for `unnest`. */
+function outboxColumns(messages: Message<QueuedMessageType>[], options: WriteOptions = {}) {
   const rows = messages.map((m) => outboxRow(m, options));
   return {
     ids: rows.map((r) => r.id),

@@ -1,12 +1,13 @@
-// Accounts and every movement of money: the only module that changes a balance.
+// Accounts and every movement of money: with the database's `decide_payments` (which charges orders,
+// see decide-entries.ts), the only code that changes a balance.
 //
-// Rules kept here, backed by the database: one account per user (primary key), the balance never goes
+// Rules kept here and there, backed by the database: one account per user (primary key), the balance never goes
 // negative (CHECK balance >= 0 plus a conditional UPDATE), every change of a balance writes a ledger entry
 // in the same transaction (so balance == sum(ledger) at every commit), and a debit is unique per order
 // (unique ledger_entries.order_id). Each change locks the account row before writing its ledger entry, so
 // ledger ids of one account follow the order in which its balance changed.
 import { idempotent, type IdempotencyKeyInput } from "@gozon/db/idempotency";
-import { amountSchema, type FailureReason } from "@gozon/messaging/contracts";
+import { amountSchema } from "@gozon/messaging/contracts";
 import type { SqlClient, TransactionalSqlClient } from "@gozon/messaging/sql";
 
 export type Account = { userId: string; balance: number };
@@ -112,82 +113,4 @@ export async function topUpInTransaction(tx: SqlClient, userId: string, amount: 
     SELECT user_id::text AS "userId", balance FROM updated`;
   if (!rows[0]) throw new AccountNotFound(userId);
   return toAccount(rows[0]);
-}
-
-export type DebitOutcome = { outcome: "SUCCEEDED" } | { outcome: "FAILED"; reason: FailureReason };
-
-export type OrderDebit = { userId: string; orderId: string; amount: number };
-
-/**
- * Charges orders (at most one per order id) to their users' accounts; must run inside the caller's
- * transaction (the processor's, which also records the decisions and the result messages). Each is
- * charged as if alone, one after another in the given order: an order fails with INSUFFICIENT_FUNDS
- * exactly when the balance left by the earlier orders of its account cannot pay it, and a failed one
- * leaves the balance and the ledger untouched. Returns the outcomes in the orders' order.
- *
- * One statement per turn: turn N charges the N-th order of each account, so a group whose accounts each
- * have one order takes one round trip. A statement cannot charge one account twice (an UPDATE ... FROM
- * joining an account to two orders changes it once, for one of them), hence the turns.
- */
-export async function debitForOrders(tx: SqlClient, orders: OrderDebit[]): Promise<DebitOutcome[]> {
-  const turns: { index: number; order: OrderDebit }[][] = [];
-  const ordersOf = new Map<string, number>();
-  orders.forEach((order, index) => {
-    const account = order.userId.toLowerCase();
-    const turn = ordersOf.get(account) ?? 0;
-    ordersOf.set(account, turn + 1);
-    (turns[turn] ??= []).push({ index, order });
-  });
-  const outcomes: DebitOutcome[] = [];
-  for (const turn of turns) {
-    const turnOutcomes = await debitDistinctAccounts(
-      tx,
-      turn.map(({ order }) => order),
-    );
-    turn.forEach(({ index }, i) => (outcomes[index] = turnOutcomes[i]!));
-  }
-  return outcomes;
-}
-
-/**
- * One statement, one round trip, for orders of distinct accounts. With several, it first locks their
- * accounts in user id order (the gating subquery runs before the UPDATE reads a row), so two such
- * statements, or two groups of them, cannot deadlock over accounts; one account needs no such lock. The
- * UPDATE is conditional on the balance, so it can never overdraw: an account changed after the statement
- * began is re-checked on its committed balance. Each ledger entry is inserted from the UPDATE's result, so
- * it exists exactly when its balance changed, and after the row lock (the module's ordering rule); its
- * balance_after is the balance the UPDATE returned. The unique order_id refuses a second debit for an
- * order even if every other guard failed.
- */
-async function debitDistinctAccounts(tx: SqlClient, orders: OrderDebit[]): Promise<DebitOutcome[]> {
-  const accounts = new Set(orders.map((order) => order.userId.toLowerCase()));
-  if (accounts.size !== orders.length) throw new Error("one statement cannot debit an account twice");
-  const amounts = orders.map((order) => checkAmount(order.amount));
-  const rows = await tx.$queryRaw<{ debited: boolean; hasAccount: boolean }[]>`
-    WITH request AS (
-      SELECT * FROM unnest(${orders.map((o) => o.orderId)}::uuid[], ${orders.map((o) => o.userId)}::uuid[],
-                           ${amounts}::bigint[]) WITH ORDINALITY AS r(order_id, user_id, amount, position)
-    ), locked AS MATERIALIZED (
-      SELECT user_id FROM accounts
-      WHERE ${orders.length > 1}::boolean AND user_id IN (SELECT user_id FROM request)
-      ORDER BY user_id
-      FOR NO KEY UPDATE
-    ), debited AS (
-      UPDATE accounts a SET balance = a.balance - r.amount, updated_at = now()
-      FROM request r
-      WHERE a.user_id = r.user_id AND a.balance >= r.amount AND (SELECT count(*) FROM locked) >= 0
-      RETURNING r.order_id, a.user_id, r.amount, a.balance
-    ), entry AS (
-      INSERT INTO ledger_entries (user_id, kind, amount, order_id, balance_after)
-      SELECT user_id, 'ORDER_DEBIT'::"LedgerKind", -amount, order_id, balance FROM debited
-    )
-    SELECT EXISTS (SELECT 1 FROM debited d WHERE d.order_id = r.order_id) AS debited,
-           EXISTS (SELECT 1 FROM accounts a WHERE a.user_id = r.user_id) AS "hasAccount"
-    FROM request r
-    ORDER BY r.position`;
-  return rows.map((row) =>
-    row.debited
-      ? { outcome: "SUCCEEDED" }
-      : { outcome: "FAILED", reason: row.hasAccount ? "INSUFFICIENT_FUNDS" : "NO_ACCOUNT" },
-  );
 }

@@ -1,8 +1,10 @@
 // The payment processor through its real functions, against a real Postgres.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Logger } from "@gozon/core/logger";
 import type { SqlPool } from "@gozon/db/sql-client";
 import type { PaymentRequested } from "@gozon/messaging/contracts";
+import { processInboxEntries } from "../src/decide-entries.ts";
 import { topUp } from "../src/accounts.ts";
 import { processPendingInbox, purgeInbox } from "../src/inbox.ts";
 import { processInboxEntry, receivePaymentRequest, storeInbox } from "../src/process-payment.ts";
@@ -136,6 +138,70 @@ describe("duplicates and repeats", () => {
       result: { type: "PaymentFailed", payload: { reason: "INSUFFICIENT_FUNDS" } },
     });
     expect(await balanceOf(db, userId)).toBe(1_000);
+  });
+});
+
+/** A logger that keeps the messages of its warnings and errors. */
+function listeningLog() {
+  const heard: { level: string; msg: string }[] = [];
+  const keep = (level: string) => (_fields: unknown, msg: string) => heard.push({ level, msg });
+  const logger = { warn: keep("warn"), error: keep("error"), info: () => {}, debug: () => {} };
+  return { log: logger as unknown as Logger, heard };
+}
+
+describe("entries the request does not explain", () => {
+  it("a repeated request that differs from the decided one gets the decided result, and a warning", async () => {
+    const userId = await accountWith(1_000);
+    const orderId = randomUUID();
+    await receivePaymentRequest(db, request(userId, 300, orderId), log);
+    const listening = listeningLog();
+    const { outcome } = await receivePaymentRequest(db, request(randomUUID(), 700, orderId), listening.log);
+    expect(outcome).toMatchObject({
+      status: "resent",
+      result: { type: "PaymentSucceeded", payload: { orderId, userId, amount: 300 } },
+    });
+    expect(listening.heard).toEqual([
+      { level: "warn", msg: "repeated request differs from the decided one" },
+    ]);
+    expect(await balanceOf(db, userId)).toBe(700);
+  });
+
+  it("a hand-edited entry the contract rejects is marked processed and skipped; its group's others are decided", async () => {
+    const userId = await accountWith(1_000);
+    const valid = request(userId, 100);
+    const { payload } = valid;
+    const edited = [
+      { ...payload, amount: "100" },
+      { ...payload, amount: 1.5 },
+      { ...payload, amount: 0 },
+      { ...payload, amount: 1_000_000_001 },
+      { ...payload, orderId: "not-a-uuid" },
+      { ...payload, userId: null },
+    ].map((bad) => ({ ...request(userId, 1), payload: bad }));
+    const wrongType = { ...request(userId, 1), type: "PaymentSucceeded" };
+    const wrongVersion = { ...request(userId, 1), version: 2 };
+    const invalid = [...edited, wrongType, wrongVersion];
+    await storeInbox(db, valid);
+    for (const message of invalid)
+      await db.$executeRaw`INSERT INTO inbox (message_id, type, payload)
+                           VALUES (${message.messageId}::uuid, 'PaymentRequested', ${JSON.stringify(message)}::jsonb)`;
+
+    const listening = listeningLog();
+    const ids = [...invalid, valid].map((m) => m.messageId);
+    const outcomes = await processInboxEntries(db, ids, listening.log);
+    for (const message of invalid)
+      expect(outcomes.get(message.messageId)).toEqual({ status: "already-processed" });
+    expect(outcomes.get(valid.messageId)).toMatchObject({ status: "decided", result: { payload } });
+    expect(listening.heard).toEqual(
+      invalid.map(() => ({ level: "error", msg: "invalid inbox entry skipped" })),
+    );
+    const unprocessed = await db.$queryRaw<{ n: bigint }[]>`
+      SELECT count(*) AS n FROM inbox WHERE message_id = ANY(${ids}::uuid[]) AND processed_at IS NULL`;
+    expect(unprocessed[0]!.n).toBe(0n);
+    expect(await balanceOf(db, userId)).toBe(900);
+    const [results] = await db.$queryRaw<{ n: bigint }[]>`
+      SELECT count(*) AS n FROM outbox WHERE payload->'payload'->>'userId' = ${userId}`;
+    expect(results!.n).toBe(1n);
   });
 });
 
