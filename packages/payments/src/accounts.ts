@@ -1,10 +1,10 @@
 // Accounts and every movement of money: with the database's `decide_payments` (which charges orders,
 // see decide-entries.ts), the only code that changes a balance.
 //
-// Rules kept here and there, backed by the database: one account per user (primary key), the balance never goes
-// negative (CHECK balance >= 0 plus a conditional UPDATE), every change of a balance writes a ledger entry
-// in the same transaction (so balance == sum(ledger) at every commit), and a debit is unique per order
-// (unique ledger_entries.order_id). Each change locks the account row before writing its ledger entry, so
+// Rules kept in both, backed by the database: one account per user (primary key), the balance never
+// goes negative (CHECK balance >= 0 plus a conditional UPDATE), every change of a balance writes a ledger
+// entry in the same transaction (so balance == sum(ledger) at every commit), and a debit is unique per
+// order (unique ledger_entries.order_id). Each change locks the account row before writing its ledger entry, so
 // ledger ids of one account follow the order in which its balance changed.
 import { idempotent, type IdempotencyKeyInput } from "@gozon/db/idempotency";
 import { amountSchema } from "@gozon/messaging/contracts";
