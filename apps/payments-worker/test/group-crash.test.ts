@@ -9,8 +9,8 @@ import { buildMessage } from "@gozon/messaging/contracts";
 import { accountWith, balanceOf, createHarness, debitsFor, decisionFor, type Harness } from "./harness.ts";
 
 let h: Harness;
-// The held decision's session: its own pool, so that it stays idle in its transaction for as long as the
-// test needs, past the default idle-in-transaction timeout on a slow machine.
+// The held lock's and decision's sessions: their own pool, so that they stay idle in their transactions
+// for as long as the test needs, past the default idle-in-transaction timeout on a slow machine.
 let holder: SqlPool;
 
 beforeAll(async () => {
@@ -44,7 +44,7 @@ async function holdOrderLock(orderId: string) {
   const released = new Promise<void>((resolve) => (release = resolve));
   let locked = () => {};
   const isLocked = new Promise<void>((resolve) => (locked = resolve));
-  const holding = h.db.$transaction(async (tx) => {
+  const holding = holder.$transaction(async (tx) => {
     await tx.$queryRaw`SELECT pg_advisory_xact_lock(hashtextextended(${orderId}, 0))::text`;
     locked();
     await released;

@@ -1,7 +1,7 @@
 // The payment processor through its real functions, against a real Postgres.
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Logger } from "@gozon/core/logger";
+import { capturingLogger } from "@gozon/core/testing";
 import type { SqlPool } from "@gozon/db/sql-client";
 import type { PaymentRequested } from "@gozon/messaging/contracts";
 import { processInboxEntries } from "../src/decide-entries.ts";
@@ -141,12 +141,15 @@ describe("duplicates and repeats", () => {
   });
 });
 
-/** A logger that keeps the messages of its warnings and errors. */
+/** The warnings and errors a capturing logger heard, by level name and message. */
 function listeningLog() {
-  const heard: { level: string; msg: string }[] = [];
-  const keep = (level: string) => (_fields: unknown, msg: string) => heard.push({ level, msg });
-  const logger = { warn: keep("warn"), error: keep("error"), info: () => {}, debug: () => {} };
-  return { log: logger as unknown as Logger, heard };
+  const { log: logger, lines } = capturingLogger();
+  const names: Record<number, string> = { 40: "warn", 50: "error" };
+  return {
+    log: logger,
+    heard: () =>
+      lines.filter((l) => Number(l.level) >= 40).map((l) => ({ level: names[Number(l.level)], msg: l.msg })),
+  };
 }
 
 describe("entries the request does not explain", () => {
@@ -160,7 +163,7 @@ describe("entries the request does not explain", () => {
       status: "resent",
       result: { type: "PaymentSucceeded", payload: { orderId, userId, amount: 300 } },
     });
-    expect(listening.heard).toEqual([
+    expect(listening.heard()).toEqual([
       { level: "warn", msg: "repeated request differs from the decided one" },
     ]);
     expect(await balanceOf(db, userId)).toBe(700);
@@ -192,7 +195,7 @@ describe("entries the request does not explain", () => {
     for (const message of invalid)
       expect(outcomes.get(message.messageId)).toEqual({ status: "already-processed" });
     expect(outcomes.get(valid.messageId)).toMatchObject({ status: "decided", result: { payload } });
-    expect(listening.heard).toEqual(
+    expect(listening.heard()).toEqual(
       invalid.map(() => ({ level: "error", msg: "invalid inbox entry skipped" })),
     );
     const unprocessed = await db.$queryRaw<{ n: bigint }[]>`
