@@ -81,9 +81,8 @@ try {
   relay.start();
   const producers = createQueueProducers(redis, prefix, log);
   const results = createCommittedPublisher({ db, producers, log });
-  // Crash leftovers first: the first sweep takes every unprocessed entry at any age, and an entry the
-  // consumer has just stored is not one (both would finish it safely, but the consumer would then report
-  // its own message as already processed).
+  // Entries stored but never decided first, at any age: only a worker older than receive_payments (which
+  // stores and decides in one statement) or a hand-made row leaves them.
   const housekeeping = startHousekeeping({ db, relay, log, retentionDays: config.RETENTION_DAYS });
   await housekeeping.firstSweep;
   const consumer = startRequestConsumer({

@@ -6,7 +6,7 @@ import { freePort, waitFor, type RunningProcess } from "@gozon/core/testing";
 import { createSqlPool } from "@gozon/db/sql-client";
 import { buildMessage } from "@gozon/messaging/contracts";
 import { createAccount, topUp } from "@gozon/payments/accounts";
-import { storeInbox } from "@gozon/payments/process-payment";
+import { storeInbox } from "@gozon/payments/testing";
 import { startRequestConsumer } from "../src/consume-requests.ts";
 import { balanceOf, createHarness, debitsFor, decisionFor, type Harness } from "./harness.ts";
 
@@ -99,7 +99,7 @@ describe("payments worker", () => {
     expect(h.resultsFor(message.payload.orderId)).toHaveLength(1);
   });
 
-  it("decides an inbox entry whose job Redis lost (the periodic sweep), and delivers the result", async () => {
+  it("decides an inbox entry stored and never decided (the periodic sweep), and delivers the result", async () => {
     const userId = await accountWith(1_000);
     const message = request(userId, 100);
     expect(await storeInbox(h.db, message)).toBe(true); // stored, and no job will ever come

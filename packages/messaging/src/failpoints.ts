@@ -6,7 +6,7 @@
 // starts the real process with `GOZON_FAILPOINTS` set. SIGKILL, not an exception: nothing runs after it
 // (no finally, no rollback handler, no graceful shutdown), exactly like a power cut or an OOM kill.
 //
-// `GOZON_FAILPOINTS=after-inbox-store` kills at the first hit; `relay-after-add:3` at the third.
+// `GOZON_FAILPOINTS=after-process` kills at the first hit; `relay-after-add:3` at the third.
 // Unset (always in production), `failpoint()` is a single map lookup and does nothing.
 import { writeSync } from "node:fs";
 

@@ -1,9 +1,10 @@
-// Deciding stored inbox entries: the one place where payment requests become decisions. The per-message
-// path (the sweep, the fallback) runs it for one entry, the group path for many; either way it is one call
-// of the database's `decide_payments` (migration 20261202190000_decide_payments_in_one_call), which holds
-// the rules: locks, never deciding an order twice, the debits, the decisions and the result messages.
+// Deciding payment requests: the one place where they become decisions. A delivered request is stored in
+// the inbox and decided in one call of the database's `receive_payments` (migration
+// 20261203030000_receive_payments_in_one_call), a stored entry (the inbox sweep) in one call of
+// `decide_payments` (20261202190000_decide_payments_in_one_call), which holds the rules: locks, never
+// deciding an order twice, the debits, the decisions and the result messages.
 import type { Logger } from "@gozon/core/logger";
-import { parseMessage, type PaymentResult } from "@gozon/messaging/contracts";
+import { parseMessage, type PaymentRequested, type PaymentResult } from "@gozon/messaging/contracts";
 import { graceSeconds } from "@gozon/messaging/outbox";
 import { ROUTES } from "@gozon/messaging/queues";
 import type { SqlClient } from "@gozon/messaging/sql";
@@ -31,6 +32,8 @@ export const uuidKey = (id: string) => id.toLowerCase();
 
 type DecidedRow = {
   messageId: string;
+  /** receive_payments only: whether this call stored the message (false: a duplicate delivery). */
+  stored?: boolean;
   status: "decided" | "resent" | "already-processed" | "invalid";
   result: unknown;
   differs: boolean;
@@ -60,6 +63,25 @@ export async function processInboxEntries(
   for (const id of messageIds)
     if (!outcomes.has(uuidKey(id))) outcomes.set(uuidKey(id), { status: "missing" });
   return outcomes;
+}
+
+/**
+ * Stores delivered requests in the inbox and decides them, in one statement (`receive_payments`, its own
+ * transaction): what `processInboxEntries` does, for messages not stored yet. Returns, keyed by
+ * `uuidKey(messageId)`, whether this call stored each message (false: it was delivered before) and its
+ * outcome. Each message id must appear once.
+ */
+export async function receiveEntries(
+  db: SqlClient,
+  messages: PaymentRequested[],
+  log: Logger,
+  { direct = false }: { direct?: boolean } = {},
+): Promise<Map<string, { stored: boolean; outcome: ProcessOutcome }>> {
+  const rows = await db.$queryRaw<Required<DecidedRow>[]>`
+    SELECT message_id::text AS "messageId", stored, status, result, differs
+    FROM receive_payments(${messages.map((m) => JSON.stringify(m))}::jsonb[], ${RESULTS_QUEUE},
+                          ${graceSeconds(direct)}::float8)`;
+  return new Map(rows.map((row) => [row.messageId, { stored: row.stored, outcome: outcomeOf(row, log) }]));
 }
 
 function outcomeOf({ messageId, status, result, differs }: DecidedRow, log: Logger): ProcessOutcome {

@@ -1,13 +1,14 @@
-// Inbox upkeep: finish entries stored but never processed, and purge processed ones after the retention.
+// Inbox upkeep: finish entries stored but never processed (left by an older worker), and purge processed
+// ones after the retention.
 import type { Logger } from "@gozon/core/logger";
 import { deleteInBatches } from "@gozon/db/batches";
 import type { SqlClient, TransactionalSqlClient } from "@gozon/messaging/sql";
 import { processInboxEntry } from "./process-payment.ts";
 
 /**
- * Processes inbox entries stored more than `olderThanMs` ago and still unprocessed: the consumer crashed
- * between storing and processing, or Redis lost the job that would have been retried. The age keeps the
- * sweep from contending with the consumer for entries it is processing right now (harmless, but wasted).
+ * Processes inbox entries stored more than `olderThanMs` ago and still unprocessed. The consumer stores
+ * and decides in one statement, so only a worker from before that (which stored, then decided) or a
+ * hand-made row leaves one; the age keeps a sweep off an entry a consumer of that kind holds right now.
  * Returns how many entries it handled.
  */
 export async function processPendingInbox(

@@ -1,13 +1,14 @@
-// Payment requests, one message at a time: transactional inbox (store once per message id), then one
-// transaction per inbox entry that decides the payment (or re-sends a recorded decision) and writes the
-// result to the outbox. The consumer's group path (group-commit.ts) does the same for many messages at
-// once, and comes back here when a group fails; the inbox sweep uses this path too.
+// Payment requests as the consumer receives them: each delivered message is stored in the inbox (once per
+// message id) and decided in the same statement (decide-entries.ts), so a crash leaves either both or
+// neither. The consumer's group path (group-commit.ts) hands in many messages at once, and comes back
+// here one message at a time when a group fails; the inbox sweep decides entries stored on their own.
 import type { Logger } from "@gozon/core/logger";
 import type { PaymentRequested } from "@gozon/messaging/contracts";
 import { failpoint } from "@gozon/messaging/failpoints";
-import type { SqlClient, TransactionalSqlClient } from "@gozon/messaging/sql";
+import type { SqlClient } from "@gozon/messaging/sql";
 import {
   processInboxEntries,
+  receiveEntries,
   resultsOf,
   uuidKey,
   type ProcessOutcome,
@@ -16,52 +17,55 @@ import {
 
 export type { ProcessOutcome } from "./decide-entries.ts";
 
-/** Inbox, part 1: true when stored now, false when this message id was stored before (a duplicate). */
-export async function storeInbox(db: SqlClient, message: PaymentRequested): Promise<boolean> {
-  return (await storeInboxEntries(db, [message])).has(uuidKey(message.messageId));
-}
+/**
+ * What happened to one delivery: whether it stored its message, and the message's outcome. `published`
+ * resolves once the commit's results have been handed to the queue (or left to the relay): the consumer
+ * waits for it, the next group does not.
+ */
+export type Received = { stored: boolean; outcome: ProcessOutcome; published: Promise<void> };
 
 /**
- * Inbox, part 1, for several messages in one statement: the `uuidKey`s of the message ids stored now (the
- * others were stored before). Rows go in message id order, so two such statements with shared messages
- * wait for each other in one order and cannot deadlock.
+ * Stores and decides `messages` in one statement, in the order given (which matters when one account
+ * cannot pay for all of its orders), then hands their results to `publish`. The same message delivered
+ * twice is decided once; the later copies get `already-processed`, as a duplicate delivery would.
  */
-export async function storeInboxEntries(db: SqlClient, messages: PaymentRequested[]): Promise<Set<string>> {
-  const rows = await db.$queryRaw<{ messageId: string }[]>`
-    INSERT INTO inbox (message_id, type, payload)
-    SELECT m.id, m.type, m.payload
-    FROM unnest(${messages.map((m) => m.messageId)}::uuid[], ${messages.map((m) => m.type)}::text[],
-                ${messages.map((m) => JSON.stringify(m))}::jsonb[]) AS m(id, type, payload)
-    ORDER BY m.id
-    ON CONFLICT (message_id) DO NOTHING
-    RETURNING message_id::text AS "messageId"`;
-  return new Set(rows.map((row) => row.messageId));
+export async function receivePaymentRequests(
+  db: SqlClient,
+  messages: PaymentRequested[],
+  log: Logger,
+  publish?: PublishResults,
+): Promise<Received[]> {
+  const unique = [...new Map(messages.map((m) => [uuidKey(m.messageId), m])).values()];
+  const received = await receiveEntries(db, unique, log, { direct: publish !== undefined });
+  failpoint("after-process");
+  const published = publish?.(resultsOf([...received.values()].map((r) => r.outcome))) ?? Promise.resolve();
+  const answered = new Set<string>();
+  return messages.map((message) => {
+    const id = uuidKey(message.messageId);
+    if (answered.has(id)) return { stored: false, outcome: { status: "already-processed" }, published };
+    answered.add(id);
+    const { stored, outcome } = received.get(id)!;
+    return { stored, outcome, published };
+  });
 }
 
-/**
- * The per-message path: store, then process. A duplicate is processed too, which is a no-op when the first
- * copy was processed, and finishes the job when the first copy's process crashed after storing it.
- */
+/** One message on its own: receivePaymentRequests for it. */
 export async function receivePaymentRequest(
-  db: TransactionalSqlClient,
+  db: SqlClient,
   message: PaymentRequested,
   log: Logger,
   publish?: PublishResults,
-) {
-  const stored = await storeInbox(db, message);
-  failpoint("after-inbox-store");
-  const outcome = await processInboxEntry(db, message.messageId, log, { direct: publish !== undefined });
-  failpoint("after-process");
-  return { stored, outcome, published: publish?.(resultsOf([outcome])) ?? Promise.resolve() };
+): Promise<Received> {
+  return (await receivePaymentRequests(db, [message], log, publish))[0]!;
 }
 
 /**
- * Inbox, part 2, for one entry in its own transaction: lock it; if its order has a recorded decision, send
- * it again (never decide twice, never debit twice); otherwise decide (charging the account when it can
- * pay) and record the decision; then write the result to the outbox and mark the entry processed.
+ * An inbox entry already stored, in its own transaction: lock it; if its order has a recorded decision,
+ * send it again (never decide twice, never debit twice); otherwise decide (charging the account when it
+ * can pay) and record the decision; then write the result to the outbox and mark the entry processed.
  */
 export async function processInboxEntry(
-  db: TransactionalSqlClient,
+  db: SqlClient,
   messageId: string,
   log: Logger,
   options: { direct?: boolean } = {},

@@ -5,13 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
 import type { PaymentRequested } from "@gozon/messaging/contracts";
 import { topUp } from "../src/accounts.ts";
-import {
-  createPaymentRequestBatcher,
-  receivePaymentRequests,
-  type GroupEvent,
-  type Received,
-} from "../src/group-commit.ts";
-import { receivePaymentRequest } from "../src/process-payment.ts";
+import { createPaymentRequestBatcher, type GroupEvent } from "../src/group-commit.ts";
+import { receivePaymentRequest, receivePaymentRequests, type Received } from "../src/process-payment.ts";
 import { balanceOf, log, outboxResultsFor, paymentsDatabase, request } from "./helpers.ts";
 import * as helpers from "./helpers.ts";
 

@@ -7,7 +7,8 @@ import type { PaymentRequested } from "@gozon/messaging/contracts";
 import { processInboxEntries } from "../src/decide-entries.ts";
 import { topUp } from "../src/accounts.ts";
 import { processPendingInbox, purgeInbox } from "../src/inbox.ts";
-import { processInboxEntry, receivePaymentRequest, storeInbox } from "../src/process-payment.ts";
+import { processInboxEntry, receivePaymentRequest } from "../src/process-payment.ts";
+import { storeInbox } from "../test-support/testing.ts";
 import { balanceOf, ledgerOf, log, paymentsDatabase, request } from "./helpers.ts";
 import * as helpers from "./helpers.ts";
 
@@ -209,7 +210,7 @@ describe("entries the request does not explain", () => {
 });
 
 describe("inbox upkeep", () => {
-  it("the sweep finishes entries stored but never processed (a crash between the two steps)", async () => {
+  it("the sweep finishes entries stored but never processed (left by a worker that stored, then decided)", async () => {
     const userId = await accountWith(1_000);
     const stranded: PaymentRequested[] = [request(userId, 100), request(userId, 200)];
     for (const message of stranded) expect(await storeInbox(db, message)).toBe(true);
