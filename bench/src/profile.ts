@@ -23,22 +23,19 @@ export const HOPS = [
     detail: "→ job processedOn: waiting in payments.requests until a payments-worker slot takes it",
   },
   {
-    key: "inboxStore",
-    label: "picked up → inbox stored",
-    detail: "→ payments inbox received_at: validate the message, insert into the inbox",
-  },
-  {
-    key: "inboxToTx",
-    label: "inbox stored → payment tx begins",
-    detail: "→ payment_decisions.decided_at (the start of the decide_payments call, its own transaction)",
+    key: "pickedToTx",
+    label: "picked up → payment statement begins",
+    detail:
+      "→ payment_decisions.decided_at (= inbox received_at, the same transaction): validate the message, " +
+      "wait for the group before it to commit, then receive_payments begins",
   },
   {
     key: "paymentToQueued",
     label: "payment tx → result queued",
     detail:
-      "→ BullMQ job timestamp of the result: decide_payments locks entries and accounts, debits, writes " +
-      "ledger, decision and outbox, and commits (one statement per group), then the payments worker adds " +
-      "the results itself",
+      "→ BullMQ job timestamp of the result: receive_payments stores the inbox entries, locks orders, " +
+      "entries and accounts, debits, writes ledger, decision and outbox, and commits (one statement per " +
+      "group), then the payments worker adds the results itself",
   },
   {
     key: "resultQueue",
@@ -87,14 +84,7 @@ export type HopProfile = {
 
 /** Epoch milliseconds at each step of one order. */
 type Stamps = Record<
-  | "created"
-  | "requestAdded"
-  | "requestPicked"
-  | "received"
-  | "decided"
-  | "resultAdded"
-  | "resultPicked"
-  | "settled",
+  "created" | "requestAdded" | "requestPicked" | "decided" | "resultAdded" | "resultPicked" | "settled",
   number
 >;
 
@@ -149,19 +139,15 @@ export async function readStamps(
        WHERE o.id = ANY($1::uuid[]) AND o.status <> 'NEW'`,
       [orderIds],
     ),
-    rows<{ id: string; received: number; decided: number; message: string }>(
+    rows<{ id: string; decided: number; message: string }>(
       urls.payments,
-      `WITH received AS (
-         SELECT (payload -> 'payload' ->> 'orderId')::uuid AS order_id, min(received_at) AS at
-         FROM inbox GROUP BY 1),
-       results AS (
+      `WITH results AS (
          SELECT DISTINCT ON ((payload -> 'payload' ->> 'orderId')::uuid)
                 (payload -> 'payload' ->> 'orderId')::uuid AS order_id, id::text AS message, sent_at
          FROM outbox WHERE sent_at IS NOT NULL
          ORDER BY (payload -> 'payload' ->> 'orderId')::uuid, sent_at)
-       SELECT d.order_id::text AS id, ${epochMs("d.decided_at")} AS decided,
-              ${epochMs("received.at")} AS received, results.message
-       FROM payment_decisions d JOIN received USING (order_id) JOIN results USING (order_id)
+       SELECT d.order_id::text AS id, ${epochMs("d.decided_at")} AS decided, results.message
+       FROM payment_decisions d JOIN results USING (order_id)
        WHERE d.order_id = ANY($1::uuid[])`,
       [orderIds],
     ),
@@ -191,7 +177,6 @@ export async function readStamps(
       created: order.created,
       requestAdded: request.added,
       requestPicked: request.picked,
-      received: payment.received,
       decided: payment.decided,
       resultAdded: result.added,
       resultPicked: result.picked,
@@ -211,8 +196,7 @@ export function hopProfile(samples: OrderSample[], stamps: Map<string, Stamps>):
     const times: Record<HopKey, number> = {
       createToQueued: s.requestAdded - s.created,
       requestQueue: s.requestPicked - s.requestAdded,
-      inboxStore: s.received - s.requestPicked,
-      inboxToTx: s.decided - s.received,
+      pickedToTx: s.decided - s.requestPicked,
       paymentToQueued: s.resultAdded - s.decided,
       resultQueue: s.resultPicked - s.resultAdded,
       settle: s.settled - s.resultPicked,
