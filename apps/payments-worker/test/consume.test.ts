@@ -91,11 +91,14 @@ describe("payments worker", () => {
     );
     expect(await debitsFor(h.db, message.payload.orderId)).toBe(1);
     expect(await balanceOf(h.db, userId)).toBe(9_900);
-    const dropped = worker
-      .output()
-      .split("\n")
-      .filter((line) => line.includes("duplicate message dropped") && line.includes(message.messageId));
-    expect(dropped).toHaveLength(49);
+    // Log lines go out within LOG_FLUSH_MS (the logger buffers them), so wait for all of them.
+    const dropped = () =>
+      worker
+        .output()
+        .split("\n")
+        .filter((line) => line.includes("duplicate message dropped") && line.includes(message.messageId));
+    await waitFor(() => dropped().length >= 49, { what: "49 duplicates logged" });
+    expect(dropped()).toHaveLength(49);
     expect(h.resultsFor(message.payload.orderId)).toHaveLength(1);
   });
 
@@ -131,7 +134,8 @@ describe("payments worker", () => {
       );
       expect(job.attemptsMade).toBe(1); // no retries
       expect(job.failedReason).toMatch(/^poison message: /);
-      expect(worker.output()).toMatch(new RegExp(`"jobId":"${jobId}".*"msg":"poison message dead-lettered"`));
+      const logged = new RegExp(`"jobId":"${jobId}".*"msg":"poison message dead-lettered"`);
+      await waitFor(() => logged.test(worker.output()), { what: `${jobId} logged as dead-lettered` });
     }
     expect(worker.output()).toContain(poison.messageId); // the log line names the message too
     expect(worker.child.exitCode).toBeNull();

@@ -128,8 +128,14 @@ describe("two of each worker", () => {
     );
     expect(requests.rows).toHaveLength(STALE);
     expect(requests.rows.filter((row) => row.n !== "1")).toEqual([]);
-    const reRequested = loggedCounts(sys.output(), "re-requested payment for orders still NEW");
-    expect([...reRequested.values()].reduce((a, b) => a + b, 0)).toBe(STALE);
+    // Log lines go out within LOG_FLUSH_MS (the logger buffers them), so wait for the last of them.
+    const reRequested = () =>
+      [...loggedCounts(sys.output(), "re-requested payment for orders still NEW").values()].reduce(
+        (a, b) => a + b,
+        0,
+      );
+    await waitFor(() => reRequested() >= STALE, { what: "every re-request logged" });
+    expect(reRequested()).toBe(STALE);
   });
 
   it("keeps settling while one of each is SIGKILLed, and settles everything once they are back", async () => {

@@ -1,0 +1,45 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterEach, expect, it } from "vitest";
+import { startProcess, waitFor, type RunningProcess } from "@gozon/core/testing";
+
+const testDir = path.dirname(fileURLToPath(import.meta.url));
+let child: RunningProcess | undefined;
+
+function run(how: "exit" | "throw" | "stay") {
+  child = startProcess("node", ["--import", "tsx", path.join(testDir, "fixtures/log-and-exit.ts"), how], {
+    cwd: testDir,
+    env: { ...process.env, LOG_LEVEL: "info" },
+  });
+  return child;
+}
+
+afterEach(async () => {
+  await child?.stop("SIGKILL");
+  child = undefined;
+});
+
+const lastLine = (how: string) => `"how":"${how}","msg":"the last line before leaving"`;
+
+// Lines are buffered (logger.ts): these are the ways out that must not lose the last one.
+it("writes a buffered line when the process exits right after it", async () => {
+  const proc = run("exit");
+  expect(await proc.exited).toBe(3);
+  expect(proc.output()).toContain(lastLine("exit"));
+});
+
+it("writes a buffered line when the process dies of an uncaught exception", async () => {
+  const proc = run("throw");
+  expect(await proc.exited).toBe(1);
+  expect(proc.output()).toContain(lastLine("throw"));
+  expect(proc.output()).toContain("uncaught on purpose");
+});
+
+it("writes a line of a quiet process within the flush interval, without waiting for more", async () => {
+  const proc = run("stay");
+  await waitFor(() => proc.output().includes(lastLine("stay")), {
+    timeoutMs: 10_000,
+    what: "the line of a process that logs nothing else",
+  });
+  expect(proc.child.exitCode).toBeNull();
+});
