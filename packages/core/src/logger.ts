@@ -25,7 +25,7 @@ const redact = {
  * JSON lines go to stdout in writes of about 4 KB, and at least every 200 ms, not one write per line: at
  * a few hundred orders a second, a write per line cost a system call in the process and a wake-up of
  * whatever reads its stdout, for every order (bench pairs at a fixed 200 orders/s: create→settle p50 3 ms
- * lower, two fewer sleeps per order). pino flushes what is buffered when the process exits, a fatal
+ * lower, about one sleep per order fewer in the web and in the orders worker each). pino flushes what is buffered when the process exits, a fatal
  * error's exit included; a SIGKILL loses at most the last 200 ms. When nothing reads stdout, lines past
  * 16 MB of backlog are dropped rather than kept in memory.
  */

@@ -35,8 +35,7 @@ export function apiClient(baseUrl: string, token?: string) {
       ...(token ? { authorization: `Bearer ${token}` } : {}),
       ...headers,
     });
-    const text = res.text;
-    const json = text ? (JSON.parse(text) as unknown) : null;
+    const json = res.text ? (JSON.parse(res.text) as unknown) : null;
     if (res.status < 200 || res.status > 299) throw new ApiError(res.status, json);
     return json as T;
   };
