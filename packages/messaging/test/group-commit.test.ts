@@ -1,5 +1,5 @@
 // Group commit as a unit: what forms a group, and what a failing group does to its members.
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { groupCommit } from "../src/group-commit.ts";
 
 /** A commit that waits for the test to release it, recording each group it was given. */
@@ -49,5 +49,66 @@ describe("groupCommit", () => {
       140,
     ]);
     expect(gate.groups).toEqual([[1], [12, 13, 14], [12], [13], [14]]);
+  });
+});
+
+describe("groupCommit's wait for company", () => {
+  beforeEach(() => vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "performance"] }));
+  afterEach(() => vi.useRealTimers());
+
+  /**
+   * Submits items 0..count-1, `gapMs` apart on the fake clock, to commits that take no time; returns each
+   * group with the clock at its commit (item i arrived at i × gapMs).
+   */
+  async function stream(count: number, gapMs: number, options: { lingerMs: number; maxGroup?: number }) {
+    const start = performance.now();
+    const groups: { items: number[]; at: number }[] = [];
+    const submit = groupCommit({
+      commitGroup: async (items: number[]) => {
+        groups.push({ items, at: performance.now() - start });
+        return items;
+      },
+      ...options,
+    });
+    const done: Promise<number>[] = [];
+    for (let i = 0; i < count; i++) {
+      done.push(submit(i));
+      await vi.advanceTimersByTimeAsync(gapMs);
+    }
+    await vi.runAllTimersAsync();
+    expect(await Promise.all(done)).toEqual([...Array(count).keys()]);
+    return groups;
+  }
+
+  it("commits each item alone and at once when items come further apart than the wait", async () => {
+    const groups = await stream(60, 5, { lingerMs: 3 });
+    expect(groups.map((g) => g.items.length)).toEqual(Array(60).fill(1));
+    expect(groups.every((g) => g.at === g.items[0]! * 5)).toBe(true);
+  });
+
+  it("in a steady stream, lets a lone item wait for the next ones and commits them together", async () => {
+    const groups = await stream(80, 1, { lingerMs: 3 });
+    // The first arrivals do not wait: one quick item after a quiet spell is not yet a stream.
+    expect(groups[0]).toEqual({ items: [0], at: 0 });
+    const late = groups.filter((g) => g.items[0]! >= 40);
+    expect(late.length).toBeGreaterThan(0);
+    for (const g of late) {
+      expect(g.items.length).toBeGreaterThanOrEqual(3);
+      // Nobody waits longer than the wait.
+      expect(g.at - g.items[0]!).toBeLessThanOrEqual(3);
+    }
+  });
+
+  it("stops waiting as soon as the group is full", async () => {
+    const groups = await stream(80, 1, { lingerMs: 50, maxGroup: 2 });
+    // (The last item has no partner and waits the whole 50 ms.)
+    const late = groups.filter((g) => g.items[0]! >= 40 && g.items[0]! < 79);
+    expect(late.length).toBeGreaterThan(0);
+    for (const g of late) expect(g).toEqual({ items: [g.items[0]!, g.items[0]! + 1], at: g.items[0]! + 1 });
+  });
+
+  it("never waits with lingerMs 0", async () => {
+    const groups = await stream(80, 1, { lingerMs: 0 });
+    expect(groups.every((g) => g.items.length === 1 && g.at === g.items[0])).toBe(true);
   });
 });
