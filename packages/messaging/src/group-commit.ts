@@ -3,7 +3,7 @@
 // group is one message, committed at once (latency first); under load the per-transaction cost is shared
 // by the group. In between, in a steady stream where the next message is due within a few milliseconds
 // (see `lingerMs`), a lone message waits that long for company.
-// Written by hand because it is a dozen lines around our own transaction code; the generic batching
+// Written by hand because it is a few dozen lines around our own transaction code; the generic batching
 // libraries (dataloader and the like) batch per tick with no fallback when a batch fails.
 
 export type GroupCommitOptions<I, O> = {
@@ -31,9 +31,10 @@ export type GroupCommitOptions<I, O> = {
 export const GROUP_LINGER_MS = 3;
 
 /**
- * The gap between arrivals is averaged over about the last eight (an exponentially weighted mean), each
- * gap counted as at most MAX_GAP_MS so the mean falls back quickly after a busy spell. It starts at
- * MAX_GAP_MS: a short burst after a quiet spell is not a steady stream, and does not wait.
+ * The gap between arrivals is averaged over about the last eight (an exponentially weighted mean). A gap
+ * counts as at most MAX_GAP_MS, so that a long quiet spell is forgotten after some 25 close arrivals
+ * rather than hundreds. The mean starts at MAX_GAP_MS: a short burst after a quiet spell is not a steady
+ * stream, and does not wait.
  */
 const GAP_WEIGHT = 1 / 8;
 const MAX_GAP_MS = 100;
