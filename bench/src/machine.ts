@@ -50,6 +50,8 @@ export type Sample = {
   syscallsByPid: Map<number, number>;
   /** Times so far that a thread of each claimed process went to sleep waiting (voluntary switches). */
   sleepsByPid: Map<number, number>;
+  /** Milliseconds so far that the threads of each claimed process were ready to run but had no core. */
+  waitMsByPid: Map<number, number>;
 };
 
 /**
@@ -117,17 +119,20 @@ function readSyscalls(pid: number): number | null {
 }
 
 /**
- * voluntary_ctxt_switches summed over the threads of /proc/PID/task: each is a thread that blocked
- * (waiting on a socket, a lock, a timer) and had to be woken again. Null when unreadable.
+ * Per thread of /proc/PID/task, summed: `sleeps`, its voluntary_ctxt_switches (a thread that blocked on a
+ * socket, a lock or a timer and had to be woken again), and `waitMs`, the second field of its schedstat
+ * (nanoseconds it was ready to run but waited for a core). Null when unreadable.
  */
-function readSleeps(pid: number): number | null {
+function readThreads(pid: number): { sleeps: number; waitMs: number } | null {
   try {
     let sleeps = 0;
+    let waitNs = 0;
     for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
       const status = fs.readFileSync(`/proc/${pid}/task/${task}/status`, "utf8");
       sleeps += Number(/^voluntary_ctxt_switches:\s+(\d+)$/m.exec(status)?.[1] ?? 0);
+      waitNs += Number(fs.readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[1] ?? 0);
     }
-    return sleeps;
+    return { sleeps, waitMs: waitNs / 1e6 };
   } catch {
     return null; // ended, or not ours to read
   }
@@ -157,12 +162,16 @@ export class CpuMeter {
     const byPid = readProcs();
     const syscallsByPid = new Map<number, number>();
     const sleepsByPid = new Map<number, number>();
+    const waitMsByPid = new Map<number, number>();
     for (const [pid, proc] of byPid) {
       if (!this.groups.some((group) => group.match(proc))) continue;
       const calls = readSyscalls(pid);
       if (calls !== null) syscallsByPid.set(pid, calls);
-      const sleeps = readSleeps(pid);
-      if (sleeps !== null) sleepsByPid.set(pid, sleeps);
+      const threads = readThreads(pid);
+      if (threads !== null) {
+        sleepsByPid.set(pid, threads.sleeps);
+        waitMsByPid.set(pid, threads.waitMs);
+      }
     }
     return {
       at: Date.now(),
@@ -172,6 +181,7 @@ export class CpuMeter {
       byPid,
       syscallsByPid,
       sleepsByPid,
+      waitMsByPid,
     };
   }
 
@@ -193,6 +203,15 @@ export class CpuMeter {
     return this.counted(start, end, (sample) => sample.sleepsByPid);
   }
 
+  /**
+   * Milliseconds per group over a phase that its threads were ready to run and waited for a core (the
+   * scheduler's run-queue delay). On a machine with spare cores it stays near 0; where it grows, each
+   * wake-up on an order's path waits its turn, which is queueing no code of the process can cut.
+   */
+  waits(start: Sample | null, end: Sample | null): Record<string, number> | null {
+    return this.counted(start, end, (sample) => sample.waitMsByPid);
+  }
+
   private counted(
     start: Sample | null,
     end: Sample | null,
@@ -205,7 +224,11 @@ export class CpuMeter {
       for (const [pid, proc] of end.byPid) {
         const now = counter(end).get(pid);
         if (now === undefined || !group.match(proc)) continue;
-        total += now - (counter(start).get(pid) ?? 0);
+        const before = counter(start).get(pid);
+        // A process that ran at the start but could not be read then: its whole life would count. Left
+        // out; one that started during the phase counts from 0.
+        if (before === undefined && start.byPid.has(pid)) continue;
+        total += now - (before ?? 0);
       }
       counts[group.name] = total;
     }

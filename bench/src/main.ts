@@ -294,6 +294,7 @@ async function main() {
         cpu: meter.usage(start, end),
         syscalls: meter.syscalls(start, end),
         sleeps: meter.sleeps(start, end),
+        waits: meter.waits(start, end),
         peakRssMb: rss.stop(),
         seconds: (performance.now() - began) / 1000,
       };
@@ -442,6 +443,7 @@ async function main() {
         cpuMsPerOrder: halfCpuMsPerOrder,
         syscallsPerOrder: perOperation(run.syscalls, run.value.finished + run.value.cancelled),
         sleepsPerOrder: perOperation(run.sleeps, run.value.finished + run.value.cancelled),
+        waitMsPerOrder: perOperation(run.waits, run.value.finished + run.value.cancelled),
         peakRssMb: run.peakRssMb,
         references,
         costVsMax: costVsMax(systemCpuPerOrder(halfCpuMsPerOrder), cpuAtMax),
@@ -535,12 +537,14 @@ function halfLoadReference(run: {
   value: LoopResult & { offeredRate: number };
   cpu: CpuUsage | null;
   sleeps: Record<string, number> | null;
+  waits: Record<string, number> | null;
   seconds: number;
 }): HalfLoadReference {
   return {
     ...run.value,
     cpuMsPerOp: cpuMsPerOperation(run.cpu, run.seconds, run.value.operations),
     sleepsPerOp: perOperation(run.sleeps, run.value.operations),
+    waitMsPerOp: perOperation(run.waits, run.value.operations),
   };
 }
 

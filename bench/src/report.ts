@@ -107,6 +107,7 @@ export const HALF_LOAD_HEADERS = [
   "p50 / p99 ms",
   "CPU ms per op",
   "sleeps per op",
+  "waiting for a core, ms per op",
 ];
 
 /**
@@ -126,12 +127,14 @@ export function halfLoadRows(report: BenchReport): string[][] {
     latency: { p50: number; p99: number },
     cpu: Record<string, number> | null | undefined,
     sleeps: Record<string, number> | null | undefined,
+    waits: Record<string, number> | null | undefined,
   ) => [
     what,
     `${fmt(half.offeredRate, 0)} / ${fmt(achieved, 0)}`,
     `${fmt(latency.p50, 1)} / ${fmt(latency.p99, 1)}`,
     fmt(sum(cpu), 2),
     fmt(sum(sleeps), 1),
+    fmt(sum(waits), 1),
   ];
   return [
     row(
@@ -140,6 +143,7 @@ export function halfLoadRows(report: BenchReport): string[][] {
       half.settleMs,
       half.cpuMsPerOrder,
       half.sleepsPerOrder,
+      half.waitMsPerOrder,
     ),
     row(
       "monolith: POST /orders, settled",
@@ -147,6 +151,7 @@ export function halfLoadRows(report: BenchReport): string[][] {
       monolith.latencyMs,
       monolith.cpuMsPerOp,
       monolith.sleepsPerOp,
+      monolith.waitMsPerOp,
     ),
     row(
       "BullMQ round trip (two hops)",
@@ -154,6 +159,7 @@ export function halfLoadRows(report: BenchReport): string[][] {
       bullmq.latencyMs,
       bullmq.cpuMsPerOp,
       bullmq.sleepsPerOp,
+      bullmq.waitMsPerOp,
     ),
     ...(floor
       ? [
@@ -163,6 +169,7 @@ export function halfLoadRows(report: BenchReport): string[][] {
             floor.latencyMs,
             floor.cpuMsPerOp,
             floor.sleepsPerOp,
+            floor.waitMsPerOp,
           ),
         ]
       : []),

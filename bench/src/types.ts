@@ -13,6 +13,8 @@ export type HalfLoadReference = LoopResult & {
   /** CPU ms per operation of every process of ours in the run, the driver too (it holds one end). */
   cpuMsPerOp: Record<string, number> | null;
   sleepsPerOp: Record<string, number> | null;
+  /** Ms per operation that each process's threads were ready to run but waited for a core; older runs lack it. */
+  waitMsPerOp?: Record<string, number> | null;
 };
 
 export type LevelReport = {
@@ -81,6 +83,8 @@ export type BenchReport = {
         cpuMsPerOrder: Record<string, number> | null;
         syscallsPerOrder: Record<string, number> | null;
         sleepsPerOrder?: Record<string, number> | null;
+        /** Ms per order that each process's threads waited for a core (schedstat); older runs lack it. */
+        waitMsPerOrder?: Record<string, number> | null;
         peakRssMb?: Record<string, number>;
         /**
          * The monolith, the bare BullMQ round trip and the floor (floor-reference.ts) at the same offered

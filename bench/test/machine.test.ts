@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -15,6 +16,25 @@ describe.runIf(linux)("CpuMeter's counts", () => {
     for (let i = 0; i < 5; i++) await sleep(20);
     const sleeps = meter.sleeps(start, meter.sample());
     expect(sleeps?.["this process"]).toBeGreaterThanOrEqual(5);
+  });
+
+  it("counts the time this process waited for a core while others kept every core busy", async () => {
+    const spinners = Array.from({ length: os.availableParallelism() }, () =>
+      spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" }),
+    );
+    try {
+      // One more runnable thread than cores: the scheduler shares them, so this one waits its turn.
+      await sleep(100);
+      const start = meter.sample();
+      const until = performance.now() + 300;
+      while (performance.now() < until) {
+        // busy, ready to run all the while
+      }
+      const waits = meter.waits(start, meter.sample());
+      expect(waits?.["this process"]).toBeGreaterThan(10);
+    } finally {
+      for (const spinner of spinners) spinner.kill("SIGKILL");
+    }
   });
 
   it("counts the system calls of writing and reading a file", () => {
@@ -45,6 +65,18 @@ describe("CpuMeter's usage", () => {
     byPid: new Map([[7, proc(7, ticks)]]),
     syscallsByPid: new Map(),
     sleepsByPid: new Map(),
+    waitMsByPid: new Map(),
+  });
+
+  it("counts a process's waits over the phase: from 0 if it started during it, never its whole life", () => {
+    const meter = new CpuMeter([{ name: "ours", match: (p) => p.pid !== 1 }]);
+    const start = sample(0, 0, 0, 0);
+    start.byPid.set(8, proc(8, 0)); // running at the start, but its counts could not be read then
+    start.waitMsByPid.set(7, 100);
+    const end = sample(1_000, 500, 0, 240);
+    for (const pid of [8, 9]) end.byPid.set(pid, proc(pid, 0)); // 9 started during the phase
+    end.waitMsByPid.set(7, 130).set(8, 34_000).set(9, 5);
+    expect(meter.waits(start, end)).toEqual({ ours: 30 + 5 });
   });
 
   it("reports the hypervisor's steal apart, not as cores this machine's processes used", () => {

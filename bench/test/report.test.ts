@@ -27,6 +27,7 @@ const floor: HalfLoadReference = {
   latencyMs: { count: 4_900, mean: 12, p50: 9.5, p95: 40, p99: 85.04, max: 130 },
   cpuMsPerOp: { "bench driver": 1.75, monolith: 1.5, "bullmq echo": 0.5, postgres: 1.25, redis: 1 },
   sleepsPerOp: { "bench driver": 2, monolith: 1, postgres: 6.5 },
+  waitMsPerOp: { "bench driver": 0.4, monolith: 1.2, postgres: 2.5 },
 };
 
 describe("the floor at half load", () => {
@@ -39,7 +40,13 @@ describe("the floor at half load", () => {
       "9.5 / 85.0",
       "6.00",
       "9.5",
+      "4.1",
     ]);
+  });
+
+  it("shows no wait for a core for runs saved before it was counted", () => {
+    const { waitMsPerOp: _, ...older } = floor;
+    expect(halfLoadRows(withFloor(older))[3]!.at(-1)).toBe("–");
   });
 
   it("gives its p99 on the target 2 line", () => {
