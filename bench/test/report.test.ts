@@ -56,6 +56,12 @@ describe("the floor at half load", () => {
     );
   });
 
+  it("says so on the target 2 line when it fell behind its arrivals", () => {
+    const behind = { ...floor, offeredRate: 350, throughput: 227 };
+    const line = targetLines(withFloor(behind)).find((l) => l.startsWith("Target 2"));
+    expect(line).toMatch(/: p99 85\.0 ms \(it fell behind: 227\/s of 350\/s served; /);
+  });
+
   it("is left out of runs saved before it existed", () => {
     const report = withFloor(undefined);
     expect(halfLoadRows(report)).toHaveLength(3);
