@@ -206,7 +206,7 @@ export class CpuMeter {
   /**
    * Milliseconds per group over a phase that its threads were ready to run and waited for a core (the
    * scheduler's run-queue delay). On a machine with spare cores it stays near 0; where it grows, each
-   * wake-up on an order's path waits its turn, which is queueing no code of the process can cut.
+   * wake-up on an order's path waits its turn for a core before its own work starts.
    */
   waits(start: Sample | null, end: Sample | null): Record<string, number> | null {
     return this.counted(start, end, (sample) => sample.waitMsByPid);
