@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { CpuMeter, type Sample } from "../src/machine.ts";
 
 const linux = fs.existsSync(`/proc/${process.pid}/task`);
@@ -23,8 +23,19 @@ describe.runIf(linux)("CpuMeter's counts", () => {
       spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" }),
     );
     try {
-      // One more runnable thread than cores: the scheduler shares them, so this one waits its turn.
-      await sleep(100);
+      // One more runnable thread than cores: the scheduler shares them, so this one waits its turn. First
+      // each spinner must be past its start-up and spinning (it has run at least one clock tick).
+      const cpuTicks = (pid: number) => {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+        return Number(fields[11]) + Number(fields[12]); // utime + stime
+      };
+      await vi.waitFor(
+        () => {
+          for (const spinner of spinners) expect(cpuTicks(spinner.pid!)).toBeGreaterThan(0);
+        },
+        { timeout: 10_000, interval: 20 },
+      );
       const start = meter.sample();
       const until = performance.now() + 300;
       while (performance.now() < until) {
