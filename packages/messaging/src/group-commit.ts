@@ -17,18 +17,29 @@ export type GroupCommitOptions<I, O> = {
   /** Largest group (default 64). */
   maxGroup?: number;
   /**
-   * How long a lone item waits for others when items arrive, on average, less than this apart (default
-   * GROUP_LINGER_MS; 0 never waits). Between low load and the max, a group would otherwise hold one item,
-   * and every item would pay for a statement, a commit (a WAL flush), a publish and a wake-up of each
-   * process down the line; at half the saga's max that cost an order twice its CPU at the max (README,
-   * "Where the goals stand"). The wait ends early when the group is full. A lone item at low load, or the
-   * first of a burst after a quiet spell, never waits.
+   * How long a lone item waits for others in a steady stream, when items arrive on average less than
+   * `steadyGapMs` apart (default GROUP_LINGER_MS; 0 never waits). Between low load and the max, a group
+   * would otherwise hold one item, and every item would pay for a statement, a commit (a WAL flush), a
+   * publish and a wake-up of each process down the line; at half the saga's max that cost an order twice
+   * its CPU at the max (README, "Where the goals stand"). The wait ends early when the group is full. A
+   * lone item at low load, or the first of a burst after a quiet spell, never waits.
    */
   lingerMs?: number;
+  /** Items closer than this on average make a steady stream (default STEADY_GAP_MS). */
+  steadyGapMs?: number;
 };
 
 /** The wait of a lone item in a steady stream (`lingerMs`). */
 export const GROUP_LINGER_MS = 3;
+
+/**
+ * A stream counts as steady from about 125 items a second. With the threshold at the wait itself (3 ms,
+ * 333/s), half the saga's max on a slow host (about 270/s) stayed under it and every order paid alone;
+ * at 8 ms the system's CPU per order at 267/s fell 14% and p99 by a quarter, in three interleaved pairs
+ * (docs/benchmark-history.md, "a thirteenth session"). Below 125/s nothing waits: the cores are idle
+ * enough that latency comes first.
+ */
+export const STEADY_GAP_MS = 8;
 
 /**
  * The gap between arrivals is averaged over about the last eight (an exponentially weighted mean). A gap
@@ -47,6 +58,7 @@ export function groupCommit<I, O>({
   commitOne,
   maxGroup = 64,
   lingerMs = GROUP_LINGER_MS,
+  steadyGapMs = STEADY_GAP_MS,
 }: GroupCommitOptions<I, O>) {
   const one = commitOne ?? (async (item: I) => (await commitGroup([item]))[0]!);
   const queue: Pending<I, O>[] = [];
@@ -100,7 +112,7 @@ export function groupCommit<I, O>({
       meanGap += GAP_WEIGHT * (Math.min(now - lastArrival, MAX_GAP_MS) - meanGap);
       lastArrival = now;
       queue.push({ item, resolve, reject });
-      if (!flushing) void flush(lingerMs > 0 && meanGap < lingerMs);
+      if (!flushing) void flush(lingerMs > 0 && meanGap < steadyGapMs);
       else if (endWait && queue.length >= maxGroup) endWait();
     });
 }

@@ -60,7 +60,11 @@ describe("groupCommit's wait for company", () => {
    * Submits items 0..count-1, `gapMs` apart on the fake clock, to commits that take no time; returns each
    * group with the clock at its commit (item i arrived at i × gapMs).
    */
-  async function stream(count: number, gapMs: number, options: { lingerMs: number; maxGroup?: number }) {
+  async function stream(
+    count: number,
+    gapMs: number,
+    options: { lingerMs: number; maxGroup?: number; steadyGapMs?: number },
+  ) {
     const start = performance.now();
     const groups: { items: number[]; at: number }[] = [];
     const submit = groupCommit({
@@ -80,17 +84,29 @@ describe("groupCommit's wait for company", () => {
     return groups;
   }
 
-  it("commits each item alone and at once when items come further apart than the wait", async () => {
-    const groups = await stream(60, 5, { lingerMs: 3 });
+  it("commits each item alone and at once when items come further apart than a steady stream's", async () => {
+    const groups = await stream(60, 10, { lingerMs: 3, steadyGapMs: 8 });
     expect(groups.map((g) => g.items.length)).toEqual(Array(60).fill(1));
-    expect(groups.every((g) => g.at === g.items[0]! * 5)).toBe(true);
+    expect(groups.every((g) => g.at === g.items[0]! * 10)).toBe(true);
+  });
+
+  it("in a stream steadier than steadyGapMs but sparser than the wait, a lone item waits for the next", async () => {
+    // 4 ms apart: over the 3 ms wait, under the 8 ms steady gap, as at half the saga's max on a slow host.
+    const waited = await stream(60, 4, { lingerMs: 3, steadyGapMs: 8 });
+    const late = waited.filter((g) => g.items[0]! >= 40);
+    expect(late.length).toBeGreaterThan(0);
+    for (const g of late) expect(g.at - g.items[0]! * 4).toBe(3);
+    // With the threshold at the wait itself, the same stream never waits.
+    const alone = await stream(60, 4, { lingerMs: 3, steadyGapMs: 3 });
+    expect(alone.every((g) => g.items.length === 1 && g.at === g.items[0]! * 4)).toBe(true);
   });
 
   it("in a steady stream, lets a lone item wait for the next ones and commits them together", async () => {
     const groups = await stream(80, 1, { lingerMs: 3 });
     // The first arrivals do not wait: one quick item after a quiet spell is not yet a stream.
     expect(groups[0]).toEqual({ items: [0], at: 0 });
-    const late = groups.filter((g) => g.items[0]! >= 40);
+    // (The last group may have fewer arrivals left to wait for.)
+    const late = groups.filter((g) => g.items[0]! >= 40 && g.items[0]! < 76);
     expect(late.length).toBeGreaterThan(0);
     for (const g of late) {
       expect(g.items.length).toBeGreaterThanOrEqual(3);
