@@ -35,7 +35,7 @@ export const GROUP_LINGER_MS = 3;
 /**
  * A stream counts as steady from about 125 items a second. With the threshold at the wait itself (3 ms,
  * 333/s), half the saga's max on a slow host (about 270/s) stayed under it and every order paid alone;
- * at 8 ms the system's CPU per order at 267/s fell 14% and p99 by a quarter, in three interleaved pairs
+ * at 8 ms the system's CPU per order at 267/s fell 14% and p99 by about a fifth, in three interleaved pairs
  * (docs/benchmark-history.md, "a thirteenth session"). Below 125/s nothing waits: the cores are idle
  * enough that latency comes first.
  */
