@@ -1,8 +1,8 @@
 // Group commit for queue consumers (and the web's new orders): the messages a consumer receives while
 // its previous group is being committed form the next group, committed in one transaction. At low load a
 // group is one message, committed at once (latency first); under load the per-transaction cost is shared
-// by the group. In between, in a steady stream where the next message is due within a few milliseconds
-// (see `lingerMs`), a lone message waits that long for company.
+// by the group. In between, in a steady stream where messages come less than `steadyGapMs` apart, a lone
+// message waits `lingerMs` for company.
 // Written by hand because it is a few dozen lines around our own transaction code; the generic batching
 // libraries (dataloader and the like) batch per tick with no fallback when a batch fails.
 
