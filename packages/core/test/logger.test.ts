@@ -6,7 +6,7 @@ import { startProcess, waitFor, type RunningProcess } from "@gozon/core/testing"
 const testDir = path.dirname(fileURLToPath(import.meta.url));
 let child: RunningProcess | undefined;
 
-function run(how: "exit" | "throw" | "stay") {
+function run(how: "exit" | "throw" | "stay" | "secrets") {
   child = startProcess("node", ["--import", "tsx", path.join(testDir, "fixtures/log-and-exit.ts"), how], {
     cwd: testDir,
     env: { ...process.env, LOG_LEVEL: "info" },
@@ -42,4 +42,30 @@ it("writes a line of a quiet process within the flush interval, without waiting 
     what: "the line of a process that logs nothing else",
   });
   expect(proc.child.exitCode).toBeNull();
+});
+
+it("redacts passwords, tokens and auth headers at the top, one level down and in bindings, and keeps the rest", async () => {
+  const proc = run("secrets");
+  expect(await proc.exited).toBe(0);
+  const lines = proc
+    .output()
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  const byMsg = new Map(lines.map((line) => [line.msg, line]));
+  const secrets = ["pw-", "hash-", "access-", "refresh-", "auth-", "cookie-"];
+  for (const secret of secrets) expect(proc.output()).not.toContain(secret);
+  const hidden = "[redacted]";
+  expect(byMsg.get("top level")).toMatchObject({
+    password: hidden,
+    passwordHash: hidden,
+    email: "shopper@example.com",
+  });
+  expect(byMsg.get("one level down")).toMatchObject({
+    input: { password: hidden, passwordHash: hidden, amount: 1500 },
+  });
+  expect(byMsg.get("tokens")).toMatchObject({ accessToken: hidden, session: { refreshToken: hidden } });
+  expect(byMsg.get("a child's bindings")).toMatchObject({ accessToken: hidden });
+  expect(byMsg.get("request")).toMatchObject({ req: { headers: { authorization: hidden, cookie: hidden } } });
+  expect(byMsg.get("headers")).toMatchObject({ headers: { authorization: hidden, cookie: hidden } });
 });
