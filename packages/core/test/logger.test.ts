@@ -53,8 +53,8 @@ it("redacts passwords, tokens and auth headers at the top, one level down and in
     .filter((line) => line.startsWith("{"))
     .map((line) => JSON.parse(line) as Record<string, unknown>);
   const byMsg = new Map(lines.map((line) => [line.msg, line]));
-  const secrets = ["pw-", "hash-", "access-", "refresh-", "auth-", "cookie-"];
-  for (const secret of secrets) expect(proc.output()).not.toContain(secret);
+  // Every secret the fixture logs contains this.
+  expect(proc.output()).not.toContain("s3cr3t-");
   const hidden = "[redacted]";
   expect(byMsg.get("top level")).toMatchObject({
     password: hidden,
