@@ -140,6 +140,9 @@ export function createCommittedPublisher({
       return batches.map(() => undefined);
     },
     maxGroup: 256,
+    // Its input comes in bursts already (each upstream commit's callers hand in their messages within
+    // one turn of the event loop, which the group gathers); waiting for a second commit would only delay.
+    lingerMs: 0,
   });
   return {
     publish: (messages: Message<QueuedMessageType>[]) =>

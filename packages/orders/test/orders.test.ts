@@ -119,9 +119,11 @@ describe("createOrderPlacer", () => {
       publish: async (request) => void published.push(request),
     });
     const userId = randomUUID();
-    const orders = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => place({ userId, amount: 100 + i, description: `order ${i}` })),
-    );
+    const placeNth = (i: number) => place({ userId, amount: 100 + i, description: `order ${i}` });
+    const first = placeNth(0);
+    while (counted.statements === 0) await new Promise((resolve) => setImmediate(resolve));
+    const rest = Array.from({ length: 19 }, (_, i) => placeNth(i + 1));
+    const orders = await Promise.all([first, ...rest]);
     // The first goes alone, at once; the other 19 arrive while it commits and share the next statement.
     expect(counted.statements).toBe(2);
     expect(orders.map((o) => o.amount)).toEqual(Array.from({ length: 20 }, (_, i) => 100 + i));
