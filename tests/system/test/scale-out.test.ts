@@ -69,25 +69,26 @@ describe("two of each worker", () => {
     const [shopper] = await createShoppers(sys.webUrls, 1, 5);
     const { userId } = shopper as Shopper;
 
-    // Orders whose payment request Redis lost: NEW, requested an hour ago, their request nowhere.
-    const staleIds = await withClient(sys.dbs.urls.orders, async (client) => {
-      const { rows } = await client.query<{ id: string }>(
-        `INSERT INTO orders (id, user_id, amount, description, status, payment_requested_at,
-                             payment_request_id, updated_at)
-         SELECT gen_random_uuid(), $1, 1, 'lost request', 'NEW', now() - interval '1 hour',
-                gen_random_uuid(), now()
-         FROM generate_series(1, ${STALE})
-         RETURNING id::text`,
-        [userId],
-      );
-      return rows.map((row) => row.id);
-    });
-
     // Make the two reconcilers overlap: the first to claim the stale orders blocks on its outbox insert
     // while holding their row locks, and the other one ticks at least once meanwhile. It must skip them.
+    // The outbox is locked before the stale orders exist, so no reconciler can re-request them first.
+    let staleIds: string[] = [];
     await withClient(sys.dbs.urls.orders, async (blocker) => {
       await blocker.query("BEGIN");
       await blocker.query("LOCK TABLE outbox IN EXCLUSIVE MODE");
+      // Orders whose payment request Redis lost: NEW, requested an hour ago, their request nowhere.
+      staleIds = await withClient(sys.dbs.urls.orders, async (client) => {
+        const { rows } = await client.query<{ id: string }>(
+          `INSERT INTO orders (id, user_id, amount, description, status, payment_requested_at,
+                               payment_request_id, updated_at)
+           SELECT gen_random_uuid(), $1, 1, 'lost request', 'NEW', now() - interval '1 hour',
+                  gen_random_uuid(), now()
+           FROM generate_series(1, ${STALE})
+           RETURNING id::text`,
+          [userId],
+        );
+        return rows.map((row) => row.id);
+      });
       // Watched from another session: inside the blocker's transaction pg_stat_activity is a frozen snapshot.
       await withClient(sys.dbs.urls.orders, (watcher) =>
         waitFor(
