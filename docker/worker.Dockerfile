@@ -31,6 +31,8 @@ FROM base AS builder
 COPY --from=pruner /app/out/json/ ./
 RUN npm ci
 COPY --from=pruner /app/out/full/ ./
+# turbo prune leaves out the root tsconfig the workspaces extend, and the Prisma CLI reads that chain.
+COPY tsconfig.base.json ./
 # The Prisma CLI wants a schema-engine binary even for `generate`, which needs none: any file will do.
 ENV PRISMA_SCHEMA_ENGINE_BINARY=/app/package.json
 RUN npm run generate -w @gozon/db

@@ -2,7 +2,8 @@
 // Dockerfile copies only what exists, every command runs something the repository defines, the gateway
 // proxies WebSocket upgrades, Redis keeps its data, and the services' environment passes the config schema.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -215,6 +216,45 @@ describe.each(IMAGES)("the $app image ($dockerfile)", ({ app, dockerfile, args }
         }
         throw new Error(`${dockerfile}: no check for COPY --from=${copy.flags.from} ${source}`);
       }
+    }
+  });
+
+  it("gives every stage that runs the app's code the root files its tsconfigs extend", () => {
+    // `turbo prune` copies the workspaces, not the root tsconfig they extend; Prisma's CLI (generate) and
+    // tsx (the CMD) read that chain and stop when a file of it is missing. Prune for real and look.
+    const out = mkdtempSync(path.join(tmpdir(), "gozon-prune-"));
+    try {
+      const turbo = path.join(repoRoot, "node_modules/.bin/turbo");
+      const prune = spawnSync(turbo, ["prune", appPkg.name, "--docker", `--out-dir=${out}`], {
+        cwd: repoRoot,
+        encoding: "utf8",
+        env: { ...process.env, TURBO_TELEMETRY_DISABLED: "1" },
+      });
+      expect(prune.status, prune.stderr).toBe(0);
+      const full = path.join(out, "full");
+      const missing = new Set<string>();
+      for (const entry of readdirSync(full, { recursive: true, encoding: "utf8" })) {
+        if (!/(^|\/)tsconfig[^/]*\.json$/.test(entry) || entry.includes("node_modules")) continue;
+        const config = JSON.parse(readFileSync(path.join(full, entry), "utf8")) as { extends?: string };
+        if (!config.extends?.startsWith(".")) continue;
+        const target = path.relative(full, path.resolve(full, path.dirname(entry), config.extends));
+        if (!existsSync(path.join(full, target))) missing.add(target);
+      }
+      expect(missing.size, "the workspaces extend a root tsconfig").toBeGreaterThan(0);
+      const runsCode = (stage: string) =>
+        stage === final ||
+        steps.some((s) => s.stage === stage && s.keyword === "RUN" && /\bnpm run\b/.test(s.args));
+      for (const stage of stages.filter(runsCode)) {
+        const copied = steps
+          .filter((s) => s.stage === stage && s.keyword === "COPY")
+          .map((s) => parseCopy(s.args))
+          .filter((copy) => copy.flags.from === undefined)
+          .flatMap((copy) => copy.sources.map((source) => source.replace(/^\.\//, "")));
+        for (const file of missing)
+          expect(copied, `${dockerfile}, stage ${stage}: COPY ${file}`).toContain(file);
+      }
+    } finally {
+      rmSync(out, { recursive: true, force: true });
     }
   });
 
