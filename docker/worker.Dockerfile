@@ -6,7 +6,7 @@
 #   docker build -f docker/worker.Dockerfile --build-arg WORKER=orders-worker -t gozon/orders-worker .
 #   docker build -f docker/worker.Dockerfile --build-arg WORKER=payments-worker --build-arg METRICS_PORT=9465 \
 #     -t gozon/payments-worker .
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS base
 ENV TURBO_TELEMETRY_DISABLED=1 \

@@ -161,6 +161,16 @@ describe.each(IMAGES)("the $app image ($dockerfile)", ({ app, dockerfile, args }
   const inFinal = steps.filter((step) => step.stage === final);
   const appPkg = readJson<PackageJson>(`apps/${app}/package.json`);
 
+  it("builds on a Node.js LTS image that the repository's engines range accepts", () => {
+    const image = steps.find((step) => step.keyword === "ARG" && step.args.startsWith("NODE_IMAGE="))?.args;
+    const major = Number(/^NODE_IMAGE=node:(\d+)-/.exec(image ?? "")?.[1]);
+    const engines = readJson<{ engines: { node: string } }>("package.json").engines.node;
+    const minimum = Number(/^>=\s*(\d+)/.exec(engines)?.[1]);
+    expect(major % 2, `${image}: even majors are the LTS lines`).toBe(0);
+    expect(major).toBeGreaterThanOrEqual(minimum);
+    expect(steps.find((step) => step.keyword === "FROM")?.args).toMatch(/^\$\{NODE_IMAGE\} AS /);
+  });
+
   it("prunes the workspace of this app with turbo (the version the repository uses)", () => {
     const prune = steps.find((step) => step.keyword === "RUN" && /\bturbo prune\b/.test(step.args));
     expect(prune?.args).toBeDefined();
