@@ -1,5 +1,6 @@
 import { expect, test } from "@playwright/test";
-import { openAccountAndTopUp, orderRow, placeOrder, register, webA } from "./helpers.ts";
+import { apiClient } from "@gozon/system-tests/client";
+import { openAccountAndTopUp, orderRow, PASSWORD, placeOrder, register, webA } from "./helpers.ts";
 
 test("a shopper tops up, places an order and sees it paid live", async ({ page }) => {
   await register(page, webA());
@@ -31,4 +32,32 @@ test("an order larger than the balance is cancelled for insufficient funds", asy
     "CANCELLED",
   );
   await expect(page.getByTestId("balance")).toHaveText("100,00\u00a0₽");
+});
+
+test("a tab on an order's own page toasts the shopper's other orders too, a long description cut short", async ({
+  page,
+}) => {
+  const email = await register(page, webA());
+  await openAccountAndTopUp(page, "500");
+  await expect(page.getByTestId("balance")).toHaveText("500,00\u00a0₽");
+  await placeOrder(page, "100", "Gift wrap");
+  await expect(orderRow(page, "Gift wrap").locator("[data-status]")).toHaveAttribute(
+    "data-status",
+    "FINISHED",
+  );
+  await orderRow(page, "Gift wrap").getByRole("link", { name: "Gift wrap" }).click();
+  await expect(page.getByRole("heading", { name: "Gift wrap" })).toBeVisible();
+
+  // Placed elsewhere (another tab, a phone) while this tab shows an older order.
+  const long = `Garland of lights ${"and more lights ".repeat(10)}`.trim();
+  const { accessToken } = await apiClient(webA()).login(email, PASSWORD);
+  await apiClient(webA(), accessToken).createOrder(5_000, long);
+  await apiClient(webA(), accessToken).createOrder(90_000, "Sleigh");
+
+  const shown = `${Array.from(long).slice(0, 59).join("")}…`;
+  await expect(page.getByRole("alert").filter({ hasText: `Order “${shown}” paid: 50,00` })).toBeVisible();
+  await expect(
+    page.getByRole("alert").filter({ hasText: "Order “Sleigh” cancelled: insufficient funds" }),
+  ).toBeVisible();
+  await expect(page.getByRole("alert").filter({ hasText: long })).toHaveCount(0);
 });

@@ -18,7 +18,8 @@ export function Providers({ children }: { children: ReactNode }) {
   return (
     <QueryClientProvider client={queryClient}>
       {children}
-      <ToastContainer position="top-right" autoClose={6000} newestOnTop />
+      {/* Bottom right: at the top the toasts covered the header's buttons (Log out). */}
+      <ToastContainer position="bottom-right" autoClose={6000} newestOnTop />
     </QueryClientProvider>
   );
 }

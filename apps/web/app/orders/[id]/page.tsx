@@ -6,6 +6,7 @@ import { api, describeError } from "../../../src/client/api.ts";
 import { useOrderFeed } from "../../../src/client/live.ts";
 import { formatRoubles } from "../../../src/client/money.ts";
 import { useRequireUser } from "../../../src/client/session.ts";
+import { toastSettled } from "../../../src/client/settle-toast.ts";
 import { StatusBadge } from "../../../src/client/status-badge.tsx";
 import { Timeline } from "../../../src/client/timeline.tsx";
 import { Waiting } from "../../../src/client/waiting.tsx";
@@ -21,11 +22,13 @@ export default function OrderPage() {
     retry: false,
   });
   // The history is read from the server on each change of this order, so it is always the log's own.
+  // Every settle of the shopper's orders toasts here as on the shop: a toast in every open tab.
   useOrderFeed(
     "orders.onStatusChange",
     !!user,
     (event) => {
       if (event.orderId === id) void order.refetch();
+      toastSettled(event);
     },
     { onStart: () => void order.refetch() },
   );

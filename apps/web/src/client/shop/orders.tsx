@@ -1,14 +1,14 @@
 "use client";
 import { useInfiniteQuery, useMutation, useQueryClient, type InfiniteData } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { toast } from "react-toastify";
 import { DESCRIPTION_MAX, descriptionSchema } from "@gozon/api/inputs";
 import { api, describeError } from "../api.ts";
 import { Field } from "../field.tsx";
 import { OrderItem } from "../order-item.tsx";
 import { useOrderFeed, type OrderEvent } from "../live.ts";
-import { formatRoubles, parseRoubles } from "../money.ts";
-import { reasonText, type CancelReason, type OrderStatus } from "../status-badge.tsx";
+import { parseRoubles } from "../money.ts";
+import { toastSettled } from "../settle-toast.ts";
+import type { CancelReason, OrderStatus } from "../status-badge.tsx";
 import { accountKey } from "./account-panel.tsx";
 import { ledgerKey } from "./statement.tsx";
 
@@ -74,13 +74,10 @@ export function Orders() {
       );
       // A toast for each settle since the page loaded: the feed hands each change over once, in order,
       // however often the page reconnects (a list refetched meanwhile may already show the new state).
-      if (event.status === "NEW") return;
+      toastSettled(event);
       if (event.status === "FINISHED") {
-        toast.success(`Order “${event.description}” paid: ${formatRoubles(event.amount)}`);
         void queryClient.invalidateQueries({ queryKey: accountKey });
         void queryClient.invalidateQueries({ queryKey: ledgerKey });
-      } else {
-        toast.error(`Order “${event.description}” cancelled: ${reasonText(event.reason)}`);
       }
     },
     {
