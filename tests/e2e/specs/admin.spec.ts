@@ -50,3 +50,31 @@ test("the admin feed shows an order placed by a shopper in another browser", asy
   await shopper.close();
   await admin.close();
 });
+
+test("pressing “Show orders” again with the same filters lists the orders placed meanwhile", async ({
+  browser,
+}) => {
+  const shopper = await browser.newContext();
+  const shopperPage = await shopper.newPage();
+  const email = await register(shopperPage, webA(), uniqueEmail("again"));
+
+  const admin = await browser.newContext();
+  const page = await admin.newPage();
+  await signIn(page, webA(), ADMIN.email, ADMIN.password);
+  await expect(page.getByRole("heading", { name: "Live order feed" })).toBeVisible();
+  await page.getByRole("link", { name: "Orders", exact: true }).click();
+  await page.getByLabel("Shopper email (exact)").fill(email);
+  await page.getByRole("button", { name: "Show orders" }).click();
+  await expect(page.getByText("No orders match these filters.")).toBeVisible();
+
+  // No account: the order is cancelled at once.
+  await placeOrder(shopperPage, "15,00", "Lantern");
+  await expect(shopperPage.getByRole("alert").filter({ hasText: "Order “Lantern” cancelled" })).toBeVisible();
+
+  await page.getByRole("button", { name: "Show orders" }).click();
+  const rows = page.getByRole("list", { name: "Orders" }).getByRole("listitem");
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toContainText("Lantern");
+  await shopper.close();
+  await admin.close();
+});

@@ -127,6 +127,8 @@ function AdminOrders({ userId }: { userId: string }) {
     }
     setFormError(undefined);
     setFilters({ ...form });
+    // The same filters again mean "look again": new orders only join the list when it is read.
+    void queryClient.invalidateQueries({ queryKey: ["admin-orders", form], exact: true });
   };
 
   if (!user) return <Waiting error={session.error} retry={() => void session.refetch()} />;
