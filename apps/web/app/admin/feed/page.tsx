@@ -1,10 +1,13 @@
 "use client";
+import Link from "next/link";
 import { useState } from "react";
 import { useOrderFeed, type OrderEvent } from "../../../src/client/live.ts";
 import { formatRoubles } from "../../../src/client/money.ts";
 import { useRequireUser } from "../../../src/client/session.ts";
 import { Waiting } from "../../../src/client/waiting.tsx";
 import { StatusBadge } from "../../../src/client/status-badge.tsx";
+import { When } from "../../../src/client/when.tsx";
+import { ADMIN_FEED_RECENT } from "@gozon/api/live/feed.schema";
 
 const statuses = ["NEW", "FINISHED", "CANCELLED"] as const;
 /** Rows kept on the page: a tab left open all day stays small. Older orders are on the orders page. */
@@ -32,9 +35,12 @@ export default function AdminFeedPage() {
     <main>
       <h1>Live order feed</h1>
       <p className="hint">
-        The latest {MAX_ROWS} orders, live. Older orders: <a href="/admin/orders">all orders</a>.
+        Opens with the orders of the latest {ADMIN_FEED_RECENT} changes, then shows every order as it is
+        placed and settled, newest first (up to {MAX_ROWS} rows). Every order, with filters:{" "}
+        <Link href="/admin/orders">all orders</Link>.
       </p>
-      <dl className="counts" aria-label="Orders by status">
+      <h2 className="visually-hidden">Rows by status</h2>
+      <dl className="counts" aria-label="Rows on this page by status">
         {statuses.map((status) => (
           <div key={status}>
             <dt>{status}</dt>
@@ -52,8 +58,8 @@ export default function AdminFeedPage() {
               <span className="order-amount">{formatRoubles(order.amount)}</span>
               <StatusBadge status={order.status} reason={order.reason} />
               <small className="order-meta">
-                user <span title={order.userId}>{order.userId.slice(0, 8)}</span> ·{" "}
-                <time dateTime={order.occurredAt}>{new Date(order.occurredAt).toLocaleTimeString()}</time>
+                <Link href={`/admin/users/${order.userId}`}>user {order.userId.slice(0, 8)}</Link> ·{" "}
+                <When at={order.occurredAt} />
               </small>
             </li>
           ))}

@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import type { Caller, Context } from "../../context.ts";
-import type { feedInputSchema } from "../../live/feed.schema.ts";
+import { ADMIN_FEED_RECENT, type feedInputSchema } from "../../live/feed.schema.ts";
 import { trackedOrderFeed } from "../../live/order-feed.ts";
 
 type Options = {
@@ -9,11 +9,8 @@ type Options = {
   signal: AbortSignal | undefined;
 };
 
-/** Orders an admin's feed shows before the live events when it opens fresh. */
-export const ADMIN_FEED_RECENT = 50;
-
 /**
- * Every order's creation and settlement, live, for admins: from the latest ADMIN_FEED_RECENT orders, or
+ * Every order's creation and settlement, live, for admins: from the latest ADMIN_FEED_RECENT changes, or
  * resuming after `lastEventId`.
  */
 export function orderFeedHandler({ ctx, input, signal }: Options) {
