@@ -21,8 +21,12 @@ test("the admin finds a shopper and tops up their account", async ({ browser }) 
   await page.getByRole("button", { name: "Top up" }).click();
   await expect(page.getByTestId("selected-balance")).toHaveText("500,50\u00a0₽");
 
-  await shopperPage.reload();
+  // The shopper comes back to the tab (the browser tells the page it is visible again): no reload needed.
+  await shopperPage.evaluate(() => document.dispatchEvent(new Event("visibilitychange", { bubbles: true })));
   await expect(shopperPage.getByTestId("balance")).toHaveText("500,50\u00a0₽");
+  await expect(
+    shopperPage.getByRole("list", { name: "Statement" }).getByRole("listitem").first(),
+  ).toContainText("+500,50");
   await shopper.close();
   await admin.close();
 });

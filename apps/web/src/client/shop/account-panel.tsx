@@ -18,6 +18,8 @@ export function useAccount() {
         throw error;
       }
     },
+    // A top-up made elsewhere (another tab, an admin) shows when the shopper comes back to this tab.
+    refetchOnWindowFocus: true,
   });
 }
 

@@ -13,6 +13,7 @@ export function Statement() {
       api.payments.ledger.query({ limit: 10, ...(pageParam ? { cursor: pageParam } : {}) }),
     initialPageParam: null as string | null,
     getNextPageParam: (last) => last.nextCursor,
+    refetchOnWindowFocus: true, // with the balance (account-panel.tsx)
   });
   // A refetch after new entries may repeat an entry on the next page: show it once.
   const entries = [
