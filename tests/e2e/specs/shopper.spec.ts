@@ -61,3 +61,19 @@ test("a tab on an order's own page toasts the shopper's other orders too, a long
   ).toBeVisible();
   await expect(page.getByRole("alert").filter({ hasText: long })).toHaveCount(0);
 });
+
+test("an unknown address answers 404 with a page that leads back, and the app has an icon", async ({
+  page,
+}) => {
+  const response = await page.goto(`${webA()}/no-such-page`);
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
+  const icon = await page.locator('link[rel="icon"]').first().getAttribute("href");
+  expect(icon).toBeTruthy();
+  const iconResponse = await page.request.get(new URL(icon ?? "", webA()).href);
+  expect(iconResponse.status()).toBe(200);
+  expect(iconResponse.headers()["content-type"]).toContain("image/svg+xml");
+  // Signed out, the shop sends the visitor on to sign in.
+  await page.getByRole("link", { name: "Back to the shop" }).click();
+  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+});
