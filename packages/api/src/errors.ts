@@ -17,11 +17,19 @@ export class RetryAfter extends Error {
   }
 }
 
+/** A wait as people say it: "45 seconds", "1 minute", "15 minutes" (minutes rounded up). */
+export function waitText(seconds: number): string {
+  if (seconds < 60) return seconds === 1 ? "1 second" : `${seconds} seconds`;
+  const minutes = Math.ceil(seconds / 60);
+  return minutes === 1 ? "1 minute" : `${minutes} minutes`;
+}
+
 export function tooManyRequests(retryAfterMs: number, what = "attempts"): TRPCError {
   const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
   return new TRPCError({
     code: "TOO_MANY_REQUESTS",
-    message: `Too many ${what}; try again in ${seconds} s`,
+    // Exact seconds travel in Retry-After and `retryAfterSeconds`; the message is for people.
+    message: `Too many ${what}; try again in ${waitText(seconds)}`,
     cause: new RetryAfter(seconds),
   });
 }
@@ -34,7 +42,7 @@ export function serviceUnavailable(cause?: unknown): TRPCError {
   const seconds = UNAVAILABLE_RETRY_AFTER_SECONDS;
   return new TRPCError({
     code: "SERVICE_UNAVAILABLE",
-    message: `The service is temporarily unavailable; try again in ${seconds} s`,
+    message: `The service is temporarily unavailable; try again in ${waitText(seconds)}`,
     cause: new RetryAfter(seconds, { cause }),
   });
 }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitText } from "../src/errors.ts";
 import { verifyPassword } from "../src/identity/passwords.ts";
 import { startApi, strongPassword, uniqueEmail, type ApiHarness } from "./harness.ts";
 
@@ -61,6 +62,9 @@ describe("login guessing", () => {
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(60);
     expect(limited.body.error).toMatchObject({ code: "TOO_MANY_REQUESTS", retryAfterSeconds: retryAfter });
+    expect(limited.body.error.message).toBe(
+      `Too many sign-in attempts; try again in ${waitText(retryAfter)}`,
+    );
 
     // Even the right password waits from that IP, and checks no hash…
     const checks = hashChecks;
@@ -178,5 +182,18 @@ describe("register rate limits", () => {
     const limited = await register();
     expect(limited.status).toBe(429);
     expect(limited.headers.get("retry-after")).toMatch(/^\d+$/);
+  });
+});
+
+describe("waitText", () => {
+  it.each([
+    [1, "1 second"],
+    [45, "45 seconds"],
+    [59, "59 seconds"],
+    [60, "1 minute"],
+    [61, "2 minutes"],
+    [890, "15 minutes"],
+  ])("%i s reads %s", (seconds, text) => {
+    expect(waitText(seconds)).toBe(text);
   });
 });
