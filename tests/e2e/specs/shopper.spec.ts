@@ -6,6 +6,20 @@ test("a shopper tops up, places an order and sees it paid live", async ({ page }
   await register(page, webA());
   await openAccountAndTopUp(page, "1 000,00");
   await expect(page.getByTestId("balance")).toHaveText("1\u00a0000,00\u00a0₽");
+  await expect(page.getByRole("status")).toHaveText(
+    "Added 1\u00a0000,00\u00a0₽; the new balance is 1\u00a0000,00\u00a0₽",
+  );
+
+  // A refused amount is explained under the field, and the explanation goes once the field is edited.
+  const amount = page.getByLabel("Top-up amount (₽)");
+  await amount.fill("12,345");
+  await page.getByRole("button", { name: "Top up" }).click();
+  await expect(page.getByRole("status")).toBeEmpty();
+  const refusal = page.locator("#topup-amount-error");
+  await expect(refusal).toBeVisible();
+  await amount.fill("12,34");
+  await expect(refusal).toHaveCount(0);
+  await expect(page.getByTestId("balance")).toHaveText("1\u00a0000,00\u00a0₽");
 
   await placeOrder(page, "250,00", "New Year tree");
   await expect(

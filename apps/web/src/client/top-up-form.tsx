@@ -3,13 +3,14 @@ import { useMutation } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { describeError, fieldMessage } from "./api.ts";
 import { Field } from "./field.tsx";
-import { parseRoubles } from "./money.ts";
+import { formatRoubles, parseRoubles } from "./money.ts";
 
 type Account = { userId: string; balance: number };
 
 /**
  * A roubles amount parsed exactly into kopecks, sent with a fresh Idempotency-Key per submit (a double
- * click or a retried request tops up once). The shopper's wallet and the admin page both use it.
+ * click or a retried request tops up once), confirmed in words under the form. The shopper's wallet and
+ * the admin pages all use it.
  */
 export function TopUpForm({
   id,
@@ -24,10 +25,12 @@ export function TopUpForm({
 }) {
   const [amount, setAmount] = useState("");
   const [error, setError] = useState<string>();
+  const [done, setDone] = useState<string>();
   const mutation = useMutation({
     mutationFn: (kopecks: number) => topUp(kopecks, crypto.randomUUID()),
     onSuccess: ({ account }, kopecks) => {
       setAmount("");
+      setDone(`Added ${formatRoubles(kopecks)}; the new balance is ${formatRoubles(account.balance)}`);
       onTopUp(account, kopecks);
     },
     onError: (caught) => {
@@ -39,25 +42,35 @@ export function TopUpForm({
   const submit = (event: FormEvent) => {
     event.preventDefault();
     const parsed = parseRoubles(amount);
+    setDone(undefined);
     if (!parsed.ok) return setError(parsed.error);
     setError(undefined);
     mutation.mutate(parsed.kopecks);
   };
 
   return (
-    <form onSubmit={submit} noValidate className="inline-form">
-      <Field
-        id={id}
-        label="Top-up amount (₽)"
-        inputMode="decimal"
-        placeholder={placeholder}
-        value={amount}
-        onChange={(e) => setAmount(e.target.value)}
-        error={error}
-      />
-      <button type="submit" disabled={mutation.isPending}>
-        {mutation.isPending ? "Topping up…" : "Top up"}
-      </button>
-    </form>
+    <>
+      <form onSubmit={submit} noValidate className="inline-form">
+        <Field
+          id={id}
+          label="Top-up amount (₽)"
+          inputMode="decimal"
+          placeholder={placeholder}
+          value={amount}
+          onChange={(e) => {
+            setAmount(e.target.value);
+            // What was said of the previous value no longer applies.
+            setError(undefined);
+            setDone(undefined);
+          }}
+          error={error}
+        />
+        <button type="submit" disabled={mutation.isPending}>
+          {mutation.isPending ? "Topping up…" : "Top up"}
+        </button>
+      </form>
+      {/* Rendered empty from the start: a live region announces what later appears in it. */}
+      <p role="status">{done}</p>
+    </>
   );
 }

@@ -70,7 +70,6 @@ export default function AdminTopUpPage() {
 
 function AdminTopUp({ user, onDone }: { user: FoundUser; onDone: () => void }) {
   const [balance, setBalance] = useState(user.account?.balance ?? null);
-  const [done, setDone] = useState<string>();
   return (
     <section className="card" aria-labelledby="selected-title">
       <h2 id="selected-title">{user.email}</h2>
@@ -86,15 +85,11 @@ function AdminTopUp({ user, onDone }: { user: FoundUser; onDone: () => void }) {
             topUp={(amount, idempotencyKey) =>
               api.admin.topUp.mutate({ userId: user.id, amount, idempotencyKey })
             }
-            onTopUp={(account, kopecks) => {
+            onTopUp={(account) => {
               setBalance(account.balance);
-              setDone(
-                `Added ${formatRoubles(kopecks)}; the new balance is ${formatRoubles(account.balance)}`,
-              );
               onDone();
             }}
           />
-          <p role="status">{done}</p>
         </>
       )}
     </section>

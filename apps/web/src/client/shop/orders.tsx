@@ -171,14 +171,20 @@ function NewOrderForm({ onCreated }: { onCreated: (order: Order) => void }) {
           inputMode="decimal"
           placeholder="250,00"
           value={amount}
-          onChange={(e) => setAmount(e.target.value)}
+          onChange={(e) => {
+            setAmount(e.target.value);
+            setErrors(({ amount: _said, ...rest }) => rest);
+          }}
           error={errors.amount}
         />
         <Field
           id="order-description"
           label="Description"
           value={description}
-          onChange={(e) => setDescription(e.target.value)}
+          onChange={(e) => {
+            setDescription(e.target.value);
+            setErrors(({ description: _said, ...rest }) => rest);
+          }}
           error={errors.description}
           maxLength={DESCRIPTION_MAX * 2}
         />

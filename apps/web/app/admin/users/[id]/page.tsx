@@ -2,7 +2,6 @@
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { useParams } from "next/navigation";
-import { useState } from "react";
 import { api, describeError } from "../../../../src/client/api.ts";
 import { formatRoubles } from "../../../../src/client/money.ts";
 import { OrderItem } from "../../../../src/client/order-item.tsx";
@@ -15,7 +14,6 @@ import { When } from "../../../../src/client/when.tsx";
 export default function AdminUserPage() {
   const { user, session } = useRequireUser({ admin: true });
   const { id } = useParams<{ id: string }>();
-  const [done, setDone] = useState<string>();
   const details = useQuery({
     queryKey: ["admin-user", id],
     queryFn: () => api.admin.getUser.query({ userId: id }),
@@ -76,14 +74,8 @@ export default function AdminUserPage() {
               topUp={(amount, idempotencyKey) =>
                 api.admin.topUp.mutate({ userId: shown.id, amount, idempotencyKey })
               }
-              onTopUp={(updated, kopecks) => {
-                setDone(
-                  `Added ${formatRoubles(kopecks)}; the new balance is ${formatRoubles(updated.balance)}`,
-                );
-                void details.refetch();
-              }}
+              onTopUp={() => void details.refetch()}
             />
-            <p role="status">{done}</p>
           </>
         )}
       </section>
