@@ -91,3 +91,45 @@ test("an unknown address answers 404 with a page that leads back, and the app ha
   await page.getByRole("link", { name: "Back to the shop" }).click();
   await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
 });
+
+test("a session that ends under an open page says so, and signing in leads back to that page", async ({
+  page,
+  context,
+}) => {
+  const email = await register(page, webA());
+  await page.getByRole("button", { name: "Open account" }).click();
+  await expect(page.getByTestId("balance")).toHaveText("0,00\u00a0₽");
+  await placeOrder(page, "5", "Bookmark");
+  await orderRow(page, "Bookmark").getByRole("link", { name: "Bookmark" }).click();
+  await expect(page.getByRole("heading", { name: "Bookmark" })).toBeVisible();
+  const orderUrl = page.url();
+
+  // Both session cookies gone (expired, or cleared by the browser): the shop's next read is refused.
+  await context.clearCookies();
+  await page.getByRole("link", { name: "← Back to the shop" }).click();
+  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+  await expect(page.getByRole("status")).toHaveText(
+    "Your session has ended. Sign in again to go on where you were.",
+  );
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { name: "Shop" })).toBeVisible();
+
+  // A signed-out visit to a page of the app asks to sign in, without "ended", and then shows that page.
+  await context.clearCookies();
+  await page.goto(orderUrl);
+  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+  await expect(page.getByText("Your session has ended")).toHaveCount(0);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { name: "Bookmark" })).toBeVisible();
+  await expect(page).toHaveURL(orderUrl);
+
+  // Logging out on purpose is not a session that ended.
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+  await expect(page).toHaveURL(`${webA()}/login`);
+  await expect(page.getByText("Your session has ended")).toHaveCount(0);
+});

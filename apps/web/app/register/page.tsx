@@ -1,5 +1,11 @@
+import { Suspense } from "react";
 import { AuthForm } from "../../src/client/auth-form.tsx";
 
 export default function RegisterPage() {
-  return <AuthForm mode="register" />;
+  // AuthForm reads the query (where to go back to), which Next asks to be under a Suspense boundary.
+  return (
+    <Suspense>
+      <AuthForm mode="register" />
+    </Suspense>
+  );
 }

@@ -1,11 +1,12 @@
 "use client";
 import Link from "next/link";
-import { useRouter } from "next/navigation";
+import { useRouter, useSearchParams } from "next/navigation";
 import { useEffect, useState, type FormEvent } from "react";
 import { loginInputSchema } from "@gozon/api/routers/auth/login.schema";
 import { registerInputSchema } from "@gozon/api/routers/auth/register.schema";
 import { api, describeError, fieldMessage, type ApiErrorInfo } from "./api.ts";
 import { Field } from "./field.tsx";
+import { returnPath } from "./return-path.ts";
 import { useSession, useSignedIn } from "./session.ts";
 
 const homeOf = (role: "SHOPPER" | "ADMIN") => (role === "ADMIN" ? "/admin/feed" : "/");
@@ -18,12 +19,17 @@ export function AuthForm({ mode }: { mode: "login" | "register" }) {
   const [error, setError] = useState<ApiErrorInfo | null>(null);
   const [busy, setBusy] = useState(false);
   const session = useSession();
+  // The page that sent the visitor here (useRequireUser), and whether their session ended under it.
+  const params = useSearchParams();
+  const next = returnPath(params.get("next"));
+  const ended = params.get("ended") === "1";
+  const destination = (role: "SHOPPER" | "ADMIN") => next ?? homeOf(role);
 
   // Already signed in (or just signed in): this page has nothing to do.
   const current = session.data;
   useEffect(() => {
-    if (current) router.replace(homeOf(current.role));
-  }, [current, router]);
+    if (current) router.replace(next ?? homeOf(current.role));
+  }, [current, router, next]);
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
@@ -44,7 +50,7 @@ export function AuthForm({ mode }: { mode: "login" | "register" }) {
       const call = mode === "login" ? api.auth.login : api.auth.register;
       const { user } = await call.mutate({ email, password });
       await signedIn(user);
-      router.replace(homeOf(user.role));
+      router.replace(destination(user.role));
     } catch (caught) {
       setError(describeError(caught));
       setBusy(false);
@@ -55,6 +61,11 @@ export function AuthForm({ mode }: { mode: "login" | "register" }) {
   return (
     <main className="narrow">
       <h1>{title}</h1>
+      {ended && mode === "login" && (
+        <p role="status" className="notice">
+          Your session has ended. Sign in again to go on where you were.
+        </p>
+      )}
       <form onSubmit={submit} noValidate>
         <Field
           id="email"

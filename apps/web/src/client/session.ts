@@ -1,7 +1,7 @@
 "use client";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
-import { useEffect } from "react";
+import { useEffect, useRef } from "react";
 import { api, isUnauthorized, resetLiveConnection } from "./api.ts";
 
 export type SessionUser = { id: string; email: string; role: "SHOPPER" | "ADMIN" };
@@ -25,15 +25,27 @@ export function useSession() {
   });
 }
 
-/** Sends signed-out visitors to /login and, with `admin`, non-admins to the shop. */
+/** Set while the user signs out on purpose: their pages then go to /login without "session ended". */
+let signingOut = false;
+
+/**
+ * Sends signed-out visitors to /login, which brings them back here once they have signed in (`next`),
+ * saying so when the session ended under an open page (`ended`); with `admin`, non-admins to the shop.
+ */
 export function useRequireUser({ admin = false } = {}) {
   const session = useSession();
   const router = useRouter();
   const user = session.data;
+  const hadUser = useRef(false);
   useEffect(() => {
     if (session.isPending || session.isError) return;
-    if (!user) router.replace("/login");
-    else if (admin && user.role !== "ADMIN") router.replace("/");
+    if (user) hadUser.current = true;
+    if (!user) {
+      if (signingOut) return; // useSignOut goes to /login itself
+      const params = new URLSearchParams({ next: `${location.pathname}${location.search}` });
+      if (hadUser.current) params.set("ended", "1");
+      router.replace(`/login?${params}`);
+    } else if (admin && user.role !== "ADMIN") router.replace("/");
   }, [session.isPending, session.isError, user, admin, router]);
   const allowed = !!user && (!admin || user.role === "ADMIN");
   return { user: allowed ? user : null, session };
@@ -42,6 +54,7 @@ export function useRequireUser({ admin = false } = {}) {
 export function useSignedIn() {
   const queryClient = useQueryClient();
   return async (user: SessionUser) => {
+    signingOut = false;
     resetLiveConnection();
     queryClient.clear();
     queryClient.setQueryData(sessionKey, user);
@@ -52,6 +65,7 @@ export function useSignOut() {
   const queryClient = useQueryClient();
   const router = useRouter();
   return async () => {
+    signingOut = true;
     await api.auth.logout.mutate().catch(() => undefined);
     resetLiveConnection();
     queryClient.clear();
