@@ -7,7 +7,7 @@ import { registerInputSchema } from "@gozon/api/routers/auth/register.schema";
 import { api, describeError, fieldMessage, type ApiErrorInfo } from "./api.ts";
 import { Field } from "./field.tsx";
 import { returnPath } from "./return-path.ts";
-import { useSession, useSignedIn } from "./session.ts";
+import { signOutArrived, useSession, useSignedIn } from "./session.ts";
 
 const homeOf = (role: "SHOPPER" | "ADMIN") => (role === "ADMIN" ? "/admin/feed" : "/");
 
@@ -24,6 +24,8 @@ export function AuthForm({ mode }: { mode: "login" | "register" }) {
   const next = returnPath(params.get("next"));
   const ended = params.get("ended") === "1";
   const destination = (role: "SHOPPER" | "ADMIN") => next ?? homeOf(role);
+
+  useEffect(signOutArrived, []);
 
   // Already signed in (or just signed in): this page has nothing to do.
   const current = session.data;

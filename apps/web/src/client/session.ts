@@ -25,8 +25,16 @@ export function useSession() {
   });
 }
 
-/** Set while the user signs out on purpose: their pages then go to /login without "session ended". */
+/**
+ * Set from a deliberate Log out until the sign-in page shows: the page being left then does not send
+ * the user to /login itself (with "session ended"); useSignOut does.
+ */
 let signingOut = false;
+
+/** Called by the sign-in page once it is shown: from now on a signed-out page redirects again. */
+export function signOutArrived() {
+  signingOut = false;
+}
 
 /**
  * Sends signed-out visitors to /login, which brings them back here once they have signed in (`next`),
@@ -54,7 +62,6 @@ export function useRequireUser({ admin = false } = {}) {
 export function useSignedIn() {
   const queryClient = useQueryClient();
   return async (user: SessionUser) => {
-    signingOut = false;
     resetLiveConnection();
     queryClient.clear();
     queryClient.setQueryData(sessionKey, user);
