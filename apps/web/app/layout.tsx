@@ -6,7 +6,8 @@ import { Providers } from "../src/client/providers.tsx";
 import "./globals.css";
 
 export const metadata: Metadata = {
-  title: "Gozon",
+  // Each route names itself ("Orders · Gozon"); a page that does not is plain "Gozon".
+  title: { default: "Gozon", template: "%s · Gozon" },
   description: "Orders and payments, settled live.",
 };
 

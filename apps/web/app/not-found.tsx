@@ -1,4 +1,7 @@
 import Link from "next/link";
+import { pageTitle } from "../src/page-title.ts";
+
+export const metadata = pageTitle("Page not found");
 
 /** Any address the app does not have (Next answers it with a 404 status). */
 export default function NotFound() {

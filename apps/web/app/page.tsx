@@ -1,17 +1,9 @@
-"use client";
-import { AccountPanel } from "../src/client/shop/account-panel.tsx";
-import { Orders } from "../src/client/shop/orders.tsx";
-import { useRequireUser } from "../src/client/session.ts";
-import { Waiting } from "../src/client/waiting.tsx";
+import type { Metadata } from "next";
+import { ShopPage } from "../src/client/shop/shop-page.tsx";
 
-export default function ShopPage() {
-  const { user, session } = useRequireUser();
-  if (!user) return <Waiting error={session.error} retry={() => void session.refetch()} />;
-  return (
-    <main>
-      <h1>Shop</h1>
-      <AccountPanel />
-      <Orders />
-    </main>
-  );
+// The root layout's title template names only the routes below it, so this page spells its title out.
+export const metadata: Metadata = { title: { absolute: "Shop · Gozon" } };
+
+export default function Page() {
+  return <ShopPage />;
 }

@@ -67,6 +67,7 @@ test("pressing “Show orders” again with the same filters lists the orders pl
   await signIn(page, webA(), ADMIN.email, ADMIN.password);
   await expect(page.getByRole("heading", { name: "Live order feed" })).toBeVisible();
   await page.getByRole("link", { name: "Orders", exact: true }).click();
+  await expect(page).toHaveTitle("Orders · Gozon");
   await page.getByLabel("Shopper email (exact)").fill(email);
   await page.getByRole("button", { name: "Show orders" }).click();
   await expect(page.getByText("No orders match these filters.")).toBeVisible();

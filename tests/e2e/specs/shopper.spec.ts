@@ -4,6 +4,7 @@ import { openAccountAndTopUp, orderRow, PASSWORD, placeOrder, register, webA } f
 
 test("a shopper tops up, places an order and sees it paid live", async ({ page }) => {
   await register(page, webA());
+  await expect(page).toHaveTitle("Shop · Gozon");
   await openAccountAndTopUp(page, "1 000,00");
   await expect(page.getByTestId("balance")).toHaveText("1\u00a0000,00\u00a0₽");
   await expect(page.getByRole("status")).toHaveText(
@@ -82,6 +83,7 @@ test("an unknown address answers 404 with a page that leads back, and the app ha
   const response = await page.goto(`${webA()}/no-such-page`);
   expect(response?.status()).toBe(404);
   await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
+  await expect(page).toHaveTitle("Page not found · Gozon");
   const icon = await page.locator('link[rel="icon"]').first().getAttribute("href");
   expect(icon).toBeTruthy();
   const iconResponse = await page.request.get(new URL(icon ?? "", webA()).href);
@@ -90,6 +92,7 @@ test("an unknown address answers 404 with a page that leads back, and the app ha
   // Signed out, the shop sends the visitor on to sign in.
   await page.getByRole("link", { name: "Back to the shop" }).click();
   await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+  await expect(page).toHaveTitle("Sign in · Gozon");
 });
 
 test("a session that ends under an open page says so, and signing in leads back to that page", async ({
@@ -102,6 +105,7 @@ test("a session that ends under an open page says so, and signing in leads back 
   await placeOrder(page, "5", "Bookmark");
   await orderRow(page, "Bookmark").getByRole("link", { name: "Bookmark" }).click();
   await expect(page.getByRole("heading", { name: "Bookmark" })).toBeVisible();
+  await expect(page).toHaveTitle("Order · Gozon");
   const orderUrl = page.url();
 
   // Both session cookies gone (expired, or cleared by the browser): the shop's next read is refused.
@@ -132,4 +136,8 @@ test("a session that ends under an open page says so, and signing in leads back 
   await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
   await expect(page).toHaveURL(`${webA()}/login`);
   await expect(page.getByText("Your session has ended")).toHaveCount(0);
+  // And after it, a page of the app still asks to sign in (within the same page load).
+  await page.getByRole("link", { name: "Gozon" }).click();
+  await expect(page).toHaveURL(`${webA()}/login?next=%2F`);
+  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
 });

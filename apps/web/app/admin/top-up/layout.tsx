@@ -1,0 +1,4 @@
+import { pageTitle } from "../../../src/page-title.ts";
+
+export const metadata = pageTitle("Top up accounts");
+export { TitleOnly as default } from "../../../src/page-title.ts";
