@@ -50,3 +50,7 @@ export async function placeOrder(page: Page, roubles: string, description: strin
 
 export const orderRow = (page: Page, description: string) =>
   page.getByRole("list", { name: "Orders" }).getByRole("listitem").filter({ hasText: description });
+
+/** What the wallet's top-up form last said (the shop page has other live regions too). */
+export const walletStatus = (page: Page) =>
+  page.getByRole("region", { name: "Your wallet" }).getByRole("status");

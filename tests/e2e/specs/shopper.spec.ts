@@ -1,13 +1,21 @@
 import { expect, test } from "@playwright/test";
 import { apiClient } from "@gozon/system-tests/client";
-import { openAccountAndTopUp, orderRow, PASSWORD, placeOrder, register, webA } from "./helpers.ts";
+import {
+  openAccountAndTopUp,
+  orderRow,
+  PASSWORD,
+  placeOrder,
+  register,
+  walletStatus,
+  webA,
+} from "./helpers.ts";
 
 test("a shopper tops up, places an order and sees it paid live", async ({ page }) => {
   await register(page, webA());
   await expect(page).toHaveTitle("Shop · Gozon");
   await openAccountAndTopUp(page, "1 000,00");
   await expect(page.getByTestId("balance")).toHaveText("1\u00a0000,00\u00a0₽");
-  await expect(page.getByRole("status")).toHaveText(
+  await expect(walletStatus(page)).toHaveText(
     "Added 1\u00a0000,00\u00a0₽; the new balance is 1\u00a0000,00\u00a0₽",
   );
 
@@ -15,7 +23,7 @@ test("a shopper tops up, places an order and sees it paid live", async ({ page }
   const amount = page.getByLabel("Top-up amount (₽)");
   await amount.fill("12,345");
   await page.getByRole("button", { name: "Top up" }).click();
-  await expect(page.getByRole("status")).toBeEmpty();
+  await expect(walletStatus(page)).toBeEmpty();
   const refusal = page.locator("#topup-amount-error");
   await expect(refusal).toBeVisible();
   await amount.fill("12,34");

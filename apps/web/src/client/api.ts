@@ -107,6 +107,15 @@ export function resetLiveConnection() {
   wsClient = null;
 }
 
+/**
+ * The browser is back online. The socket may be waiting out its reconnect backoff (up to 30 s), or be a
+ * dead one that has not noticed yet: replace it now. Closing it ends its subscriptions, and every feed
+ * resumes from its last position on the new socket (useOrderFeed), so nothing is missed or repeated.
+ */
+export function reconnectLive() {
+  if (wsClient && wsClient.connectionState.get().state !== "idle") resetLiveConnection();
+}
+
 const liveLink: TRPCLink<AppRouter> = (runtime) => (ctx) =>
   wsLink<AppRouter>({ client: liveClient() })(runtime)(ctx);
 

@@ -28,6 +28,77 @@ export type FeedOptions = {
   onStart?: () => void;
 };
 
+type Subscribable<Input, Item> = {
+  subscribe(
+    input: Input,
+    callbacks: {
+      onStarted: () => void;
+      onData: (item: Item) => void;
+      onError: (error: unknown) => void;
+      onComplete: () => void;
+    },
+  ): { unsubscribe(): void };
+};
+
+/**
+ * Keeps one subscription going for as long as the page wants it: after a refused session it refreshes
+ * the session and subscribes again; after the socket is replaced (sign-in, back online) or the server
+ * ends the subscription, it subscribes again at once; after any other failure (a server restarting,
+ * Redis briefly away), again, more slowly each time. `input()` is asked at each (re)subscribe, so a feed
+ * resumes from where it stopped.
+ */
+function keepSubscribed<Input, Item>(
+  procedure: Subscribable<Input, Item>,
+  input: () => Input,
+  on: { started: () => void; data: (item: Item) => void },
+) {
+  let subscription: { unsubscribe(): void } | undefined;
+  let stopped = false;
+  let failures = 0;
+  let retry: ReturnType<typeof setTimeout> | undefined;
+  const again = (delay: number) => {
+    retry = setTimeout(() => {
+      if (!stopped) subscribe();
+    }, delay);
+  };
+
+  const subscribe = () => {
+    subscription = procedure.subscribe(input(), {
+      onStarted: () => {
+        failures = 0;
+        on.started();
+      },
+      onData: (item) => {
+        failures = 0;
+        on.data(item);
+      },
+      onComplete: () => {
+        if (!stopped) again(0);
+      },
+      onError: async (error) => {
+        if (stopped) return;
+        if (isUnauthorized(error)) {
+          // The socket's session expired: refresh it and resume (a refused refresh signs the user out).
+          if (await refreshSession()) {
+            resetLiveConnection();
+            if (!stopped) subscribe();
+          }
+          return;
+        }
+        const { code } = describeError(error);
+        if (code === "FORBIDDEN" || code === "BAD_REQUEST") return; // retrying cannot help
+        again(Math.min(30_000, 1_000 * 2 ** Math.min(failures++, 5)));
+      },
+    });
+  };
+  subscribe();
+  return () => {
+    stopped = true;
+    clearTimeout(retry);
+    subscription?.unsubscribe();
+  };
+}
+
 /**
  * Follows an order feed over WebSocket, each change once and in order. After any disconnect, token
  * refresh or server restart it resumes after the last position it handed over, so nothing is missed;
@@ -45,18 +116,14 @@ export function useOrderFeed(
   useEffect(() => {
     if (!enabled) return;
     let lastPosition = handlers.current.from;
-    let subscription: { unsubscribe(): void } | undefined;
-    let stopped = false;
-    let failures = 0;
-    let retry: ReturnType<typeof setTimeout> | undefined;
-
-    const subscribe = () => {
-      const procedure = feed === "orders.onStatusChange" ? api.orders.onStatusChange : api.admin.orderFeed;
-      const input = lastPosition === undefined ? undefined : { lastEventId: String(lastPosition) };
-      subscription = procedure.subscribe(input, {
-        onStarted: () => handlers.current.onStart?.(),
-        onData: ({ data }) => {
-          failures = 0;
+    const procedure: Subscribable<{ lastEventId: string } | undefined, { data: unknown }> =
+      feed === "orders.onStatusChange" ? api.orders.onStatusChange : api.admin.orderFeed;
+    return keepSubscribed(
+      procedure,
+      () => (lastPosition === undefined ? undefined : { lastEventId: String(lastPosition) }),
+      {
+        started: () => handlers.current.onStart?.(),
+        data: ({ data }) => {
           const item = data as FeedItem;
           if ("reset" in item) {
             lastPosition = item.position;
@@ -67,31 +134,7 @@ export function useOrderFeed(
           lastPosition = item.position;
           handlers.current.onEvent(item);
         },
-        onError: async (error) => {
-          if (stopped) return;
-          if (isUnauthorized(error)) {
-            // The socket's session expired: refresh it and resume (a refused refresh signs the user out).
-            if (await refreshSession()) {
-              resetLiveConnection();
-              if (!stopped) subscribe();
-            }
-            return;
-          }
-          const { code } = describeError(error);
-          if (code === "FORBIDDEN" || code === "BAD_REQUEST") return; // retrying cannot help
-          // Any other failure (a server restarting, Redis briefly away): try again, more slowly each time.
-          const delay = Math.min(30_000, 1_000 * 2 ** Math.min(failures++, 5));
-          retry = setTimeout(() => {
-            if (!stopped) subscribe();
-          }, delay);
-        },
-      });
-    };
-    subscribe();
-    return () => {
-      stopped = true;
-      clearTimeout(retry);
-      subscription?.unsubscribe();
-    };
+      },
+    );
   }, [feed, enabled]);
 }

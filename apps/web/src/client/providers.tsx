@@ -3,7 +3,7 @@ import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { useEffect, useState, type ReactNode } from "react";
 import { ToastContainer } from "react-toastify";
 import "react-toastify/dist/ReactToastify.css";
-import { onSignedOut } from "./api.ts";
+import { onSignedOut, reconnectLive } from "./api.ts";
 import { sessionKey } from "./session.ts";
 
 export function Providers({ children }: { children: ReactNode }) {
@@ -15,6 +15,10 @@ export function Providers({ children }: { children: ReactNode }) {
     onSignedOut(() => queryClient.setQueryData(sessionKey, null));
     return () => onSignedOut(null);
   }, [queryClient]);
+  useEffect(() => {
+    window.addEventListener("online", reconnectLive);
+    return () => window.removeEventListener("online", reconnectLive);
+  }, []);
   return (
     <QueryClientProvider client={queryClient}>
       {children}

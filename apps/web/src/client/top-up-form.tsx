@@ -4,6 +4,7 @@ import { useState, type FormEvent } from "react";
 import { describeError, fieldMessage } from "./api.ts";
 import { Field } from "./field.tsx";
 import { formatRoubles, parseRoubles } from "./money.ts";
+import { offlineNotice } from "./offline-notice.ts";
 
 type Account = { userId: string; balance: number };
 
@@ -21,7 +22,7 @@ export function TopUpForm({
   id: string;
   placeholder?: string;
   topUp: (amount: number, idempotencyKey: string) => Promise<{ account: Account }>;
-  onTopUp: (account: Account, kopecks: number) => void;
+  onTopUp: (account: Account) => void;
 }) {
   const [amount, setAmount] = useState("");
   const [error, setError] = useState<string>();
@@ -31,7 +32,7 @@ export function TopUpForm({
     onSuccess: ({ account }, kopecks) => {
       setAmount("");
       setDone(`Added ${formatRoubles(kopecks)}; the new balance is ${formatRoubles(account.balance)}`);
-      onTopUp(account, kopecks);
+      onTopUp(account);
     },
     onError: (caught) => {
       const info = describeError(caught);
@@ -70,7 +71,9 @@ export function TopUpForm({
         </button>
       </form>
       {/* Rendered empty from the start: a live region announces what later appears in it. */}
-      <p role="status">{done}</p>
+      <p role="status" className={mutation.isPaused ? "notice" : undefined}>
+        {mutation.isPaused ? offlineNotice("the top-up will be made") : done}
+      </p>
     </>
   );
 }

@@ -4,6 +4,7 @@ import { useState, type FormEvent } from "react";
 import { DESCRIPTION_MAX, descriptionSchema } from "@gozon/api/inputs";
 import { api, describeError } from "../api.ts";
 import { Field } from "../field.tsx";
+import { offlineNotice } from "../offline-notice.ts";
 import { OrderItem } from "../order-item.tsx";
 import { useOrderFeed, type OrderEvent } from "../live.ts";
 import { parseRoubles } from "../money.ts";
@@ -196,6 +197,10 @@ function NewOrderForm({ onCreated }: { onCreated: (order: Order) => void }) {
         <button type="submit" disabled={create.isPending}>
           {create.isPending ? "Placing…" : "Place order"}
         </button>
+        {/* Rendered empty from the start: a live region announces what later appears in it. */}
+        <p role="status" className={create.isPaused ? "notice" : undefined}>
+          {create.isPaused ? offlineNotice("the order will be placed") : null}
+        </p>
       </form>
     </section>
   );
