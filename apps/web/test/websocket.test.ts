@@ -5,6 +5,7 @@ import { createTRPCClient, wsLink } from "@trpc/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { waitFor } from "@gozon/core/testing";
+import { balanceEventsChannel } from "@gozon/api/live/balance-feed";
 import type { AppRouter } from "@gozon/api/root";
 import { createLiveSocket } from "../src/client/api.ts";
 import { SESSION_ENDED_CLOSE_CODE } from "../src/server/websocket.ts";
@@ -181,6 +182,92 @@ describe("WebSocket: subscriptions only, sessions end", () => {
     expect(reused.status).toBe(401);
     await waitFor(() => otherOnB.closed(), { timeoutMs: 5_000, what: "the reused family's socket on B" });
     expect(otherOnB.closed()?.code).toBe(SESSION_ENDED_CLOSE_CODE);
+  });
+});
+
+describe("WebSocket: live balance", () => {
+  let system: Instances;
+  let a: WebInstance;
+  let b: WebInstance;
+
+  beforeAll(async () => {
+    system = await startInstances(2);
+    [a, b] = system.instances as [WebInstance, WebInstance];
+  });
+  afterAll(async () => system?.close());
+
+  it("tells a shopper's socket on one instance of every top-up of their account made through another, and nobody else", async () => {
+    const [shopper, other, admin] = [await system.user(), await system.user(), await system.user("ADMIN")];
+    const tokens = {
+      shopper: (await b.login(shopper.email, shopper.password)).accessToken,
+      other: (await b.login(other.email, other.password)).accessToken,
+      admin: (await b.login(admin.email, admin.password)).accessToken,
+    };
+    for (const token of [tokens.shopper, tokens.other]) {
+      expect((await b.post("/api/v1/accounts", {}, authHeader(token))).status).toBe(201);
+    }
+    const sockets = {
+      shopper: rawSocket(a.wsUrl, { token: tokens.shopper }),
+      other: rawSocket(a.wsUrl, { token: tokens.other }),
+    };
+    for (const socket of Object.values(sockets)) {
+      await socket.opened;
+      socket.subscribe(1, "payments.onBalanceChange");
+    }
+    const data = (socket: ReturnType<typeof rawSocket>) =>
+      socket
+        .replies(1)
+        .map((frame) => (frame as { result?: { type?: string; data?: unknown } }).result)
+        .filter((result) => result?.type === "data")
+        .map((result) => result?.data);
+    await waitFor(() => Object.values(sockets).every((socket) => socket.replies(1).length > 0), {
+      what: "both subscriptions started",
+    });
+
+    // The shopper's own top-up (another tab), then an admin's: each reaches the shopper's socket.
+    const own = await b.post("/api/v1/accounts/me/top-up", { amount: 1_500 }, authHeader(tokens.shopper));
+    expect(own.status).toBe(200);
+    await waitFor(() => data(sockets.shopper).length === 1, { what: "the first change" });
+    const byAdmin = await b.post(
+      `/api/v1/admin/users/${shopper.id}/top-up`,
+      { amount: 2_000 },
+      authHeader(tokens.admin),
+    );
+    expect(byAdmin.status).toBe(200);
+    await waitFor(() => data(sockets.shopper).length === 2, { what: "the second change" });
+    expect(data(sockets.shopper)).toEqual([
+      { userId: shopper.id, amount: 1_500, balance: 1_500 },
+      { userId: shopper.id, amount: 2_000, balance: 3_500 },
+    ]);
+
+    // The other user's socket heard none of it; their own top-up, published after, is the first it gets.
+    await b.post("/api/v1/accounts/me/top-up", { amount: 700 }, authHeader(tokens.other));
+    await waitFor(() => data(sockets.other).length === 1, { what: "the other user's change" });
+    expect(data(sockets.other)).toEqual([{ userId: other.id, amount: 700, balance: 700 }]);
+    expect(data(sockets.shopper)).toHaveLength(2);
+    for (const socket of Object.values(sockets)) socket.close();
+  });
+
+  it("ignores whatever else is published on the channel", async () => {
+    const shopper = await system.user();
+    const { accessToken } = await b.login(shopper.email, shopper.password);
+    expect((await b.post("/api/v1/accounts", {}, authHeader(accessToken))).status).toBe(201);
+    const socket = rawSocket(a.wsUrl, { token: accessToken });
+    await socket.opened;
+    socket.subscribe(1, "payments.onBalanceChange");
+    await waitFor(() => socket.replies(1).length > 0, { what: "the subscription started" });
+    const channel = balanceEventsChannel(a.deps.config.REDIS_PREFIX);
+    // Not JSON, and a bare payload (every case is in the contracts' unit test): the instance reads past them.
+    for (const raw of ["{", JSON.stringify({ userId: shopper.id, amount: 1, balance: 1 })]) {
+      await a.deps.redis.publish(channel, raw);
+    }
+    await b.post("/api/v1/accounts/me/top-up", { amount: 300 }, authHeader(accessToken));
+    await waitFor(() => socket.replies(1).some((frame) => JSON.stringify(frame).includes('"amount":300')), {
+      what: "the real change",
+    });
+    const changes = socket.replies(1).filter((frame) => JSON.stringify(frame).includes('"data"'));
+    expect(changes).toHaveLength(1);
+    socket.close();
   });
 });
 

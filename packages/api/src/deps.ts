@@ -1,5 +1,6 @@
 import { createRedisClient, type RedisClient } from "@gozon/core/infra/redis-client";
 import { Counter, createRegistry, type Registry } from "@gozon/core/metrics";
+import { createBalanceEventBus, type BalanceEventBus } from "./live/balance-feed.ts";
 import { createOrderEventBus, type OrderEventBus } from "./live/order-event-bus.ts";
 import { serviceDatabaseUrls, type Config } from "@gozon/core/config";
 import { createLogger, type Logger } from "@gozon/core/logger";
@@ -61,6 +62,8 @@ export type ApiDeps = {
   placeOrder: ReturnType<typeof createOrderPlacer>;
   /** This process's subscriber to the order-events channel, opened on first use by a subscription. */
   orderEvents: () => OrderEventBus;
+  /** This process's subscriber to the balance-changes channel, opened on first use by a subscription. */
+  balanceEvents: () => BalanceEventBus;
   /** Closes what `createApiDeps` opened (not what the caller passed in). */
   close: () => Promise<void>;
 };
@@ -138,6 +141,16 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
     return orderEvents;
   };
 
+  let balanceEvents: BalanceEventBus | undefined;
+  const balanceEventBus = () => {
+    if (!balanceEvents) {
+      const bus = createBalanceEventBus({ redis: config, redisPrefix: config.REDIS_PREFIX, log });
+      closers.push(() => bus.close());
+      balanceEvents = bus;
+    }
+    return balanceEvents;
+  };
+
   return {
     config,
     log,
@@ -168,6 +181,7 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
     accountsOf: options.accountsOf ?? ((userIds) => getAccounts(paymentsDb, [...userIds])),
     placeOrder: createOrderPlacer({ db: ordersDb, publish: (request) => requests.publish([request]) }),
     orderEvents: orderEventBus,
+    balanceEvents: balanceEventBus,
     metrics: createApiMetrics(options.registry ?? createRegistry("web")),
     close: async () => {
       await Promise.allSettled(closers.reverse().map((close) => close()));

@@ -64,12 +64,24 @@ export const orderStatusChangedSchema = z
     path: ["reason"],
   });
 
+/**
+ * Payments → live balance (Redis pub/sub, then WebSocket): a top-up changed the user's balance to
+ * `balance`. A hint to read the account again, not a log: a page that missed one reads its balance when
+ * its subscription (re)starts. Order charges need none: the order's settle event says as much.
+ */
+export const balanceChangedSchema = z.object({
+  userId: z.uuid(),
+  amount: amountSchema,
+  balance: z.number().int().nonnegative(),
+});
+
 /** Payload schema per message type and version. Add a version here; never change a published one. */
 const payloadSchemas = {
   PaymentRequested: { 1: paymentRequestedSchema },
   PaymentSucceeded: { 1: paymentSucceededSchema },
   PaymentFailed: { 1: paymentFailedSchema },
   OrderStatusChanged: { 2: orderStatusChangedSchema },
+  BalanceChanged: { 1: balanceChangedSchema },
 } as const;
 
 export type MessageType = keyof typeof payloadSchemas;
@@ -81,6 +93,7 @@ const CURRENT_VERSIONS = {
   PaymentSucceeded: 1,
   PaymentFailed: 1,
   OrderStatusChanged: 2,
+  BalanceChanged: 1,
 } as const satisfies { [T in MessageType]: keyof (typeof payloadSchemas)[T] };
 
 type CurrentSchema<T extends MessageType> = (typeof payloadSchemas)[T][(typeof CURRENT_VERSIONS)[T] &
@@ -162,6 +175,21 @@ export function parseMessage<T extends MessageType = MessageType>(
   const payload = schema.safeParse(header.data.payload);
   if (!payload.success) return { ok: false, error: describe(payload.error, "payload"), messageId };
   return { ok: true, message: { ...header.data, payload: payload.data } as Message<T> };
+}
+
+/**
+ * The payload of a message received as text (Redis pub/sub), or null for anything that is not valid JSON
+ * or not a valid message of the `expected` type.
+ */
+export function parseMessageText<T extends MessageType>(raw: string, expected: T): PayloadOf<T> | null {
+  let data: unknown;
+  try {
+    data = JSON.parse(raw);
+  } catch {
+    return null;
+  }
+  const parsed = parseMessage(data, [expected]);
+  return parsed.ok ? (parsed.message.payload as PayloadOf<T>) : null;
 }
 
 function messageIdOf(data: unknown): string | undefined {

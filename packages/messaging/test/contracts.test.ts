@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { buildMessage, parseMessage, type PaymentRequested } from "../src/contracts.ts";
+import { buildMessage, parseMessage, parseMessageText, type PaymentRequested } from "../src/contracts.ts";
 
 const orderId = randomUUID();
 const userId = randomUUID();
@@ -159,5 +159,29 @@ describe("parseMessage", () => {
     expect(parseMessage(JSON.parse(JSON.stringify(message)))).toEqual({ ok: true, message });
     expect(parseMessage({ ...message, version: 1 }).ok).toBe(false);
     expect(() => buildMessage("OrderStatusChanged", { ...payload, position: 0 })).toThrow();
+  });
+
+  it("parses a balance change received as text, and nothing else", () => {
+    const message = buildMessage("BalanceChanged", { userId, amount: 1_500, balance: 4_000 });
+    expect(parseMessageText(JSON.stringify(message), "BalanceChanged")).toEqual(message.payload);
+    const withPayload = (payload: unknown) => JSON.stringify({ ...message, payload });
+    for (const raw of [
+      "{",
+      "null",
+      JSON.stringify(message.payload), // a bare payload, not a message
+      withPayload({ userId, amount: 1.5, balance: 4_000 }),
+      withPayload({ userId, amount: 1_500, balance: -1 }),
+      withPayload({ userId, amount: "1500", balance: 4_000 }),
+      withPayload({ userId: "someone", amount: 1_500, balance: 4_000 }),
+    ]) {
+      expect(parseMessageText(raw, "BalanceChanged"), raw).toBeNull();
+    }
+    // A valid message of another type is not a balance change.
+    expect(
+      parseMessageText(
+        JSON.stringify(buildMessage("PaymentRequested", { orderId, userId, amount: 1 })),
+        "BalanceChanged",
+      ),
+    ).toBeNull();
   });
 });

@@ -1,4 +1,4 @@
-import { buildMessage, parseMessage, type PayloadOf } from "@gozon/messaging/contracts";
+import { buildMessage, parseMessageText, type PayloadOf } from "@gozon/messaging/contracts";
 
 /** An order change as the live feed carries it; `position` is its place in the order change log. */
 export type OrderEvent = PayloadOf<"OrderStatusChanged">;
@@ -27,12 +27,5 @@ export async function publishOrderEvents(redis: Publisher, redisPrefix: string, 
 
 /** The event inside a pub/sub message, or null for anything that is not a valid OrderStatusChanged. */
 export function parseOrderEvent(raw: string): OrderEvent | null {
-  let data: unknown;
-  try {
-    data = JSON.parse(raw);
-  } catch {
-    return null;
-  }
-  const parsed = parseMessage(data, ["OrderStatusChanged"]);
-  return parsed.ok ? parsed.message.payload : null;
+  return parseMessageText(raw, "OrderStatusChanged");
 }

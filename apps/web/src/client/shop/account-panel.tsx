@@ -1,6 +1,7 @@
 "use client";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, describeError } from "../api.ts";
+import { useBalanceChanges } from "../live.ts";
 import { formatRoubles } from "../money.ts";
 import { TopUpForm } from "../top-up-form.tsx";
 import { ledgerKey, Statement } from "./statement.tsx";
@@ -18,7 +19,7 @@ export function useAccount() {
         throw error;
       }
     },
-    // A top-up made elsewhere (another tab, an admin) shows when the shopper comes back to this tab.
+    // Also read again when the shopper comes back to this tab: cheap, and it covers a missed change.
     refetchOnWindowFocus: true,
   });
 }
@@ -26,6 +27,11 @@ export function useAccount() {
 export function AccountPanel() {
   const queryClient = useQueryClient();
   const account = useAccount();
+  // A top-up made elsewhere shows at once, and the statement gets its line.
+  useBalanceChanges(!!account.data, () => {
+    void queryClient.invalidateQueries({ queryKey: accountKey });
+    void queryClient.invalidateQueries({ queryKey: ledgerKey });
+  });
   const open = useMutation({
     mutationFn: () => api.payments.createAccount.mutate(),
     onSuccess: ({ account: created }) => queryClient.setQueryData(accountKey, created),

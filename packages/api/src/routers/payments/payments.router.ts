@@ -6,6 +6,7 @@ import { getAccountHandler } from "./getAccount.handler.ts";
 import { getAccountOutputSchema } from "./getAccount.schema.ts";
 import { ledgerHandler } from "./ledger.handler.ts";
 import { ledgerInputSchema, ledgerOutputSchema } from "./ledger.schema.ts";
+import { onBalanceChangeHandler } from "./onBalanceChange.handler.ts";
 import { topUpHandler } from "./topUp.handler.ts";
 import { topUpInputSchema, topUpOutputSchema } from "./topUp.schema.ts";
 
@@ -78,4 +79,7 @@ export const paymentsRouter = router({
     .input(topUpInputSchema)
     .output(topUpOutputSchema)
     .mutation(topUpHandler),
+
+  /** WebSocket only (no REST route): top-ups of the caller's account, as hints to read the balance again. */
+  onBalanceChange: protectedProcedure.subscription(onBalanceChangeHandler),
 });

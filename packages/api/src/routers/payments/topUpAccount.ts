@@ -1,5 +1,6 @@
 import { TRPCError } from "@trpc/server";
 import { AccountNotFound, InvalidAmount, topUp } from "@gozon/payments/accounts";
+import { publishBalanceEvent } from "@gozon/payments/balance-events";
 import type { Caller, Context } from "../../context.ts";
 import { invalidInput } from "../../errors.ts";
 import { keyReuseError, type CallerKey } from "../../idempotency.ts";
@@ -20,6 +21,13 @@ export async function topUpAccount(
       idempotency: key && { userId: ctx.user.id, scope, key: key.key, request: { userId, amount } },
     });
     ctx.log.info({ userId, amount, by: ctx.user.id, withKey: key !== null }, "top-up done or replayed");
+    // The owner's open pages show the new balance. Not awaited, and never the top-up's failure: it is
+    // committed, and a page that misses this reads its balance when its feed reconnects.
+    publishBalanceEvent(ctx.deps.redis, ctx.deps.config.REDIS_PREFIX, {
+      userId,
+      amount,
+      balance: account.balance,
+    }).catch((err: unknown) => ctx.log.warn({ err, userId }, "could not announce a top-up"));
     return { account };
   } catch (error) {
     if (error instanceof AccountNotFound) throw new TRPCError({ code: "NOT_FOUND", message: opts.noAccount });

@@ -1,0 +1,43 @@
+// A Redis pub/sub channel followed by one process, for the notices that web instances hand to their
+// WebSockets (revoked sessions, balance changes).
+//
+// The subscriber has a connection of its own (a subscribed connection can do nothing else). ioredis
+// re-subscribes after a reconnect, but what was published meanwhile is lost, so what travels here must be
+// either a hint the reader can do without or something healed from elsewhere. In a cluster this stays
+// plain SUBSCRIBE, for the reasons given in @gozon/api's order-event-bus.ts.
+import type { Logger } from "../logger.ts";
+import { createRedisClient, type RedisTarget } from "./redis-client.ts";
+
+export type ChannelOptions<T> = {
+  channel: string;
+  /** The connection's name in CLIENT LIST, and the subject of its log lines. */
+  name: string;
+  log: Logger;
+  /** The message, or null when it is not one (anything may be published on a channel). */
+  parse: (raw: string) => T | null;
+  onMessage: (message: T) => void;
+};
+
+export type ChannelSubscription = {
+  /** Resolves once Redis confirmed the subscription. */
+  ready: Promise<void>;
+  close(): void;
+};
+
+export function followChannel<T>(
+  redis: RedisTarget,
+  { channel, name, log, parse, onMessage }: ChannelOptions<T>,
+): ChannelSubscription {
+  const subscriber = createRedisClient(redis, { maxRetriesPerRequest: null, connectionName: name });
+  subscriber.on("error", (err: Error) =>
+    log.warn({ err: err.message, channel }, `${name}: subscriber error`),
+  );
+  subscriber.on("message", (_channel: string, raw: string) => {
+    const message = parse(raw);
+    if (message === null) return void log.warn({ channel }, `${name}: ignored a malformed message`);
+    onMessage(message);
+  });
+  const ready = subscriber.subscribe(channel).then(() => undefined);
+  ready.catch((err: unknown) => log.error({ err, channel }, `${name}: subscription failed`));
+  return { ready, close: () => subscriber.disconnect() };
+}
