@@ -127,11 +127,21 @@ test("an admin filters cancelled orders, opens the user, tops them up and create
   await expect(page.getByRole("status")).toContainText("Added 75,25\u00a0₽");
   await expect(statement(page).first()).toContainText("+75,25\u00a0₽");
   await expect(statement(page).first()).toContainText("balance 135,25\u00a0₽");
+  // The page follows the user: an order they place now shows up paid, with its debit, without a reload.
+  await placeOrder(shopperPage, "35,25", "Lantern");
+  const userOrders = page.getByRole("list", { name: "Orders" }).getByRole("listitem");
+  await expect(userOrders).toHaveCount(3);
+  await expect(userOrders.filter({ hasText: "Lantern" }).locator("[data-status]")).toHaveAttribute(
+    "data-status",
+    "FINISHED",
+  );
+  await expect(page.getByTestId("user-balance")).toHaveText("100,00\u00a0₽");
+  await expect(statement(page).first()).toContainText("−35,25\u00a0₽");
 
-  // The user's payment decisions: the paid one and the refused one.
+  // The user's payment decisions: the two paid ones and the refused one.
   await page.getByRole("link", { name: "their payments" }).click();
   const decisions = page.getByRole("list", { name: "Payments" }).getByRole("listitem");
-  await expect(decisions).toHaveCount(2);
+  await expect(decisions).toHaveCount(3);
   await expect(decisions.filter({ hasText: "150,00" }).locator("[data-outcome]")).toHaveAttribute(
     "data-outcome",
     "FAILED",

@@ -1,8 +1,10 @@
 "use client";
-import { useQuery } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
+import { useEffect, useRef } from "react";
 import { useParams } from "next/navigation";
 import { api, describeError } from "../../../../src/client/api.ts";
+import { useOrderFeed } from "../../../../src/client/live.ts";
 import { formatRoubles } from "../../../../src/client/money.ts";
 import { OrderItem } from "../../../../src/client/order-item.tsx";
 import { useRequireUser } from "../../../../src/client/session.ts";
@@ -14,12 +16,37 @@ import { When } from "../../../../src/client/when.tsx";
 export default function AdminUserPage() {
   const { user, session } = useRequireUser({ admin: true });
   const { id } = useParams<{ id: string }>();
+  const queryClient = useQueryClient();
+  const detailsKey = ["admin-user", id];
   const details = useQuery({
-    queryKey: ["admin-user", id],
+    queryKey: detailsKey,
     queryFn: () => api.admin.getUser.query({ userId: id }),
     enabled: !!user,
     retry: false,
   });
+
+  // The page follows the user: each change of one of their orders (placed, paid, cancelled, and with it
+  // the balance and statement) reads the page again. A change during a read is read once that read is
+  // done, so a burst (the feed opens with the latest changes) costs one or two reads, not one each.
+  const changedMeanwhile = useRef(false);
+  const reread = () => {
+    if (queryClient.isFetching({ queryKey: detailsKey }) > 0) changedMeanwhile.current = true;
+    else void details.refetch();
+  };
+  useEffect(() => {
+    if (details.isFetching || !changedMeanwhile.current) return;
+    changedMeanwhile.current = false;
+    void details.refetch();
+  }, [details.isFetching, details]);
+  useOrderFeed(
+    "admin.orderFeed",
+    !!user && details.isSuccess,
+    (event) => {
+      if (event.userId === id) reread();
+    },
+    // Read without a feed position: whatever changed before the feed started is read again.
+    { onStart: reread, onReset: reread },
+  );
 
   if (!user) return <Waiting error={session.error} retry={() => void session.refetch()} />;
   const code = details.isError ? describeError(details.error).code : undefined;
