@@ -245,7 +245,10 @@ describe("WebSocket: live balance", () => {
     await waitFor(() => data(sockets.other).length === 1, { what: "the other user's change" });
     expect(data(sockets.other)).toEqual([{ userId: other.id, amount: 700, balance: 700 }]);
     expect(data(sockets.shopper)).toHaveLength(2);
+    expect(a.deps.balanceEvents().listeners).toBe(2);
     for (const socket of Object.values(sockets)) socket.close();
+    // Closed sockets leave nothing listening behind.
+    await waitFor(() => a.deps.balanceEvents().listeners === 0, { what: "the listeners gone" });
   });
 
   it("ignores whatever else is published on the channel", async () => {

@@ -13,6 +13,8 @@ type Listener = (event: BalanceEvent) => void;
 
 export type BalanceEventBus = {
   subscribe(userId: string, listener: Listener): () => void;
+  /** Subscriptions listening in this process. */
+  readonly listeners: number;
   /** Resolves once Redis confirmed the subscription. */
   ready: Promise<void>;
   close(): Promise<void>;
@@ -42,10 +44,16 @@ export function createBalanceEventBus({
       const own = listeners.get(userId) ?? new Set();
       own.add(listener);
       listeners.set(userId, own);
+      // Safe to call twice: a set that a later subscription made for the same user stays.
       return () => {
         own.delete(listener);
-        if (own.size === 0) listeners.delete(userId);
+        if (own.size === 0 && listeners.get(userId) === own) listeners.delete(userId);
       };
+    },
+    get listeners() {
+      let count = 0;
+      for (const own of listeners.values()) count += own.size;
+      return count;
     },
     ready: channel.ready,
     async close() {
@@ -56,37 +64,44 @@ export function createBalanceEventBus({
 }
 
 /**
- * One user's balance changes until `signal` aborts. A burst that arrives faster than the client reads
- * is sent as its latest change (the page only reads the balance again), so nothing piles up.
+ * One user's balance changes until `signal` aborts. It listens (and Redis has confirmed the channel)
+ * before it resolves, so before tRPC tells the client the subscription has started: a page reads its
+ * balance on that start, and every top-up after it reaches the page. A burst that arrives faster than the
+ * client reads is sent as its latest change (the page only reads the balance again), so nothing piles up.
  */
-export async function* balanceFeed(
+export async function balanceFeed(
   bus: BalanceEventBus,
   userId: string,
   signal: AbortSignal | undefined,
-): AsyncGenerator<BalanceEvent> {
+): Promise<AsyncGenerator<BalanceEvent>> {
+  const aborted = new Promise<void>((resolve) => {
+    if (signal?.aborted) resolve();
+    signal?.addEventListener("abort", () => resolve(), { once: true });
+  });
+  await Promise.race([bus.ready, aborted]);
   let latest: BalanceEvent | undefined;
   let wake: (() => void) | undefined;
   const unsubscribe = bus.subscribe(userId, (event) => {
     latest = event;
     wake?.();
   });
-  const aborted = new Promise<void>((resolve) => {
-    if (signal?.aborted) resolve();
-    signal?.addEventListener("abort", () => resolve(), { once: true });
-  });
-  try {
-    await bus.ready;
-    while (!signal?.aborted) {
-      if (latest) {
-        const event = latest;
-        latest = undefined;
-        yield event;
-        continue;
+  // A subscription closed before its first read never runs the generator below, nor its `finally`.
+  signal?.addEventListener("abort", unsubscribe, { once: true });
+  if (signal?.aborted) unsubscribe();
+  return (async function* () {
+    try {
+      while (!signal?.aborted) {
+        if (latest) {
+          const event = latest;
+          latest = undefined;
+          yield event;
+          continue;
+        }
+        await Promise.race([new Promise<void>((resolve) => (wake = resolve)), aborted]);
+        wake = undefined;
       }
-      await Promise.race([new Promise<void>((resolve) => (wake = resolve)), aborted]);
-      wake = undefined;
+    } finally {
+      unsubscribe();
     }
-  } finally {
-    unsubscribe();
-  }
+  })();
 }
