@@ -69,7 +69,7 @@ test("a page that was offline while its orders settled shows their final states,
   await proxy.close();
 });
 
-test("an order and a top-up made offline say they wait, and go through once the browser is back online", async ({
+test("offline, the page says so; an order and a top-up wait (leaving asks first) and go through once back online", async ({
   page,
   context,
 }) => {
@@ -79,7 +79,11 @@ test("an order and a top-up made offline say they wait, and go through once the 
   const { accessToken } = await apiClient(webA()).login(email, PASSWORD);
   const shopper = apiClient(webA(), accessToken);
 
+  const offline = page.getByText("You are offline. What you send now goes out once the connection is back.");
+  await expect(offline).toHaveCount(0);
   await context.setOffline(true);
+  // The page says so before anything is sent.
+  await expect(offline).toBeVisible();
   await placeOrder(page, "40,00", "Sent while offline");
   await expect(
     page.getByText("You are offline: the order will be placed as soon as the connection is back."),
@@ -92,14 +96,30 @@ test("an order and a top-up made offline say they wait, and go through once the 
   // Nothing left the browser.
   expect((await shopper.listOrders()).orders).toHaveLength(0);
   expect((await shopper.getAccount()).account.balance).toBe(100_00);
+  // Leaving now would drop what waits in this page: the browser asks first.
+  const asked = page.waitForEvent("dialog");
+  await page.close({ runBeforeUnload: true });
+  const dialog = await asked;
+  expect(dialog.type()).toBe("beforeunload");
+  await dialog.dismiss();
+  expect(page.isClosed()).toBe(false);
 
   await context.setOffline(false);
   await expect(orderRow(page, "Sent while offline").locator("[data-status]")).toHaveAttribute(
     "data-status",
     "FINISHED",
   );
-  await expect(page.getByText("Added 5,00\u00a0₽; the new balance is")).toBeVisible();
+  await expect(page.getByText("Added 5,00\u00a0₽ to the account.")).toBeVisible();
   await expect(page.getByText(/You are offline/)).toHaveCount(0);
   await expect(page.getByTestId("balance")).toHaveText("65,00\u00a0₽");
   expect((await shopper.listOrders()).orders).toHaveLength(1);
+  // Nothing waits any more: the page goes without a question.
+  let askedAgain = false;
+  page.on("dialog", (dialog) => {
+    askedAgain = true;
+    void dialog.accept();
+  });
+  await page.close({ runBeforeUnload: true });
+  await expect.poll(() => page.isClosed()).toBe(true);
+  expect(askedAgain).toBe(false);
 });

@@ -3,7 +3,8 @@ import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { useEffect, useState, type ReactNode } from "react";
 import { ToastContainer } from "react-toastify";
 import "react-toastify/dist/ReactToastify.css";
-import { onSignedOut, reconnectLive } from "./api.ts";
+import { onSignedOut } from "./api.ts";
+import { ConnectionWatch } from "./connection.tsx";
 import { sessionKey } from "./session.ts";
 
 export function Providers({ children }: { children: ReactNode }) {
@@ -15,12 +16,9 @@ export function Providers({ children }: { children: ReactNode }) {
     onSignedOut(() => queryClient.setQueryData(sessionKey, null));
     return () => onSignedOut(null);
   }, [queryClient]);
-  useEffect(() => {
-    window.addEventListener("online", reconnectLive);
-    return () => window.removeEventListener("online", reconnectLive);
-  }, []);
   return (
     <QueryClientProvider client={queryClient}>
+      <ConnectionWatch />
       {children}
       {/* Bottom right: at the top the toasts covered the header's buttons (Log out). */}
       <ToastContainer position="bottom-right" autoClose={6000} newestOnTop />

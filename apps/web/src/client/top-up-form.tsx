@@ -31,7 +31,9 @@ export function TopUpForm({
     mutationFn: (kopecks: number) => topUp(kopecks, crypto.randomUUID()),
     onSuccess: ({ account }, kopecks) => {
       setAmount("");
-      setDone(`Added ${formatRoubles(kopecks)}; the new balance is ${formatRoubles(account.balance)}`);
+      // Not the new balance: the balance beside the form follows every later change live, and a figure
+      // frozen here would soon contradict it.
+      setDone(`Added ${formatRoubles(kopecks)} to the account.`);
       onTopUp(account);
     },
     onError: (caught) => {
