@@ -1,7 +1,7 @@
 "use client";
 import Link from "next/link";
 import { useRouter, useSearchParams } from "next/navigation";
-import { useEffect, useState, type FormEvent } from "react";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { loginInputSchema } from "@gozon/api/routers/auth/login.schema";
 import { registerInputSchema } from "@gozon/api/routers/auth/register.schema";
 import { api, describeError, fieldMessage, type ApiErrorInfo } from "./api.ts";
@@ -26,6 +26,16 @@ export function AuthForm({ mode }: { mode: "login" | "register" }) {
   const destination = (role: "SHOPPER" | "ADMIN") => next ?? homeOf(role);
 
   useEffect(signOutArrived, []);
+
+  // A refused attempt puts the cursor where the fix goes: the first field at fault, else the password
+  // (wrong credentials) or the email (already registered). The disabled button had dropped the focus.
+  const form = useRef<HTMLFormElement>(null);
+  useEffect(() => {
+    if (!error) return;
+    const invalid = form.current?.querySelector<HTMLInputElement>('[aria-invalid="true"]');
+    const fallback = form.current?.querySelector<HTMLInputElement>(mode === "login" ? "#password" : "#email");
+    (invalid ?? fallback)?.focus();
+  }, [error, mode]);
 
   // Already signed in (or just signed in): this page has nothing to do.
   const current = session.data;
@@ -68,7 +78,7 @@ export function AuthForm({ mode }: { mode: "login" | "register" }) {
           Your session has ended. Sign in again to go on where you were.
         </p>
       )}
-      <form onSubmit={submit} noValidate>
+      <form ref={form} onSubmit={submit} noValidate>
         <Field
           id="email"
           label="Email"
@@ -87,6 +97,7 @@ export function AuthForm({ mode }: { mode: "login" | "register" }) {
           value={password}
           onChange={(e) => setPassword(e.target.value)}
           error={fieldMessage("Password", error?.fields.password)}
+          hint={mode === "register" ? "At least 8 characters." : undefined}
           minLength={8}
           maxLength={128}
           required
