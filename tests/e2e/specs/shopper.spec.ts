@@ -147,3 +147,45 @@ test("a session that ends under an open page says so, and signing in leads back 
   await expect(page).toHaveURL(`${webA()}/login?next=%2F`);
   await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
 });
+
+test("a refused registration or sign-in says why and puts the cursor where the fix goes", async ({
+  page,
+}) => {
+  const email = await register(page, webA());
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+
+  await page.goto(`${webA()}/register`);
+  const password = page.getByLabel("Password");
+  // The rule is said before anyone breaks it.
+  await expect(password).toHaveAccessibleDescription("At least 8 characters.");
+  await page.getByLabel("Email").fill(email.toUpperCase());
+  await password.fill("short");
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(page.locator("#password-error")).toHaveText("Password must be at least 8 characters");
+  await expect(password).toBeFocused();
+  await password.fill(PASSWORD);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await expect(
+    page.getByRole("alert").filter({ hasText: "An account with this email already exists" }),
+  ).toBeVisible();
+  await expect(page.getByLabel("Email")).toBeFocused();
+
+  await page.goto(`${webA()}/login`);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill("not-the-password");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: "Wrong email or password" })).toBeVisible();
+  await expect(page.getByLabel("Password")).toBeFocused();
+});
+
+test("a shopper who opens an admin page lands on the shop, told why", async ({ page }) => {
+  await register(page, webA());
+  await page.goto(`${webA()}/admin/orders`);
+  await expect(page.getByRole("heading", { name: "Shop" })).toBeVisible();
+  await expect(page.getByRole("status").filter({ hasText: "is for admins" })).toHaveText(
+    "The page you opened is for admins, so here is your shop instead.",
+  );
+  // Nothing of the admin page was shown or read.
+  await expect(page.getByRole("heading", { name: "Orders", exact: true })).toHaveCount(0);
+});

@@ -40,6 +40,17 @@ describe("parseRoubles", () => {
   ])("rejects %j", (input) => {
     expect(parseRoubles(input).ok).toBe(false);
   });
+
+  it.each(["-5", "−5", "-0,50", " -1 000 "])("says a negative amount %j must be positive", (input) => {
+    expect(parseRoubles(input)).toEqual({ ok: false, error: "The amount must be positive" });
+  });
+
+  it("explains the format for anything else", () => {
+    expect(parseRoubles("-")).toEqual({
+      ok: false,
+      error: "Enter an amount like 250 or 250,50 (at most two decimals)",
+    });
+  });
 });
 
 describe("formatRoubles", () => {

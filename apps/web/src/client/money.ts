@@ -13,6 +13,8 @@ export type ParsedAmount = { ok: true; kopecks: number } | { ok: false; error: s
 export function parseRoubles(input: string): ParsedAmount {
   const text = input.trim().replace(/[\s\u00a0\u202f]/g, "");
   const match = /^(\d+)(?:[.,](\d{1,2}))?$/.exec(text);
+  // A minus (hyphen or the typographic one) before an amount: say what is wrong, not how to write one.
+  if (!match && /^[-\u2212]\d/.test(text)) return { ok: false, error: "The amount must be positive" };
   if (!match) {
     return { ok: false, error: "Enter an amount like 250 or 250,50 (at most two decimals)" };
   }

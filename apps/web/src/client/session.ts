@@ -36,9 +36,13 @@ export function signOutArrived() {
   signingOut = false;
 }
 
+/** Set on the shop's address when a shopper was sent there from an admin page: the shop says why. */
+export const ADMINS_ONLY = "admins-only";
+
 /**
  * Sends signed-out visitors to /login, which brings them back here once they have signed in (`next`),
- * saying so when the session ended under an open page (`ended`); with `admin`, non-admins to the shop.
+ * saying so when the session ended under an open page (`ended`); with `admin`, non-admins to the shop,
+ * which tells them the page was for admins.
  */
 export function useRequireUser({ admin = false } = {}) {
   const session = useSession();
@@ -53,7 +57,7 @@ export function useRequireUser({ admin = false } = {}) {
       const params = new URLSearchParams({ next: `${location.pathname}${location.search}` });
       if (hadUser.current) params.set("ended", "1");
       router.replace(`/login?${params}`);
-    } else if (admin && user.role !== "ADMIN") router.replace("/");
+    } else if (admin && user.role !== "ADMIN") router.replace(`/?${ADMINS_ONLY}=1`);
   }, [session.isPending, session.isError, user, admin, router]);
   const allowed = !!user && (!admin || user.role === "ADMIN");
   return { user: allowed ? user : null, session };

@@ -59,6 +59,7 @@ export function TopUpForm({
           label="Top-up amount (₽)"
           inputMode="decimal"
           placeholder={placeholder}
+          required
           value={amount}
           onChange={(e) => {
             setAmount(e.target.value);

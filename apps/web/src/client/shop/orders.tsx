@@ -171,6 +171,7 @@ function NewOrderForm({ onCreated }: { onCreated: (order: Order) => void }) {
           label="Order amount (₽)"
           inputMode="decimal"
           placeholder="250,00"
+          required
           value={amount}
           onChange={(e) => {
             setAmount(e.target.value);
@@ -181,6 +182,7 @@ function NewOrderForm({ onCreated }: { onCreated: (order: Order) => void }) {
         <Field
           id="order-description"
           label="Description"
+          required
           value={description}
           onChange={(e) => {
             setDescription(e.target.value);

@@ -80,9 +80,15 @@ export default function AdminUserPage() {
   }
 
   const { user: shown, account, orders, ledger } = details.data;
+  const at = shown.email.lastIndexOf("@");
+  const [local, domain] = [shown.email.slice(0, at), shown.email.slice(at + 1)];
   return (
     <main>
-      <h1 className="order-title">{shown.email}</h1>
+      <h1 className="order-title">
+        {/* A narrow screen breaks a long address after its "@" before it breaks inside a word. */}
+        {local}@<wbr />
+        {domain}
+      </h1>
       <p className="order-meta">
         {shown.role === "ADMIN" ? "Admin" : "Shopper"} since <When at={shown.createdAt} /> · id{" "}
         <span className="mono">{shown.id}</span>
