@@ -521,6 +521,7 @@ describe("admin.listPayments (GET /admin/payments)", () => {
           outcome: "FAILED",
           reason: "INSUFFICIENT_FUNDS",
           decidedAt: expect.any(String),
+          email: rich.email,
         },
         {
           orderId: ok.id,
@@ -529,6 +530,7 @@ describe("admin.listPayments (GET /admin/payments)", () => {
           outcome: "SUCCEEDED",
           reason: null,
           decidedAt: expect.any(String),
+          email: rich.email,
         },
       ]),
     );

@@ -142,6 +142,9 @@ test("an admin filters cancelled orders, opens the user, tops them up and create
   await page.getByRole("link", { name: "their payments" }).click();
   const decisions = page.getByRole("list", { name: "Payments" }).getByRole("listitem");
   await expect(decisions).toHaveCount(3);
+  // Each names its shopper as the Orders page does, by email.
+  for (const decision of await decisions.all())
+    await expect(decision.getByRole("link", { name: email })).toBeVisible();
   await expect(decisions.filter({ hasText: "150,00" }).locator("[data-outcome]")).toHaveAttribute(
     "data-outcome",
     "FAILED",

@@ -89,8 +89,10 @@ function AdminPayments({ userId }: { userId: string }) {
               <span className="order-description">
                 Order <span className="mono">{payment.orderId.slice(0, 8)}</span>
                 <small className="order-meta">
-                  <Link href={`/admin/users/${payment.userId}`}>user {payment.userId.slice(0, 8)}</Link> ·
-                  decided <When at={payment.decidedAt} />
+                  <Link href={`/admin/users/${payment.userId}`}>
+                    {payment.email ?? `user ${payment.userId.slice(0, 8)}`}
+                  </Link>{" "}
+                  · decided <When at={payment.decidedAt} />
                 </small>
               </span>
               <span className="order-amount">{formatRoubles(payment.amount)}</span>

@@ -22,7 +22,7 @@ export const listPaymentsInputSchema = z
   })
   .optional();
 
-/** A decided payment: the payments service's answer to an order's payment request. */
+/** A decided payment: the payments service's answer to an order's payment request, with the user's email. */
 export const paymentSchema = z
   .object({
     orderId: z.uuid(),
@@ -31,6 +31,7 @@ export const paymentSchema = z
     outcome: z.enum(OUTCOMES),
     reason: failureReasonSchema.nullable().meta({ description: "Why a FAILED payment failed" }),
     decidedAt: z.iso.datetime({ offset: true }),
+    email: z.string().nullable().meta({ description: "The user's email (null if unknown)" }),
   })
   .meta({ id: "Payment" });
 
