@@ -86,7 +86,7 @@ describe("WebSocket upgrade: Origin", () => {
   });
 });
 
-describe("WebSocket: subscriptions only, sessions end", () => {
+describe("WebSocket: subscriptions only, sessions end, live balance", () => {
   let system: Instances;
   let a: WebInstance;
   let b: WebInstance;
@@ -183,18 +183,6 @@ describe("WebSocket: subscriptions only, sessions end", () => {
     await waitFor(() => otherOnB.closed(), { timeoutMs: 5_000, what: "the reused family's socket on B" });
     expect(otherOnB.closed()?.code).toBe(SESSION_ENDED_CLOSE_CODE);
   });
-});
-
-describe("WebSocket: live balance", () => {
-  let system: Instances;
-  let a: WebInstance;
-  let b: WebInstance;
-
-  beforeAll(async () => {
-    system = await startInstances(2);
-    [a, b] = system.instances as [WebInstance, WebInstance];
-  });
-  afterAll(async () => system?.close());
 
   it("tells a shopper's socket on one instance of every top-up of their account made through another, and nobody else", async () => {
     const [shopper, other, admin] = [await system.user(), await system.user(), await system.user("ADMIN")];

@@ -125,31 +125,30 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
   const requests = createCommittedPublisher({ db: ordersDb, producers, log });
   closers.push(() => requests.close());
 
-  let orderEvents: OrderEventBus | undefined;
-  const orderEventBus = () => {
-    if (!orderEvents) {
-      const bus = createOrderEventBus({
-        redis: config,
-        redisPrefix: config.REDIS_PREFIX,
-        db: ordersDb,
-        log,
-        pollMs: config.FEED_POLL_MS,
-      });
-      closers.push(() => bus.close());
-      orderEvents = bus;
-    }
-    return orderEvents;
+  /** A per-process subscriber, opened by the first subscription that needs it and closed with the rest. */
+  const openedOnFirstUse = <T extends { close(): Promise<void> }>(open: () => T) => {
+    let opened: T | undefined;
+    return () => {
+      if (!opened) {
+        const value = open();
+        closers.push(() => value.close());
+        opened = value;
+      }
+      return opened;
+    };
   };
-
-  let balanceEvents: BalanceEventBus | undefined;
-  const balanceEventBus = () => {
-    if (!balanceEvents) {
-      const bus = createBalanceEventBus({ redis: config, redisPrefix: config.REDIS_PREFIX, log });
-      closers.push(() => bus.close());
-      balanceEvents = bus;
-    }
-    return balanceEvents;
-  };
+  const orderEventBus = openedOnFirstUse(() =>
+    createOrderEventBus({
+      redis: config,
+      redisPrefix: config.REDIS_PREFIX,
+      db: ordersDb,
+      log,
+      pollMs: config.FEED_POLL_MS,
+    }),
+  );
+  const balanceEventBus = openedOnFirstUse(() =>
+    createBalanceEventBus({ redis: config, redisPrefix: config.REDIS_PREFIX, log }),
+  );
 
   return {
     config,
