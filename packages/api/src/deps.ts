@@ -5,6 +5,7 @@ import { createOrderEventBus, type OrderEventBus } from "./live/order-event-bus.
 import { serviceDatabaseUrls, type Config } from "@gozon/core/config";
 import { createLogger, type Logger } from "@gozon/core/logger";
 import { createIdentityClient, type IdentityClient } from "@gozon/db/clients";
+import { createEmailDirectory, type EmailDirectory } from "./identity/email-directory.ts";
 import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
 import { createOrderPlacer } from "@gozon/orders/create-order";
 import { createCommittedPublisher, createQueueProducers } from "@gozon/messaging/outbox-publisher";
@@ -53,6 +54,8 @@ export type ApiDeps = {
   verifyPassword: PasswordVerifier;
   /** Accounts of users, for admin views: by default the payments service's `getAccounts`. */
   accountsOf: AccountsOf;
+  /** Users' emails by id, for admin views whose rows carry only the id (the admin order feed). */
+  emails: EmailDirectory;
   /** Prometheus registry of this process, and the API's own counters. */
   metrics: ApiMetrics;
   /**
@@ -178,6 +181,7 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
     }),
     verifyPassword: options.verifyPassword ?? verifyPassword,
     accountsOf: options.accountsOf ?? ((userIds) => getAccounts(paymentsDb, [...userIds])),
+    emails: createEmailDirectory(identityDb),
     placeOrder: createOrderPlacer({ db: ordersDb, publish: (request) => requests.publish([request]) }),
     orderEvents: orderEventBus,
     balanceEvents: balanceEventBus,

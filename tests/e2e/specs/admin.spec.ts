@@ -40,7 +40,7 @@ test("the admin feed shows an order placed by a shopper in another browser", asy
 
   const shopper = await browser.newContext();
   const page = await shopper.newPage();
-  await register(page, webA());
+  const email = await register(page, webA());
   const description = `Feed check ${Date.now()}`;
   await placeOrder(page, "12,34", description);
 
@@ -52,6 +52,9 @@ test("the admin feed shows an order placed by a shopper in another browser", asy
   // The shopper has no account: the feed shows the order settle as cancelled.
   await expect(row.locator("[data-status]")).toHaveAttribute("data-status", "CANCELLED");
   await expect(feed.getByTestId("count-CANCELLED")).not.toHaveText("0");
+  // Each row names its shopper, and leads to the shopper's page.
+  await row.getByRole("link", { name: email }).click();
+  await expect(feed.getByRole("heading", { name: email })).toBeVisible();
   await shopper.close();
   await admin.close();
 });

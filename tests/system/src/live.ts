@@ -12,6 +12,8 @@ export type FeedEvent = {
   status: string;
   reason: string | null;
   occurredAt: string;
+  /** The user's email, on the admin feed only. */
+  email?: string | null;
 };
 
 export type Received = FeedEvent & { receivedAt: number };

@@ -60,6 +60,10 @@ it("delivers A's settle to A's socket on the other instance within a second, to 
       what: "both settles on the admin feed",
     },
   );
+  // The admin's feed names each order's user, as the admin's lists do; a shopper's own feed does not.
+  expect(settledEvent(adminOnB.events, order.id)?.email).toBe(alice.email);
+  expect(settledEvent(adminOnB.events, carolsOrder.id)?.email).toBe(carol.email);
+  expect(aliceEvent).not.toHaveProperty("email");
 
   for (const feed of [carolOnA, carolOnB]) {
     expect(feed.events.filter((e) => e.userId !== carol.userId)).toEqual([]);
@@ -132,9 +136,11 @@ it("an admin's feed opened fresh starts with the latest changes, then goes live"
       [id, "FINISHED"],
     ]),
   );
+  expect(history.map((e) => e.email)).toEqual(history.map(() => dave.email));
 
   const { order: live } = await dave.api.createOrder(300, "placed while the admin watches");
   await waitFor(() => settledEvent(feed.events, live.id), { what: "the live order" });
+  expect(settledEvent(feed.events, live.id)?.email).toBe(dave.email);
   expect(new Set(feed.events.map((e) => e.position)).size).toBe(feed.events.length);
 });
 

@@ -12,6 +12,8 @@ export type OrderEvent = {
   amount: number;
   description: string;
   occurredAt: string;
+  /** The user's email: on the admin feed only (null for a user identity does not know). */
+  email?: string | null;
 };
 
 type FeedItem = OrderEvent | { reset: true; position: number };

@@ -29,16 +29,25 @@ export type FeedScope = { userId: string } | { all: true; recent: number };
  */
 export type FeedReset = { reset: true; position: number };
 
-export type FeedItem = OrderEvent | FeedReset;
+export type FeedItem<E extends OrderEvent = OrderEvent> = E | FeedReset;
 
-export async function* orderFeed(
+/**
+ * Adds to a run of events what the order log does not hold (an admin's feed names each order's user),
+ * one call per run rather than per event; it must keep the events and their order.
+ */
+export type EnrichEvents<E extends OrderEvent> = (events: OrderEvent[]) => Promise<E[]>;
+
+export async function* orderFeed<E extends OrderEvent = OrderEvent>(
   bus: OrderEventBus,
   db: SqlClient,
   scope: FeedScope,
   lastEventId: string | null | undefined,
   signal: AbortSignal | undefined,
-): AsyncGenerator<FeedItem> {
+  enrich?: EnrichEvents<E>,
+): AsyncGenerator<FeedItem<E>> {
   const userId = "all" in scope ? null : scope.userId;
+  const ready = (events: OrderEvent[]): E[] | Promise<E[]> =>
+    enrich && events.length > 0 ? enrich(events) : (events as E[]);
   let held: OrderEvent[] = [];
   let overflowed = false;
   let wake: (() => void) | undefined;
@@ -69,7 +78,7 @@ export async function* orderFeed(
       }
     } else if ("all" in scope) {
       const recent = await latestChanges(db, scope.recent);
-      for (const event of recent) if (event.position <= busHead) yield event;
+      for (const event of await ready(recent.filter((e) => e.position <= busHead))) yield event;
       last = busHead;
     } else {
       last = busHead;
@@ -81,7 +90,7 @@ export async function* orderFeed(
       for (;;) {
         overflowed = false;
         const page = await changesAfter(db, last, { userId, limit: REPLAY_PAGE });
-        for (const event of page) {
+        for (const event of await ready(page)) {
           yield event;
           last = event.position;
         }
@@ -90,10 +99,10 @@ export async function* orderFeed(
       // Live: the held events, then each new one. A slow client that lets too many pile up goes back
       // to reading the log.
       while (!signal?.aborted && !overflowed) {
-        const batch = held;
+        // Skipped: what the replay sent.
+        const batch = held.filter((event) => event.position > last);
         held = [];
-        for (const event of batch) {
-          if (event.position <= last) continue; // sent by the replay
+        for (const event of await ready(batch)) {
           yield event;
           last = event.position;
         }
@@ -110,15 +119,16 @@ export async function* orderFeed(
 }
 
 /** The feed as tRPC tracked events: the event id is the log position a reconnecting client sends back. */
-export async function* trackedOrderFeed(
+export async function* trackedOrderFeed<E extends OrderEvent = OrderEvent>(
   deps: Pick<ApiDeps, "orderEvents" | "ordersDb">,
   scope: FeedScope,
   lastEventId: string | null | undefined,
   signal: AbortSignal | undefined,
+  enrich?: EnrichEvents<E>,
 ) {
   const bus = deps.orderEvents();
   await bus.ready;
-  for await (const item of orderFeed(bus, deps.ordersDb, scope, lastEventId, signal)) {
+  for await (const item of orderFeed(bus, deps.ordersDb, scope, lastEventId, signal, enrich)) {
     yield tracked(String(item.position), item);
   }
 }

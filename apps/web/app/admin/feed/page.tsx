@@ -58,8 +58,10 @@ export default function AdminFeedPage() {
               <span className="order-amount">{formatRoubles(order.amount)}</span>
               <StatusBadge status={order.status} reason={order.reason} />
               <small className="order-meta">
-                <Link href={`/admin/users/${order.userId}`}>user {order.userId.slice(0, 8)}</Link> ·{" "}
-                <When at={order.occurredAt} />
+                <Link href={`/admin/users/${order.userId}`}>
+                  {order.email ?? `user ${order.userId.slice(0, 8)}`}
+                </Link>{" "}
+                · <When at={order.occurredAt} />
               </small>
             </li>
           ))}

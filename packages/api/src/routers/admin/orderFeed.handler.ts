@@ -11,8 +11,19 @@ type Options = {
 
 /**
  * Every order's creation and settlement, live, for admins: from the latest ADMIN_FEED_RECENT changes, or
- * resuming after `lastEventId`.
+ * resuming after `lastEventId`. Each event names its user's `email` (null for a user identity does not
+ * know), as the admin's order lists do; the emails of a run of events are read at most once per process.
  */
 export function orderFeedHandler({ ctx, input, signal }: Options) {
-  return trackedOrderFeed(ctx.deps, { all: true, recent: ADMIN_FEED_RECENT }, input?.lastEventId, signal);
+  const { emails } = ctx.deps;
+  return trackedOrderFeed(
+    ctx.deps,
+    { all: true, recent: ADMIN_FEED_RECENT },
+    input?.lastEventId,
+    signal,
+    async (events) => {
+      const found = await emails.load(events.map((event) => event.userId));
+      return events.map((event) => ({ ...event, email: found.get(event.userId) ?? null }));
+    },
+  );
 }
