@@ -7,8 +7,12 @@
 // reconnect of the subscriber may hide one; a lost trailing event shows nothing at all. In each case the
 // bus reads the log after the last position it delivered (on the hole, on the reconnect, and on a short
 // poll) and delivers what it finds first. Listeners therefore see every change once, in position order.
+// The channel is followed as every pub/sub notice is (@gozon/core/infra/redis-channel): one small
+// message per order change, which a Redis Cluster's bus carries easily; what a failover loses is read
+// from the log like any other gap.
 import { setTimeout as sleep } from "node:timers/promises";
-import { createRedisClient, type RedisTarget } from "@gozon/core/infra/redis-client";
+import { followChannel } from "@gozon/core/infra/redis-channel";
+import type { RedisTarget } from "@gozon/core/infra/redis-client";
 import type { Logger } from "@gozon/core/logger";
 import type { SqlClient } from "@gozon/messaging/sql";
 import { orderEventsChannel, parseOrderEvent, type OrderEvent } from "@gozon/orders/order-events";
@@ -109,32 +113,18 @@ export function createOrderEventBus({
     catchUp();
   };
 
-  // A subscriber connection can do nothing else, hence its own; ioredis re-subscribes after a reconnect.
-  //
-  // In a cluster this stays plain SUBSCRIBE/PUBLISH, not sharded SSUBSCRIBE/SPUBLISH: one channel carries
-  // every change, so sharding would put it all on one shard anyway (no gain), while a plain message
-  // reaches every node and ioredis's cluster subscriber simply re-subscribes on any surviving node after
-  // a failover (a sharded subscriber must follow its slot to the new master). The volume is one small
-  // message per order change; the cluster bus carries that easily. Anything lost in a failover is read
-  // from the log, as below.
-  const subscriber = createRedisClient(typeof redis === "string" ? { REDIS_URL: redis } : redis, {
-    maxRetriesPerRequest: null,
-    connectionName: `${redisPrefix}:web-order-events`,
+  const subscription = followChannel(typeof redis === "string" ? { REDIS_URL: redis } : redis, {
+    channel,
+    name: `${redisPrefix}:web-order-events`,
+    log,
+    parse: parseOrderEvent,
+    onMessage: onLive,
+    // Messages published while the connection was down are gone: read them from the log.
+    onReconnect: catchUp,
   });
-  subscriber.on("error", (err: Error) => log.warn({ err: err.message }, "order events subscriber error"));
-  subscriber.on("message", (_channel: string, raw: string) => {
-    const event = parseOrderEvent(raw);
-    if (!event) {
-      log.warn({ channel }, "ignored a malformed order event");
-      return;
-    }
-    onLive(event);
-  });
-  // Messages published while the connection was down are gone: read them from the log.
-  subscriber.on("ready", () => catchUp());
 
   const ready = (async () => {
-    await subscriber.subscribe(channel);
+    await subscription.ready;
     // Subscribed first, then the log's end: an event published in between is held, not lost.
     for (let attempt = 1; ; attempt++) {
       try {
@@ -170,7 +160,7 @@ export function createOrderEventBus({
       closed = true;
       clearInterval(poll);
       listeners.clear();
-      subscriber.disconnect();
+      subscription.close();
       await catchingUp;
     },
   };

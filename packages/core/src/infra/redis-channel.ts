@@ -3,8 +3,12 @@
 //
 // The subscriber has a connection of its own (a subscribed connection can do nothing else). ioredis
 // re-subscribes after a reconnect, but what was published meanwhile is lost, so what travels here must be
-// either a hint the reader can do without or something healed from elsewhere. In a cluster this stays
-// plain SUBSCRIBE, for the reasons given in @gozon/api's order-event-bus.ts.
+// either a hint the reader can do without or something healed from elsewhere (`onReconnect` says when).
+//
+// In a cluster this stays plain SUBSCRIBE/PUBLISH, not sharded SSUBSCRIBE/SPUBLISH: each channel carries
+// all its messages, so sharding would put it on one shard anyway (no gain), while a plain message reaches
+// every node and ioredis's cluster subscriber simply re-subscribes on any surviving node after a failover
+// (a sharded subscriber must follow its slot to the new master).
 import type { Logger } from "../logger.ts";
 import { createRedisClient, type RedisTarget } from "./redis-client.ts";
 
@@ -16,6 +20,8 @@ export type ChannelOptions<T> = {
   /** The message, or null when it is not one (anything may be published on a channel). */
   parse: (raw: string) => T | null;
   onMessage: (message: T) => void;
+  /** Each time the connection is ready again (and on the first): what was published meanwhile is lost. */
+  onReconnect?: () => void;
 };
 
 export type ChannelSubscription = {
@@ -26,7 +32,7 @@ export type ChannelSubscription = {
 
 export function followChannel<T>(
   redis: RedisTarget,
-  { channel, name, log, parse, onMessage }: ChannelOptions<T>,
+  { channel, name, log, parse, onMessage, onReconnect }: ChannelOptions<T>,
 ): ChannelSubscription {
   const subscriber = createRedisClient(redis, { maxRetriesPerRequest: null, connectionName: name });
   subscriber.on("error", (err: Error) =>
@@ -37,6 +43,7 @@ export function followChannel<T>(
     if (message === null) return void log.warn({ channel }, `${name}: ignored a malformed message`);
     onMessage(message);
   });
+  if (onReconnect) subscriber.on("ready", onReconnect);
   const ready = subscriber.subscribe(channel).then(() => undefined);
   ready.catch((err: unknown) => log.error({ err, channel }, `${name}: subscription failed`));
   return { ready, close: () => subscriber.disconnect() };
