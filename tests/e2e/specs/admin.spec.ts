@@ -1,5 +1,17 @@
 import { expect, test } from "@playwright/test";
-import { ADMIN, placeOrder, register, signIn, uniqueEmail, webA, webB } from "./helpers.ts";
+import { holdProcess } from "@gozon/system-tests/hold";
+import {
+  ADMIN,
+  openAccountAndTopUp,
+  orderRow,
+  placeOrder,
+  register,
+  signIn,
+  uniqueEmail,
+  webA,
+  webB,
+  workerPid,
+} from "./helpers.ts";
 
 test("the admin finds a shopper and tops up their account; the shopper's open page shows it live", async ({
   browser,
@@ -84,6 +96,58 @@ test("pressing “Show orders” again with the same filters lists the orders pl
   const rows = page.getByRole("list", { name: "Orders" }).getByRole("listitem");
   await expect(rows).toHaveCount(1);
   await expect(rows.first()).toContainText("Lantern");
+  await shopper.close();
+  await admin.close();
+});
+
+test("a list read before a settle the feed already showed does not put the row back to NEW", async ({
+  browser,
+}) => {
+  const shopper = await browser.newContext();
+  const shopperPage = await shopper.newPage();
+  const email = await register(shopperPage, webA(), uniqueEmail("race"));
+  await openAccountAndTopUp(shopperPage, "100");
+
+  const admin = await browser.newContext();
+  const page = await admin.newPage();
+  await signIn(page, webA(), ADMIN.email, ADMIN.password);
+  await page.goto(`${webA()}/admin/orders`);
+  await page.getByLabel("Shopper email (exact)").fill(email);
+
+  const payments = holdProcess(workerPid("payments-worker"));
+  try {
+    await placeOrder(shopperPage, "10,00", "Held lamp");
+    await expect(orderRow(shopperPage, "Held lamp")).toBeVisible();
+    await page.getByRole("button", { name: "Show orders" }).click();
+    const lamp = orderRow(page, "Held lamp").locator("[data-status]");
+    await expect(lamp).toHaveAttribute("data-status", "NEW");
+    await placeOrder(shopperPage, "20,00", "Held bell");
+    await expect(orderRow(shopperPage, "Held bell")).toBeVisible();
+
+    // Every read of the list from now on is taken while both orders are NEW and answered only after the
+    // feed has shown the lamp paid: a read that was on its way while the settle went by.
+    let reads = 0;
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => (answer = resolve));
+    await page.route("**/api/trpc/admin.listOrders*", async (route) => {
+      const response = await route.fetch();
+      reads += 1;
+      await answered;
+      await route.fulfill({ response });
+    });
+    await page.getByRole("button", { name: "Show orders" }).click();
+    await expect.poll(() => reads).toBeGreaterThan(0);
+
+    payments.release();
+    await expect(lamp).toHaveAttribute("data-status", "FINISHED");
+    answer();
+    // The stale read is on screen once the bell (placed after the first read) is listed.
+    await expect(orderRow(page, "Held bell")).toBeVisible();
+    await expect(lamp).toHaveAttribute("data-status", "FINISHED");
+    await page.unroute("**/api/trpc/admin.listOrders*");
+  } finally {
+    payments.release();
+  }
   await shopper.close();
   await admin.close();
 });

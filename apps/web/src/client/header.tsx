@@ -1,10 +1,22 @@
 "use client";
 import Link from "next/link";
+import { useState } from "react";
+import { describeError } from "./api.ts";
 import { useSession, useSignOut } from "./session.ts";
 
 export function Header() {
   const { data: user, isPending } = useSession();
   const signOut = useSignOut();
+  const [signingOut, setSigningOut] = useState(false);
+  const [signOutError, setSignOutError] = useState<string>();
+  const logOut = () => {
+    if (signingOut) return;
+    setSigningOut(true);
+    setSignOutError(undefined);
+    signOut()
+      .catch((error: unknown) => setSignOutError(describeError(error).message))
+      .finally(() => setSigningOut(false));
+  };
   return (
     <header className="header">
       <Link href="/" className="brand">
@@ -17,10 +29,11 @@ export function Header() {
             <span className="who">
               {user.email} <small>({user.role === "ADMIN" ? "admin" : "shopper"})</small>
             </span>
-            <button type="button" onClick={() => void signOut()}>
+            <button type="button" onClick={logOut} aria-disabled={signingOut || undefined}>
               Log out
             </button>
           </div>
+
           <nav aria-label="Main">
             <Link href="/">Shop</Link>
             {user.role === "ADMIN" && (
@@ -33,6 +46,11 @@ export function Header() {
               </>
             )}
           </nav>
+          {signOutError && (
+            <p role="alert" className="form-error sign-out-error">
+              Could not log out ({signOutError}): you are still signed in. Try again.
+            </p>
+          )}
         </>
       ) : isPending ? null : (
         <nav aria-label="Main">

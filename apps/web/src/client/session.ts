@@ -75,9 +75,20 @@ export function useSignedIn() {
 export function useSignOut() {
   const queryClient = useQueryClient();
   const router = useRouter();
+  /** Rejects, leaving the user signed in, when the server did not sign the session out. */
   return async () => {
     signingOut = true;
-    await api.auth.logout.mutate().catch(() => undefined);
+    try {
+      await api.auth.logout.mutate();
+    } catch (error) {
+      // Only the server can clear the session's httpOnly cookies and revoke its refresh token: a page
+      // that only forgot the user would sign them back in at the next reload (a shared computer).
+      // A session already over (401) is what was asked for.
+      if (!isUnauthorized(error)) {
+        signingOut = false;
+        throw error;
+      }
+    }
     resetLiveConnection();
     queryClient.clear();
     queryClient.setQueryData(sessionKey, null);

@@ -15,8 +15,25 @@ export function toastDescription(description: string): string {
     : `${characters.slice(0, TOAST_DESCRIPTION_MAX - 1).join("")}…`;
 }
 
-/** The toast for a settled order (paid or cancelled, with the reason); nothing for a new one. */
+/** Settles toasted in this tab, by order and status; the oldest are forgotten past the bound. */
+const toasted = new Set<string>();
+const MAX_TOASTED = 5_000;
+
+/**
+ * Whether this settle is new to the tab. A feed may hand the same settle over again: the shop shown
+ * again resumes from the position its cached list was read at, and the order's page has its own feed.
+ */
+function firstTime(event: OrderEvent): boolean {
+  const key = `${event.orderId}:${event.status}`;
+  if (toasted.has(key)) return false;
+  toasted.add(key);
+  if (toasted.size > MAX_TOASTED) toasted.delete(toasted.values().next().value!);
+  return true;
+}
+
+/** The toast for a settled order (paid or cancelled, with the reason), once per tab; none for a new one. */
 export function toastSettled(event: OrderEvent) {
+  if (event.status === "NEW" || !firstTime(event)) return;
   const what = `Order “${toastDescription(event.description)}”`;
   if (event.status === "FINISHED") toast.success(`${what} paid: ${formatRoubles(event.amount)}`);
   else if (event.status === "CANCELLED") toast.error(`${what} cancelled: ${reasonText(event.reason)}`);

@@ -1,8 +1,8 @@
 "use client";
-import { useInfiniteQuery, useQueryClient, type InfiniteData } from "@tanstack/react-query";
+import { useInfiniteQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useSearchParams } from "next/navigation";
-import { Suspense, useState, type FormEvent } from "react";
+import { Suspense, useReducer, useRef, useState, type FormEvent } from "react";
 import { api, describeError, fieldMessage } from "../../../src/client/api.ts";
 import { Field } from "../../../src/client/field.tsx";
 import { useOrderFeed, type OrderEvent } from "../../../src/client/live.ts";
@@ -22,7 +22,8 @@ type Filters = {
 };
 const noFilters: Filters = { status: "", email: "", from: "", to: "", userId: "" };
 
-type Page = Awaited<ReturnType<typeof api.admin.listOrders.query>>;
+/** Settles remembered to lay over rows read before them (see AdminOrders). */
+const MAX_SETTLES = 10_000;
 
 const statusOptions = [
   { value: "", label: "Any status" },
@@ -86,31 +87,22 @@ function AdminOrders({ userId }: { userId: string }) {
   });
 
   // The rows on screen follow their orders live; new orders wait for the next search or "Refresh".
+  // Settles are laid over the rows as they render rather than written into the cached pages: a list
+  // read again (at every start of the feed, on "Show orders") may have been read before a settle the
+  // feed has already handed over, and would put the row back to NEW for good. Statuses only move
+  // NEW → FINISHED/CANCELLED, so a settle seen always wins over a NEW row.
+  const settles = useRef(new Map<string, OrderEvent>());
+  const [, settled] = useReducer((n: number) => n + 1, 0);
   useOrderFeed(
     "admin.orderFeed",
     !!user,
-    (event: OrderEvent) =>
-      queryClient.setQueriesData<InfiniteData<Page>>({ queryKey: ["admin-orders"] }, (old) =>
-        old
-          ? {
-              ...old,
-              pages: old.pages.map((page) => ({
-                ...page,
-                orders: page.orders.map((order) =>
-                  // Statuses only move NEW → FINISHED/CANCELLED: a late NEW never undoes a settled row.
-                  order.id !== event.orderId || event.status === "NEW"
-                    ? order
-                    : {
-                        ...order,
-                        status: event.status,
-                        cancelReason: event.reason,
-                        updatedAt: event.occurredAt,
-                      },
-                ),
-              })),
-            }
-          : old,
-      ),
+    (event: OrderEvent) => {
+      if (event.status === "NEW") return;
+      settles.current.set(event.orderId, event);
+      // The latest settles are enough: a list read again is at most seconds older than the feed.
+      if (settles.current.size > MAX_SETTLES) settles.current.delete(settles.current.keys().next().value!);
+      settled();
+    },
     { onStart: () => void queryClient.invalidateQueries({ queryKey: ["admin-orders"] }) },
   );
 
@@ -135,7 +127,12 @@ function AdminOrders({ userId }: { userId: string }) {
   const error = list.isError ? describeError(list.error) : undefined;
   const orders = [
     ...new Map((list.data?.pages.flatMap((page) => page.orders) ?? []).map((o) => [o.id, o])).values(),
-  ];
+  ].map((order) => {
+    const settle = settles.current.get(order.id);
+    return settle && order.status === "NEW"
+      ? { ...order, status: settle.status, cancelReason: settle.reason, updatedAt: settle.occurredAt }
+      : order;
+  });
   return (
     <main>
       <h1>Orders</h1>
