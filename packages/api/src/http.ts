@@ -33,12 +33,12 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 const underPrefix = (pathname: string, prefix: string) =>
   pathname === prefix || pathname.startsWith(`${prefix}/`);
 
+type ProcedureDef = { _def: { type: "query" | "mutation" | "subscription"; meta?: ApiMeta } };
+const procedureAt = (path: string) =>
+  (appRouter._def.procedures as unknown as Record<string, ProcedureDef | undefined>)[path];
+
 function successStatusOf(path: string | undefined): number | undefined {
-  if (!path) return undefined;
-  const procedure = (
-    appRouter._def.procedures as unknown as Record<string, { _def: { meta?: ApiMeta } } | undefined>
-  )[path];
-  return procedure?._def.meta?.successStatus;
+  return path ? procedureAt(path)?._def.meta?.successStatus : undefined;
 }
 
 function retryAfterHeader(errors: readonly TRPCError[]): Record<string, string> {
@@ -70,24 +70,35 @@ export function createApiRequestHandler(deps: ApiDeps): Handler {
 
   async function serveTrpc(req: IncomingMessage, res: ServerResponse, pathname: string, requestId: string) {
     const path = pathname.slice(TRPC_PREFIX.length + 1);
+    /** An error in tRPC's own shape, for what is refused before tRPC sees the request. */
+    const refuse = (
+      code: "PAYLOAD_TOO_LARGE" | "METHOD_NOT_SUPPORTED",
+      httpStatus: number,
+      message: string,
+    ) => {
+      res.statusCode = httpStatus;
+      res.setHeader("Content-Type", "application/json");
+      res.end(
+        JSON.stringify({
+          error: {
+            message,
+            code: TRPC_ERROR_CODES_BY_KEY[code],
+            data: { code, httpStatus, path, requestId },
+          },
+        }),
+      );
+    };
+    // Live feeds are served over the WebSocket only. There the end of a session (the access token's
+    // expiry, a sign-out, a revoked refresh token) closes the socket; tRPC's event stream over HTTP would
+    // outlive it, a stolen token reading every order for as long as the stream stays open.
+    if (procedureAt(path)?._def.type === "subscription") {
+      return refuse("METHOD_NOT_SUPPORTED", 405, SUBSCRIPTION_OVER_HTTP_MESSAGE);
+    }
     if (req.method !== "GET" && req.method !== "HEAD") {
       // Read here rather than by tRPC: its reader destroys the socket when the limit is passed, so the
       // client could see a reset instead of the 413.
       const raw = await readBody(req);
-      if (raw === "too large") {
-        res.statusCode = 413;
-        res.setHeader("Content-Type", "application/json");
-        res.end(
-          JSON.stringify({
-            error: {
-              message: TOO_LARGE_MESSAGE,
-              code: TRPC_ERROR_CODES_BY_KEY.PAYLOAD_TOO_LARGE,
-              data: { code: "PAYLOAD_TOO_LARGE", httpStatus: 413, path, requestId },
-            },
-          }),
-        );
-        return;
-      }
+      if (raw === "too large") return refuse("PAYLOAD_TOO_LARGE", 413, TOO_LARGE_MESSAGE);
       (req as IncomingMessage & { body?: unknown }).body = raw.toString("utf8");
     }
     await nodeHTTPRequestHandler({
@@ -188,6 +199,8 @@ type BodyResult =
   | { ok: false; status: number; code: string; message: string; fields?: Record<string, string> };
 
 const TOO_LARGE_MESSAGE = `The request body is larger than ${MAX_BODY_BYTES} bytes`;
+export const SUBSCRIPTION_OVER_HTTP_MESSAGE =
+  "Subscriptions are served over the WebSocket only (/api/trpc-ws), not over HTTP";
 
 /**
  * The body, up to MAX_BODY_BYTES. Past it, reading stops and the rest is drained after the answer
