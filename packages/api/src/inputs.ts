@@ -10,9 +10,24 @@ export const required = (type: string) => (issue: { input: unknown }) =>
 /**
  * trpc-to-openapi's REST handler switches on zod's coercion for every number (and boolean, date) of an
  * input object, body fields included, by mutating the schema; so `"10"` would pass as 10 on REST and,
- * once mutated, on tRPC too. A pipe is left alone, and zod-openapi documents it as its output type.
+ * once mutated, on tRPC too (and `true` as 1). A pipe is left alone, and zod-openapi documents it as its
+ * output type. `read` is what the value goes through first: the same on every transport, at every time.
  */
-const withoutCoercion = <T extends z.ZodType>(schema: T) => z.preprocess((value) => value, schema);
+const withoutCoercion = <T extends z.ZodType>(schema: T, read = (value: unknown) => value) =>
+  z.preprocess(read, schema);
+
+/** Decimal digits, optionally negative, few enough to be exact as a JavaScript number. */
+const DECIMAL_INTEGER = /^-?[0-9]{1,15}$/;
+
+/**
+ * An integer that REST takes from the query string (`?limit=5`), where every value is text: decimal
+ * digits are read as their number. tRPC shares the schema, so it reads such text alike; anything else
+ * that is not a number (`true`, `[50]`, `""`, `"5.0"`, `" 5"`) is passed on as it is, and refused.
+ */
+export const queryIntegerSchema = <T extends z.ZodType>(schema: T) =>
+  withoutCoercion(schema, (value) =>
+    typeof value === "string" && DECIMAL_INTEGER.test(value) ? Number(value) : value,
+  );
 
 /** An amount of money in minor units (kopecks): an integer 1 … 1 000 000 000, never a string or a float. */
 export const amountInputSchema = withoutCoercion(
@@ -82,3 +97,10 @@ export const idempotencyHeadersSchema = z.object({
         "without a second effect; the same key with another body is a 422.",
     }),
 });
+
+/**
+ * The input of a procedure that takes none. Without `.input()` tRPC ignores whatever is sent (e.g.
+ * `POST /accounts {"balance":100000}` answered 201): here it may be absent or `{}` (what REST passes
+ * for an empty body or query), and any field is a 400 naming it, as everywhere else.
+ */
+export const noInputSchema = z.strictObject({}).optional();

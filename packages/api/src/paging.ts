@@ -2,18 +2,22 @@
 // item of a page (e.g. its time and id), tagged with the list it belongs to, in base64url JSON: clients
 // pass it back unchanged, and anything else (edited, from another list) is a 400 naming `cursor`.
 import { z } from "zod";
+import { queryIntegerSchema } from "./inputs.ts";
 
 export const PAGE_LIMIT_DEFAULT = 20;
 export const PAGE_LIMIT_MAX = 100;
 
-/** `limit`: 1–100 items per page, 20 when absent. */
+/** `limit`: 1–100 items per page, 20 when absent; on REST, the query string's text. */
 export const pageLimitSchema = (what: string) =>
-  z
-    .number({ error: "must be an integer" })
-    .int({ error: "must be an integer" })
-    .min(1, { error: "must be at least 1" })
-    .max(PAGE_LIMIT_MAX, { error: `must be at most ${PAGE_LIMIT_MAX}` })
-    .default(PAGE_LIMIT_DEFAULT)
+  queryIntegerSchema(
+    z
+      .number({ error: "must be an integer" })
+      .int({ error: "must be an integer" })
+      .min(1, { error: "must be at least 1" })
+      .max(PAGE_LIMIT_MAX, { error: `must be at most ${PAGE_LIMIT_MAX}` }),
+  )
+    // A prefault (parsed like a value sent) rather than a default: the document shows no default of a pipe.
+    .prefault(PAGE_LIMIT_DEFAULT)
     .meta({ description: `${what} per page, 1–${PAGE_LIMIT_MAX} (default ${PAGE_LIMIT_DEFAULT})` });
 
 const BAD_CURSOR = "must be the nextCursor of a previous page of this list";

@@ -149,6 +149,43 @@ describe("admin procedures", () => {
     expect(JSON.stringify(seen)).not.toMatch(/password|argon/i);
   });
 
+  it("findUsers matches `_` and `%` in the fragment literally, not as LIKE wildcards", async () => {
+    const tag = `lit${Date.now().toString(36)}`;
+    const underscore = `${tag}first_last@x.io`;
+    await api.rest.register(underscore, strongPassword());
+    await api.rest.register(`${tag}firstXlast@x.io`, strongPassword());
+    // No email the API registers may hold `%`: put one in directly.
+    const percent = `${tag}per%cent@x.io`;
+    await api.db.user.create({ data: { email: percent, role: "SHOPPER", passwordHash: "unused" } });
+    const search = async (fragment: string) => {
+      const response = await api.request(
+        `/api/v1/admin/users?limit=100&email=${encodeURIComponent(fragment)}`,
+        { headers: bearer(adminToken) },
+      );
+      expect(response.status).toBe(200);
+      return response.body.users.map((user: { email: string }) => user.email);
+    };
+
+    expect(await search(`${tag}first_last`)).toEqual([underscore]);
+    expect(await search("_")).toEqual([underscore]);
+    expect(await search("%")).toEqual([percent]);
+    expect(await search("per%c")).toEqual([percent]);
+    expect(await search("\\")).toEqual([]);
+  });
+
+  it.each([
+    ["admin.findUsers", "/api/v1/admin/users"],
+    ["admin.listOrders", "/api/v1/admin/orders"],
+    ["admin.listPayments", "/api/v1/admin/payments"],
+  ])("%s: after a REST call, a tRPC limit that is not a number is a 400 naming it", async (path, rest) => {
+    expect((await api.request(`${rest}?limit=5`, { headers: bearer(adminToken) })).status).toBe(200);
+    for (const limit of [true, [50], "5.0"]) {
+      const response = await api.trpc.query(path, { limit }, adminToken);
+      expect(response.status, JSON.stringify(limit)).toBe(400);
+      expect(Object.keys(response.body.error.data.fields)).toEqual(["limit"]);
+    }
+  });
+
   it("findUsers shows the accounts the payments service reports", async () => {
     const withAccounts = await startApi({
       label: "api_admin_acc",

@@ -258,9 +258,24 @@ describe("payments.ledger (GET /accounts/me/ledger)", () => {
       "cursor",
     ],
     [`cursor=${Buffer.from(JSON.stringify(["ledger", "0"])).toString("base64url")}`, "cursor"],
+    // Past BIGINT (2^63 - 1): 19 digits, yet no id Postgres can compare with.
+    [
+      `cursor=${Buffer.from(JSON.stringify(["ledger", "9999999999999999999"])).toString("base64url")}`,
+      "cursor",
+    ],
+    [`cursor=${Buffer.from(JSON.stringify(["ledger", String(2n ** 63n)])).toString("base64url")}`, "cursor"],
   ])("?%s → 400 naming %s", async (query, field) => {
     const me = await shopper();
     expect(badRequest(await get(`/api/v1/accounts/me/ledger?${query}`, me.token))).toEqual([field]);
+  });
+
+  it("the largest BIGINT is a cursor: the whole statement is older than it", async () => {
+    const me = await shopper();
+    await topUp(me, 5);
+    const cursor = Buffer.from(JSON.stringify(["ledger", String(2n ** 63n - 1n)])).toString("base64url");
+    const response = await get(`/api/v1/accounts/me/ledger?cursor=${cursor}`, me.token);
+    expect(response.status).toBe(200);
+    expect(response.body.entries.map((e: Entry) => e.amount)).toEqual([5]);
   });
 
   it("an unknown query parameter is a 400 naming it", async () => {

@@ -151,7 +151,7 @@ describe("other bad requests", () => {
       headers: { authorization: `Bearer ${token}` },
     });
     expect(response.status).toBe(400);
-    expect(response.body.error.fields.limit).toMatch(/number/);
+    expect(response.body.error.fields.limit).toMatch(/integer/);
     const tooMany = await api.request("/api/v1/admin/users?limit=1000", {
       headers: { authorization: `Bearer ${token}` },
     });

@@ -3,7 +3,12 @@ import type { SqlClient } from "@gozon/messaging/sql";
 import { toOrderDto, type OrderDto } from "./order-dto.ts";
 import { orderFromRow, type OrderRow } from "./order-row.ts";
 
-export type OrderPage = { orders: OrderDto[]; nextCursor: string | null };
+export type OrderPage = {
+  orders: OrderDto[];
+  nextCursor: string | null;
+  /** The cursor is not one of the user's orders (the page is then empty): the caller's input is wrong. */
+  unknownCursor: boolean;
+};
 
 /** The caller's orders, newest first. The cursor is the id of the last order of the previous page. */
 export async function listOrders(
@@ -20,7 +25,11 @@ export async function listOrders(
     ORDER BY created_at DESC, id DESC
     LIMIT ${limit + 1}`;
   const page = rows.slice(0, limit).map((row) => toOrderDto(orderFromRow(row)));
-  return { orders: page, nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null };
+  // An unknown cursor always gives an empty page (above); a nextCursor never did when it was handed out
+  // (an older order followed it). So only an empty page has its cursor looked up, by primary key:
+  // paging itself stays one query.
+  const unknownCursor = !!cursor && rows.length === 0 && !(await getOrder(db, userId, cursor));
+  return { orders: page, nextCursor: rows.length > limit ? (page.at(-1)?.id ?? null) : null, unknownCursor };
 }
 
 /** The order if it is the caller's; null otherwise (another user's order is indistinguishable from none). */

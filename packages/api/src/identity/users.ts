@@ -47,6 +47,12 @@ export function findUserById(db: IdentityClient, id: string): Promise<User | nul
   return db.user.findUnique({ where: { id } });
 }
 
+/**
+ * `contains` becomes `LIKE '%…%'` with the text as given (prisma/prisma#19506): `_` and `%` in it would
+ * match any character(s). Backslash, LIKE's default escape character in Postgres, makes each literal.
+ */
+const likeLiteral = (text: string) => text.replace(/[\\%_]/g, (char) => `\\${char}`);
+
 /** Users whose email contains `fragment`, ordered by email, `limit` per page after `cursor` (an email). */
 export async function searchUsers(
   db: IdentityClient,
@@ -54,7 +60,7 @@ export async function searchUsers(
 ): Promise<{ users: User[]; nextCursor: string | null }> {
   const rows = await db.user.findMany({
     where: {
-      ...(fragment ? { email: { contains: normalizeEmail(fragment) } } : {}),
+      ...(fragment ? { email: { contains: likeLiteral(normalizeEmail(fragment)) } } : {}),
       ...(cursor ? { AND: [{ email: { gt: cursor } }] } : {}),
     },
     orderBy: { email: "asc" },

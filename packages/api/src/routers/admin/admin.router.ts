@@ -1,4 +1,4 @@
-import { idempotencyHeadersSchema } from "../../inputs.ts";
+import { idempotencyHeadersSchema, noInputSchema } from "../../inputs.ts";
 import { adminProcedure, router } from "../../trpc.ts";
 import { createAdminHandler } from "./createAdmin.handler.ts";
 import { createAdminInputSchema, createAdminOutputSchema } from "./createAdmin.schema.ts";
@@ -90,9 +90,10 @@ export const adminRouter = router({
         description:
           "A row is parked when it failed to publish too many times while Redis answered; the relay " +
           "gives it another try after a cool-down. Counts per service and the latest parked rows.",
-        errorResponses: adminErrors,
+        errorResponses: { 400: "Invalid input", ...adminErrors },
       },
     })
+    .input(noInputSchema)
     .output(outboxParkedOutputSchema)
     .query(outboxParkedHandler),
 

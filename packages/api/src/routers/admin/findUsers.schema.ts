@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { roleSchema } from "../../identity/schemas.ts";
+import { pageLimitSchema } from "../../paging.ts";
 import { accountSchema } from "../payments/account.schema.ts";
 
 export const findUsersInputSchema = z
@@ -11,12 +12,7 @@ export const findUsersInputSchema = z
       .max(254, { error: "must be at most 254 characters" })
       .optional()
       .meta({ description: "A fragment of the email, any letter case" }),
-    limit: z
-      .number({ error: "must be a number" })
-      .int({ error: "must be an integer" })
-      .min(1, { error: "must be at least 1" })
-      .max(100, { error: "must be at most 100" })
-      .default(20),
+    limit: pageLimitSchema("Users"),
     cursor: z
       .string({ error: "must be a string" })
       .max(254, { error: "must be at most 254 characters" })

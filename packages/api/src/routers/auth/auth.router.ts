@@ -1,3 +1,4 @@
+import { noInputSchema } from "../../inputs.ts";
 import { protectedProcedure, publicProcedure, router } from "../../trpc.ts";
 import { loginHandler } from "./login.handler.ts";
 import { loginInputSchema, loginOutputSchema } from "./login.schema.ts";
@@ -81,9 +82,10 @@ export const authRouter = router({
         path: "/auth/me",
         tags,
         summary: "The signed-in user",
-        errorResponses: { 401: "Not signed in" },
+        errorResponses: { 400: "Invalid input", 401: "Not signed in" },
       },
     })
+    .input(noInputSchema)
     .output(meOutputSchema)
     .query(meHandler),
 });

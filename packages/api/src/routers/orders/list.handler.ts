@@ -2,7 +2,9 @@ import type { z } from "zod";
 import { logBounds } from "@gozon/orders/order-log";
 import { listOrders } from "@gozon/orders/read-orders";
 import type { Caller, Context } from "../../context.ts";
-import { LIST_LIMIT_DEFAULT, type listInputSchema } from "./list.schema.ts";
+import { invalidInput } from "../../errors.ts";
+import { PAGE_LIMIT_DEFAULT } from "../../paging.ts";
+import { LIST_CURSOR_PROBLEM, type listInputSchema } from "./list.schema.ts";
 
 type Options = { ctx: Context & { user: Caller }; input: z.output<typeof listInputSchema> };
 
@@ -13,9 +15,11 @@ type Options = { ctx: Context & { user: Caller }; input: z.output<typeof listInp
  */
 export async function listHandler({ ctx, input }: Options) {
   const { last: position } = await logBounds(ctx.deps.ordersDb);
-  const page = await listOrders(ctx.deps.ordersDb, ctx.user.id, {
-    limit: input?.limit ?? LIST_LIMIT_DEFAULT,
+  const { orders, nextCursor, unknownCursor } = await listOrders(ctx.deps.ordersDb, ctx.user.id, {
+    limit: input?.limit ?? PAGE_LIMIT_DEFAULT,
     cursor: input?.cursor ?? null,
   });
-  return { ...page, position };
+  // A well-formed id that is not one of the caller's orders would read as the end of the list.
+  if (unknownCursor) throw invalidInput({ cursor: LIST_CURSOR_PROBLEM });
+  return { orders, nextCursor, position };
 }

@@ -1,19 +1,13 @@
 import { z } from "zod";
-import { required, uuidInputSchema } from "../../inputs.ts";
+import { uuidInputSchema } from "../../inputs.ts";
+import { pageLimitSchema } from "../../paging.ts";
 import { orderSchema } from "./order.schema.ts";
 
-export const LIST_LIMIT_DEFAULT = 20;
-export const LIST_LIMIT_MAX = 100;
+export const LIST_CURSOR_PROBLEM = "must be the nextCursor of a previous page";
 
 export const listInputSchema = z
   .strictObject({
-    limit: z
-      .number({ error: required("an integer") })
-      .int({ error: "must be an integer" })
-      .min(1, { error: "must be at least 1" })
-      .max(LIST_LIMIT_MAX, { error: `must be at most ${LIST_LIMIT_MAX}` })
-      .default(LIST_LIMIT_DEFAULT)
-      .meta({ description: `Orders per page, 1–${LIST_LIMIT_MAX}` }),
+    limit: pageLimitSchema("Orders"),
     cursor: uuidInputSchema("the nextCursor of a previous page")
       .optional()
       .meta({ description: "`nextCursor` of the previous page" }),

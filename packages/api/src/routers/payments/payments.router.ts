@@ -1,4 +1,4 @@
-import { idempotencyHeadersSchema } from "../../inputs.ts";
+import { idempotencyHeadersSchema, noInputSchema } from "../../inputs.ts";
 import { protectedProcedure, router } from "../../trpc.ts";
 import { createAccountHandler } from "./createAccount.handler.ts";
 import { createAccountOutputSchema } from "./createAccount.schema.ts";
@@ -22,10 +22,11 @@ export const paymentsRouter = router({
         tags,
         summary: "Open your account (wallet) with balance 0",
         successDescription: "Created",
-        errorResponses: { ...signedIn, 409: "You already have an account" },
+        errorResponses: { 400: "Invalid input", ...signedIn, 409: "You already have an account" },
       },
       successStatus: 201,
     })
+    .input(noInputSchema)
     .output(createAccountOutputSchema)
     .mutation(createAccountHandler),
 
@@ -36,9 +37,10 @@ export const paymentsRouter = router({
         path: "/accounts/me",
         tags,
         summary: "Your account and its balance",
-        errorResponses: { ...signedIn, 404: "No account yet" },
+        errorResponses: { 400: "Invalid input", ...signedIn, 404: "No account yet" },
       },
     })
+    .input(noInputSchema)
     .output(getAccountOutputSchema)
     .query(getAccountHandler),
 
@@ -81,5 +83,5 @@ export const paymentsRouter = router({
     .mutation(topUpHandler),
 
   /** WebSocket only (no REST route): top-ups of the caller's account, as hints to read the balance again. */
-  onBalanceChange: protectedProcedure.subscription(onBalanceChangeHandler),
+  onBalanceChange: protectedProcedure.input(noInputSchema).subscription(onBalanceChangeHandler),
 });
