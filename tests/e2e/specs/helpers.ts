@@ -54,3 +54,6 @@ export const orderRow = (page: Page, description: string) =>
 /** What the wallet's top-up form last said (the shop page has other live regions too). */
 export const walletStatus = (page: Page) =>
   page.getByRole("region", { name: "Your wallet" }).getByRole("status");
+
+/** The browser's call of a tRPC procedure (over HTTP, one request per call: apps/web/src/client/api.ts). */
+export const trpcCall = (procedure: string) => (url: URL) => url.pathname === `/api/trpc/${procedure}`;

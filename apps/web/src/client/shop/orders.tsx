@@ -1,47 +1,20 @@
 "use client";
-import { useInfiniteQuery, useMutation, useQueryClient, type InfiniteData } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useInfiniteQuery, useMutation, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useRef, useState, type FormEvent } from "react";
 import { DESCRIPTION_MAX, descriptionSchema } from "@gozon/api/inputs";
 import { api, describeError } from "../api.ts";
 import { Field } from "../field.tsx";
+import { useSubmitKeys } from "../idempotency-key.ts";
 import { offlineNotice } from "../offline-notice.ts";
 import { OrderItem } from "../order-item.tsx";
 import { useOrderFeed, type OrderEvent } from "../live.ts";
 import { parseRoubles } from "../money.ts";
 import { toastSettled } from "../settle-toast.ts";
-import type { CancelReason, OrderStatus } from "../status-badge.tsx";
 import { accountKey } from "./account-panel.tsx";
+import { applyOrderEvent, findOrder, upsert, type Order, type OrderPages } from "./order-cache.ts";
 import { ledgerKey } from "./statement.tsx";
 
-type Order = {
-  id: string;
-  amount: number;
-  description: string;
-  status: OrderStatus;
-  cancelReason: CancelReason;
-  createdAt: string;
-};
-type Page = { orders: Order[]; nextCursor: string | null; position: number };
-
 const ordersKey = ["orders"] as const;
-
-/** Puts an order's latest state into the cached list (first page when it is not there yet). */
-function upsert(data: InfiniteData<Page> | undefined, order: Order): InfiniteData<Page> | undefined {
-  if (!data) return data;
-  const known = data.pages.some((page) => page.orders.some((o) => o.id === order.id));
-  const pages = known
-    ? data.pages.map((page) => ({
-        ...page,
-        orders: page.orders.map((o) => (o.id === order.id ? { ...o, ...order } : o)),
-      }))
-    : data.pages.map((page, index) => (index === 0 ? { ...page, orders: [order, ...page.orders] } : page));
-  return { ...data, pages };
-}
-
-function findOrder(data: InfiniteData<Page> | undefined, id: string) {
-  for (const page of data?.pages ?? []) for (const order of page.orders) if (order.id === id) return order;
-  return undefined;
-}
 
 export function Orders() {
   const queryClient = useQueryClient();
@@ -59,20 +32,7 @@ export function Orders() {
     "orders.onStatusChange",
     firstPage !== undefined,
     (event: OrderEvent) => {
-      const data = queryClient.getQueryData<InfiniteData<Page>>(ordersKey);
-      const before = findOrder(data, event.orderId);
-      // Statuses only move NEW → FINISHED/CANCELLED: a late NEW never undoes a settled order.
-      if (event.status === "NEW" && before && before.status !== "NEW") return;
-      queryClient.setQueryData<InfiniteData<Page>>(ordersKey, (old) =>
-        upsert(old, {
-          id: event.orderId,
-          amount: event.amount,
-          description: event.description,
-          status: event.status,
-          cancelReason: event.reason,
-          createdAt: before?.createdAt ?? event.occurredAt,
-        }),
-      );
+      queryClient.setQueryData<OrderPages>(ordersKey, (old) => applyOrderEvent(old, event));
       // A toast for each settle since the page loaded: the feed hands each change over once, in order,
       // however often the page reconnects (a list refetched meanwhile may already show the new state).
       toastSettled(event);
@@ -87,6 +47,16 @@ export function Orders() {
     },
   );
 
+  // "Try again" leaves with the failure it answers: the keyboard goes on from the list's heading.
+  const heading = useRef<HTMLHeadingElement>(null);
+  const retried = useRef(false);
+  const loaded = list.data !== undefined;
+  useEffect(() => {
+    if (!loaded || !retried.current) return;
+    retried.current = false;
+    if (document.activeElement === document.body) heading.current?.focus();
+  }, [loaded]);
+
   // An order put on top by a live event may turn up again in a later page: show it once.
   const orders = [
     ...new Map((list.data?.pages.flatMap((page) => page.orders) ?? []).map((o) => [o.id, o])).values(),
@@ -96,17 +66,40 @@ export function Orders() {
       <NewOrderForm
         onCreated={(order) =>
           // The settle event may have arrived before this response: never overwrite a newer state.
-          queryClient.setQueryData<InfiniteData<Page>>(ordersKey, (old) =>
+          queryClient.setQueryData<OrderPages>(ordersKey, (old) =>
             findOrder(old, order.id) ? old : upsert(old, order),
           )
         }
       />
       <section aria-labelledby="orders-title" className="card">
-        <h2 id="orders-title">Your orders</h2>
-        {list.isPending ? (
+        <h2 id="orders-title" ref={heading} tabIndex={-1}>
+          Your orders
+        </h2>
+        {list.data === undefined && (list.isError || list.errorUpdateCount > 0) ? (
+          // Without its first page the list has nothing to show and the live feed nothing to start
+          // from: only reading it again helps. While it does, the button stays where the focus is.
+          <>
+            {list.isError ? (
+              <p key="failed" role="alert">
+                Could not load your orders: {describeError(list.error).message}
+              </p>
+            ) : (
+              <p key="retrying" role="status">
+                Trying again…
+              </p>
+            )}
+            <button
+              type="button"
+              onClick={() => {
+                retried.current = true;
+                void list.refetch({ cancelRefetch: false });
+              }}
+            >
+              Try again
+            </button>
+          </>
+        ) : list.data === undefined ? (
           <p>Loading…</p>
-        ) : list.isError ? (
-          <p role="alert">{describeError(list.error).message}</p>
         ) : orders.length === 0 ? (
           <p>No orders yet: place one above and watch it get paid here.</p>
         ) : (
@@ -115,6 +108,9 @@ export function Orders() {
               <OrderItem key={order.id} order={order} href={`/orders/${order.id}`} />
             ))}
           </ul>
+        )}
+        {list.isFetchNextPageError && (
+          <p role="alert">Could not load more orders: {describeError(list.error).message}</p>
         )}
         {list.hasNextPage && (
           <button type="button" onClick={() => void list.fetchNextPage()} disabled={list.isFetchingNextPage}>
@@ -130,14 +126,24 @@ function NewOrderForm({ onCreated }: { onCreated: (order: Order) => void }) {
   const [amount, setAmount] = useState("");
   const [description, setDescription] = useState("");
   const [errors, setErrors] = useState<{ amount?: string; description?: string; form?: string }>({});
+  const keys = useSubmitKeys();
+  const form = useRef<HTMLFormElement>(null);
+  // The button, disabled while the order is sent, had dropped the focus: it goes back to the field to
+  // fix, else to the first one (where the next order starts). Not when the shopper went on elsewhere.
+  const refocus = (field: "amount" | "description" = "amount") => {
+    const active = document.activeElement;
+    if (active && active !== document.body && !form.current?.contains(active)) return;
+    form.current?.querySelector<HTMLInputElement>(`#order-${field}`)?.focus();
+  };
   const create = useMutation({
-    mutationFn: (input: { amount: number; description: string }) =>
-      // A fresh key per submit: a retried or double-sent request makes one order.
-      api.orders.create.mutate({ ...input, idempotencyKey: crypto.randomUUID() }),
+    mutationFn: (input: { amount: number; description: string; idempotencyKey: string }) =>
+      api.orders.create.mutate(input),
     onSuccess: ({ order }) => {
+      keys.succeeded();
       onCreated(order);
       setAmount("");
       setDescription("");
+      refocus();
     },
     onError: (caught) => {
       const info = describeError(caught);
@@ -146,11 +152,13 @@ function NewOrderForm({ onCreated }: { onCreated: (order: Order) => void }) {
         description: info.fields.description,
         form: Object.keys(info.fields).length ? undefined : info.message,
       });
+      refocus(!info.fields.amount && info.fields.description ? "description" : "amount");
     },
   });
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
+    if (create.isPending) return;
     const parsed = parseRoubles(amount);
     // The server's own description rule (trim, 1–500 characters, no NUL or broken Unicode).
     const text = descriptionSchema.safeParse(description);
@@ -159,19 +167,27 @@ function NewOrderForm({ onCreated }: { onCreated: (order: Order) => void }) {
       description: text.success ? undefined : `Description ${text.error.issues[0]?.message ?? "is invalid"}`,
     };
     setErrors(next);
-    if (parsed.ok && text.success) create.mutate({ amount: parsed.kopecks, description: text.data });
+    if (!parsed.ok || !text.success) return;
+    const input = { amount: parsed.kopecks, description: text.data };
+    // Pressed again after a failure, the same order goes with the same key: if the first attempt was
+    // placed and only its answer got lost, the server answers with that order instead of a second one.
+    create.mutate({ ...input, idempotencyKey: keys.keyFor(input) });
   };
 
+  // While the order is sent (or waits for the network) the fields show what is being sent: typing
+  // then would change nothing sent, and the success would blank it.
+  const sending = create.isPending;
   return (
     <section aria-labelledby="new-order-title" className="card">
       <h2 id="new-order-title">New order</h2>
-      <form onSubmit={submit} noValidate>
+      <form ref={form} onSubmit={submit} noValidate aria-busy={sending || undefined}>
         <Field
           id="order-amount"
           label="Order amount (₽)"
           inputMode="decimal"
           placeholder="250,00"
           required
+          readOnly={sending}
           value={amount}
           onChange={(e) => {
             setAmount(e.target.value);
@@ -183,6 +199,7 @@ function NewOrderForm({ onCreated }: { onCreated: (order: Order) => void }) {
           id="order-description"
           label="Description"
           required
+          readOnly={sending}
           value={description}
           onChange={(e) => {
             setDescription(e.target.value);
@@ -196,8 +213,8 @@ function NewOrderForm({ onCreated }: { onCreated: (order: Order) => void }) {
             {errors.form}
           </p>
         )}
-        <button type="submit" disabled={create.isPending}>
-          {create.isPending ? "Placing…" : "Place order"}
+        <button type="submit" disabled={sending}>
+          {sending ? "Placing…" : "Place order"}
         </button>
         {/* Rendered empty from the start: a live region announces what later appears in it. */}
         <p role="status" className={create.isPaused ? "notice" : undefined}>

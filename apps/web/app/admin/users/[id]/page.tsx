@@ -102,7 +102,9 @@ export default function AdminUserPage() {
             <p className="balance">
               Balance: <strong data-testid="user-balance">{formatRoubles(account.balance)}</strong>
             </p>
+            {/* One form per user: a key kept for a retry belongs to this user's top-up only. */}
             <TopUpForm
+              key={shown.id}
               id="user-topup-amount"
               topUp={(amount, idempotencyKey) =>
                 api.admin.topUp.mutate({ userId: shown.id, amount, idempotencyKey })
