@@ -28,10 +28,13 @@ export async function waitFor<T>(
 
 /**
  * A TCP proxy to `host:port` on a port of its own: `cut()` resets every connection through it and refuses
- * new ones until `restore()`, as when a server restarts or the network drops.
+ * new ones until `restore()`, as when a server restarts or the network drops; `hold()` keeps what clients
+ * send from reaching the server (a hung network), until the cut.
  */
 export async function startTcpProxy(host: string, port: number) {
   const sockets = new Set<net.Socket>();
+  let holding = false;
+  let heldBytes = 0;
   const server = net.createServer((client) => {
     const upstream = net.connect(port, host);
     for (const [socket, peer] of [
@@ -45,7 +48,11 @@ export async function startTcpProxy(host: string, port: number) {
         peer.destroy();
       });
     }
-    client.pipe(upstream).pipe(client);
+    client.on("data", (chunk: Buffer) => {
+      if (holding) heldBytes += chunk.length;
+      else upstream.write(chunk);
+    });
+    upstream.pipe(client);
   });
   const listen = (on: number) => new Promise<void>((resolve) => server.listen(on, "127.0.0.1", resolve));
   await listen(0);
@@ -55,6 +62,7 @@ export async function startTcpProxy(host: string, port: number) {
     const closed = new Promise((resolve) => server.close(resolve));
     for (const socket of sockets) socket.destroy();
     await closed;
+    holding = false;
   };
   return {
     port: address.port,
@@ -66,6 +74,9 @@ export async function startTcpProxy(host: string, port: number) {
       return routed.toString().replace(/\/$/, "");
     },
     cut,
+    hold: () => void (holding = true),
+    /** Bytes clients sent since `hold()` that the server never got. */
+    heldBytes: () => heldBytes,
     restore: () => listen(address.port),
     close: () => (server.listening ? cut() : Promise.resolve()),
   };

@@ -29,6 +29,30 @@ export function createQueueProducers(connection: RedisClient, prefix: string, lo
     }
     return q;
   };
+  /**
+   * A Queue checks its connection once, when made (BullMQ sends INFO), and keeps that check's outcome
+   * for good: one whose INFO was lost with a dropped connection fails every add from then on, however
+   * well Redis answers later, and the rows it was to publish would stay unsent. After a failed add such
+   * a queue is let go, and the next add makes a new one; a queue whose check passed is kept.
+   */
+  const dropIfBroken = (name: string, q: Queue) => {
+    q.waitUntilReady().catch(() => {
+      if (queues.get(name) !== q) return;
+      queues.delete(name);
+      log.warn({ queue: name }, "queue's connection check failed; making a new one");
+      void q.close().catch(() => undefined);
+    });
+  };
+  /** `add` on the queue `name`, letting a broken queue go when it fails. */
+  const onQueue = async <T>(name: string, add: (q: Queue) => Promise<T>) => {
+    const q = queue(name);
+    try {
+      return await add(q);
+    } catch (error) {
+      dropIfBroken(name, q);
+      throw error;
+    }
+  };
   return {
     /**
      * Adds `messages` with one `addBulk` per queue (one round trip each); the job id is the message id,
@@ -46,7 +70,9 @@ export function createQueueProducers(connection: RedisClient, prefix: string, lo
       const results = await Promise.allSettled(
         groups.map(([name, group]) =>
           withTimeout(
-            queue(name).addBulk(group.map((m) => ({ name: m.type, data: m.payload, opts: { jobId: m.id } }))),
+            onQueue(name, (q) =>
+              q.addBulk(group.map((m) => ({ name: m.type, data: m.payload, opts: { jobId: m.id } }))),
+            ),
             timeoutMs,
             `add to ${name} timed out`,
           ),
@@ -57,7 +83,7 @@ export function createQueueProducers(connection: RedisClient, prefix: string, lo
     /** Adds one message on its own (`add`, not `addBulk`), e.g. to find which message of a batch fails. */
     async addOne(m: QueuedMessage, timeoutMs: number) {
       await withTimeout(
-        queue(m.queue).add(m.type, m.payload, { jobId: m.id }),
+        onQueue(m.queue, (q) => q.add(m.type, m.payload, { jobId: m.id })),
         timeoutMs,
         `add to ${m.queue} timed out`,
       );

@@ -4,6 +4,7 @@ import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "@gozon/core/logger";
+import { startTcpProxy, waitFor } from "@gozon/core/testing";
 import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
 import { createTestDatabases, pagesRead, type TestDatabases } from "@gozon/db/testing";
 import { buildMessage } from "../src/contracts.ts";
@@ -14,7 +15,7 @@ import {
   type QueueProducers,
 } from "../src/outbox-publisher.ts";
 import { createOutboxRelay } from "../src/outbox-relay.ts";
-import { createRedisConnection, QUEUES } from "../src/queues.ts";
+import { createProducerConnection, createRedisConnection, pingRedis, QUEUES } from "../src/queues.ts";
 import { deleteKeysWithPrefix, uniqueRedisPrefix } from "../test-support/testing.ts";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -210,4 +211,45 @@ describe("mark_outbox_sent", () => {
     },
     60_000,
   );
+});
+
+describe("queue producers", () => {
+  it("a queue whose first connection check was lost with the connection is made anew: adds go out again", async () => {
+    const target = new URL(REDIS_URL);
+    const proxy = await startTcpProxy(target.hostname, Number(target.port || 6379));
+    const connection = createProducerConnection(proxy.route(REDIS_URL), "producers-test");
+    const producers = createQueueProducers(connection, prefix, log);
+    const toQueue = (m: ReturnType<typeof request>) => ({
+      id: m.messageId,
+      type: m.type,
+      queue: QUEUES.paymentRequests,
+      payload: m,
+    });
+    try {
+      await pingRedis(connection, 5_000);
+      // The queue is made by the first add; its check (INFO) never reaches Redis, then the link drops.
+      proxy.hold();
+      const first = producers.add([toQueue(request())], 10_000);
+      await waitFor(() => proxy.heldBytes() > 0, { what: "the queue's first command held" });
+      await proxy.cut();
+      const [lost] = await first;
+      expect(lost?.result.status).toBe("rejected");
+      await proxy.restore();
+      await pingRedis(connection, 10_000);
+
+      // Redis answers again; as a relay pass would, try again: the message goes out.
+      const message = request();
+      let sent = false;
+      for (let attempt = 0; attempt < 3 && !sent; attempt++) {
+        const [outcome] = await producers.add([toQueue(message)], 5_000);
+        sent = outcome?.result.status === "fulfilled";
+      }
+      expect(sent).toBe(true);
+      expect((await queue.getJob(message.messageId))?.data).toEqual(message);
+    } finally {
+      await producers.close();
+      connection.disconnect();
+      await proxy.close();
+    }
+  });
 });
