@@ -197,25 +197,35 @@ describe("WebSocket: subscriptions only, sessions end, live balance", () => {
     const sockets = {
       shopper: rawSocket(a.wsUrl, { token: tokens.shopper }),
       other: rawSocket(a.wsUrl, { token: tokens.other }),
+      // An admin's page of the shopper follows the shopper's account.
+      admin: rawSocket(a.wsUrl, { token: tokens.admin }),
     };
-    for (const socket of Object.values(sockets)) {
-      await socket.opened;
-      socket.subscribe(1, "payments.onBalanceChange");
-    }
+    await Promise.all(Object.values(sockets).map((socket) => socket.opened));
+    sockets.shopper.subscribe(1, "payments.onBalanceChange");
+    sockets.other.subscribe(1, "payments.onBalanceChange");
+    sockets.admin.subscribe(1, "admin.onBalanceChange", { userId: shopper.id });
+    // Another user's account is an admin's to follow, not a shopper's.
+    sockets.other.subscribe(2, "admin.onBalanceChange", { userId: shopper.id });
     const data = (socket: ReturnType<typeof rawSocket>) =>
       socket
         .replies(1)
         .map((frame) => (frame as { result?: { type?: string; data?: unknown } }).result)
         .filter((result) => result?.type === "data")
         .map((result) => result?.data);
-    await waitFor(() => Object.values(sockets).every((socket) => socket.replies(1).length > 0), {
-      what: "both subscriptions started",
-    });
+    await waitFor(
+      () =>
+        Object.values(sockets).every((socket) => socket.replies(1).length > 0) &&
+        sockets.other.replies(2).length > 0,
+      { what: "the subscriptions started, and the shopper's refused" },
+    );
+    expect(sockets.other.replies(2)[0]).toMatchObject({ error: { data: { code: "FORBIDDEN" } } });
 
     // The shopper's own top-up (another tab), then an admin's: each reaches the shopper's socket.
     const own = await b.post("/api/v1/accounts/me/top-up", { amount: 1_500 }, authHeader(tokens.shopper));
     expect(own.status).toBe(200);
-    await waitFor(() => data(sockets.shopper).length === 1, { what: "the first change" });
+    await waitFor(() => data(sockets.shopper).length === 1 && data(sockets.admin).length === 1, {
+      what: "the first change",
+    });
     const byAdmin = await b.post(
       `/api/v1/admin/users/${shopper.id}/top-up`,
       { amount: 2_000 },
@@ -227,13 +237,16 @@ describe("WebSocket: subscriptions only, sessions end, live balance", () => {
       { userId: shopper.id, amount: 1_500, balance: 1_500 },
       { userId: shopper.id, amount: 2_000, balance: 3_500 },
     ]);
+    await waitFor(() => data(sockets.admin).length === 2, { what: "both changes on the admin's socket" });
+    expect(data(sockets.admin)).toEqual(data(sockets.shopper));
 
     // The other user's socket heard none of it; their own top-up, published after, is the first it gets.
     await b.post("/api/v1/accounts/me/top-up", { amount: 700 }, authHeader(tokens.other));
     await waitFor(() => data(sockets.other).length === 1, { what: "the other user's change" });
     expect(data(sockets.other)).toEqual([{ userId: other.id, amount: 700, balance: 700 }]);
     expect(data(sockets.shopper)).toHaveLength(2);
-    expect(a.deps.balanceEvents().listeners).toBe(2);
+    expect(data(sockets.admin)).toHaveLength(2);
+    expect(a.deps.balanceEvents().listeners).toBe(3);
     for (const socket of Object.values(sockets)) socket.close();
     // Closed sockets leave nothing listening behind.
     await waitFor(() => a.deps.balanceEvents().listeners === 0, { what: "the listeners gone" });

@@ -40,6 +40,16 @@ test("the admin finds a shopper and tops up their account; the shopper's open pa
   await expect(
     shopperPage.getByRole("list", { name: "Statement" }).getByRole("listitem").first(),
   ).toContainText("+500,50");
+
+  // And the other way: the admin's page of the shopper follows a top-up the shopper makes.
+  await page.getByRole("link", { name: email }).click();
+  await expect(page.getByTestId("user-balance")).toHaveText("500,50 ₽");
+  await shopperPage.getByLabel("Top-up amount (₽)").fill("10");
+  await shopperPage.getByRole("button", { name: "Top up" }).click();
+  await expect(page.getByTestId("user-balance")).toHaveText("510,50 ₽");
+  await expect(page.getByRole("list", { name: "Statement" }).getByRole("listitem").first()).toContainText(
+    "+10,00",
+  );
   await shopper.close();
   await admin.close();
 });

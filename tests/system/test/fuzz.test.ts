@@ -882,7 +882,12 @@ describe("tRPC fuzzing", () => {
       fc.constantFrom<unknown>({}, { lastEventId: "1" }, true, [], [1]),
       fc.oneof(fc.integer(), odd).map((v) => entries([["lastEventId", v]])),
     );
-    const procedure = fc.constantFrom("orders.onStatusChange", "admin.orderFeed", "payments.onBalanceChange");
+    const procedure = fc.constantFrom(
+      "orders.onStatusChange",
+      "admin.orderFeed",
+      "payments.onBalanceChange",
+      "admin.onBalanceChange",
+    );
     const token = fc.constantFrom<string | null>(shopper.token, adminToken, null, "forged");
     await holds(
       fc.record({ input, procedure, token }),

@@ -143,20 +143,23 @@ export function useOrderFeed(
 
 /**
  * Calls `onChange` when a top-up changes the signed-in user's balance (made in another tab or by an
- * admin), and when the subscription restarts after its first start: what changed while it was down was
- * not sent, so the page reads its balance again then too.
+ * admin), or with `userId` (admins) that user's, and when the subscription restarts after its first
+ * start: what changed while it was down was not sent, so the page reads its balance again then too.
  */
-export function useBalanceChanges(enabled: boolean, onChange: () => void) {
+export function useBalanceChanges(enabled: boolean, onChange: () => void, userId?: string) {
   const handler = useRef(onChange);
   handler.current = onChange;
   useEffect(() => {
     if (!enabled) return;
     let starts = 0;
-    return keepSubscribed(api.payments.onBalanceChange, () => undefined, {
+    const on = {
       started: () => {
         if (starts++ > 0) handler.current();
       },
       data: () => handler.current(),
-    });
-  }, [enabled]);
+    };
+    return userId === undefined
+      ? keepSubscribed(api.payments.onBalanceChange, () => undefined, on)
+      : keepSubscribed(api.admin.onBalanceChange, () => ({ userId }), on);
+  }, [enabled, userId]);
 }

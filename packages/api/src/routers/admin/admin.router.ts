@@ -13,6 +13,7 @@ import { listPaymentsInputSchema, listPaymentsOutputSchema } from "./listPayment
 import { feedInputSchema } from "../../live/feed.schema.ts";
 import { outboxParkedHandler } from "./outboxParked.handler.ts";
 import { outboxParkedOutputSchema } from "./outboxParked.schema.ts";
+import { onBalanceChangeHandler } from "./onBalanceChange.handler.ts";
 import { orderFeedHandler } from "./orderFeed.handler.ts";
 import { adminTopUpHandler } from "./topUp.handler.ts";
 import { adminTopUpInputSchema, adminTopUpOutputSchema } from "./topUp.schema.ts";
@@ -136,4 +137,7 @@ export const adminRouter = router({
 
   /** WebSocket only (no REST route): every order's events, resumable with `lastEventId`. */
   orderFeed: adminProcedure.input(feedInputSchema).subscription(orderFeedHandler),
+
+  /** WebSocket only (no REST route): top-ups of one user's account, as hints to read it again. */
+  onBalanceChange: adminProcedure.input(getUserInputSchema).subscription(onBalanceChangeHandler),
 });

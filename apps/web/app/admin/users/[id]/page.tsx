@@ -4,7 +4,7 @@ import Link from "next/link";
 import { useEffect, useRef } from "react";
 import { useParams } from "next/navigation";
 import { api, describeError } from "../../../../src/client/api.ts";
-import { useOrderFeed } from "../../../../src/client/live.ts";
+import { useBalanceChanges, useOrderFeed } from "../../../../src/client/live.ts";
 import { formatRoubles } from "../../../../src/client/money.ts";
 import { OrderItem } from "../../../../src/client/order-item.tsx";
 import { useRequireUser } from "../../../../src/client/session.ts";
@@ -47,6 +47,8 @@ export default function AdminUserPage() {
     // Read without a feed position: whatever changed before the feed started is read again.
     { onStart: reread, onReset: reread },
   );
+  // And each top-up of the account made elsewhere (by the user, or by another admin).
+  useBalanceChanges(!!user && details.isSuccess, reread, id);
 
   if (!user) return <Waiting error={session.error} retry={() => void session.refetch()} />;
   const code = details.isError ? describeError(details.error).code : undefined;
