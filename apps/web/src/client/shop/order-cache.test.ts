@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { OrderEvent } from "../live.ts";
-import { applyOrderEvent, type Order, type OrderPages } from "./order-cache.ts";
+import { applyOrderEvent, withLiveChanges, type Order, type OrderPages } from "./order-cache.ts";
 
 const order = (id: string, createdAt: string, status: Order["status"] = "NEW"): Order => ({
   id,
@@ -58,5 +58,33 @@ describe("applyOrderEvent", () => {
     const settled = applyOrderEvent(list, event("b", "FINISHED", "2026-12-04T12:00:00Z"));
     const late = applyOrderEvent(settled, event("b", "NEW", "2026-12-01T10:00:00Z"));
     expect(late?.pages[0]?.orders[0]?.status).toBe("FINISHED");
+  });
+});
+
+describe("withLiveChanges", () => {
+  const changes = [
+    event("c", "NEW", "2026-12-04T12:00:00Z"),
+    event("b", "FINISHED", "2026-12-04T12:00:01Z"),
+    event("c", "CANCELLED", "2026-12-04T12:00:02Z"),
+  ];
+  const status = (data: OrderPages | undefined) =>
+    Object.fromEntries(data?.pages.flatMap((page) => page.orders.map((o) => [o.id, o.status])) ?? []);
+
+  it("keeps changes the feed handed over after the list was read: a read from before them undoes none", () => {
+    const readBefore = loaded([order("b", "2026-12-01T10:00:00Z")], [order("a", "2026-11-01T10:00:00Z")]);
+    const shown = withLiveChanges(readBefore, changes);
+    expect(ids(shown)).toEqual([["c", "b"], ["a"]]);
+    expect(status(shown)).toEqual({ c: "CANCELLED", b: "FINISHED", a: "NEW" });
+  });
+
+  it("changes nothing in a list read after them", () => {
+    const readAfter = loaded(
+      [
+        { ...order("c", "2026-12-04T12:00:00Z", "CANCELLED"), cancelReason: "INSUFFICIENT_FUNDS" },
+        order("b", "2026-12-01T10:00:00Z", "FINISHED"),
+      ],
+      [order("a", "2026-11-01T10:00:00Z")],
+    );
+    expect(withLiveChanges(readAfter, changes)).toEqual(readAfter);
   });
 });

@@ -54,3 +54,13 @@ export function applyOrderEvent(data: OrderPages | undefined, event: OrderEvent)
   if (event.status === "NEW") return data;
   return upsert(data, { ...before, status: event.status, cancelReason: event.reason });
 }
+
+/**
+ * The cached list with the page's live changes laid over it, in the order they came. The cache holds
+ * what the server last said, and a list read again (the shop shown again, a reset) may have been read
+ * before changes the feed has already handed over and will not send again; laid over every time the
+ * list renders, they survive any such read. Applying a change twice changes nothing.
+ */
+export function withLiveChanges(data: OrderPages | undefined, changes: readonly OrderEvent[]) {
+  return changes.reduce(applyOrderEvent, data);
+}

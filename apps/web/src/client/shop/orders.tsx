@@ -1,6 +1,6 @@
 "use client";
 import { useInfiniteQuery, useMutation, useQueryClient } from "@tanstack/react-query";
-import { useEffect, useRef, useState, type FormEvent } from "react";
+import { useEffect, useReducer, useRef, useState, type FormEvent } from "react";
 import { DESCRIPTION_MAX, descriptionSchema } from "@gozon/api/inputs";
 import { api, describeError } from "../api.ts";
 import { Field } from "../field.tsx";
@@ -11,10 +11,12 @@ import { useOrderFeed, type OrderEvent } from "../live.ts";
 import { parseRoubles } from "../money.ts";
 import { toastSettled } from "../settle-toast.ts";
 import { accountKey } from "./account-panel.tsx";
-import { applyOrderEvent, findOrder, upsert, type Order, type OrderPages } from "./order-cache.ts";
+import { findOrder, upsert, withLiveChanges, type Order, type OrderPages } from "./order-cache.ts";
 import { ledgerKey } from "./statement.tsx";
 
 const ordersKey = ["orders"] as const;
+/** Live changes kept to lay over the list: far more than change between two reads of it. */
+const MAX_LIVE_CHANGES = 1_000;
 
 export function Orders() {
   const queryClient = useQueryClient();
@@ -27,12 +29,17 @@ export function Orders() {
   });
 
   // Subscribed once the first page is in, from the position it was read at: no change falls between.
+  // The changes are kept (the latest MAX_LIVE_CHANGES) and laid over the list as it renders.
   const firstPage = list.data?.pages[0];
+  const liveChanges = useRef<OrderEvent[]>([]);
+  const [, changed] = useReducer((n: number) => n + 1, 0);
   useOrderFeed(
     "orders.onStatusChange",
     firstPage !== undefined,
     (event: OrderEvent) => {
-      queryClient.setQueryData<OrderPages>(ordersKey, (old) => applyOrderEvent(old, event));
+      liveChanges.current.push(event);
+      if (liveChanges.current.length > MAX_LIVE_CHANGES) liveChanges.current.shift();
+      changed();
       // A toast for each settle since the page loaded: the feed hands each change over once, in order,
       // however often the page reconnects (a list refetched meanwhile may already show the new state).
       toastSettled(event);
@@ -58,8 +65,9 @@ export function Orders() {
   }, [loaded]);
 
   // An order put on top by a live event may turn up again in a later page: show it once.
+  const shown = withLiveChanges(list.data, liveChanges.current);
   const orders = [
-    ...new Map((list.data?.pages.flatMap((page) => page.orders) ?? []).map((o) => [o.id, o])).values(),
+    ...new Map((shown?.pages.flatMap((page) => page.orders) ?? []).map((o) => [o.id, o])).values(),
   ];
   return (
     <>
