@@ -20,8 +20,14 @@ export default async function RootLayout({ children }: { children: ReactNode }) 
     <html lang="en">
       <body>
         <Providers>
+          {/* The first stop of the keyboard: past the header and its links, straight to the page. */}
+          <a href="#content" className="skip-link">
+            Skip to content
+          </a>
           <Header />
-          {children}
+          <div id="content" tabIndex={-1}>
+            {children}
+          </div>
         </Providers>
       </body>
     </html>

@@ -39,6 +39,20 @@ test("a shopper tops up, places an order and sees it paid live", async ({ page }
   await expect(page.getByTestId("balance")).toHaveText("750,00\u00a0₽");
 });
 
+test("the keyboard's first stop skips the header to the page", async ({ page }) => {
+  await register(page, webA());
+  await page.goto(webA());
+  await expect(page.getByRole("heading", { name: "Shop" })).toBeVisible();
+  await page.keyboard.press("Tab");
+  const skip = page.getByRole("link", { name: "Skip to content" });
+  await expect(skip).toBeFocused();
+  await page.keyboard.press("Enter");
+  await page.keyboard.press("Tab");
+  // The next stop is on the page itself, not among the header's links.
+  await expect(page.locator("#content :focus")).toHaveCount(1);
+  await expect(page.locator("header :focus")).toHaveCount(0);
+});
+
 test("an order larger than the balance is cancelled for insufficient funds", async ({ page }) => {
   await register(page, webA());
   await openAccountAndTopUp(page, "100");
@@ -176,7 +190,9 @@ test("a log out that does not reach the server says so and keeps the user signed
   const email = await register(page, webA());
   await page.route("**/api/trpc/auth.logout*", (route) => route.abort(), { times: 1 });
   await page.getByRole("button", { name: "Log out" }).click();
-  await expect(page.getByRole("alert").filter({ hasText: "Could not log out" })).toBeVisible();
+  await expect(page.getByRole("alert").filter({ hasText: "Logging out failed" })).toHaveText(
+    "Logging out failed, so you are still signed in. The server could not be reached; check the connection and try again.",
+  );
   // The session is the server's: had the page only forgotten the user, a reload would sign them back in.
   await page.reload();
   await expect(page.getByRole("heading", { name: "Shop" })).toBeVisible();

@@ -131,11 +131,16 @@ export const api: RouterClient = createTRPCClient<AppRouter>({
 
 export type ApiErrorInfo = { message: string; code?: string; fields: Record<string, string> };
 
+export const UNREACHABLE_MESSAGE = "The server could not be reached; check the connection and try again.";
+
 /** What to show a person for a failed call: the server's message and the fields at fault. */
 export function describeError(error: unknown): ApiErrorInfo {
   if (error instanceof TRPCClientError) {
     const data = error.data as { code?: string; fields?: Record<string, string> } | undefined;
-    return { message: error.message, code: data?.code, fields: data?.fields ?? {} };
+    // No answer from the API itself (the network, or a proxy's page instead of ours): the browser's
+    // wording ("Failed to fetch", "NetworkError when attempting to fetch resource") tells a person nothing.
+    if (!data?.code) return { message: UNREACHABLE_MESSAGE, fields: {} };
+    return { message: error.message, code: data.code, fields: data.fields ?? {} };
   }
   return { message: "Something went wrong; please try again", fields: {} };
 }

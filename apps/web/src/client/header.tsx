@@ -48,7 +48,7 @@ export function Header() {
           </nav>
           {signOutError && (
             <p role="alert" className="form-error sign-out-error">
-              Could not log out ({signOutError}): you are still signed in. Try again.
+              Logging out failed, so you are still signed in. {signOutError}
             </p>
           )}
         </>
