@@ -55,7 +55,8 @@ COPY --from=builder /app/packages/db/src/generated ./packages/db/src/generated
 USER node
 WORKDIR /app/apps/${WORKER}
 EXPOSE ${METRICS_PORT}
-# The metrics endpoint answers once the worker has reached Postgres and Redis and started its loops.
+# The metrics endpoint answers once the worker has reached Postgres and Redis and started its loops
+# (with METRICS_TOKEN set, only to that token).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + process.env.METRICS_PORT + '/api/metrics').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+  CMD ["node", "-e", "const t = process.env.METRICS_TOKEN; fetch('http://127.0.0.1:' + process.env.METRICS_PORT + '/api/metrics', { headers: t ? { authorization: 'Bearer ' + t } : {} }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "--import", "tsx", "src/main.ts"]

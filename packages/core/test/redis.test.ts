@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -57,6 +58,25 @@ describe("resolveRedis", () => {
     await expect(resolve({ REDIS_URL: "embedded", EMBEDDED_REDIS_PORT: "6379" })).rejects.toThrow(
       /EMBEDDED_REDIS_PORT/,
     );
+  });
+
+  it("reaches a configured Redis that asks for REDIS_PASSWORD, and names the refusal without it", async () => {
+    const port = await freePort();
+    const password = "a-password-of-this-test-only";
+    const server = spawn("redis-server", ["--port", String(port), "--requirepass", password, "--save", ""], {
+      stdio: "ignore",
+    });
+    try {
+      const url = `redis://127.0.0.1:${port}`;
+      await expect
+        .poll(() => answers(`redis://:${password}@127.0.0.1:${port}`), { timeout: 10_000 })
+        .toBe(true);
+      const { resolved } = await resolve({ REDIS_URL: url, REDIS_PASSWORD: password });
+      expect(resolved).toMatchObject({ url, source: "configured" });
+      await expect(resolve({ REDIS_URL: url })).rejects.toThrow(/cannot be reached: .*NOAUTH/);
+    } finally {
+      server.kill("SIGKILL");
+    }
   });
 
   it("starts redis-server with persistence and noeviction, reuses it, and stops only what it started", async () => {

@@ -3,16 +3,14 @@ import type pg from "pg";
 import { PrismaClient as IdentityClient } from "./generated/identity/client.ts";
 import { PrismaClient as OrdersClient } from "./generated/orders/client.ts";
 import { PrismaClient as PaymentsClient } from "./generated/payments/client.ts";
+import { poolMaxFromEnv } from "./pool-size.ts";
 
 // Identity runs on Prisma's client. The orders and payments services run raw SQL on their hot paths
 // (`createSqlPool`, ./sql-client.ts); their outbox relays claim through these clients, built over the
 // pool of that same `createSqlPool` so that one `pg.Pool` per database serves both.
 export { IdentityClient, OrdersClient, PaymentsClient };
 
-/** Pool size per client; small by default since several processes share one Postgres. */
-const POOL_MAX = Number(process.env.DB_POOL_MAX ?? 10);
-
-const adapter = (connectionString: string) => new PrismaPg({ connectionString, max: POOL_MAX });
+const adapter = (connectionString: string) => new PrismaPg({ connectionString, max: poolMaxFromEnv() });
 
 export const createIdentityClient = (url: string) => new IdentityClient({ adapter: adapter(url) });
 

@@ -28,6 +28,14 @@ export function poolSizeFor(
   return Math.max(jobs + demand.background.length, configuredMax ?? 0);
 }
 
+/** Connections per pool when nothing sizes it: several processes share one Postgres. */
+export const DEFAULT_POOL_MAX = 10;
+
+/** DB_POOL_MAX, or the default; a value that is not a positive integer stops the process naming it. */
+export function poolMaxFromEnv(): number {
+  return envPoolMax() ?? DEFAULT_POOL_MAX;
+}
+
 function envPoolMax(): number | undefined {
   const raw = process.env.DB_POOL_MAX;
   if (raw === undefined || raw === "") return undefined;

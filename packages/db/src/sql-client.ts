@@ -8,6 +8,7 @@
 // spreads Prisma's cost over many rows.
 import { createHash } from "node:crypto";
 import pg from "pg";
+import { poolMaxFromEnv } from "./pool-size.ts";
 
 /**
  * Prisma's interactive-transaction options, with Prisma's meaning: `maxWait` bounds the wait for a pooled
@@ -104,7 +105,7 @@ export function createSqlPool(url: string, options: SqlPoolOptions = {}): SqlPoo
   const statementTimeout = options.statementTimeoutMs ?? 15_000;
   const pool = new pg.Pool({
     connectionString: url,
-    max: options.max ?? Number(process.env.DB_POOL_MAX ?? 10),
+    max: options.max ?? poolMaxFromEnv(),
     types,
     // Sent in the startup packet: no extra round trip per transaction.
     statement_timeout: statementTimeout,

@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { poolSizeFor } from "../src/pool-size.ts";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { DEFAULT_POOL_MAX, poolMaxFromEnv, poolSizeFor } from "../src/pool-size.ts";
 import { createSqlPool, type SqlPool } from "../src/sql-client.ts";
 import { freshDatabase, onCleanup } from "./helpers.ts";
 
@@ -46,5 +46,24 @@ describe("poolSizeFor", () => {
     const small = createSqlPool(url, { max: 10 });
     onCleanup(() => small.$disconnect());
     expect(await allAtOnce(small)).toBeGreaterThan(0);
+  });
+});
+
+describe("poolMaxFromEnv", () => {
+  afterEach(() => vi.unstubAllEnvs());
+
+  it("is DB_POOL_MAX, or the default when it is unset or empty", () => {
+    vi.stubEnv("DB_POOL_MAX", undefined);
+    expect(poolMaxFromEnv()).toBe(DEFAULT_POOL_MAX);
+    vi.stubEnv("DB_POOL_MAX", "");
+    expect(poolMaxFromEnv()).toBe(DEFAULT_POOL_MAX);
+    vi.stubEnv("DB_POOL_MAX", "25");
+    expect(poolMaxFromEnv()).toBe(25);
+  });
+
+  // Read with Number() before, "ten" was NaN, and pg-pool quietly used its own default of 10.
+  it.each(["ten", "0", "-3", "2.5"])("refuses DB_POOL_MAX=%s, naming it", (value) => {
+    vi.stubEnv("DB_POOL_MAX", value);
+    expect(() => poolMaxFromEnv()).toThrow(`DB_POOL_MAX must be a positive integer (got ${value})`);
   });
 });

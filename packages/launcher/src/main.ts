@@ -10,6 +10,7 @@ import { resolveRedis } from "@gozon/core/infra/redis";
 import { describeRedisTarget } from "@gozon/core/infra/redis-client";
 import { createLogger } from "@gozon/core/logger";
 import { workerInstances } from "./instances.ts";
+import { withRunSecret } from "./run-secret.ts";
 import { supervise, type ChildSpec } from "./supervisor.ts";
 
 const apps = {
@@ -110,17 +111,26 @@ async function main() {
   await migrateAll(databases, log);
   await stopIfRequested();
 
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    ...(postgres ? { DATABASE_URL: postgres.url } : {}),
-    REDIS_URL: redis.url,
-    PORT: String(config.PORT),
-  };
+  const env = withRunSecret(
+    {
+      ...process.env,
+      ...(postgres ? { DATABASE_URL: postgres.url } : {}),
+      REDIS_URL: redis.url,
+      PORT: String(config.PORT),
+    },
+    config,
+  );
   let adminPassword: string | undefined;
   if (config.NODE_ENV === "development" && config.ADMIN_EMAIL === undefined) {
     env.ADMIN_EMAIL = DEV_ADMIN.email;
     env.ADMIN_PASSWORD = adminPassword = DEV_ADMIN.password;
     log.info({ email: DEV_ADMIN.email }, `development admin: ${DEV_ADMIN.email} / ${DEV_ADMIN.password}`);
+  }
+  if (config.NODE_ENV === "development") {
+    log.warn(
+      "development mode (NODE_ENV unset): fine on your machine, not on a network others reach; " +
+        "for a deployment set NODE_ENV=production with secrets of your own (README, Configuration)",
+    );
   }
 
   const child = (name: string, app: AppName, extraEnv: NodeJS.ProcessEnv = {}): ChildSpec => ({

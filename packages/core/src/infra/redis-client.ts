@@ -1,6 +1,7 @@
 // The one place Redis clients are made: a single `Redis` from REDIS_URL, or a `Cluster` when
-// REDIS_CLUSTER_NODES is set (it wins). Every Redis user (queues, pub/sub, rate limits, readiness, the
-// launcher's probe) goes through here, so the two modes cannot drift apart.
+// REDIS_CLUSTER_NODES is set (it wins). Every Redis user (queues, pub/sub, rate limits, readiness) goes
+// through here, so the two modes cannot drift apart; the launcher's fail-fast probes of one server
+// (infra/redis.ts) are the exception, and pass REDIS_PASSWORD themselves.
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
 import type { Config, RedisNode } from "../config.ts";
 import { safeUrl } from "./common.ts";

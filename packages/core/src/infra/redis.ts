@@ -53,7 +53,7 @@ export async function resolveRedis(
   // The config fills in the default URL, so only the raw environment tells whether one was configured.
   const raw = env.REDIS_URL?.trim();
   if (raw && raw !== "embedded") {
-    const problem = await ping(config.REDIS_URL);
+    const problem = await ping(config.REDIS_URL, config.REDIS_PASSWORD);
     if (problem !== undefined) {
       throw new InfraError(
         `REDIS_URL (${safeUrl(config.REDIS_URL)}) cannot be reached: ${problem}. ` +
@@ -63,7 +63,7 @@ export async function resolveRedis(
     return { url: config.REDIS_URL, source: "configured", stop: nothingToStop };
   }
   if (!raw) {
-    const problem = await ping(DEFAULT_REDIS_URL);
+    const problem = await ping(DEFAULT_REDIS_URL, config.REDIS_PASSWORD);
     if (problem === undefined) return { url: DEFAULT_REDIS_URL, source: "local", stop: nothingToStop };
     log.info({ problem }, `no Redis answers at ${DEFAULT_REDIS_URL}; starting redis-server`);
   }
@@ -132,8 +132,10 @@ export async function pingCluster(
   }
 }
 
-function probeClient(url: string, timeoutMs: number) {
+/** `password`: REDIS_PASSWORD, as the processes will use it (a Redis this launcher starts has none). */
+function probeClient(url: string, timeoutMs: number, password?: string) {
   const redis = new Redis(url, {
+    ...(password !== undefined ? { password } : {}),
     lazyConnect: true,
     connectTimeout: timeoutMs,
     commandTimeout: timeoutMs,
@@ -148,8 +150,8 @@ function probeClient(url: string, timeoutMs: number) {
 }
 
 /** Undefined when Redis answers PING, else why not. */
-async function ping(url: string, timeoutMs = 2_000): Promise<string | undefined> {
-  const { redis, cause } = probeClient(url, timeoutMs);
+async function ping(url: string, password?: string, timeoutMs = 2_000): Promise<string | undefined> {
+  const { redis, cause } = probeClient(url, timeoutMs, password);
   try {
     await redis.connect();
     await redis.ping();
