@@ -30,7 +30,7 @@ import { deleteInBatches } from "@gozon/db/batches";
 import { failpoint } from "./failpoints.ts";
 import { listen, type PgListener } from "./pg-listener.ts";
 import { createQueueProducers, type QueueProducers } from "./outbox-publisher.ts";
-import { pingRedis } from "./queues.ts";
+import { isRedisStateError, pingRedis } from "./queues.ts";
 import type { TransactionalSqlClient } from "./sql.ts";
 
 export const OUTBOX_CHANNEL = "gozon_outbox";
@@ -272,22 +272,31 @@ export class OutboxRelay {
     const retry = added.flatMap((group) => (group.result.status === "rejected" ? group.messages : []));
     const failed = new Map<string, string>();
     if (retry.length === 0) return { failed, redisFailed: false };
+    const redisDown = (reason: unknown) => {
+      for (const row of retry) failed.set(row.id, messageOf(reason));
+      return { failed, redisFailed: true };
+    };
 
+    const reason = results.find((result) => result.status === "rejected")?.reason;
+    if (isRedisStateError(reason)) return redisDown(reason);
     try {
       await pingRedis(this.options.connection, Math.min(PING_TIMEOUT_MS, this.addTimeoutMs));
     } catch (error) {
-      const reason = results.find((result) => result.status === "rejected")?.reason ?? error;
-      for (const row of retry) failed.set(row.id, messageOf(reason));
-      return { failed, redisFailed: true };
+      return redisDown(reason ?? error);
     }
-    // Redis answers, so a row of the batch is at fault: one at a time, each row stands alone.
+    // Redis answers, so a row of the batch may be at fault: one at a time, each row stands alone.
     const single = await Promise.allSettled(
       retry.map((row) => this.producers.addOne(row, this.addTimeoutMs)),
     );
+    const refused: unknown[] = [];
     single.forEach((result, i) => {
-      if (result.status === "rejected") failed.set(retry[i]!.id, messageOf(result.reason));
+      if (result.status !== "rejected") return;
+      failed.set(retry[i]!.id, messageOf(result.reason));
+      refused.push(result.reason);
     });
-    return { failed, redisFailed: false };
+    // Refused one by one for Redis's own state too (a batch's transaction is refused as a whole, for a
+    // reason it names less plainly): no row is at fault, none is counted towards parking.
+    return { failed, redisFailed: refused.length > 0 && refused.every(isRedisStateError) };
   }
 }
 

@@ -112,6 +112,17 @@ function connect(target: string | RedisTarget, options: RedisClientOptions, log?
 }
 
 /**
+ * Whether Redis refused a command for a state of its own, whatever the command: out of memory under
+ * noeviction (which the spec asks for), a replica after a failover, a failed save, still loading, a busy
+ * script, a cluster that is down. PING still answers in these states, so it cannot tell them apart from
+ * a job that fails on its own.
+ */
+export function isRedisStateError(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return /^(OOM|READONLY|MISCONF|LOADING|BUSY|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|NOREPLICAS)\b/.test(message);
+}
+
+/**
  * Waits until the connection is ready, then PINGs it, failing after `timeoutMs`: a process must not sit
  * silently at start when its Redis does not answer, and a producer connection refuses commands until
  * it is ready.

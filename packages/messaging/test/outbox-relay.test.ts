@@ -1,5 +1,6 @@
 // The generic outbox relay against a real Postgres (a fresh payments database: any service's outbox has
 // the same shape) and the shared Redis under a unique prefix.
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,7 +17,7 @@ import { buildMessage } from "../src/contracts.ts";
 import { registerOutboxGauges } from "../src/metrics.ts";
 import { writeOutbox } from "../src/outbox.ts";
 import { createOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from "../src/outbox-relay.ts";
-import { createRedisConnection, QUEUES } from "../src/queues.ts";
+import { createRedisConnection, pingRedis, QUEUES } from "../src/queues.ts";
 import { deleteKeysWithPrefix, uniqueRedisPrefix } from "../test-support/testing.ts";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -422,6 +423,35 @@ describe("outbox relay: batches, failures and parking", () => {
     } finally {
       await Promise.all(relays.splice(0).map((r) => r.stop()));
       deadRedis.disconnect();
+    }
+  });
+
+  it("while Redis refuses writes but answers PING (out of memory, noeviction), nothing is parked", async () => {
+    // A Redis of this test's own: its memory limit must not refuse anyone else's writes.
+    const port = await freePort();
+    const server = spawn(
+      "redis-server",
+      ["--port", String(port), "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction"],
+      { stdio: "ignore" },
+    );
+    const full = createRedisConnection(`redis://127.0.0.1:${port}`, "full", log);
+    try {
+      await pingRedis(full, 10_000);
+      await full.config("SET", "maxmemory", "1");
+      const messages = await addMessages(3);
+      const passes = relay({ connection: full, maxFailures: 2 });
+      for (let i = 0; i < 4; i++) {
+        expect(await passes.relayOnce()).toMatchObject({ claimed: 3, sent: 0, parked: 0, redisFailed: true });
+      }
+      for (const message of messages) {
+        expect(await outboxRow(message.messageId)).toMatchObject({ failures: 0, parkedAt: null });
+      }
+      await full.config("SET", "maxmemory", "0");
+      expect(await passes.relayOnce()).toMatchObject({ claimed: 3, sent: 3 });
+    } finally {
+      await Promise.all(relays.splice(0).map((r) => r.stop()));
+      full.disconnect();
+      server.kill("SIGKILL");
     }
   });
 
