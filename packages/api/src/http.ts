@@ -199,7 +199,7 @@ type BodyResult =
   | { ok: false; status: number; code: string; message: string; fields?: Record<string, string> };
 
 const TOO_LARGE_MESSAGE = `The request body is larger than ${MAX_BODY_BYTES} bytes`;
-export const SUBSCRIPTION_OVER_HTTP_MESSAGE =
+const SUBSCRIPTION_OVER_HTTP_MESSAGE =
   "Subscriptions are served over the WebSocket only (/api/trpc-ws), not over HTTP";
 
 /**

@@ -131,7 +131,7 @@ export const api: RouterClient = createTRPCClient<AppRouter>({
 
 export type ApiErrorInfo = { message: string; code?: string; fields: Record<string, string> };
 
-export const UNREACHABLE_MESSAGE = "The server could not be reached; check the connection and try again.";
+const UNREACHABLE_MESSAGE = "The server could not be reached; check the connection and try again.";
 
 /** What to show a person for a failed call: the server's message and the fields at fault. */
 export function describeError(error: unknown): ApiErrorInfo {
