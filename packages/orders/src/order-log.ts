@@ -14,8 +14,9 @@
 // transaction on the server (in any database) holds back every feed.
 //
 // A settle takes the same lock and numbers its own rows inside its one statement (`settle_orders`): it
-// first stamps whatever committed changes are waiting, then writes its rows at max+1, … and commits
-// holding the lock. The order of visibility is the same, and the event goes out without a second round
+// first stamps the waiting creates of its own orders and up to 500 others (migration
+// 20261204230000, so that a backlog left by an outage is the assigner's, in batches), then writes its
+// rows at max+1, … and commits holding the lock. The order of visibility is the same, and the event goes out without a second round
 // trip after the commit (the live feed's latency). Creates, written by the web instances, keep the
 // after-commit stamp, so that taking orders is never serialized on this lock.
 import type { Order } from "@gozon/db/generated/orders/client";

@@ -1,7 +1,8 @@
 // Stamps commit-ordered positions on new order changes and announces them to the web instances
 // (see packages/orders/src/order-log.ts for why positions are stamped after commit). Settles stamp their
-// own changes as they commit (settle-order.ts), and the creates waiting before them; what is left to this
-// assigner is the orders just created whose settle has not come yet.
+// own changes as they commit (settle-order.ts), and the creates waiting before them, up to 500 besides
+// their own orders'; what is left to this assigner is the orders just created whose settle has not come
+// yet, and a backlog the orders worker finds when it comes back.
 import type { Logger } from "@gozon/core/logger";
 import { listen } from "@gozon/messaging/pg-listener";
 import type { SqlClient } from "@gozon/messaging/sql";

@@ -17,7 +17,8 @@ export type SettleOutcome = { order: SettledOrder; changed: boolean } | { order:
 export type SettleGroup = {
   /** One per result, in the order given. */
   outcomes: SettleOutcome[];
-  /** Every change stamped by this call, in position order: the settles, and creates that were waiting. */
+  /** Every change stamped by this call, in position order: the settles, and creates that were waiting (its
+   * own orders', and up to 500 others). */
   events: OrderEvent[];
 };
 

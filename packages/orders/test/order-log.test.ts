@@ -161,6 +161,36 @@ describe("order change log", () => {
     expect(events).toEqual(log.slice(4));
   });
 
+  it("after an outage, a settle numbers its own orders' creates and at most 500 others; the assigner the rest", async () => {
+    await assignAll();
+    const before = (await logBounds(db)).last;
+    // Orders that came in while the orders worker (the assigner and the settles) was away.
+    await db.$executeRaw`
+      WITH made AS (
+        INSERT INTO orders (id, user_id, amount, description, updated_at)
+        SELECT gen_random_uuid(), gen_random_uuid(), 100, 'backlog', now() FROM generate_series(1, 2000)
+        RETURNING id, user_id, created_at)
+      INSERT INTO order_changes (order_id, user_id, status, at)
+      SELECT id, user_id, 'NEW', created_at FROM made`;
+    const userId = randomUUID();
+    const newest = await place(userId, "after the outage");
+
+    const { events } = await settleOrders(db, [
+      buildMessage("PaymentSucceeded", { orderId: newest.id, userId, amount: 100 }),
+    ]);
+    // The 500 oldest waiting, then the order's own creation, then its settle.
+    expect(events.map((e) => e.position)).toEqual(Array.from({ length: 502 }, (_, i) => before + 1 + i));
+    expect(events.slice(0, 500).every((e) => e.description === "backlog")).toBe(true);
+    expect(events.slice(500).map((e) => [e.orderId, e.status])).toEqual([
+      [newest.id, "NEW"],
+      [newest.id, "FINISHED"],
+    ]);
+
+    const rest = await assignAll();
+    expect(rest.map((e) => e.position)).toEqual(Array.from({ length: 1500 }, (_, i) => before + 503 + i));
+    expect(rest.every((e) => e.description === "backlog")).toBe(true);
+  });
+
   it("settle groups racing over the same orders neither deadlock nor settle an order twice", async () => {
     await assignAll();
     const before = (await logBounds(db)).last;
