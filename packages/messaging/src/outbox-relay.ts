@@ -280,7 +280,12 @@ export class OutboxRelay {
     const reason = results.find((result) => result.status === "rejected")?.reason;
     if (isRedisStateError(reason)) return redisDown(reason);
     try {
-      await pingRedis(this.options.connection, Math.min(PING_TIMEOUT_MS, this.addTimeoutMs));
+      // Asked in the queues' own slot: in a cluster, another node answers while theirs is down.
+      await pingRedis(
+        this.options.connection,
+        Math.min(PING_TIMEOUT_MS, this.addTimeoutMs),
+        `${this.options.prefix}:relay-probe`,
+      );
     } catch (error) {
       return redisDown(reason ?? error);
     }

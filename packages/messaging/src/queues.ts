@@ -119,15 +119,20 @@ function connect(target: string | RedisTarget, options: RedisClientOptions, log?
  */
 export function isRedisStateError(error: unknown): boolean {
   const message = error instanceof Error ? error.message : String(error);
-  return /^(OOM|READONLY|MISCONF|LOADING|BUSY|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|NOREPLICAS)\b/.test(message);
+  // In a cluster, ioredis reports the refusal inside its own message once its redirections run out
+  // ("Too many Cluster redirections. Last error: ReplyError: CLUSTERDOWN The cluster is down").
+  return /(^|Last error: (ReplyError: )?)(OOM|READONLY|MISCONF|LOADING|BUSY|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|NOREPLICAS)\b/.test(
+    message,
+  );
 }
 
 /**
  * Waits until the connection is ready, then PINGs it, failing after `timeoutMs`: a process must not sit
  * silently at start when its Redis does not answer, and a producer connection refuses commands until
- * it is ready.
+ * it is ready. With `key`, asks about that key instead: in a cluster a PING goes to any node, which
+ * answers while the node that serves the key's slot (the queues', say) is down.
  */
-export async function pingRedis(redis: RedisClient, timeoutMs = 10_000): Promise<void> {
+export async function pingRedis(redis: RedisClient, timeoutMs = 10_000, key?: string): Promise<void> {
   let onReady: (() => void) | undefined;
   const ready =
     redis.status === "ready"
@@ -135,7 +140,7 @@ export async function pingRedis(redis: RedisClient, timeoutMs = 10_000): Promise
       : new Promise<void>((resolve) => redis.once("ready", (onReady = resolve)));
   try {
     await withTimeout(
-      ready.then(() => redis.ping()),
+      ready.then((): Promise<unknown> => (key === undefined ? redis.ping() : redis.exists(key))),
       timeoutMs,
       `Redis did not answer within ${timeoutMs} ms`,
     );

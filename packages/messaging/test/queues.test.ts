@@ -1,7 +1,13 @@
 import { Queue, Worker } from "bullmq";
 import { afterAll, describe, expect, it } from "vitest";
 import { startTcpProxy, waitFor } from "@gozon/core/testing";
-import { createProducerConnection, createRedisConnection, jobsInFlight, pingRedis } from "../src/queues.ts";
+import {
+  createProducerConnection,
+  createRedisConnection,
+  isRedisStateError,
+  jobsInFlight,
+  pingRedis,
+} from "../src/queues.ts";
 import { deleteKeysWithPrefix, uniqueRedisPrefix } from "../test-support/testing.ts";
 
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -102,5 +108,23 @@ describe("createProducerConnection", () => {
       producer.disconnect();
       await proxy.close();
     }
+  });
+});
+
+describe("isRedisStateError", () => {
+  it("knows Redis's refusals for its own state, also inside a cluster client's message, and nothing else", () => {
+    expect(isRedisStateError(new Error("OOM command not allowed when used memory > 'maxmemory'."))).toBe(
+      true,
+    );
+    expect(isRedisStateError(new Error("READONLY You can't write against a read only replica."))).toBe(true);
+    expect(
+      isRedisStateError(
+        new Error("Too many Cluster redirections. Last error: ReplyError: CLUSTERDOWN The cluster is down"),
+      ),
+    ).toBe(true);
+    expect(
+      isRedisStateError(new Error("WRONGTYPE Operation against a key holding the wrong kind of value")),
+    ).toBe(false);
+    expect(isRedisStateError(new Error("job payload mentions OOM and CLUSTERDOWN"))).toBe(false);
   });
 });

@@ -1,7 +1,16 @@
 // The whole system on a real Redis Cluster (REDIS_CLUSTER_NODES): queues, pub/sub fan-out, rate limits
-// and readiness all in cluster mode, then a master SIGKILLed mid-run and the cluster failing over.
+// and readiness all in cluster mode, then a master SIGKILLed mid-run and the cluster failing over; and
+// the outbox relay while the queues' master is down with no replica to take over.
 import { afterEach, describe, expect, it } from "vitest";
+import { createLogger } from "@gozon/core/logger";
 import { waitFor } from "@gozon/core/testing";
+import { createPaymentsClient } from "@gozon/db/clients";
+import { createSqlPool } from "@gozon/db/sql-client";
+import { createTestDatabases } from "@gozon/db/testing";
+import { buildMessage } from "@gozon/messaging/contracts";
+import { writeOutbox } from "@gozon/messaging/outbox";
+import { createOutboxRelay } from "@gozon/messaging/outbox-relay";
+import { createProducerConnection } from "@gozon/messaging/queues";
 import { apiClient, signUp } from "../src/client.ts";
 import { audit, type Audit } from "../src/invariants.ts";
 import { subscribeFeed, type Received } from "../src/live.ts";
@@ -158,5 +167,49 @@ describe("on a 3-master Redis Cluster", () => {
     expectHealthy(result);
     const ready = await fetch(`${sys.webUrls[0]}/api/ready`);
     expect(ready.status).toBe(200);
+  });
+
+  it("without a replica: while the queues' master is down the relay parks nothing, though other nodes answer PING", async () => {
+    const started = await startRedisCluster({ masters: 3 });
+    cluster = started;
+    const dbs = await createTestDatabases("relaycluster");
+    const db = createSqlPool(dbs.urls.payments);
+    const prisma = createPaymentsClient(db.pool);
+    const nodes = started.nodes.map((node) => ({ host: "127.0.0.1", port: node.port, tls: false }));
+    const connection = createProducerConnection({ REDIS_URL: "", REDIS_CLUSTER_NODES: nodes }, "relay");
+    connection.on("error", () => {});
+    const prefix = "{relaycluster}:bull";
+    const relay = createOutboxRelay({
+      db: prisma,
+      databaseUrl: dbs.urls.payments,
+      connection,
+      prefix,
+      log: createLogger("relay-cluster-test", "silent"),
+      pollMs: 60_000,
+      addTimeoutMs: 2_000,
+      maxFailures: 2,
+    });
+    try {
+      const message = buildMessage("PaymentRequested", {
+        orderId: crypto.randomUUID(),
+        userId: crypto.randomUUID(),
+        amount: 1,
+      });
+      await writeOutbox(db, message);
+      await (await started.masterOf(prefix)).process.stop("SIGKILL");
+      expect(await connection.ping()).toBe("PONG"); // what the relay used to ask
+      for (let pass = 0; pass < 3; pass++) {
+        expect(await relay.relayOnce()).toMatchObject({ claimed: 1, sent: 0, parked: 0, redisFailed: true });
+      }
+      const [row] = await db.$queryRaw<{ failures: number; parked: boolean }[]>`
+        SELECT failures, parked_at IS NOT NULL AS parked FROM outbox WHERE id = ${message.messageId}::uuid`;
+      expect(row).toEqual({ failures: 0, parked: false });
+    } finally {
+      await relay.stop();
+      connection.disconnect();
+      await prisma.$disconnect();
+      await db.$disconnect();
+      await dbs.drop();
+    }
   });
 });
