@@ -73,7 +73,9 @@ test("the admin feed shows an order placed by a shopper in another browser", asy
   await expect(row).toBeVisible();
   // The shopper has no account: the feed shows the order settle as cancelled.
   await expect(row.locator("[data-status]")).toHaveAttribute("data-status", "CANCELLED");
+  await expect(row.locator("[data-status]")).toHaveText("Cancelled · no account");
   await expect(feed.getByTestId("count-CANCELLED")).not.toHaveText("0");
+  await expect(feed.getByRole("term")).toHaveText(["Awaiting payment", "Paid", "Cancelled"]);
   // Each row names its shopper, and leads to the shopper's page.
   await row.getByRole("link", { name: email }).click();
   await expect(feed.getByRole("heading", { name: email })).toBeVisible();

@@ -36,6 +36,8 @@ test("a shopper tops up, places an order and sees it paid live", async ({ page }
     "data-status",
     "FINISHED",
   );
+  // The badge says it in the shop's words; the enum stays in data-status.
+  await expect(orderRow(page, "New Year tree").locator("[data-status]")).toHaveText("Paid");
   await expect(page.getByTestId("balance")).toHaveText("750,00\u00a0₽");
 });
 
@@ -65,6 +67,9 @@ test("an order larger than the balance is cancelled for insufficient funds", asy
   await expect(orderRow(page, "Too expensive").locator("[data-status]")).toHaveAttribute(
     "data-status",
     "CANCELLED",
+  );
+  await expect(orderRow(page, "Too expensive").locator("[data-status]")).toHaveText(
+    "Cancelled · insufficient funds",
   );
   await expect(page.getByTestId("balance")).toHaveText("100,00\u00a0₽");
 });

@@ -5,7 +5,7 @@ import { useOrderFeed, type OrderEvent } from "../../../src/client/live.ts";
 import { formatRoubles } from "../../../src/client/money.ts";
 import { useRequireUser } from "../../../src/client/session.ts";
 import { Waiting } from "../../../src/client/waiting.tsx";
-import { StatusBadge } from "../../../src/client/status-badge.tsx";
+import { StatusBadge, statusLabel } from "../../../src/client/status-badge.tsx";
 import { When } from "../../../src/client/when.tsx";
 import { ADMIN_FEED_RECENT } from "@gozon/api/live/feed.schema";
 
@@ -43,7 +43,7 @@ export default function AdminFeedPage() {
       <dl className="counts" aria-label="Rows on this page by status">
         {statuses.map((status) => (
           <div key={status}>
-            <dt>{status}</dt>
+            <dt>{statusLabel(status)}</dt>
             <dd data-testid={`count-${status}`}>{orders.filter((o) => o.status === status).length}</dd>
           </div>
         ))}

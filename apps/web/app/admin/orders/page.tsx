@@ -9,7 +9,7 @@ import { useOrderFeed, type OrderEvent } from "../../../src/client/live.ts";
 import { formatRoubles } from "../../../src/client/money.ts";
 import { SelectField } from "../../../src/client/select-field.tsx";
 import { useRequireUser } from "../../../src/client/session.ts";
-import { StatusBadge } from "../../../src/client/status-badge.tsx";
+import { StatusBadge, statusLabel } from "../../../src/client/status-badge.tsx";
 import { Waiting } from "../../../src/client/waiting.tsx";
 import { When } from "../../../src/client/when.tsx";
 
@@ -27,9 +27,9 @@ const MAX_SETTLES = 10_000;
 
 const statusOptions = [
   { value: "", label: "Any status" },
-  { value: "NEW", label: "NEW (awaiting payment)" },
-  { value: "FINISHED", label: "FINISHED (paid)" },
-  { value: "CANCELLED", label: "CANCELLED" },
+  { value: "NEW", label: statusLabel("NEW") },
+  { value: "FINISHED", label: statusLabel("FINISHED") },
+  { value: "CANCELLED", label: statusLabel("CANCELLED") },
 ] as const;
 
 /** A date typed in the form is a day in the admin's time zone; `to` is exclusive, so it is the next midnight. */
