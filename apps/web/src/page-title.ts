@@ -7,6 +7,9 @@ import type { ReactNode } from "react";
  */
 export const pageTitle = (title: string): Metadata => ({ title });
 
+/** An id as the pages show it elsewhere ("order 1a2b3c4d"): its first eight characters. */
+export const shortId = (id: string) => id.slice(0, 8);
+
 /** The layout of such a folder: the page as it is. */
 export function TitleOnly({ children }: { children: ReactNode }) {
   return children;

@@ -79,6 +79,7 @@ test("the admin feed shows an order placed by a shopper in another browser", asy
   // Each row names its shopper, and leads to the shopper's page.
   await row.getByRole("link", { name: email }).click();
   await expect(feed.getByRole("heading", { name: email })).toBeVisible();
+  await expect(feed).toHaveTitle(`User ${new URL(feed.url()).pathname.split("/")[3]?.slice(0, 8)} · Gozon`);
   await shopper.close();
   await admin.close();
 });
