@@ -56,6 +56,15 @@ function createCluster(nodes: RedisNode[], password: string | undefined, options
       ...((password ?? withAuth?.password) !== undefined ? { password: password ?? withAuth?.password } : {}),
       ...(tls ? { tls: {} } : {}),
     },
+    // Over TLS the nodes are reached by the names given (and those CLUSTER SLOTS returns): ioredis would
+    // resolve them to addresses first, and a managed service's certificate names its hosts, never an
+    // address (the fix ioredis documents for such clusters).
+    ...(tls
+      ? {
+          dnsLookup: (address: string, callback: (err: null, address: string) => void) =>
+            callback(null, address),
+        }
+      : {}),
     // Reads and writes both go to masters: a replica may lag, and the queues need their own writes back.
     scaleReads: "master",
     // A failover takes about cluster-node-timeout; commands wait it out rather than fail.
