@@ -670,6 +670,59 @@ describe.skipIf(!hasDockerCompose)("docker-compose.scale.yml (docker-compose ins
   });
 });
 
+describe.skipIf(!hasDockerCompose)("docker-compose.tls.yml (docker-compose installed)", () => {
+  const files = ["docker-compose.yml", "docker-compose.tls.yml"];
+  const gatewayWith = (env: Record<string, string>) => {
+    const result = spawnSync("docker-compose", [...files.flatMap((file) => ["-f", file]), "config"], {
+      cwd: repoRoot,
+      encoding: "utf8",
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...REQUIRED_SECRETS, ...env },
+    });
+    expect(result.status, result.stderr).toBe(0);
+    // `config` prints ports in the long syntax.
+    type Port = { published: number | string; target: number | string };
+    type Gateway = Omit<Service, "ports"> & { ports: Port[] };
+    return (parse(result.stdout) as { services: { gateway: Gateway } }).services.gateway;
+  };
+
+  it("has the nginx image render tls.conf.template where nginx.conf includes it, for the published TLS_PORT", () => {
+    const include = /include (\S+);/.exec(read("docker/gateway/nginx.conf"))?.[1] as string;
+    expect(include).toBe("/etc/nginx/tls.d/*.conf");
+    for (const port of [undefined, "8443"]) {
+      const gateway = gatewayWith({ TLS_CERT_DIR: "/tmp", ...(port ? { TLS_PORT: port } : {}) });
+      const env = gateway.environment ?? {};
+      expect(env.TLS_PORT, `TLS_PORT=${port}`).toBe(port ?? "443");
+      expect(gateway.ports.map((p) => `${p.published}:${p.target}`)).toContain(`${port ?? "443"}:443`);
+      // The image renders /etc/nginx/templates/<path>.template to $NGINX_ENVSUBST_OUTPUT_DIR/<path>.
+      const mount = (gateway.volumes ?? []).find((volume) => volume.includes("/etc/nginx/templates/")) ?? "";
+      const [source, target] = mount.split(":") as [string, string];
+      expect(path.relative(repoRoot, source)).toBe("docker/gateway/tls.conf.template");
+      const rendered = path.posix.join(
+        env.NGINX_ENVSUBST_OUTPUT_DIR ?? "/etc/nginx/conf.d",
+        path.posix.relative("/etc/nginx/templates", target).replace(/\.template$/, ""),
+      );
+      expect(path.posix.dirname(rendered)).toBe(path.posix.dirname(include));
+      expect(rendered).toMatch(/\.conf$/);
+      // Every variable the template uses is set in the container (an unset one would stay as it is).
+      const template = read("docker/gateway/tls.conf.template");
+      for (const [, name] of template.matchAll(/\$\{(\w+)\}/g))
+        expect(env, name).toHaveProperty(name as string);
+    }
+  });
+
+  it("keeps the gateway's healthcheck on plain HTTP out of the redirect to HTTPS", () => {
+    const template = read("docker/gateway/tls.conf.template");
+    const exempt = /if \(\$request_uri ~ "([^"]+)"\)/.exec(template)?.[1] as string;
+    expect(exempt).toBeDefined();
+    const probe = gatewayWith({ TLS_CERT_DIR: "/tmp" }).healthcheck?.test.find((arg) =>
+      arg.startsWith("http:"),
+    );
+    const url = new URL(probe as string);
+    expect(url.port, "the healthcheck uses plain HTTP on port 80").toBe("");
+    expect(url.pathname + url.search).toMatch(new RegExp(exempt));
+  });
+});
+
 // ---------------------------------------------------------------------------------------------------
 // The gateway.
 

@@ -1,6 +1,8 @@
 // The compose gateway's nginx config (docker/gateway/nginx.conf), run for real in front of two web
-// instances: REST, Swagger UI, the Postman collection and a WebSocket subscription all go through it,
-// over plain HTTP and over TLS (docker/gateway/tls.conf with a self-signed certificate made here).
+// instances: REST, Swagger UI, the Postman collection and a WebSocket subscription all go through it over
+// plain HTTP, as docker-compose.yml runs it; a second nginx adds TLS as docker-compose.tls.yml does
+// (docker/gateway/tls.conf.template rendered for TLS_PORT, a self-signed certificate made here), where
+// plain HTTP only redirects to HTTPS and answers the health probes.
 // Skipped when nginx or openssl is not installed (Debian: apt-get install nginx openssl).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import https from "node:https";
@@ -54,29 +56,97 @@ function httpsGet(url: string, ca: string) {
   });
 }
 
+/**
+ * What the nginx image's entrypoint does to a template (envsubst with the container's variables):
+ * `${NAME}` and `$NAME` of a variable that is set are replaced, everything else (nginx's own) stays.
+ */
+const renderTemplate = (template: string, env: Record<string, string>) =>
+  template.replace(/\$\{(\w+)\}|\$(\w+)/g, (whole, braced?: string, bare?: string) => {
+    const value = env[(braced ?? bare) as string];
+    return value ?? whole;
+  });
+
+type Gateway = { url: string; nginx: ChildProcess };
+
 describe.skipIf(unavailable)("gateway (docker/gateway/nginx.conf) in front of two web instances", () => {
   let system: System;
-  let nginx: ChildProcess | undefined;
-  let nginxOutput = "";
+  const gateways: Gateway[] = [];
+  /** docker-compose.yml alone: plain HTTP serves the shop. */
   let gateway: string;
+  /** With docker-compose.tls.yml: plain HTTP (redirects and health probes) and HTTPS on TLS_PORT. */
+  let plainWithTls: string;
+  let tlsPort: number;
   let tlsGateway: string;
   let certificate: string;
   const dir = mkdtempSync(path.join(os.tmpdir(), "gozon-gateway-"));
 
-  beforeAll(async () => {
-    system = await startSystem({ webInstances: 2, env: { TRUST_PROXY: "true" } });
+  /** Runs nginx.conf as the compose gateway does, with TLS as docker-compose.tls.yml enables it when asked. */
+  async function startGateway(name: string, upstreams: string[], tls?: { port: number }): Promise<Gateway> {
+    const root = path.join(dir, name);
     const port = await freePort();
-    const tlsPort = await freePort();
-    const upstreams = system.webUrls.map((url) => new URL(url).host);
     const site = readFileSync(path.join(repoRoot, "docker/gateway/nginx.conf"), "utf8")
       .replace("server web-1:3000", `server ${upstreams[0]}`)
       .replace("server web-2:3000", `server ${upstreams[1]}`)
       .replace(/listen 80;/, `listen 127.0.0.1:${port};`)
-      .replace("include /etc/nginx/tls.d/*.conf;", `include ${dir}/tls.d/*.conf;`);
+      .replace("include /etc/nginx/tls.d/*.conf;", `include ${root}/tls.d/*.conf;`);
     expect(site).not.toMatch(/web-[12]:3000/);
-    expect(site).toContain(`${dir}/tls.d/`);
-    // TLS as docker-compose.tls.yml enables it: tls.conf in tls.d, the certificate in certs/.
-    mkdirSync(path.join(dir, "tls.d"));
+    expect(site).toContain(`${root}/tls.d/`);
+    mkdirSync(path.join(root, "tls.d"), { recursive: true });
+    if (tls) {
+      // The template as the image renders it from docker-compose.tls.yml's environment (TLS_PORT), then
+      // moved from the container's ports and paths to the test's.
+      const template = readFileSync(path.join(repoRoot, "docker/gateway/tls.conf.template"), "utf8");
+      const conf = renderTemplate(template, { TLS_PORT: String(tls.port) })
+        .replace(/listen 443 ssl;/, `listen 127.0.0.1:${tls.port} ssl;`)
+        .replaceAll("/etc/nginx/certs/", `${dir}/certs/`);
+      const directives = conf.replace(/^\s*#.*$/gm, "");
+      expect(directives).not.toContain("/etc/nginx/");
+      expect(directives).not.toMatch(/\$\{/);
+      writeFileSync(path.join(root, "tls.d/tls.conf"), conf);
+    }
+    // The nginx image includes the site config inside its http block; this is that block.
+    for (const sub of ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]) mkdirSync(path.join(root, sub));
+    writeFileSync(path.join(root, "site.conf"), site);
+    writeFileSync(
+      path.join(root, "nginx.conf"),
+      [
+        "daemon off;",
+        "worker_processes 1;",
+        `pid ${root}/nginx.pid;`,
+        `error_log ${root}/error.log warn;`,
+        "events {}",
+        "http {",
+        "  access_log off;",
+        ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map(
+          (sub) => `  ${sub}_temp_path ${root}/${sub};`,
+        ),
+        "  proxy_max_temp_file_size 0;",
+        `  include ${root}/site.conf;`,
+        "}",
+      ].join("\n"),
+    );
+    chmodSync(root, 0o755); // nginx's workers may run as another user when the tests run as root
+    const nginx = spawn(nginxBinary as string, ["-p", root, "-c", path.join(root, "nginx.conf")], {
+      stdio: "pipe",
+    });
+    let output = "";
+    nginx.stderr?.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const started: Gateway = { url: `http://127.0.0.1:${port}`, nginx };
+    gateways.push(started);
+    // Any answer will do (the health probe's own status is a test of its own).
+    await waitFor(
+      async () => await fetch(`${started.url}/gateway-health`, { redirect: "manual" }).catch(() => undefined),
+      { timeoutMs: 15_000, what: `the ${name} gateway` },
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}\n${output}`);
+    });
+    return started;
+  }
+
+  beforeAll(async () => {
+    system = await startSystem({ webInstances: 2, env: { TRUST_PROXY: "true" } });
+    const upstreams = system.webUrls.map((url) => new URL(url).host);
+    // TLS_CERT_DIR: the certificate and its key, as docker-compose.tls.yml mounts them.
     mkdirSync(path.join(dir, "certs"));
     const made = spawnSync(
       "openssl",
@@ -87,50 +157,18 @@ describe.skipIf(unavailable)("gateway (docker/gateway/nginx.conf) in front of tw
     );
     expect(made.status, made.stderr).toBe(0);
     certificate = readFileSync(path.join(dir, "certs/tls.crt"), "utf8");
-    const tls = readFileSync(path.join(repoRoot, "docker/gateway/tls.conf"), "utf8")
-      .replace(/listen 443 ssl;/, `listen 127.0.0.1:${tlsPort} ssl;`)
-      .replaceAll("/etc/nginx/certs/", `${dir}/certs/`);
-    expect(tls).not.toContain("/etc/nginx/");
-    writeFileSync(path.join(dir, "tls.d/tls.conf"), tls);
+    chmodSync(dir, 0o755);
+    gateway = (await startGateway("plain", upstreams)).url;
+    // Not 443: the redirect has to name the port HTTPS is published on.
+    tlsPort = await freePort();
+    plainWithTls = (await startGateway("tls", upstreams, { port: tlsPort })).url;
     tlsGateway = `https://localhost:${tlsPort}`;
-    // The nginx image includes the site config inside its http block; this is that block.
-    for (const sub of ["client_body", "proxy", "fastcgi", "uwsgi", "scgi"]) mkdirSync(path.join(dir, sub));
-    chmodSync(dir, 0o755); // nginx's workers may run as another user when the tests run as root
-    writeFileSync(path.join(dir, "site.conf"), site);
-    writeFileSync(
-      path.join(dir, "nginx.conf"),
-      [
-        "daemon off;",
-        "worker_processes 1;",
-        `pid ${dir}/nginx.pid;`,
-        `error_log ${dir}/error.log warn;`,
-        "events {}",
-        "http {",
-        "  access_log off;",
-        ...["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map(
-          (sub) => `  ${sub}_temp_path ${dir}/${sub};`,
-        ),
-        "  proxy_max_temp_file_size 0;",
-        `  include ${dir}/site.conf;`,
-        "}",
-      ].join("\n"),
-    );
-    nginx = spawn(nginxBinary as string, ["-p", dir, "-c", path.join(dir, "nginx.conf")], {
-      stdio: "pipe",
-    });
-    nginx.stderr?.on("data", (chunk: Buffer) => (nginxOutput += chunk.toString()));
-    gateway = `http://127.0.0.1:${port}`;
-    await waitFor(async () => (await fetch(`${gateway}/gateway-health`).catch(() => undefined))?.ok, {
-      timeoutMs: 15_000,
-      what: "the gateway",
-    }).catch((error: unknown) => {
-      throw new Error(`${String(error)}\n${nginxOutput}`);
-    });
   });
 
   afterAll(async () => {
-    if (nginx && nginx.exitCode === null) {
-      const exited = new Promise((resolve) => nginx?.once("exit", resolve));
+    for (const { nginx } of gateways) {
+      if (nginx.exitCode !== null) continue;
+      const exited = new Promise((resolve) => nginx.once("exit", resolve));
       nginx.kill("SIGQUIT");
       await exited;
     }
@@ -173,6 +211,71 @@ describe.skipIf(unavailable)("gateway (docker/gateway/nginx.conf) in front of tw
     expect((await httpsGet(`${tlsGateway}/api/metrics`, certificate)).status).toBe(404);
     // A client that does not trust the certificate is refused: it really is the mounted one.
     await expect(httpsGet(`${tlsGateway}/api/health`, "")).rejects.toThrow();
+  });
+
+  it("without TLS, serves the shop over plain HTTP", async () => {
+    const res = await fetch(`${gateway}/api/openapi.json?from=plain`, { redirect: "manual" });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { servers: { url: string }[] }).servers[0]?.url).toBe(`${gateway}/api/v1`);
+    const post = await fetch(`${gateway}/api/v1/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: ADMIN.email, password: ADMIN.password }),
+      redirect: "manual",
+    });
+    expect(post.status).toBe(200);
+  });
+
+  it("with TLS, redirects plain HTTP to HTTPS on TLS_PORT: 308 for every method, same path and query", async () => {
+    const target = "/api/v1/orders?limit=5&note=a%20b";
+    for (const method of ["GET", "HEAD", "POST", "PUT", "DELETE"]) {
+      const res = await fetch(`${plainWithTls}${target}`, {
+        method,
+        redirect: "manual",
+        ...(method === "POST" || method === "PUT"
+          ? { headers: { "content-type": "application/json" }, body: "{}" }
+          : {}),
+      });
+      expect(res.status, method).toBe(308);
+      expect(res.headers.get("location"), method).toBe(`https://127.0.0.1:${tlsPort}${target}`);
+      await res.arrayBuffer();
+    }
+    // The Location leads to the shop over HTTPS, and the app sees it as such.
+    const location = (
+      await fetch(`${plainWithTls}/api/openapi.json?x=1`, { redirect: "manual" })
+    ).headers.get("location");
+    expect(location).toBe(`https://127.0.0.1:${tlsPort}/api/openapi.json?x=1`);
+    const doc = await httpsGet(location as string, certificate);
+    expect(doc.status).toBe(200);
+    expect((JSON.parse(doc.body) as { servers: { url: string }[] }).servers[0]?.url).toBe(
+      `https://127.0.0.1:${tlsPort}/api/v1`,
+    );
+    // Pages, and the WebSocket (a page served over HTTPS opens it over wss).
+    const page = await fetch(`${plainWithTls}/`, { redirect: "manual" });
+    expect(page.status).toBe(308);
+    expect(page.headers.get("location")).toBe(`https://127.0.0.1:${tlsPort}/`);
+    expect(await upgradeStatus(`${plainWithTls.replace(/^http/, "ws")}/api/trpc-ws`, plainWithTls)).toBe(308);
+  });
+
+  it("with TLS, still answers the health probes over plain HTTP, and only those", async () => {
+    for (const probe of ["/gateway-health", "/api/health", "/api/health?probe=1", "/api/ready"]) {
+      const res = await fetch(`${plainWithTls}${probe}`, { redirect: "manual" });
+      expect(res.status, probe).toBe(200);
+      await res.arrayBuffer();
+    }
+    // Look-alikes are redirected like any other path.
+    for (const probe of [
+      "/api/healthz",
+      "/api//health",
+      "/api/health/x",
+      "/api/ready.json",
+      "/gateway-health/",
+    ]) {
+      const res = await fetch(`${plainWithTls}${probe}`, { redirect: "manual" });
+      expect(res.status, probe).toBe(308);
+      expect(res.headers.get("location"), probe).toBe(`https://127.0.0.1:${tlsPort}${probe}`);
+      await res.arrayBuffer();
+    }
   });
 
   it("lets the app's own pages open the WebSocket, over HTTP and HTTPS, and refuses a foreign page", async () => {
