@@ -186,7 +186,7 @@ describe("on a 3-master Redis Cluster", () => {
       prefix,
       log: createLogger("relay-cluster-test", "silent"),
       pollMs: 60_000,
-      addTimeoutMs: 2_000,
+      addTimeoutMs: 500,
       maxFailures: 2,
     });
     try {
