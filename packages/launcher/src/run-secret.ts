@@ -25,22 +25,21 @@ export function withRunSecret(
   return { ...env, JWT_SECRET: dataDirSecret(config.DATA_DIR) };
 }
 
-/** Reads the folder's secret, or makes it: the first of two launchers starting at once wins, whole. */
+/**
+ * Reads the folder's secret, or makes it: the first of two launchers starting at once wins, whole. The
+ * file must be this user's own, a regular file only they can read: a secret that someone else could
+ * have written (a shared /tmp folder, say) would let them sign tokens with any role.
+ */
 function dataDirSecret(dataDir: string): string {
   const file = path.join(dataDir, FILE);
-  for (;;) {
-    try {
-      const secret = fs.readFileSync(file, "utf8").trim();
-      if (SHAPE.test(secret)) return secret;
-      throw new InfraError(`${file} is not a token secret (64 hex digits); delete it and start again`);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-    }
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const secret = readOwnSecret(file);
+    if (secret !== undefined) return secret;
     fs.mkdirSync(dataDir, { recursive: true });
     // Written under a name of its own, then linked into place: a launcher reading at the same moment
     // sees no file or the whole secret, never a part of it, and `link` fails if another got there first.
     const draft = `${file}.${process.pid}.${randomBytes(4).toString("hex")}`;
-    fs.writeFileSync(draft, randomBytes(32).toString("hex") + "\n", { mode: 0o600 });
+    fs.writeFileSync(draft, randomBytes(32).toString("hex") + "\n", { mode: 0o600, flag: "wx" });
     try {
       fs.linkSync(draft, file);
     } catch (error) {
@@ -48,5 +47,36 @@ function dataDirSecret(dataDir: string): string {
     } finally {
       fs.rmSync(draft, { force: true });
     }
+  }
+  throw new InfraError(`${file}: cannot be read or made (a dangling link?); delete it and start again`);
+}
+
+/** The secret in `file`, or undefined when there is no file; anything else that is not one throws. */
+function readOwnSecret(file: string): string | undefined {
+  let fd: number;
+  try {
+    // O_NOFOLLOW: a link is refused (ELOOP), never followed to a file someone else chose.
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return undefined;
+    if (code === "ELOOP") throw new InfraError(`${file} is a link; delete it and start again`);
+    throw error;
+  }
+  try {
+    const stat = fs.fstatSync(fd);
+    const mine = process.getuid === undefined || stat.uid === process.getuid();
+    if (!stat.isFile() || !mine || (stat.mode & 0o077) !== 0) {
+      throw new InfraError(
+        `${file} must be a file of your own that only you can read (mode 600); delete it and start again`,
+      );
+    }
+    const secret = fs.readFileSync(fd, "utf8").trim();
+    if (!SHAPE.test(secret)) {
+      throw new InfraError(`${file} is not a token secret (64 hex digits); delete it and start again`);
+    }
+    return secret;
+  } finally {
+    fs.closeSync(fd);
   }
 }

@@ -64,11 +64,26 @@ describe("withRunSecret", () => {
     expect(fs.readdirSync(dir)).toEqual(["jwt-secret"]); // no drafts left behind
   }, 30_000);
 
-  it("refuses a secret file that is not one, instead of signing with it", () => {
+  it("refuses a secret file that is not one, or that others could have written, instead of signing with it", () => {
     const dir = dataDir();
     fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, "jwt-secret"), "secret\n");
+    const file = path.join(dir, "jwt-secret");
+    fs.writeFileSync(file, "secret\n", { mode: 0o600 });
     expect(() => withRunSecret({}, development(dir))).toThrow(/jwt-secret is not a token secret/);
+
+    // Readable or writable by others (a shared folder): not a secret of this user's.
+    fs.writeFileSync(file, "b".repeat(64) + "\n");
+    fs.chmodSync(file, 0o644);
+    expect(() => withRunSecret({}, development(dir))).toThrow(/only you can read \(mode 600\)/);
+
+    // A link, to a secret elsewhere or to nothing at all: refused, never followed (nor looped on).
+    fs.rmSync(file);
+    const elsewhere = path.join(path.dirname(dir), "theirs");
+    fs.writeFileSync(elsewhere, "c".repeat(64) + "\n", { mode: 0o600 });
+    fs.symlinkSync(elsewhere, file);
+    expect(() => withRunSecret({}, development(dir))).toThrow(/jwt-secret is a link/);
+    fs.rmSync(elsewhere);
+    expect(() => withRunSecret({}, development(dir))).toThrow(/jwt-secret is a link/);
   });
 
   it("keeps a secret that was given, and leaves production and tests to their own rules", () => {
