@@ -52,10 +52,10 @@ export function toEvent(row: ChangeRow): OrderEvent {
 
 /**
  * Stamps positions on up to `batch` committed changes that have none yet, oldest first, and returns them
- * as events in position order. One round trip: the `assign_order_positions` function (migration
- * 20261201060000) takes a transaction-scoped advisory lock, then stamps; concurrent callers queue on the
- * lock (a waiter then sees what the holder committed), so no committed row is left unnumbered by a caller
- * that gave up, and no position is handed out twice.
+ * as events in position order. One round trip: the `assign_order_positions` function (migrations
+ * 20261201060000 and 20261204230000) takes a transaction-scoped advisory lock, then stamps; concurrent
+ * callers queue on the lock (a waiter then sees what the holder committed), so no committed row is left
+ * unnumbered by a caller that gave up, and no position is handed out twice.
  */
 export async function assignPositions(db: SqlClient, batch = 500): Promise<OrderEvent[]> {
   const rows = await db.$queryRaw<ChangeRow[]>`

@@ -27,9 +27,9 @@ type SettledRow = ChangeRow & { settled: boolean; created_at: Date | null };
 /**
  * Applies payment results: NEW → FINISHED or NEW → CANCELLED (with the reason), and nothing else. A
  * repeated or late result finds its order already settled and changes nothing; the caller still gets the
- * order. One call is one statement (`settle_orders`, migrations 20261201090000 and 20261202130000, which
- * finds each order by its primary key): the orders, their change-log rows and the rows' positions commit
- * together, so the events can go out right after.
+ * order. One call is one statement (`settle_orders`, migrations 20261201090000, 20261202130000 and
+ * 20261204230000, which finds each order by its primary key): the orders, their change-log rows and the
+ * rows' positions commit together, so the events can go out right after.
  */
 export async function settleOrders(db: SqlClient, results: PaymentResult[]): Promise<SettleGroup> {
   const ids = results.map((r) => r.payload.orderId);

@@ -11,8 +11,11 @@
 -- What the feed needs from a settle is that an order's creation comes before its settle, so a settle
 -- must number the waiting creates of its own orders. The others it numbers only up to `batch`, oldest
 -- first (a few at a time in normal running, where this saves the assigner a run); the rest are the
--- assigner's, in its own batches. Positions still follow commit order and stay dense: whoever holds the
--- lock numbers committed rows max+1, max+2, ..., in row-id order among those it takes.
+-- assigner's, in its own batches. Positions stay dense, and a position is still handed out only after
+-- its change committed (whoever holds the lock numbers committed rows max+1, max+2, ..., in row-id
+-- order among those it takes), so a feed that resumes after P still misses nothing. But creates are no
+-- longer always numbered in the order they committed: after a backlog, a settled order's creation (and
+-- its settle) come before older creates still waiting. Each order's own changes keep their order.
 CREATE FUNCTION "assign_order_positions"("batch" INTEGER, "orders" UUID[])
 RETURNS TABLE ("position" BIGINT, "order_id" UUID, "user_id" UUID, "status" "OrderStatus",
                "cancel_reason" "CancelReason", "at" TIMESTAMPTZ, "amount" BIGINT, "description" TEXT)
@@ -25,7 +28,12 @@ BEGIN
         SELECT w.id, row_number() OVER (ORDER BY w.id) AS n
         FROM ((SELECT c.id FROM order_changes AS c WHERE c.position IS NULL ORDER BY c.id LIMIT batch)
               UNION
-              SELECT c.id FROM order_changes AS c WHERE c.order_id = ANY(orders) AND c.position IS NULL) AS w
+              -- By order id, then filtered: `OFFSET 0` keeps "position IS NULL" out of the scan, since a
+              -- plan made on a small table (kept by the connection) walked the indexes of position
+              -- instead, with an entry for every create numbered since the last vacuum.
+              SELECT mine.id
+              FROM (SELECT c.id, c.position FROM order_changes AS c WHERE c.order_id = ANY(orders) OFFSET 0) AS mine
+              WHERE mine.position IS NULL) AS w
     ),
     stamped AS (
         UPDATE order_changes AS c SET position = head.p + pending.n
