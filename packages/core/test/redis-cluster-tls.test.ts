@@ -77,6 +77,8 @@ beforeAll(async () => {
       ...["--tls-cert-file", file("tls.crt"), "--tls-key-file", file("tls.key")],
       ...["--tls-ca-cert-file", file("ca.crt"), "--tls-auth-clients", "no", "--tls-cluster", "yes"],
       ...["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"],
+      // The bus port is the port + 10000 unless given, past 65535 for a port above 55535.
+      ...["--cluster-port", String(await freePort())],
       // The node names itself by host in CLUSTER SLOTS, as managed services do.
       ...["--cluster-announce-hostname", "localhost", "--cluster-preferred-endpoint-type", "hostname"],
     ],

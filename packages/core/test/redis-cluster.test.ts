@@ -28,6 +28,8 @@ beforeAll(async () => {
     [
       ...["--port", String(port), "--bind", "127.0.0.1", "--dir", dataDir, "--save", ""],
       ...["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"],
+      // The bus port is the port + 10000 unless given, past 65535 for a port above 55535.
+      ...["--cluster-port", String(await freePort())],
       // A lone node learns its own address only from peers: without this it announces "".
       ...["--cluster-announce-ip", "127.0.0.1"],
     ],

@@ -46,6 +46,8 @@ export async function startRedisCluster({
         [
           ...["--port", String(port), "--bind", "127.0.0.1", "--dir", nodeDir],
           ...["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"],
+          // The bus port is the port + 10000 unless given, past 65535 for a port above 55535.
+          ...["--cluster-port", String(await freePort())],
           ...["--cluster-node-timeout", String(nodeTimeoutMs)],
           ...["--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction"],
         ],
