@@ -2,7 +2,7 @@
 // certificate names a host only ("localhost", as a managed service's names its endpoint, never an
 // address). The client must check the certificate against the name it was given: ioredis resolves a
 // cluster's hostnames to addresses by default, and then no certificate of such a service matches.
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -101,7 +101,7 @@ afterAll(async () => {
  * Writes and reads keys of every slot range through `createRedisClient`, in a process that trusts the
  * test's CA (Node reads NODE_EXTRA_CA_CERTS only at start); resolves with what it printed.
  */
-function throughTheClient(): Promise<string> {
+async function throughTheClient(): Promise<string> {
   const client = JSON.stringify(fileURLToPath(new URL("../src/infra/redis-client.ts", import.meta.url)));
   const script = `import { createRedisClient } from ${client};
     const redis = createRedisClient(
@@ -114,16 +114,12 @@ function throughTheClient(): Promise<string> {
     console.log("answered " + (await redis.get("{gozon}:bull")));
     clearTimeout(timer);
     redis.disconnect();`;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "--eval", script], {
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: file("ca.crt") },
-    });
-    let out = "";
-    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()));
-    child.on("error", reject);
-    child.on("exit", () => resolve(out.trim()));
+  const probe = startProcess(process.execPath, ["--import", "tsx", "--input-type=module", "--eval", script], {
+    cwd: process.cwd(),
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: file("ca.crt") },
   });
+  await probe.exited;
+  return probe.output().trim();
 }
 
 describe("REDIS_CLUSTER_NODES over TLS", () => {
