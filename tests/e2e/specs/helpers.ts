@@ -33,6 +33,8 @@ export async function signIn(page: Page, base: string, email: string, password =
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Sign in" }).click();
+  // Signed in once the page has left the form: a goto before that would abort the sign-in under way.
+  await expect(page).not.toHaveURL(/\/login(\?|$)/);
 }
 
 export async function openAccountAndTopUp(page: Page, roubles: string) {
