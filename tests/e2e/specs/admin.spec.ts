@@ -2,6 +2,7 @@ import { expect, test } from "@playwright/test";
 import { holdProcess } from "@gozon/system-tests/hold";
 import {
   ADMIN,
+  continueWorkers,
   openAccountAndTopUp,
   orderRow,
   placeOrder,
@@ -12,6 +13,8 @@ import {
   webB,
   workerPid,
 } from "./helpers.ts";
+
+test.afterEach(continueWorkers);
 
 test("the admin finds a shopper and tops up their account; the shopper's open page shows it live", async ({
   browser,

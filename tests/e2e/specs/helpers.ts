@@ -9,6 +9,15 @@ export const ordersDb = () => required("GOZON_ORDERS_DB");
 export const workerPid = (name: "orders-worker" | "payments-worker") =>
   Number(required(name === "orders-worker" ? "GOZON_ORDERS_WORKER_PID" : "GOZON_PAYMENTS_WORKER_PID"));
 
+/**
+ * Lets both workers run again. A spec that holds one (`holdProcess`) calls this after each test: a test
+ * that times out may not reach its own `finally`, and a worker left stopped would fail every later test.
+ * SIGCONT does nothing to a running process.
+ */
+export function continueWorkers() {
+  for (const name of ["orders-worker", "payments-worker"] as const) process.kill(workerPid(name), "SIGCONT");
+}
+
 function required(name: string) {
   const value = process.env[name];
   if (!value) throw new Error(`${name} is not set: run through playwright.config.ts (global setup)`);
@@ -42,6 +51,8 @@ export async function openAccountAndTopUp(page: Page, roubles: string) {
   await expect(page.getByTestId("balance")).toHaveText("0,00\u00a0₽");
   await page.getByLabel("Top-up amount (₽)").fill(roubles);
   await page.getByRole("button", { name: "Top up" }).click();
+  // Made once it says so: an order placed before the top-up's answer could be paid from the old balance.
+  await expect(walletStatus(page)).toHaveText(/^Added /);
 }
 
 export async function placeOrder(page: Page, roubles: string, description: string) {

@@ -2,6 +2,7 @@ import { expect, test, type Page } from "@playwright/test";
 import { holdProcess, waitForPaymentRequestSent } from "@gozon/system-tests/hold";
 import {
   ADMIN,
+  continueWorkers,
   openAccountAndTopUp,
   orderRow,
   ordersDb,
@@ -13,6 +14,8 @@ import {
   webA,
   workerPid,
 } from "./helpers.ts";
+
+test.afterEach(continueWorkers);
 
 const statement = (page: Page) => page.getByRole("list", { name: "Statement" }).getByRole("listitem");
 const timeline = (page: Page) => page.getByRole("list", { name: "Order history" }).getByRole("listitem");
@@ -42,8 +45,9 @@ test("a shopper follows a debit from the statement to its order page and sees it
     const debit = statement(page).filter({ hasText: "−250,00" });
     await expect(async () => {
       await page.reload();
-      await expect(debit).toBeVisible({ timeout: 1_000 });
-    }).toPass({ timeout: 15_000 });
+      // The statement is read after hydration, three calls in a row: seconds on a slow host.
+      await expect(debit).toBeVisible({ timeout: 5_000 });
+    }).toPass({ timeout: 30_000 });
     await expect(debit).toContainText("balance 750,00\u00a0₽");
     await debit.getByRole("link", { name: /Payment for order/ }).click();
 
