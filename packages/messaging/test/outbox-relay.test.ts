@@ -384,7 +384,9 @@ describe("outbox relay: batches, failures and parking", () => {
         latencies.push(Date.now() - t0);
       }
       console.log(`beside a failing row: published after ${latencies.join(", ")} ms`);
-      expect(Math.max(...latencies)).toBeLessThan(1_000);
+      // A global backoff would reach 3.2 s by the sixth failed pass (100 ms doubling); this leaves room
+      // for a slow host without letting one through.
+      expect(Math.max(...latencies)).toBeLessThan(2_500);
       expect((await outboxRow(poison!.messageId)).failures).toBeGreaterThanOrEqual(8);
     } finally {
       await redis.del(key);

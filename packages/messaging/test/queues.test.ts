@@ -95,7 +95,8 @@ describe("createProducerConnection", () => {
       );
       // Each one failed on the spot; none sits in memory waiting for Redis.
       expect(attempts.every((a) => a.status === "rejected")).toBe(true);
-      expect(Date.now() - started).toBeLessThan(1_000);
+      // None waited for Redis to come back (the restore is below); the bound leaves a slow host room.
+      expect(Date.now() - started).toBeLessThan(5_000);
 
       await proxy.restore();
       await pingRedis(producer, 10_000);

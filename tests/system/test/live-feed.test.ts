@@ -9,7 +9,8 @@ let system: System;
 const feeds: Array<ReturnType<typeof subscribeFeed>> = [];
 
 beforeAll(async () => {
-  system = await startSystem({ webInstances: 2 });
+  // The feed's poll of the log is put out of reach, so a settle that arrives within seconds came by pub/sub.
+  system = await startSystem({ webInstances: 2, env: { FEED_POLL_MS: "60000" } });
 });
 afterAll(async () => {
   for (const feed of feeds) feed.close();
@@ -25,7 +26,7 @@ const open = (...args: Parameters<typeof subscribeFeed>) => {
 const settledEvent = (events: Received[], orderId: string) =>
   events.find((e) => e.orderId === orderId && e.status !== "NEW");
 
-it("delivers A's settle to A's socket on the other instance within a second, to admins, and to nobody else", async () => {
+it("delivers A's settle to A's socket on the other instance at once, to admins, and to nobody else", async () => {
   const [instanceA, instanceB] = system.webUrls as [string, string];
   const alice = await signUp(instanceA, "alice");
   const carol = await signUp(instanceA, "carol");
@@ -50,7 +51,8 @@ it("delivers A's settle to A's socket on the other instance within a second, to 
   const aliceEvent = await waitFor(() => settledEvent(aliceOnB.events, order.id), { what: "A's event on B" });
   expect(aliceEvent).toMatchObject({ status: "FINISHED", userId: alice.userId, reason: null });
   const { order: settled } = await alice.api.getOrder(order.id);
-  expect(aliceEvent.receivedAt - Date.parse(settled.updatedAt)).toBeLessThan(1_000);
+  // Pub/sub, not the poll (a minute): a typical delivery takes milliseconds; the bound is for a slow host.
+  expect(aliceEvent.receivedAt - Date.parse(settled.updatedAt)).toBeLessThan(5_000);
 
   await waitFor(() => settledEvent(carolOnA.events, carolsOrder.id), { what: "C's own event on A" });
   await waitFor(() => settledEvent(carolOnB.events, carolsOrder.id), { what: "C's own event on B" });

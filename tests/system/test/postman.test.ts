@@ -11,6 +11,7 @@ import {
   DEFAULT_BASE_URL,
   renderCollection,
 } from "../../../scripts/postman.ts";
+import { waitFor } from "@gozon/core/testing";
 import { ADMIN, startSystem, type System } from "../src/system.ts";
 
 /** The REST rows of the API table in PRODUCT.md. */
@@ -67,19 +68,24 @@ async function served(): Promise<OpenApiDocument> {
   return (await res.json()) as OpenApiDocument;
 }
 
-function runCollection(envVar: { key: string; value: string }[]) {
+/** Runs the collection; `onRequest` hears the name of each item whose request has been answered. */
+function runCollection(envVar: { key: string; value: string }[], onRequest?: (item: string) => void) {
   return readFile(COLLECTION_FILE, "utf8").then(
     (text) =>
       new Promise<NewmanRunSummary>((resolve, reject) => {
-        newman.run(
-          {
-            collection: JSON.parse(text) as object,
-            envVar: [{ key: "baseUrl", value: `${webUrl}/api/v1` }, ...envVar],
-            reporters: [],
-            timeoutRequest: 30_000,
-          },
-          (error, result) => (error ? reject(error) : resolve(result)),
-        );
+        newman
+          .run(
+            {
+              collection: JSON.parse(text) as object,
+              envVar: [{ key: "baseUrl", value: `${webUrl}/api/v1` }, ...envVar],
+              reporters: [],
+              timeoutRequest: 30_000,
+            },
+            (error, result) => (error ? reject(error) : resolve(result)),
+          )
+          .on("request", (_error: unknown, execution: { item: { name: string } }) =>
+            onRequest?.(execution.item.name),
+          );
       }),
   );
 }
@@ -233,12 +239,19 @@ describe("Postman collection", () => {
   it("keeps polling while the payment is delayed, until the order is FINISHED", async () => {
     // No payments worker: the order stays NEW until one starts again.
     await system.kill("payments-worker");
-    const run = runCollection([
-      { key: "adminEmail", value: "" },
-      { key: "pollIntervalMs", value: "250" },
-      { key: "pollMaxAttempts", value: "360" },
-    ]);
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    let polled = 0;
+    const run = runCollection(
+      [
+        { key: "adminEmail", value: "" },
+        { key: "pollIntervalMs", value: "250" },
+        { key: "pollMaxAttempts", value: "360" },
+      ],
+      (item) => {
+        if (item === "Poll the order until it settles") polled++;
+      },
+    );
+    // The payments worker comes back only once the collection has polled the order at least once.
+    await waitFor(() => polled > 0, { timeoutMs: 60_000, what: "the collection to poll the order" });
     await system.start("payments-worker");
     const summary = await run;
     expect(failuresOf(summary)).toEqual([]);

@@ -57,7 +57,7 @@ describe("on a 3-master Redis Cluster", () => {
     system = await startSystem({
       webInstances: 2,
       redisClusterNodes: cluster.nodesEnv,
-      // Delivery within a second then proves pub/sub carried it, not the feed's poll of the log.
+      // Delivery within seconds then proves pub/sub carried it, not the feed's poll of the log.
       env: { ...NO_SINGLE_REDIS, FEED_POLL_MS: "60000" },
     });
     const sys = system;
@@ -79,7 +79,7 @@ describe("on a 3-master Redis Cluster", () => {
     const event = await waitFor(() => settledEvent(aliceOnB.events, order.id), { what: "A's settle on B" });
     expect(event).toMatchObject({ status: "FINISHED", userId: alice.userId });
     const { order: settled } = await alice.api.getOrder(order.id);
-    expect(event.receivedAt - Date.parse(settled.updatedAt)).toBeLessThan(1_000);
+    expect(event.receivedAt - Date.parse(settled.updatedAt)).toBeLessThan(5_000);
 
     // The saga: money conserved per user, nothing left NEW, no duplicate effect.
     const shoppers = await createShoppers(sys.webUrls, SHOPPERS, 41);
