@@ -1,8 +1,12 @@
 // Helpers for tests that drive real processes: wait for conditions with a deadline, never sleep-and-hope.
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
+import path from "node:path";
+import { promisify } from "node:util";
 import { pino, type Logger } from "pino";
+
+const run = promisify(execFile);
 
 /** Polls `probe` until it returns a truthy value, or fails after `timeoutMs` with the last error seen. */
 export async function waitFor<T>(
@@ -171,4 +175,70 @@ export function childPids(pid: number): number[] {
     }
   }
   return found;
+}
+
+/** Files of a private CA and of a certificate it signed, with its key. */
+export type TestCertificate = { ca: string; cert: string; key: string };
+
+/**
+ * A CA of the test's own in `dir`, and a certificate it signed for the name "localhost" alone (no
+ * address in it, as a managed service's certificate names its endpoint, never an address).
+ */
+export async function makeLocalhostCertificate(dir: string): Promise<TestCertificate> {
+  const file = (name: string) => path.join(dir, name);
+  const newKey = (name: string) => ["-newkey", "rsa:2048", "-nodes", "-subj", `/CN=${name}`];
+  const ca = ["-keyout", file("ca.key"), "-out", file("ca.crt")];
+  await run("openssl", ["req", "-x509", "-days", "1", ...newKey("gozon-test-ca"), ...ca]);
+  await run("openssl", ["req", ...newKey("localhost"), "-keyout", file("tls.key"), "-out", file("tls.csr")]);
+  fs.writeFileSync(file("san.cnf"), "subjectAltName=DNS:localhost\n");
+  await run("openssl", [
+    ...["x509", "-req", "-days", "1", "-in", file("tls.csr"), "-extfile", file("san.cnf")],
+    ...["-CA", file("ca.crt"), "-CAkey", file("ca.key"), "-CAcreateserial", "-out", file("tls.crt")],
+  ]);
+  return { ca: file("ca.crt"), cert: file("tls.crt"), key: file("tls.key") };
+}
+
+export type TlsRedis = {
+  port: number;
+  /** redis-cli over TLS, trusting the test's CA; resolves with what it printed. */
+  cli: (...args: string[]) => Promise<string>;
+  stop: () => Promise<unknown>;
+};
+
+/**
+ * A redis-server with its data in `dir` that speaks TLS only, on a free port, showing `certificate`
+ * (clients need not show one), once it answers a PING; `args` add to its command line (cluster mode).
+ */
+export async function startTlsRedis(
+  dir: string,
+  certificate: TestCertificate,
+  args: string[] = [],
+): Promise<TlsRedis> {
+  const port = await freePort();
+  const server = startProcess(
+    "redis-server",
+    [
+      ...["--port", "0", "--tls-port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--save", ""],
+      ...["--tls-cert-file", certificate.cert, "--tls-key-file", certificate.key],
+      ...["--tls-ca-cert-file", certificate.ca, "--tls-auth-clients", "no", ...args],
+    ],
+    { cwd: dir, env: process.env },
+  );
+  const cli = async (...command: string[]) => {
+    const where = ["--tls", "--cacert", certificate.ca, "-h", "localhost", "-p", String(port)];
+    return (await run("redis-cli", [...where, ...command])).stdout.trim();
+  };
+  try {
+    await waitFor(
+      async () => {
+        if (server.child.exitCode !== null) throw new Error(`redis-server exited:\n${server.output()}`);
+        return (await cli("PING").catch(() => "")) === "PONG";
+      },
+      { what: "the TLS redis-server to answer" },
+    );
+  } catch (error) {
+    await server.stop("SIGKILL");
+    throw error;
+  }
+  return { port, cli, stop: () => server.stop("SIGKILL") };
 }
