@@ -1,3 +1,5 @@
+import { X509Certificate } from "node:crypto";
+import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
@@ -61,6 +63,45 @@ const redisUrl = z
     message: "must be a redis:// or rediss:// URL",
   });
 
+/**
+ * A PEM file of CA certificates, read when the config loads: a wrong path stops the process at start, not
+ * at its first Redis connection. Only the certificates are kept (a key pasted in by mistake is not carried
+ * along); each must parse, or a damaged copy would surface later as a server that cannot be verified.
+ */
+const caCertificatesFile = z
+  .string()
+  .trim()
+  .transform((file, ctx) => {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, "utf8");
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? "unreadable";
+      ctx.addIssue({ code: "custom", message: `must be the path of a readable PEM file (${code})` });
+      return z.NEVER;
+    }
+    const certificates = text.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+    if (certificates.length === 0) {
+      ctx.addIssue({
+        code: "custom",
+        message: "must be a PEM file of CA certificates (-----BEGIN CERTIFICATE-----); this one holds none",
+      });
+      return z.NEVER;
+    }
+    for (const [index, certificate] of certificates.entries()) {
+      try {
+        new X509Certificate(certificate);
+      } catch {
+        ctx.addIssue({
+          code: "custom",
+          message: `holds a certificate that does not parse (number ${index + 1})`,
+        });
+        return z.NEVER;
+      }
+    }
+    return certificates.join("\n");
+  });
+
 const integer = (min: number, max: number) =>
   z.coerce
     .number({ message: "must be a number" })
@@ -119,6 +160,12 @@ export const configSchema = z
     ),
     /** Password of Redis (single node or every cluster node) when the URLs do not carry one. */
     REDIS_PASSWORD: z.preprocess(emptyAsUndefined, z.string().optional()),
+    /**
+     * The CA certificate(s) that Redis's TLS certificate chains to (rediss:// REDIS_URL or cluster nodes),
+     * e.g. a managed service's CA file: a path, read at start; the config holds the certificates' PEM.
+     * Only they are trusted for Redis then, not Node's built-in list.
+     */
+    REDIS_TLS_CA: z.preprocess(emptyAsUndefined, caCertificatesFile.optional()),
     /** Prefix of every Redis key and channel, so several systems (or test runs) can share one Redis. */
     REDIS_PREFIX: z
       .string()
@@ -241,6 +288,18 @@ export const configSchema = z
       }
       if (known.length > 0) return z.NEVER;
     }
+    // A CA with nothing reached over TLS is a mistake (a redis:// URL where rediss:// was meant, say): it
+    // must not turn TLS on by itself, and ignoring it would hide the mistake.
+    if (env.REDIS_TLS_CA !== undefined && !reachesRedisOverTls(env)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["REDIS_TLS_CA"],
+        message: env.REDIS_CLUSTER_NODES
+          ? "is set but REDIS_CLUSTER_NODES lists no rediss:// node; use rediss:// nodes or unset REDIS_TLS_CA"
+          : "is set but REDIS_URL is not a rediss:// URL; use rediss:// or unset REDIS_TLS_CA",
+      });
+      return z.NEVER;
+    }
     if ((env.ADMIN_EMAIL === undefined) !== (env.ADMIN_PASSWORD === undefined)) {
       const missing = env.ADMIN_EMAIL === undefined ? "ADMIN_EMAIL" : "ADMIN_PASSWORD";
       ctx.addIssue({ code: "custom", path: [missing], message: "must be set together with the other" });
@@ -253,6 +312,16 @@ export type Config = z.output<typeof configSchema>;
 
 /** One Redis Cluster seed node. */
 export type RedisNode = { host: string; port: number; username?: string; password?: string; tls: boolean };
+
+/** Whether Redis is reached over TLS: any rediss:// cluster node (they win), else a rediss:// REDIS_URL. */
+function reachesRedisOverTls(target: {
+  REDIS_URL: string;
+  REDIS_CLUSTER_NODES?: RedisNode[] | undefined;
+}): boolean {
+  return target.REDIS_CLUSTER_NODES?.length
+    ? target.REDIS_CLUSTER_NODES.some((node) => node.tls)
+    : target.REDIS_URL.startsWith("rediss://");
+}
 
 /** `host:port` or a redis:// / rediss:// URL with a port; undefined for anything else. */
 export function parseRedisNode(item: string): RedisNode | undefined {

@@ -1,5 +1,9 @@
-import { describe, expect, it } from "vitest";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig, serviceDatabaseUrls } from "../src/config.ts";
+import { makeLocalhostCertificate, type TestCertificate } from "../test-support/testing.ts";
 
 function problemWith(env: NodeJS.ProcessEnv): string {
   try {
@@ -151,5 +155,60 @@ describe("secrets outside development", () => {
     ).toEqual(["https://shop.example", "http://localhost:3000"]);
     expect(problemWith({ ALLOWED_ORIGINS: "shop.example" })).toMatch(/ALLOWED_ORIGINS/);
     expect(problemWith({ METRICS_TOKEN: "short" })).toMatch(/METRICS_TOKEN must be at least 16/);
+  });
+});
+
+describe("REDIS_TLS_CA", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gozon-config-ca-"));
+  const file = (name: string, text: string) => {
+    fs.writeFileSync(path.join(dir, name), text);
+    return path.join(dir, name);
+  };
+  let certificate: TestCertificate;
+  beforeAll(async () => {
+    certificate = await makeLocalhostCertificate(dir);
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const tlsUrl = "rediss://redis.example:6380";
+
+  it("reads the file at start and keeps only its certificates", () => {
+    const pem = fs.readFileSync(certificate.ca, "utf8").trim();
+    expect(loadConfig({ REDIS_URL: tlsUrl, REDIS_TLS_CA: certificate.ca }).REDIS_TLS_CA).toBe(pem);
+    // A key in the same file (a bundle pasted together) is not carried along.
+    const bundle = file("bundle.pem", fs.readFileSync(certificate.key, "utf8") + pem + "\n");
+    expect(loadConfig({ REDIS_URL: tlsUrl, REDIS_TLS_CA: bundle }).REDIS_TLS_CA).toBe(pem);
+    expect(loadConfig({ REDIS_URL: tlsUrl, REDIS_TLS_CA: "" }).REDIS_TLS_CA).toBeUndefined();
+  });
+
+  it("names REDIS_TLS_CA when the file cannot be read or holds no certificate, never showing its text", () => {
+    const missing = path.join(dir, "missing.pem");
+    expect(problemWith({ REDIS_URL: tlsUrl, REDIS_TLS_CA: missing })).toMatch(
+      /REDIS_TLS_CA must be the path of a readable PEM file \(ENOENT\)/,
+    );
+    expect(problemWith({ REDIS_URL: tlsUrl, REDIS_TLS_CA: dir })).toMatch(/REDIS_TLS_CA .*\(EISDIR\)/);
+    const keyOnly = problemWith({ REDIS_URL: tlsUrl, REDIS_TLS_CA: certificate.key });
+    expect(keyOnly).toMatch(/REDIS_TLS_CA must be a PEM file of CA certificates .*this one holds none/);
+    expect(keyOnly).not.toContain(fs.readFileSync(certificate.key, "utf8").split("\n")[1]);
+    const damaged = file(
+      "damaged.pem",
+      "-----BEGIN CERTIFICATE-----\nMIIBnotDER\n-----END CERTIFICATE-----\n",
+    );
+    expect(problemWith({ REDIS_URL: tlsUrl, REDIS_TLS_CA: damaged })).toMatch(
+      /REDIS_TLS_CA holds a certificate that does not parse/,
+    );
+  });
+
+  it("refuses a CA with nothing reached over TLS, naming both variables", () => {
+    for (const REDIS_URL of [undefined, "redis://redis.example:6379", "embedded"]) {
+      expect(problemWith({ REDIS_URL, REDIS_TLS_CA: certificate.ca })).toMatch(
+        /REDIS_TLS_CA is set but REDIS_URL is not a rediss:\/\/ URL/,
+      );
+    }
+    // Cluster nodes win over REDIS_URL: theirs is the scheme that counts.
+    expect(
+      problemWith({ REDIS_URL: tlsUrl, REDIS_CLUSTER_NODES: "10.0.0.1:7000", REDIS_TLS_CA: certificate.ca }),
+    ).toMatch(/REDIS_TLS_CA is set but REDIS_CLUSTER_NODES lists no rediss:\/\/ node/);
+    const cluster = { REDIS_CLUSTER_NODES: "rediss://10.0.0.1:7000", REDIS_TLS_CA: certificate.ca };
+    expect(loadConfig(cluster).REDIS_TLS_CA).toContain("-----BEGIN CERTIFICATE-----");
   });
 });
