@@ -1,7 +1,6 @@
 // The one place Redis clients are made: a single `Redis` from REDIS_URL, or a `Cluster` when
-// REDIS_CLUSTER_NODES is set (it wins). Every Redis user (queues, pub/sub, rate limits, readiness) goes
-// through here, so the two modes cannot drift apart; the launcher's fail-fast probes of one server
-// (infra/redis.ts) are the exception, and pass REDIS_PASSWORD themselves.
+// REDIS_CLUSTER_NODES is set (it wins). Every Redis user (queues, pub/sub, rate limits, readiness, the
+// launcher's probes) goes through here, so the two modes, the password and the CA cannot drift apart.
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from "ioredis";
 import type { Config, RedisNode } from "../config.ts";
 import { safeUrl } from "./common.ts";
@@ -10,7 +9,7 @@ export type RedisClient = Redis | Cluster;
 
 /** What picks and reaches Redis; the cluster fields are optional so single-node callers need not name them. */
 export type RedisTarget = Pick<Config, "REDIS_URL"> &
-  Partial<Pick<Config, "REDIS_CLUSTER_NODES" | "REDIS_PASSWORD">>;
+  Partial<Pick<Config, "REDIS_CLUSTER_NODES" | "REDIS_PASSWORD" | "REDIS_TLS_CA">>;
 
 /** Options of a client that have a cluster-wide meaning too (see `createRedisClient`). */
 export type RedisClientOptions = RedisOptions & Pick<ClusterOptions, "clusterRetryStrategy">;
@@ -31,20 +30,28 @@ export function isCluster(client: RedisClient): client is Cluster {
  * cluster as a whole, so a probe that must fail fast fails fast in both modes.
  */
 export function createRedisClient(target: RedisTarget, options: RedisClientOptions = {}): RedisClient {
-  if (isClusterTarget(target))
-    return createCluster(target.REDIS_CLUSTER_NODES, target.REDIS_PASSWORD, options);
+  if (isClusterTarget(target)) return createCluster(target, options);
   if (target.REDIS_URL === "embedded") {
     throw new Error("REDIS_URL=embedded must be resolved to a redis:// URL before a client is made");
   }
   const { clusterRetryStrategy: _unused, ...redisOptions } = options;
+  // ioredis takes the URL's fields first and the options only where the URL says nothing, and puts
+  // `tls: true` for a rediss:// URL only when no `tls` option came: so `tls: { ca }` keeps TLS on with a
+  // rediss:// URL, and it would turn TLS on for a redis:// one, hence given with rediss:// alone.
+  const tls = target.REDIS_TLS_CA !== undefined && target.REDIS_URL.startsWith("rediss://");
   // REDIS_PASSWORD only when set: a password in the URL (or none) stays exactly as before.
   return new Redis(target.REDIS_URL, {
     ...(target.REDIS_PASSWORD !== undefined ? { password: target.REDIS_PASSWORD } : {}),
+    ...(tls ? { tls: { ca: target.REDIS_TLS_CA } } : {}),
     ...redisOptions,
   });
 }
 
-function createCluster(nodes: RedisNode[], password: string | undefined, options: RedisClientOptions) {
+function createCluster(
+  target: RedisTarget & { REDIS_CLUSTER_NODES: RedisNode[] },
+  options: RedisClientOptions,
+) {
+  const { REDIS_CLUSTER_NODES: nodes, REDIS_PASSWORD: password, REDIS_TLS_CA: ca } = target;
   const { lazyConnect, enableOfflineQueue, retryStrategy, clusterRetryStrategy, ...redisOptions } = options;
   // The first node that names credentials speaks for all: a cluster has one ACL/requirepass setup.
   const withAuth = nodes.find((node) => node.password !== undefined || node.username !== undefined);
@@ -54,7 +61,7 @@ function createCluster(nodes: RedisNode[], password: string | undefined, options
       ...redisOptions,
       ...(withAuth?.username !== undefined ? { username: withAuth.username } : {}),
       ...((password ?? withAuth?.password) !== undefined ? { password: password ?? withAuth?.password } : {}),
-      ...(tls ? { tls: {} } : {}),
+      ...(tls ? { tls: ca !== undefined ? { ca } : {} } : {}),
     },
     // Over TLS the nodes are reached by the names given (and those CLUSTER SLOTS returns): ioredis would
     // resolve them to addresses first, and a managed service's certificate names its hosts, never an

@@ -1,6 +1,5 @@
 import fs from "node:fs/promises";
 import path from "node:path";
-import { Redis } from "ioredis";
 import type { Config } from "../config.ts";
 import {
   createRedisClient,
@@ -8,6 +7,7 @@ import {
   isClusterTarget,
   masters,
   type RedisClient,
+  type RedisTarget,
 } from "./redis-client.ts";
 import type { Logger } from "../logger.ts";
 import { InfraError, portFromEnv, reason, safeUrl, startServerProcess, waitUntilAnswers } from "./common.ts";
@@ -35,8 +35,7 @@ const nothingToStop = async () => {};
  * answers, else (or with REDIS_URL=embedded) a redis-server from the PATH with its data under DATA_DIR.
  */
 export async function resolveRedis(
-  config: Pick<Config, "REDIS_URL" | "DATA_DIR"> &
-    Partial<Pick<Config, "REDIS_CLUSTER_NODES" | "REDIS_PASSWORD">>,
+  config: Pick<Config, "DATA_DIR"> & RedisTarget,
   env: NodeJS.ProcessEnv,
   log: Logger,
 ): Promise<ResolvedRedis> {
@@ -53,7 +52,7 @@ export async function resolveRedis(
   // The config fills in the default URL, so only the raw environment tells whether one was configured.
   const raw = env.REDIS_URL?.trim();
   if (raw && raw !== "embedded") {
-    const problem = await ping(config.REDIS_URL, config.REDIS_PASSWORD);
+    const problem = await ping(config);
     if (problem !== undefined) {
       throw new InfraError(
         `REDIS_URL (${safeUrl(config.REDIS_URL)}) cannot be reached: ${problem}. ` +
@@ -63,7 +62,7 @@ export async function resolveRedis(
     return { url: config.REDIS_URL, source: "configured", stop: nothingToStop };
   }
   if (!raw) {
-    const problem = await ping(DEFAULT_REDIS_URL, config.REDIS_PASSWORD);
+    const problem = await ping({ REDIS_URL: DEFAULT_REDIS_URL, REDIS_PASSWORD: config.REDIS_PASSWORD });
     if (problem === undefined) return { url: DEFAULT_REDIS_URL, source: "local", stop: nothingToStop };
     log.info({ problem }, `no Redis answers at ${DEFAULT_REDIS_URL}; starting redis-server`);
   }
@@ -104,10 +103,7 @@ export async function checkRedisPolicy(redis: RedisClient, log: Logger): Promise
  * Undefined when the cluster answers and says `cluster_state:ok` (every slot served), else why not.
  * Exported for readiness-style probes; bounded by `timeoutMs`.
  */
-export async function pingCluster(
-  target: Parameters<typeof createRedisClient>[0],
-  timeoutMs = 5_000,
-): Promise<string | undefined> {
+export async function pingCluster(target: RedisTarget, timeoutMs = 5_000): Promise<string | undefined> {
   const cluster = createRedisClient(target, {
     lazyConnect: true,
     connectTimeout: timeoutMs,
@@ -132,10 +128,12 @@ export async function pingCluster(
   }
 }
 
-/** `password`: REDIS_PASSWORD, as the processes will use it (a Redis this launcher starts has none). */
-function probeClient(url: string, timeoutMs: number, password?: string) {
-  const redis = new Redis(url, {
-    ...(password !== undefined ? { password } : {}),
+/**
+ * A client of one server that fails fast. `target` carries REDIS_PASSWORD and REDIS_TLS_CA, as the
+ * processes will use them (a Redis this launcher starts has neither).
+ */
+function probeClient(target: RedisTarget, timeoutMs: number) {
+  const redis = createRedisClient(target, {
     lazyConnect: true,
     connectTimeout: timeoutMs,
     commandTimeout: timeoutMs,
@@ -150,8 +148,8 @@ function probeClient(url: string, timeoutMs: number, password?: string) {
 }
 
 /** Undefined when Redis answers PING, else why not. */
-async function ping(url: string, password?: string, timeoutMs = 2_000): Promise<string | undefined> {
-  const { redis, cause } = probeClient(url, timeoutMs, password);
+async function ping(target: RedisTarget, timeoutMs = 2_000): Promise<string | undefined> {
+  const { redis, cause } = probeClient(target, timeoutMs);
   try {
     await redis.connect();
     await redis.ping();
@@ -164,7 +162,7 @@ async function ping(url: string, password?: string, timeoutMs = 2_000): Promise<
 }
 
 async function serverPid(url: string): Promise<number | undefined> {
-  const { redis } = probeClient(url, 1_000);
+  const { redis } = probeClient({ REDIS_URL: url }, 1_000);
   try {
     await redis.connect();
     return Number(/process_id:(\d+)/.exec(await redis.info("server"))?.[1]);
@@ -177,7 +175,7 @@ async function serverPid(url: string): Promise<number | undefined> {
 
 /** The data directory of the Redis answering at `url`, or undefined when none answers. */
 async function runningDirectory(url: string): Promise<string | undefined> {
-  const { redis } = probeClient(url, 2_000);
+  const { redis } = probeClient({ REDIS_URL: url }, 2_000);
   try {
     await redis.connect();
     const reply = (await redis.config("GET", "dir")) as unknown;
