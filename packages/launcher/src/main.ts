@@ -111,11 +111,14 @@ async function main() {
   await migrateAll(databases, log);
   await stopIfRequested();
 
+  // The children run in their own folders (apps/…), where a relative REDIS_TLS_CA would name no file.
+  const redisCaFile = process.env.REDIS_TLS_CA?.trim();
   const env = withRunSecret(
     {
       ...process.env,
       ...(postgres ? { DATABASE_URL: postgres.url } : {}),
       REDIS_URL: redis.url,
+      ...(redisCaFile ? { REDIS_TLS_CA: path.resolve(redisCaFile) } : {}),
       PORT: String(config.PORT),
     },
     config,
