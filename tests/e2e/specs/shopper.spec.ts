@@ -41,6 +41,35 @@ test("a shopper tops up, places an order and sees it paid live", async ({ page }
   await expect(page.getByTestId("balance")).toHaveText("750,00\u00a0₽");
 });
 
+test("a top-up made after the page read its balance but before its live feed started shows without a reload", async ({
+  page,
+}) => {
+  const email = await register(page, webA());
+  await openAccountAndTopUp(page, "10,00");
+  await expect(page.getByTestId("balance")).toHaveText("10,00\u00a0₽");
+  const { accessToken } = await apiClient(webA()).login(email, PASSWORD);
+  const otherDevice = apiClient(webA(), accessToken);
+
+  // What the page sends on its live socket is held back until the top-up is made: its subscriptions
+  // start after the page has read the balance, and after the top-up.
+  let holding = true;
+  const held: Array<string | Buffer> = [];
+  let send: (message: string | Buffer) => void = () => {};
+  await page.routeWebSocket(/\/api\/trpc-ws/, (ws) => {
+    const server = ws.connectToServer();
+    send = (message) => server.send(message);
+    ws.onMessage((message) => (holding ? held.push(message) : server.send(message)));
+  });
+  await page.reload();
+  await expect(page.getByTestId("balance")).toHaveText("10,00\u00a0₽");
+  await expect.poll(() => held.some((message) => String(message).includes("onBalanceChange"))).toBe(true);
+
+  await otherDevice.topUp(5_00);
+  holding = false;
+  for (const message of held.splice(0)) send(message);
+  await expect(page.getByTestId("balance")).toHaveText("15,00\u00a0₽");
+});
+
 test("the keyboard's first stop skips the header to the page", async ({ page }) => {
   await register(page, webA());
   await page.goto(webA());

@@ -143,21 +143,16 @@ export function useOrderFeed(
 
 /**
  * Calls `onChange` when a top-up changes the signed-in user's balance (made in another tab or by an
- * admin), or with `userId` (admins) that user's, and when the subscription restarts after its first
- * start: what changed while it was down was not sent, so the page reads its balance again then too.
+ * admin), or with `userId` (admins) that user's, and each time the subscription starts: a change made
+ * before that was not sent (while it was down, or between the page's first read and the first start), so
+ * the page reads its balance again then.
  */
 export function useBalanceChanges(enabled: boolean, onChange: () => void, userId?: string) {
   const handler = useRef(onChange);
   handler.current = onChange;
   useEffect(() => {
     if (!enabled) return;
-    let starts = 0;
-    const on = {
-      started: () => {
-        if (starts++ > 0) handler.current();
-      },
-      data: () => handler.current(),
-    };
+    const on = { started: () => handler.current(), data: () => handler.current() };
     return userId === undefined
       ? keepSubscribed(api.payments.onBalanceChange, () => undefined, on)
       : keepSubscribed(api.admin.onBalanceChange, () => ({ userId }), on);
