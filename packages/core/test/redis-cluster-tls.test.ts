@@ -63,6 +63,9 @@ async function throughTheClient(env: NodeJS.ProcessEnv): Promise<string | null> 
   }
 }
 
+/** The probe's reason when the seed node's certificate is refused: the node's own error, by name. */
+const refusedCertificate = () => new RegExp(`^node localhost:${port}: .*certificate`);
+
 describe("REDIS_CLUSTER_NODES over TLS", () => {
   it("reaches a cluster whose certificate names its host, not its address, trusting REDIS_TLS_CA", async () => {
     const env = { REDIS_CLUSTER_NODES: `rediss://localhost:${port}`, REDIS_TLS_CA: certificate.ca };
@@ -70,11 +73,21 @@ describe("REDIS_CLUSTER_NODES over TLS", () => {
     expect(await pingCluster(loadConfig(env))).toBeUndefined();
   });
 
-  it("without REDIS_TLS_CA, nothing else trusts the CA", async () => {
+  it("without REDIS_TLS_CA, nothing else trusts the CA; the probe names the certificate problem", async () => {
     // The cluster reports only "Failed to refresh slots cache": ioredis drops the certificate error of
-    // the connection that asks for the slots (redis-tls.test.ts sees it on a single node).
+    // the connection that asks for the slots. The probe asks the seed node on its own, which says why.
     const env = { REDIS_CLUSTER_NODES: `rediss://localhost:${port}` };
     await expect(throughTheClient(env)).rejects.toThrow(/Failed to refresh slots cache/);
-    expect(await pingCluster(loadConfig(env))).toMatch(/Failed to refresh slots cache/);
+    expect(await pingCluster(loadConfig(env))).toMatch(refusedCertificate());
+  });
+
+  it("with a REDIS_TLS_CA of another CA, the probe names the certificate problem", async () => {
+    const other = path.join(dir, "other-ca");
+    fs.mkdirSync(other);
+    const env = {
+      REDIS_CLUSTER_NODES: `rediss://localhost:${port}`,
+      REDIS_TLS_CA: (await makeLocalhostCertificate(other)).ca,
+    };
+    expect(await pingCluster(loadConfig(env))).toMatch(refusedCertificate());
   });
 });

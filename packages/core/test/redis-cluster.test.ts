@@ -7,7 +7,7 @@ import path from "node:path";
 import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.ts";
-import { checkRedisPolicy, resolveRedis } from "../src/infra/redis.ts";
+import { checkRedisPolicy, pingCluster, resolveRedis } from "../src/infra/redis.ts";
 import { createRedisClient, describeRedisTarget, masters } from "../src/infra/redis-client.ts";
 import {
   capturingLogger,
@@ -99,8 +99,12 @@ describe("REDIS_CLUSTER_NODES", () => {
 
   it("refuses a configured cluster that does not answer, or a Redis that is no cluster, never switching to another Redis", async () => {
     const dead = await freePort();
+    // The seed's own error, not the cluster's "Failed to refresh slots cache".
     await expect(resolve({ REDIS_CLUSTER_NODES: `127.0.0.1:${dead}` })).rejects.toThrow(
-      /REDIS_CLUSTER_NODES \(cluster 127\.0\.0\.1:\d+\) is not a working Redis Cluster/,
+      new RegExp(
+        `REDIS_CLUSTER_NODES \\(cluster 127\\.0\\.0\\.1:${dead}\\) is not a working Redis Cluster: ` +
+          `node 127\\.0\\.0\\.1:${dead}: .*ECONNREFUSED`,
+      ),
     );
     const single = await freePort();
     const plain = startProcess(
@@ -126,6 +130,25 @@ describe("REDIS_CLUSTER_NODES", () => {
       );
     } finally {
       await plain.stop("SIGKILL");
+    }
+  });
+
+  it("names a seed's own refusal of a wrong password, never the password", async () => {
+    const admin = new Redis(port, "127.0.0.1", { maxRetriesPerRequest: 0 });
+    await admin.config("SET", "requirepass", "right-pass");
+    try {
+      for (const env of [
+        { REDIS_CLUSTER_NODES: `127.0.0.1:${port}`, REDIS_PASSWORD: "wrong-pass" },
+        { REDIS_CLUSTER_NODES: `redis://default:wrong-pass@127.0.0.1:${port}` },
+      ]) {
+        const problem = await pingCluster(loadConfig(env));
+        expect(problem).toMatch(new RegExp(`^node 127\\.0\\.0\\.1:${port}: WRONGPASS`));
+        expect(problem).not.toContain("wrong-pass");
+      }
+    } finally {
+      // The connection authenticated before the password was set stays so: it can take it off again.
+      await admin.config("SET", "requirepass", "");
+      admin.disconnect();
     }
   });
 

@@ -51,16 +51,15 @@ function createCluster(
   target: RedisTarget & { REDIS_CLUSTER_NODES: RedisNode[] },
   options: RedisClientOptions,
 ) {
-  const { REDIS_CLUSTER_NODES: nodes, REDIS_PASSWORD: password, REDIS_TLS_CA: ca } = target;
+  const { REDIS_CLUSTER_NODES: nodes, REDIS_TLS_CA: ca } = target;
   const { lazyConnect, enableOfflineQueue, retryStrategy, clusterRetryStrategy, ...redisOptions } = options;
-  // The first node that names credentials speaks for all: a cluster has one ACL/requirepass setup.
-  const withAuth = nodes.find((node) => node.password !== undefined || node.username !== undefined);
+  const { username, password } = clusterCredentials(target);
   const tls = nodes.some((node) => node.tls);
   const clusterOptions: ClusterOptions = {
     redisOptions: {
       ...redisOptions,
-      ...(withAuth?.username !== undefined ? { username: withAuth.username } : {}),
-      ...((password ?? withAuth?.password) !== undefined ? { password: password ?? withAuth?.password } : {}),
+      ...(username !== undefined ? { username } : {}),
+      ...(password !== undefined ? { password } : {}),
       ...(tls ? { tls: ca !== undefined ? { ca } : {} } : {}),
     },
     // Over TLS the nodes are reached by the names given (and those CLUSTER SLOTS returns): ioredis would
@@ -91,6 +90,41 @@ function createCluster(
     nodes.map(({ host, port }) => ({ host, port })),
     clusterOptions,
   );
+}
+
+/** The credentials every node of a cluster is reached with. */
+function clusterCredentials(target: RedisTarget & { REDIS_CLUSTER_NODES: RedisNode[] }) {
+  // The first node that names credentials speaks for all: a cluster has one ACL/requirepass setup.
+  const withAuth = target.REDIS_CLUSTER_NODES.find(
+    (node) => node.password !== undefined || node.username !== undefined,
+  );
+  return { username: withAuth?.username, password: target.REDIS_PASSWORD ?? withAuth?.password };
+}
+
+/**
+ * Each seed node of a cluster target as a single-server target, reached as the cluster reaches it (TLS
+ * from its rediss:// scheme, the cluster's credentials and CA), with its `host:port` for messages. A
+ * cluster that cannot be reached only says "Failed to refresh slots cache"; one node alone says why.
+ */
+export function seedNodeTargets(
+  target: RedisTarget & { REDIS_CLUSTER_NODES: RedisNode[] },
+): Array<{ where: string; target: RedisTarget }> {
+  const { username, password } = clusterCredentials(target);
+  return target.REDIS_CLUSTER_NODES.map(({ host, port, tls }) => {
+    const hostname = host.includes(":") ? `[${host}]` : host; // an IPv6 address
+    const url = new URL(`${tls ? "rediss" : "redis"}://${hostname}:${port}`);
+    // Both in the URL (never shown: messages name `where`): ioredis reads a URL with a username as
+    // naming the password too, and would let an empty one there win over a REDIS_PASSWORD.
+    if (username !== undefined) url.username = encodeURIComponent(username);
+    if (password !== undefined) url.password = encodeURIComponent(password);
+    return {
+      where: `${host}:${port}`,
+      target: {
+        REDIS_URL: url.toString(),
+        ...(tls && target.REDIS_TLS_CA !== undefined ? { REDIS_TLS_CA: target.REDIS_TLS_CA } : {}),
+      },
+    };
+  });
 }
 
 /** The master connections of a client: every master of a cluster (once connected), or the client itself. */

@@ -1,11 +1,12 @@
 import fs from "node:fs/promises";
 import path from "node:path";
-import type { Config } from "../config.ts";
+import type { Config, RedisNode } from "../config.ts";
 import {
   createRedisClient,
   describeRedisTarget,
   isClusterTarget,
   masters,
+  seedNodeTargets,
   type RedisClient,
   type RedisTarget,
 } from "./redis-client.ts";
@@ -101,9 +102,10 @@ export async function checkRedisPolicy(redis: RedisClient, log: Logger): Promise
 
 /**
  * Undefined when the cluster answers and says `cluster_state:ok` (every slot served), else why not.
- * Exported for readiness-style probes; bounded by `timeoutMs`.
+ * Exported for readiness-style probes; the cluster, then its seeds, each bounded by `timeoutMs`.
  */
 export async function pingCluster(target: RedisTarget, timeoutMs = 5_000): Promise<string | undefined> {
+  let connected = false;
   const cluster = createRedisClient(target, {
     lazyConnect: true,
     connectTimeout: timeoutMs,
@@ -116,16 +118,29 @@ export async function pingCluster(target: RedisTarget, timeoutMs = 5_000): Promi
   cluster.on("error", (error) => (cause ??= error));
   try {
     await cluster.connect();
+    connected = true;
     const info = await cluster.cluster("INFO");
     const state = /cluster_state:(\w+)/.exec(String(info))?.[1];
     if (state !== "ok") return `cluster_state is ${state ?? "unknown"}`;
     await Promise.all(masters(cluster).map((node) => node.ping()));
     return undefined;
   } catch (error) {
-    return reason(cause ?? error);
+    // Unreached, the cluster only says "Failed to refresh slots cache": ioredis drops each node's own
+    // connection error (a refused certificate, a refused connection, a wrong password).
+    const seed = !connected && isClusterTarget(target) ? await seedProblem(target, timeoutMs) : undefined;
+    return seed ?? reason(cause ?? error);
   } finally {
     cluster.disconnect();
   }
+}
+
+/** The first seed node that does not answer a PING on its own, and why, else undefined. */
+async function seedProblem(target: RedisTarget & { REDIS_CLUSTER_NODES: RedisNode[] }, ms: number) {
+  const seeds = seedNodeTargets(target);
+  // Side by side: one step of `ms` at most, however many seeds there are.
+  const problems = await Promise.all(seeds.map((seed) => ping(seed.target, ms)));
+  const index = problems.findIndex((problem) => problem !== undefined);
+  return index === -1 ? undefined : `node ${seeds[index]!.where}: ${problems[index]!}`;
 }
 
 /**
