@@ -58,7 +58,20 @@ export async function startTcpProxy(host: string, port: number) {
     });
     upstream.pipe(client);
   });
-  const listen = (on: number) => new Promise<void>((resolve) => server.listen(on, "127.0.0.1", resolve));
+  // With no 'error' listener a failed listen (EADDRINUSE) is an uncaught exception that ends the test run.
+  const listen = (on: number) =>
+    new Promise<void>((resolve, reject) => {
+      const listening = () => {
+        server.off("error", failed);
+        resolve();
+      };
+      const failed = (error: Error) => {
+        server.off("listening", listening);
+        reject(error);
+      };
+      server.once("listening", listening).once("error", failed);
+      server.listen(on, "127.0.0.1");
+    });
   await listen(0);
   const address = server.address();
   if (!address || typeof address === "string") throw new Error("no port");
@@ -81,7 +94,15 @@ export async function startTcpProxy(host: string, port: number) {
     hold: () => void (holding = true),
     /** Bytes clients sent since `hold()` that the server never got. */
     heldBytes: () => heldBytes,
-    restore: () => listen(address.port),
+    /** Listens on the proxy's port again; rejects, saying why, when another process took it meanwhile. */
+    restore: () =>
+      listen(address.port).catch((error: NodeJS.ErrnoException) => {
+        throw new Error(
+          `the TCP proxy cannot listen on 127.0.0.1:${address.port} again (${error.code ?? error.message}): ` +
+            "another process took the port while it was cut",
+          { cause: error },
+        );
+      }),
     close: () => (server.listening ? cut() : Promise.resolve()),
   };
 }
