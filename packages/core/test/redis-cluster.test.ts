@@ -126,7 +126,9 @@ describe("REDIS_CLUSTER_NODES", () => {
         }
       });
       await expect(resolve({ REDIS_CLUSTER_NODES: `127.0.0.1:${single}` })).rejects.toThrow(
-        /is not a working Redis Cluster/,
+        new RegExp(
+          `is not a working Redis Cluster: node 127\\.0\\.0\\.1:${single}: .*cluster support disabled`,
+        ),
       );
     } finally {
       await plain.stop("SIGKILL");

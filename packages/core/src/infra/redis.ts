@@ -134,11 +134,14 @@ export async function pingCluster(target: RedisTarget, timeoutMs = 5_000): Promi
   }
 }
 
-/** The first seed node that does not answer a PING on its own, and why, else undefined. */
+/**
+ * The first seed node that does not answer on its own, and why: its PING, or its CLUSTER INFO (a Redis
+ * that is no cluster answers PING and refuses that), else undefined.
+ */
 async function seedProblem(target: RedisTarget & { REDIS_CLUSTER_NODES: RedisNode[] }, ms: number) {
   const seeds = seedNodeTargets(target);
   // Side by side: one step of `ms` at most, however many seeds there are.
-  const problems = await Promise.all(seeds.map((seed) => ping(seed.target, ms)));
+  const problems = await Promise.all(seeds.map((seed) => ping(seed.target, ms, "CLUSTER INFO")));
   const index = problems.findIndex((problem) => problem !== undefined);
   return index === -1 ? undefined : `node ${seeds[index]!.where}: ${problems[index]!}`;
 }
@@ -162,12 +165,17 @@ function probeClient(target: RedisTarget, timeoutMs: number) {
   return { redis, cause: () => cause };
 }
 
-/** Undefined when Redis answers PING, else why not. */
-async function ping(target: RedisTarget, timeoutMs = 2_000): Promise<string | undefined> {
+/** Undefined when Redis answers PING (and, asked for, CLUSTER INFO), else why not. */
+async function ping(
+  target: RedisTarget,
+  timeoutMs = 2_000,
+  also?: "CLUSTER INFO",
+): Promise<string | undefined> {
   const { redis, cause } = probeClient(target, timeoutMs);
   try {
     await redis.connect();
     await redis.ping();
+    if (also) await redis.cluster("INFO");
     return undefined;
   } catch (error) {
     return reason(cause() ?? error);
