@@ -8,7 +8,12 @@ import { Cluster, Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config.ts";
 import { checkRedisPolicy, pingCluster, resolveRedis } from "../src/infra/redis.ts";
-import { createRedisClient, describeRedisTarget, masters } from "../src/infra/redis-client.ts";
+import {
+  createRedisClient,
+  describeRedisTarget,
+  masters,
+  seedNodeTargets,
+} from "../src/infra/redis-client.ts";
 import {
   capturingLogger,
   freePort,
@@ -152,6 +157,39 @@ describe("REDIS_CLUSTER_NODES", () => {
       await admin.config("SET", "requirepass", "");
       admin.disconnect();
     }
+  });
+
+  it("blames no seed while another seed answers: the trouble is then elsewhere", async () => {
+    const dead = await freePort();
+    const admin = new Redis(port, "127.0.0.1", { maxRetriesPerRequest: 0 });
+    // The node now announces an address nobody listens on: the seed answers, the cluster it names does not.
+    await admin.config("SET", "cluster-announce-ip", "127.0.0.2");
+    try {
+      const problem = await pingCluster(
+        loadConfig({ REDIS_CLUSTER_NODES: `127.0.0.1:${dead},127.0.0.1:${port}` }),
+        2_000,
+      );
+      // It used to wait for ever: ioredis's connect() does not settle when the announced node is unreachable.
+      expect(problem).toMatch(
+        new RegExp(`^node 127\\.0\\.0\\.2:${port}, as the cluster announces it: .*ECONNREFUSED`),
+      );
+      expect(problem).not.toContain(`127.0.0.1:${dead}`);
+    } finally {
+      await admin.config("SET", "cluster-announce-ip", "127.0.0.1");
+      admin.disconnect();
+    }
+  });
+
+  it("probes every seed of a TLS cluster over TLS, one written as plain host:port too", () => {
+    const targets = seedNodeTargets(
+      loadConfig({ REDIS_CLUSTER_NODES: "rediss://:pw@10.0.0.1:7000,10.0.0.2:7001" }) as Parameters<
+        typeof seedNodeTargets
+      >[0],
+    );
+    expect(targets.map(({ where, target }) => [where, target.REDIS_URL])).toEqual([
+      ["10.0.0.1:7000", "rediss://:pw@10.0.0.1:7000"],
+      ["10.0.0.2:7001", "rediss://:pw@10.0.0.2:7001"],
+    ]);
   });
 
   it("warns when a master may evict keys", async () => {

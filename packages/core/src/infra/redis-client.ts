@@ -110,7 +110,10 @@ export function seedNodeTargets(
   target: RedisTarget & { REDIS_CLUSTER_NODES: RedisNode[] },
 ): Array<{ where: string; target: RedisTarget }> {
   const { username, password } = clusterCredentials(target);
-  return target.REDIS_CLUSTER_NODES.map(({ host, port, tls }) => {
+  // TLS for every node when any node asks for it, as `createCluster` does: a seed written as plain
+  // host:port in a TLS list must not be sent the password in the clear.
+  const tls = target.REDIS_CLUSTER_NODES.some((node) => node.tls);
+  return target.REDIS_CLUSTER_NODES.map(({ host, port }) => {
     const hostname = host.includes(":") ? `[${host}]` : host; // an IPv6 address
     const url = new URL(`${tls ? "rediss" : "redis"}://${hostname}:${port}`);
     // Both in the URL (never shown: messages name `where`): ioredis reads a URL with a username as

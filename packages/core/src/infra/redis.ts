@@ -116,8 +116,25 @@ export async function pingCluster(target: RedisTarget, timeoutMs = 5_000): Promi
   });
   let cause: unknown;
   cluster.on("error", (error) => (cause ??= error));
+  // A node the cluster announces that is no seed and cannot be reached: a NAT or cluster-announce-ip
+  // mistake shows here, and only here (the seeds' own errors are `seedProblem`'s).
+  const seeds = isClusterTarget(target) ? seedNodeTargets(target).map((seed) => seed.where) : [];
+  let announcedCause: string | undefined;
+  cluster.on("node error", (error: unknown, node: string) => {
+    if (!seeds.includes(node))
+      announcedCause ??= `node ${node}, as the cluster announces it: ${reason(error)}`;
+  });
   try {
-    await cluster.connect();
+    // ioredis's connect() never settles when the ready check fails after the slots were read (every
+    // announced node unreachable, the cluster closes for good): its end, or the deadline, stops the wait.
+    let stop: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      cluster.connect(),
+      new Promise<never>((_, reject) => {
+        cluster.once("end", () => reject(new Error("the cluster closed every connection")));
+        stop = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]).finally(() => clearTimeout(stop));
     connected = true;
     const info = await cluster.cluster("INFO");
     const state = /cluster_state:(\w+)/.exec(String(info))?.[1];
@@ -128,22 +145,23 @@ export async function pingCluster(target: RedisTarget, timeoutMs = 5_000): Promi
     // Unreached, the cluster only says "Failed to refresh slots cache": ioredis drops each node's own
     // connection error (a refused certificate, a refused connection, a wrong password).
     const seed = !connected && isClusterTarget(target) ? await seedProblem(target, timeoutMs) : undefined;
-    return seed ?? reason(cause ?? error);
+    return seed ?? announcedCause ?? reason(cause ?? error);
   } finally {
     cluster.disconnect();
   }
 }
 
 /**
- * The first seed node that does not answer on its own, and why: its PING, or its CLUSTER INFO (a Redis
- * that is no cluster answers PING and refuses that), else undefined.
+ * When no seed node answers on its own, why not, node by node: its PING, or its CLUSTER INFO (a Redis
+ * that is no cluster answers PING and refuses that). Undefined when any seed answers: the cluster client
+ * needs only one, so the trouble is elsewhere, and a dead seed beside it must not take the blame.
  */
 async function seedProblem(target: RedisTarget & { REDIS_CLUSTER_NODES: RedisNode[] }, ms: number) {
   const seeds = seedNodeTargets(target);
   // Side by side: one step of `ms` at most, however many seeds there are.
   const problems = await Promise.all(seeds.map((seed) => ping(seed.target, ms, "CLUSTER INFO")));
-  const index = problems.findIndex((problem) => problem !== undefined);
-  return index === -1 ? undefined : `node ${seeds[index]!.where}: ${problems[index]!}`;
+  if (problems.some((problem) => problem === undefined)) return undefined;
+  return seeds.map((seed, i) => `node ${seed.where}: ${problems[i]!}`).join("; ");
 }
 
 /**
