@@ -300,6 +300,15 @@ export const configSchema = z
       });
       return z.NEVER;
     }
+    // ioredis lets a `tls=` profile in the URL win over the options, so the CA would be dropped unsaid.
+    if (env.REDIS_TLS_CA !== undefined && !env.REDIS_CLUSTER_NODES && redisUrlHasTlsQuery(env.REDIS_URL)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["REDIS_URL"],
+        message: "must not name a tls= profile when REDIS_TLS_CA is set (the profile would replace the CA)",
+      });
+      return z.NEVER;
+    }
     if ((env.ADMIN_EMAIL === undefined) !== (env.ADMIN_PASSWORD === undefined)) {
       const missing = env.ADMIN_EMAIL === undefined ? "ADMIN_EMAIL" : "ADMIN_PASSWORD";
       ctx.addIssue({ code: "custom", path: [missing], message: "must be set together with the other" });
@@ -321,6 +330,10 @@ function reachesRedisOverTls(target: {
   return target.REDIS_CLUSTER_NODES?.length
     ? target.REDIS_CLUSTER_NODES.some((node) => node.tls)
     : target.REDIS_URL.startsWith("rediss://");
+}
+
+function redisUrlHasTlsQuery(url: string): boolean {
+  return URL.canParse(url) && new URL(url).searchParams.has("tls");
 }
 
 /** `host:port` or a redis:// / rediss:// URL with a port; undefined for anything else. */

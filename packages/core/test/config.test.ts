@@ -211,4 +211,11 @@ describe("REDIS_TLS_CA", () => {
     const cluster = { REDIS_CLUSTER_NODES: "rediss://10.0.0.1:7000", REDIS_TLS_CA: certificate.ca };
     expect(loadConfig(cluster).REDIS_TLS_CA).toContain("-----BEGIN CERTIFICATE-----");
   });
+
+  it("refuses a tls= profile in REDIS_URL beside a CA (ioredis would let the profile replace it)", () => {
+    expect(problemWith({ REDIS_URL: `${tlsUrl}?tls=RedisCloudFixed`, REDIS_TLS_CA: certificate.ca })).toMatch(
+      /REDIS_URL must not name a tls= profile when REDIS_TLS_CA is set/,
+    );
+    expect(loadConfig({ REDIS_URL: `${tlsUrl}?tls=RedisCloudFixed` }).REDIS_TLS_CA).toBeUndefined();
+  });
 });
