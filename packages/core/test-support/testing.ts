@@ -98,8 +98,8 @@ export async function startTcpProxy(host: string, port: number) {
     restore: () =>
       listen(address.port).catch((error: NodeJS.ErrnoException) => {
         throw new Error(
-          `the TCP proxy cannot listen on 127.0.0.1:${address.port} again (${error.code ?? error.message}): ` +
-            "another process took the port while it was cut",
+          `the TCP proxy cannot listen on 127.0.0.1:${address.port} again (${error.code ?? error.message})` +
+            (error.code === "EADDRINUSE" ? ": another process took the port while it was cut" : ""),
           { cause: error },
         );
       }),

@@ -250,9 +250,13 @@ describe("Postman collection", () => {
         if (item === "Poll the order until it settles") polled++;
       },
     );
-    // The payments worker comes back only once the collection has polled the order at least once.
-    await waitFor(() => polled > 0, { timeoutMs: 60_000, what: "the collection to poll the order" });
-    await system.start("payments-worker");
+    // The payments worker comes back only once the collection has polled the order at least once (and
+    // whatever happens: the tests after this one need it).
+    try {
+      await waitFor(() => polled > 0, { timeoutMs: 60_000, what: "the collection to poll the order" });
+    } finally {
+      await system.start("payments-worker");
+    }
     const summary = await run;
     expect(failuresOf(summary)).toEqual([]);
     const polls = summary.run.executions.filter(
