@@ -5,11 +5,9 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   makeLocalhostCertificate,
-  startProcess,
   startTlsRedis,
   waitFor,
   type RunningProcess,
@@ -17,8 +15,7 @@ import {
   type TlsRedis,
 } from "@gozon/core/testing";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+import { repoRoot, startLauncher } from "./launch.ts";
 
 describe("launcher with REDIS_TLS_CA", () => {
   // Its keys go with the server: a redis-server of this test's own, removed with its folder.
@@ -40,24 +37,12 @@ describe("launcher with REDIS_TLS_CA", () => {
   });
 
   it("runs a worker on a rediss:// Redis, the CA given as a relative path", async () => {
-    launcher = startProcess(
-      process.execPath,
-      ["--import", "tsx", "packages/launcher/src/main.ts", "--only", "orders-worker"],
-      {
-        cwd: repoRoot,
-        env: {
-          ...process.env,
-          ORDERS_DATABASE_URL: dbs.urls.orders,
-          PAYMENTS_DATABASE_URL: dbs.urls.payments,
-          IDENTITY_DATABASE_URL: dbs.urls.identity,
-          REDIS_URL: `rediss://localhost:${redis.port}`,
-          REDIS_TLS_CA: path.relative(repoRoot, certificate.ca),
-          REDIS_PREFIX: `test-launch-${randomBytes(4).toString("hex")}`,
-          METRICS_PORT: "0",
-          LOG_FORMAT: "json",
-        },
-      },
-    );
+    launcher = startLauncher("orders-worker", dbs.urls, {
+      REDIS_URL: `rediss://localhost:${redis.port}`,
+      REDIS_TLS_CA: path.relative(repoRoot, certificate.ca),
+      REDIS_PREFIX: `test-launch-${randomBytes(4).toString("hex")}`,
+      METRICS_PORT: "0",
+    });
     // A child that cannot read the CA stops at its config and is restarted again and again, and the
     // launcher itself exits when its probe fails: either ends the wait as surely as the worker's readiness.
     const outcome = await waitFor(

@@ -4,25 +4,17 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig, withDatabase } from "@gozon/core/config";
 import { resolvePostgres, type ResolvedPostgres } from "@gozon/core/infra/postgres";
-import {
-  capturingLogger,
-  freePort,
-  isAlive,
-  startProcess,
-  waitFor,
-  type RunningProcess,
-} from "@gozon/core/testing";
+import { capturingLogger, freePort, isAlive, waitFor, type RunningProcess } from "@gozon/core/testing";
 import { dropDatabase } from "@gozon/db/databases";
 import { createSqlPool } from "@gozon/db/sql-client";
 import { createTestDatabases, uniqueTestDatabaseUrl, type TestDatabases } from "@gozon/db/testing";
 import { deleteKeysAt } from "@gozon/messaging/testing";
 import { workerInstances } from "../src/instances.ts";
+import { startLauncher } from "./launch.ts";
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 
 describe("workerInstances", () => {
@@ -71,25 +63,13 @@ describe("launcher with ORDERS_WORKERS=2", () => {
     // Any free even-spaced pair will do: the scheme puts orders-worker-2 two ports above the base.
     let base = await freePort();
     while (base > 65_000) base = await freePort();
-    launcher = startProcess(
-      process.execPath,
-      ["--import", "tsx", "packages/launcher/src/main.ts", "--only", "orders-worker"],
-      {
-        cwd: repoRoot,
-        env: {
-          ...process.env,
-          ORDERS_DATABASE_URL: dbs.urls.orders,
-          PAYMENTS_DATABASE_URL: dbs.urls.payments,
-          IDENTITY_DATABASE_URL: dbs.urls.identity,
-          REDIS_URL: redisUrl,
-          REDIS_PREFIX: redisPrefix,
-          ORDERS_WORKERS: "2",
-          METRICS_PORT: String(base),
-          LOG_FORMAT: "json",
-          LOG_LEVEL: "info",
-        },
-      },
-    );
+    launcher = startLauncher("orders-worker", dbs.urls, {
+      REDIS_URL: redisUrl,
+      REDIS_PREFIX: redisPrefix,
+      ORDERS_WORKERS: "2",
+      METRICS_PORT: String(base),
+      LOG_LEVEL: "info",
+    });
     const ready = await waitFor(
       () => {
         const names = lines()
@@ -171,22 +151,10 @@ describe("launcher with the service databases on different Postgres servers", ()
     const identity = uniqueTestDatabaseUrl("launcher_apart", "identity");
     urls.push(payments, orders, identity);
 
-    launcher = startProcess(
-      process.execPath,
-      ["--import", "tsx", "packages/launcher/src/main.ts", "--only", "payments-worker"],
-      {
-        cwd: repoRoot,
-        env: {
-          ...process.env,
-          ORDERS_DATABASE_URL: orders,
-          PAYMENTS_DATABASE_URL: payments,
-          IDENTITY_DATABASE_URL: identity,
-          REDIS_URL: redisUrl,
-          REDIS_PREFIX: redisPrefix,
-          METRICS_PORT: "0",
-          LOG_FORMAT: "json",
-        },
-      },
+    launcher = startLauncher(
+      "payments-worker",
+      { orders, payments, identity },
+      { REDIS_URL: redisUrl, REDIS_PREFIX: redisPrefix, METRICS_PORT: "0" },
     );
     await launcher.waitForOutput(/payments worker ready/, 90_000);
 

@@ -1,6 +1,6 @@
 import fs from "node:fs/promises";
 import path from "node:path";
-import type { Config, RedisNode } from "../config.ts";
+import type { Config } from "../config.ts";
 import {
   createRedisClient,
   describeRedisTarget,
@@ -118,10 +118,10 @@ export async function pingCluster(target: RedisTarget, timeoutMs = 5_000): Promi
   cluster.on("error", (error) => (cause ??= error));
   // A node the cluster announces that is no seed and cannot be reached: a NAT or cluster-announce-ip
   // mistake shows here, and only here (the seeds' own errors are `seedProblem`'s).
-  const seeds = isClusterTarget(target) ? seedNodeTargets(target).map((seed) => seed.where) : [];
+  const seeds = isClusterTarget(target) ? seedNodeTargets(target) : [];
   let announcedCause: string | undefined;
   cluster.on("node error", (error: unknown, node: string) => {
-    if (!seeds.includes(node))
+    if (!seeds.some((seed) => seed.where === node))
       announcedCause ??= `node ${node}, as the cluster announces it: ${reason(error)}`;
   });
   try {
@@ -144,7 +144,7 @@ export async function pingCluster(target: RedisTarget, timeoutMs = 5_000): Promi
   } catch (error) {
     // Unreached, the cluster only says "Failed to refresh slots cache": ioredis drops each node's own
     // connection error (a refused certificate, a refused connection, a wrong password).
-    const seed = !connected && isClusterTarget(target) ? await seedProblem(target, timeoutMs) : undefined;
+    const seed = !connected && seeds.length > 0 ? await seedProblem(seeds, timeoutMs) : undefined;
     return seed ?? announcedCause ?? reason(cause ?? error);
   } finally {
     cluster.disconnect();
@@ -156,8 +156,7 @@ export async function pingCluster(target: RedisTarget, timeoutMs = 5_000): Promi
  * that is no cluster answers PING and refuses that). Undefined when any seed answers: the cluster client
  * needs only one, so the trouble is elsewhere, and a dead seed beside it must not take the blame.
  */
-async function seedProblem(target: RedisTarget & { REDIS_CLUSTER_NODES: RedisNode[] }, ms: number) {
-  const seeds = seedNodeTargets(target);
+async function seedProblem(seeds: ReturnType<typeof seedNodeTargets>, ms: number) {
   // Side by side: one step of `ms` at most, however many seeds there are.
   const problems = await Promise.all(seeds.map((seed) => ping(seed.target, ms, "CLUSTER INFO")));
   if (problems.some((problem) => problem === undefined)) return undefined;
