@@ -219,6 +219,30 @@ test("a session that ends under an open page says so, and signing in leads back 
   await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
 });
 
+test("a sign-in link cannot send the shopper to another site, whatever its path hides", async ({ page }) => {
+  // Were the app to follow the link, the browser would land here and the test would see this address.
+  await page.route("**://evil.example/**", (route) =>
+    route.fulfill({ contentType: "text/html", body: "evil" }),
+  );
+  const hostile = `${webA()}/login?next=${encodeURIComponent("/..//evil.example/x")}`;
+
+  // Signed in already: the sign-in page leads on at once, and to the shop.
+  const email = await register(page, webA());
+  await page.goto(hostile);
+  await expect(page.getByRole("heading", { name: "Shop" })).toBeVisible();
+  await expect(page).toHaveURL(`${webA()}/`);
+
+  // Signed out: signing in from the link leads to the shop too.
+  await page.getByRole("button", { name: "Log out" }).click();
+  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+  await page.goto(hostile);
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("heading", { name: "Shop" })).toBeVisible();
+  await expect(page).toHaveURL(`${webA()}/`);
+});
+
 test("a log out that does not reach the server says so and keeps the user signed in; the next one works", async ({
   page,
 }) => {

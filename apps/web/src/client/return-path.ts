@@ -9,6 +9,9 @@ export function returnPath(next: string | null | undefined): string | null {
   try {
     const url = new URL(next, base);
     if (url.origin !== base) return null;
+    // Checked again after the URL's own normalisation: `/..//host` and `/%2e%2e//host` become `//host`,
+    // which the router would resolve to another site.
+    if (url.pathname.startsWith("//")) return null;
     // The sign-in pages themselves lead nowhere new.
     if (url.pathname === "/login" || url.pathname === "/register") return null;
     return `${url.pathname}${url.search}${url.hash}`;
