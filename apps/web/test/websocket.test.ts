@@ -203,7 +203,8 @@ describe("WebSocket: subscriptions only, sessions end, live balance", () => {
     await Promise.all(Object.values(sockets).map((socket) => socket.opened));
     sockets.shopper.subscribe(1, "payments.onBalanceChange");
     sockets.other.subscribe(1, "payments.onBalanceChange");
-    sockets.admin.subscribe(1, "admin.onBalanceChange", { userId: shopper.id });
+    // An id in capitals names the same user: the admin's feed still hears the shopper's own top-ups.
+    sockets.admin.subscribe(1, "admin.onBalanceChange", { userId: shopper.id.toUpperCase() });
     // Another user's account is an admin's to follow, not a shopper's.
     sockets.other.subscribe(2, "admin.onBalanceChange", { userId: shopper.id });
     const data = (socket: ReturnType<typeof rawSocket>) =>
@@ -227,7 +228,7 @@ describe("WebSocket: subscriptions only, sessions end, live balance", () => {
       what: "the first change",
     });
     const byAdmin = await b.post(
-      `/api/v1/admin/users/${shopper.id}/top-up`,
+      `/api/v1/admin/users/${shopper.id.toUpperCase()}/top-up`,
       { amount: 2_000 },
       authHeader(tokens.admin),
     );

@@ -66,9 +66,13 @@ export const descriptionSchema = z
     example: "Ёлочные игрушки 🎄",
   });
 
-/** A uuid in a path or query parameter, named in the 400 when it is not one. */
+/**
+ * A uuid in a path or query parameter, named in the 400 when it is not one. Lower-cased, as Postgres and
+ * every id the API hands out write it: ids are also compared as strings (events' ids against a feed's
+ * user, a listing's user against the one an email found), where `5B1C…` would match nothing.
+ */
 export const uuidInputSchema = (what = "a UUID") =>
-  z.uuid({ error: (issue) => (issue.input === undefined ? "is required" : `must be ${what}`) });
+  z.uuid({ error: (issue) => (issue.input === undefined ? "is required" : `must be ${what}`) }).toLowerCase();
 
 /** `Idempotency-Key`: 1–255 printable ASCII characters (a UUID is a good choice). */
 export const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;

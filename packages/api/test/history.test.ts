@@ -398,6 +398,12 @@ describe("admin.listOrders (GET /admin/orders)", () => {
       orders: [],
       nextCursor: null,
     });
+    // Email and userId of the same user match, whatever the case the id is written in.
+    const sameUser = await get(
+      `/api/v1/admin/orders?email=${alice.email}&userId=${alice.userId.toUpperCase()}`,
+      admin,
+    );
+    expect(sameUser.body.orders.map((o: Order) => o.id).sort()).toEqual([a1.id, a2.id].sort());
     // Email and userId of different users match nothing.
     expect(
       (await get(`/api/v1/admin/orders?email=${alice.email}&userId=${bob.userId}`, admin)).body.orders,

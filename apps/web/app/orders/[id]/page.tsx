@@ -14,7 +14,8 @@ import { When } from "../../../src/client/when.tsx";
 
 export default function OrderPage() {
   const { user, session } = useRequireUser();
-  const { id } = useParams<{ id: string }>();
+  // Lower-cased as the API writes ids: the live events are matched to this order by their id.
+  const id = useParams<{ id: string }>().id.toLowerCase();
   const order = useQuery({
     queryKey: ["order", id],
     queryFn: () => api.orders.byId.query({ id }),

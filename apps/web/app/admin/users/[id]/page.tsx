@@ -15,7 +15,8 @@ import { When } from "../../../../src/client/when.tsx";
 
 export default function AdminUserPage() {
   const { user, session } = useRequireUser({ admin: true });
-  const { id } = useParams<{ id: string }>();
+  // Lower-cased as the API writes ids: the live events are matched to this user by their id.
+  const id = useParams<{ id: string }>().id.toLowerCase();
   const queryClient = useQueryClient();
   const detailsKey = ["admin-user", id];
   const details = useQuery({
