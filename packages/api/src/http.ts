@@ -37,6 +37,26 @@ type ProcedureDef = { _def: { type: "query" | "mutation" | "subscription"; meta?
 const procedureAt = (path: string) =>
   (appRouter._def.procedures as unknown as Record<string, ProcedureDef | undefined>)[path];
 
+/**
+ * The REST routes with parameters in their path, and those parameters' names. trpc-to-openapi merges the
+ * path's values over the body's or the query's, so `POST /admin/users/A/top-up` with `{"userId":"B"}`
+ * would top up A and drop B without a word; such a key is refused instead (see serveRest).
+ */
+const routesWithPathParameters = Object.values(
+  appRouter._def.procedures as unknown as Record<string, ProcedureDef>,
+).flatMap(({ _def: { meta } }) => {
+  const route = meta?.openapi;
+  const names = [...(route?.path.matchAll(/\{(\w+)\}/g) ?? [])].map((match) => match[1]!);
+  if (!route || names.length === 0) return [];
+  const pattern = new RegExp(`^${route.path.replace(/\{\w+\}/g, "[^/]+")}/?$`);
+  return [{ method: route.method as string, pattern, names }];
+});
+
+/** The names of the path parameters of the REST route `method path` (without the prefix), if any. */
+function pathParametersOf(method: string, path: string): string[] {
+  return routesWithPathParameters.find((r) => r.method === method && r.pattern.test(path))?.names ?? [];
+}
+
 function successStatusOf(path: string | undefined): number | undefined {
   return path ? procedureAt(path)?._def.meta?.successStatus : undefined;
 }
@@ -124,6 +144,13 @@ export function createApiRequestHandler(deps: ApiDeps): Handler {
 
   async function serveRest(req: IncomingMessage, res: ServerResponse, pathname: string, requestId: string) {
     const method = req.method ?? "GET";
+    // The OpenAPI routes are declared without the prefix ("/auth/login").
+    const route = pathname.slice(REST_PREFIX.length);
+    const url = req.url ?? "/";
+    const queryStart = url.indexOf("?");
+    const query = queryStart >= 0 ? url.slice(queryStart) : "";
+    let given = [...new URLSearchParams(query).keys()];
+    let where = "query";
     if (method !== "GET" && method !== "HEAD" && method !== "DELETE") {
       const body = await readJsonBody(req);
       if (!body.ok) {
@@ -136,11 +163,21 @@ export function createApiRequestHandler(deps: ApiDeps): Handler {
       }
       (req as IncomingMessage & { body?: unknown }).body = body.value;
       req.headers["content-type"] = "application/json";
+      given = Object.keys(body.value as object);
+      where = "body";
     }
-    // The OpenAPI routes are declared without the prefix ("/auth/login").
-    const url = req.url ?? "/";
-    const queryStart = url.indexOf("?");
-    req.url = pathname.slice(REST_PREFIX.length) + (queryStart >= 0 ? url.slice(queryStart) : "");
+    const clashes = pathParametersOf(method, route).filter((name) => given.includes(name));
+    if (clashes.length > 0) {
+      return sendRestError(res, 400, {
+        code: "BAD_REQUEST",
+        message: `Invalid input: ${clashes.join(", ")} is given by the path, not the ${where}`,
+        fields: Object.fromEntries(
+          clashes.map((name) => [name, `is given by the path; leave it out of the ${where}`]),
+        ),
+        requestId,
+      });
+    }
+    req.url = route + query;
 
     const captured = captureResponse(res);
     let unmatched = false;

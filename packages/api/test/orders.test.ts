@@ -249,6 +249,22 @@ describe("orders.list and orders.byId (REST)", () => {
     expect(bad.body.error.message).toContain("id");
   });
 
+  it("byId: an id in the query beside the path's is a 400 naming id, whichever order it names", async () => {
+    const shopper = await api.shopper();
+    const [first, second] = await placeOrders(shopper.token, 2);
+    for (const id of [second!, first!]) {
+      const response = await api.request(`/api/v1/orders/${first}?id=${id}`, {
+        headers: api.bearer(shopper.token),
+      });
+      expect(response.status).toBe(400);
+      expect(response.body.error.fields).toEqual({ id: "is given by the path; leave it out of the query" });
+    }
+    // An id in capitals is the same order.
+    const upper = await orderById(shopper.token, first!.toUpperCase());
+    expect(upper.status).toBe(200);
+    expect(upper.body.order.id).toBe(first);
+  });
+
   it("bad list parameters are a 400 naming them", async () => {
     const shopper = await api.shopper();
     for (const [query, field, problem] of [

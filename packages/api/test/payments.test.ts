@@ -366,6 +366,19 @@ describe("admin.topUp", () => {
     expect(await balanceOf(shopper.userId)).toBe(400);
   });
 
+  it("a userId in the body beside the path's is a 400 naming userId, and neither account changes", async () => {
+    const [a, b] = [await shopperWithAccount(), await shopperWithAccount()];
+    for (const userId of [b.userId, a.userId]) {
+      const response = await adminTopUp(adminToken, a.userId, { userId, amount: 7 });
+      expect(response.status).toBe(400);
+      expect(response.body.error.fields).toEqual({
+        userId: "is given by the path; leave it out of the body",
+      });
+    }
+    expect([await balanceOf(a.userId), await balanceOf(b.userId)]).toEqual([0, 0]);
+    expect(await ledgerOf(a.userId)).toEqual([]);
+  });
+
   it("a userId that is not a UUID is a 400 naming userId", async () => {
     const response = await adminTopUp(adminToken, "not-a-uuid", { amount: 100 });
     expect(response.status).toBe(400);
