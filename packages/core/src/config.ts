@@ -288,25 +288,9 @@ export const configSchema = z
       }
       if (known.length > 0) return z.NEVER;
     }
-    // A CA with nothing reached over TLS is a mistake (a redis:// URL where rediss:// was meant, say): it
-    // must not turn TLS on by itself, and ignoring it would hide the mistake.
-    if (env.REDIS_TLS_CA !== undefined && !reachesRedisOverTls(env)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["REDIS_TLS_CA"],
-        message: env.REDIS_CLUSTER_NODES
-          ? "is set but REDIS_CLUSTER_NODES lists no rediss:// node; use rediss:// nodes or unset REDIS_TLS_CA"
-          : "is set but REDIS_URL is not a rediss:// URL; use rediss:// or unset REDIS_TLS_CA",
-      });
-      return z.NEVER;
-    }
-    // ioredis lets a `tls=` profile in the URL win over the options, so the CA would be dropped unsaid.
-    if (env.REDIS_TLS_CA !== undefined && !env.REDIS_CLUSTER_NODES && redisUrlHasTlsQuery(env.REDIS_URL)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["REDIS_URL"],
-        message: "must not name a tls= profile when REDIS_TLS_CA is set (the profile would replace the CA)",
-      });
+    const redisIssue = redisSettingsIssue(env);
+    if (redisIssue) {
+      ctx.addIssue({ code: "custom", path: [redisIssue.variable], message: redisIssue.message });
       return z.NEVER;
     }
     if ((env.ADMIN_EMAIL === undefined) !== (env.ADMIN_PASSWORD === undefined)) {
@@ -321,6 +305,58 @@ export type Config = z.output<typeof configSchema>;
 
 /** One Redis Cluster seed node. */
 export type RedisNode = { host: string; port: number; username?: string; password?: string; tls: boolean };
+
+/** The Redis settings: which Redis (REDIS_URL, or the cluster nodes, which win) and how it is reached. */
+const REDIS_FIELDS = {
+  REDIS_URL: true,
+  REDIS_CLUSTER_NODES: true,
+  REDIS_PASSWORD: true,
+  REDIS_TLS_CA: true,
+} as const;
+
+/** The names of the Redis settings, e.g. to tell what a child process would inherit about Redis. */
+export const REDIS_VARIABLES = Object.keys(REDIS_FIELDS) as ReadonlyArray<keyof typeof REDIS_FIELDS>;
+
+/** The Redis settings alone, each field and the whole checked as in the config (see `loadRedisTarget`). */
+const redisTargetSchema = configSchema.in.pick(REDIS_FIELDS).transform((target, ctx) => {
+  const issue = redisSettingsIssue(target);
+  if (issue) {
+    ctx.addIssue({ code: "custom", path: [issue.variable], message: issue.message });
+    return z.NEVER;
+  }
+  return target;
+});
+
+/** The Redis settings as a `RedisTarget` (infra/redis-client.ts) takes them. */
+export type RedisSettings = z.output<typeof redisTargetSchema>;
+
+/** What is wrong with the Redis settings taken together, if anything (each field passed its own checks). */
+function redisSettingsIssue(
+  target: Pick<Config, "REDIS_URL" | "REDIS_CLUSTER_NODES" | "REDIS_TLS_CA">,
+): { variable: string; message: string } | undefined {
+  // A CA with nothing reached over TLS is a mistake (a redis:// URL where rediss:// was meant, say): it
+  // must not turn TLS on by itself, and ignoring it would hide the mistake.
+  if (target.REDIS_TLS_CA !== undefined && !reachesRedisOverTls(target)) {
+    return {
+      variable: "REDIS_TLS_CA",
+      message: target.REDIS_CLUSTER_NODES
+        ? "is set but REDIS_CLUSTER_NODES lists no rediss:// node; use rediss:// nodes or unset REDIS_TLS_CA"
+        : "is set but REDIS_URL is not a rediss:// URL; use rediss:// or unset REDIS_TLS_CA",
+    };
+  }
+  // ioredis lets a `tls=` profile in the URL win over the options, so the CA would be dropped unsaid.
+  if (
+    target.REDIS_TLS_CA !== undefined &&
+    !target.REDIS_CLUSTER_NODES &&
+    redisUrlHasTlsQuery(target.REDIS_URL)
+  ) {
+    return {
+      variable: "REDIS_URL",
+      message: "must not name a tls= profile when REDIS_TLS_CA is set (the profile would replace the CA)",
+    };
+  }
+  return undefined;
+}
 
 /** Whether Redis is reached over TLS: any rediss:// cluster node (they win), else a rediss:// REDIS_URL. */
 function reachesRedisOverTls(target: {
@@ -362,7 +398,22 @@ export class ConfigError extends Error {
 
 /** Parses the environment; throws a ConfigError that names every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const result = configSchema.safeParse(env);
+  return parseEnvironment(configSchema, env);
+}
+
+/**
+ * Only the Redis settings (REDIS_URL with its default, REDIS_CLUSTER_NODES, REDIS_PASSWORD, REDIS_TLS_CA),
+ * parsed and checked exactly as `loadConfig` does them: for a program outside the system that reaches the
+ * system's Redis (the bench, the system tests' runs), whose environment need not be a whole valid config.
+ * Takes any record of variables (those a child process is to get, say). Throws a ConfigError that names
+ * every bad variable.
+ */
+export function loadRedisTarget(env: Record<string, string | undefined> = process.env): RedisSettings {
+  return parseEnvironment(redisTargetSchema, env);
+}
+
+function parseEnvironment<T>(schema: z.ZodType<T>, env: Record<string, string | undefined>): T {
+  const result = schema.safeParse(env);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const name = String(issue.path[0] ?? "environment");

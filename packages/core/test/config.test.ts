@@ -2,12 +2,12 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, serviceDatabaseUrls } from "../src/config.ts";
+import { ConfigError, loadConfig, loadRedisTarget, serviceDatabaseUrls } from "../src/config.ts";
 import { makeLocalhostCertificate, type TestCertificate } from "../test-support/testing.ts";
 
-function problemWith(env: NodeJS.ProcessEnv): string {
+function problemWith(env: NodeJS.ProcessEnv, load: (env: NodeJS.ProcessEnv) => unknown = loadConfig): string {
   try {
-    loadConfig(env);
+    load(env);
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError);
     return (error as ConfigError).message;
@@ -217,5 +217,56 @@ describe("REDIS_TLS_CA", () => {
       /REDIS_URL must not name a tls= profile when REDIS_TLS_CA is set/,
     );
     expect(loadConfig({ REDIS_URL: `${tlsUrl}?tls=RedisCloudFixed` }).REDIS_TLS_CA).toBeUndefined();
+  });
+
+  it("loadRedisTarget checks the settings together as loadConfig does", () => {
+    for (const env of [
+      { REDIS_TLS_CA: certificate.ca },
+      { REDIS_URL: `${tlsUrl}?tls=RedisCloudFixed`, REDIS_TLS_CA: certificate.ca },
+    ]) {
+      expect(problemWith(env, loadRedisTarget)).toBe(problemWith(env));
+    }
+    const pem = fs.readFileSync(certificate.ca, "utf8").trim();
+    expect(loadRedisTarget({ REDIS_URL: tlsUrl, REDIS_TLS_CA: certificate.ca })).toEqual({
+      REDIS_URL: tlsUrl,
+      REDIS_TLS_CA: pem,
+    });
+  });
+});
+
+describe("loadRedisTarget", () => {
+  it("reads the Redis settings as loadConfig does, and nothing else", () => {
+    expect(loadRedisTarget({})).toEqual({ REDIS_URL: "redis://127.0.0.1:6379" });
+    const env = {
+      REDIS_URL: " redis://redis.example:6379 ",
+      REDIS_PASSWORD: "s3cret",
+      REDIS_PREFIX: "gozon",
+      PORT: "3001",
+    };
+    expect(loadRedisTarget(env)).toEqual({
+      REDIS_URL: "redis://redis.example:6379",
+      REDIS_PASSWORD: "s3cret",
+    });
+    expect(loadRedisTarget({ REDIS_CLUSTER_NODES: "10.0.0.1:7000" }).REDIS_CLUSTER_NODES).toEqual(
+      loadConfig({ REDIS_CLUSTER_NODES: "10.0.0.1:7000" }).REDIS_CLUSTER_NODES,
+    );
+  });
+
+  it("does not judge the rest of the environment (a script's is not a whole config)", () => {
+    const env = { NODE_ENV: "production", PORT: "eighty", REDIS_PASSWORD: "s3cret" };
+    expect(problemWith(env)).toMatch(/PORT must be a number/);
+    expect(loadRedisTarget(env)).toEqual({ REDIS_URL: "redis://127.0.0.1:6379", REDIS_PASSWORD: "s3cret" });
+  });
+
+  it("refuses what loadConfig refuses about Redis, with the same message", () => {
+    for (const env of [
+      { REDIS_URL: "http://redis.example" },
+      { REDIS_CLUSTER_NODES: "redis.example" },
+      { REDIS_TLS_CA: "/nonexistent/ca.pem", REDIS_URL: "rediss://redis.example:6380" },
+    ]) {
+      const problem = problemWith(env, loadRedisTarget);
+      expect(problem).toMatch(/REDIS_(URL|CLUSTER_NODES|TLS_CA) /);
+      expect(problem).toBe(problemWith(env));
+    }
   });
 });
