@@ -975,7 +975,10 @@ export async function runChaos(overrides: Partial<ChaosOptions> = {}): Promise<C
   }
 }
 
-/** One redis-server, or a 3-master Redis Cluster; how to reach it, and how to stop it. */
+/**
+ * One redis-server, or a 3-master Redis Cluster, of the run's own (the environment's Redis settings play no
+ * part: startSystem gives the parts this Redis alone); how to reach it, and how to stop it.
+ */
 async function startRedis(cluster: boolean): Promise<{
   target: RedisTarget;
   system: { redisUrl?: string; redisClusterNodes?: string };
@@ -996,10 +999,11 @@ async function startRedis(cluster: boolean): Promise<{
     };
   }
   const server = await startRedisServer();
+  const target: RedisTarget = { REDIS_URL: server.url };
   return {
-    target: { REDIS_URL: server.url },
+    target,
     system: { redisUrl: server.url },
-    client: () => new Redis(server.url, { maxRetriesPerRequest: null }),
+    client: () => createRedisConnection(target),
     stop: async () => void (await server.process.stop("SIGKILL")),
   };
 }

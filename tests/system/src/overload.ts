@@ -10,6 +10,7 @@ import pg from "pg";
 import { startTcpProxy, waitFor } from "@gozon/core/testing";
 import { audit, countOrders, type Audit } from "./invariants.ts";
 import { createShoppers, steadyOrders, waitUntilSettled } from "./load.ts";
+import { redisVariables, singleNodeRedis } from "./redis-target.ts";
 import { startSystem, type System } from "./system.ts";
 
 export type OverloadOptions = {
@@ -157,10 +158,13 @@ export async function runOverload(
   overrides: Partial<OverloadOptions> = {},
 ): Promise<OverloadReport> {
   const { log, outputFile, ...options } = { ...defaultOverloadOptions, ...overrides };
-  const redis = new URL(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
+  // One node: the proxy carries the connections to one address. The parts reach it through the proxy with
+  // the environment's password and CA, and so does the run's own connection (deleting its keys).
+  const target = singleNodeRedis("the overload run");
+  const redis = new URL(target.REDIS_URL);
   const proxy = await startTcpProxy(redis.hostname, Number(redis.port || 6379));
   const system = await startSystem({
-    redisUrl: proxy.route(redis.toString()),
+    redis: { ...redisVariables(), REDIS_URL: proxy.route(target.REDIS_URL) },
     env: { RECONCILE_AFTER_MS: String(options.reconcileAfterMs) },
   });
   try {

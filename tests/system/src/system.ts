@@ -4,9 +4,10 @@ import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort, startProcess, type RunningProcess } from "@gozon/core/testing";
-import type { Service } from "@gozon/core/config";
+import { loadRedisTarget, type Service } from "@gozon/core/config";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
 import { deleteKeysAt } from "@gozon/messaging/testing";
+import { redisVariables, withoutRedisVariables, type RedisVariables } from "./redis-target.ts";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
@@ -23,10 +24,16 @@ export type SystemOptions = {
   webInstances?: number;
   ordersWorkers?: number;
   paymentsWorkers?: number;
+  /**
+   * The parts' Redis, as the variables they read (REDIS_URL, REDIS_PASSWORD, REDIS_TLS_CA as an absolute
+   * path, REDIS_CLUSTER_NODES), in place of all of the environment's. Default: the environment's.
+   */
+  redis?: RedisVariables;
+  /** Short for `redis: { REDIS_URL }`: a Redis of the caller's own (none of the environment's settings). */
   redisUrl?: string;
   /** Postgres servers by service (e.g. payments on a second server); the rest use the test server. */
   databaseServers?: Partial<Record<Service, string>>;
-  /** REDIS_CLUSTER_NODES (`host:port,…`): every part runs against that Redis Cluster instead. */
+  /** Short for `redis: { REDIS_CLUSTER_NODES }` (`host:port,…`): a Redis Cluster of the caller's own. */
   redisClusterNodes?: string;
   env?: Record<string, string>;
 };
@@ -40,20 +47,33 @@ export async function startSystem({
   webInstances = 1,
   ordersWorkers = 1,
   paymentsWorkers = 1,
+  redis,
   redisUrl,
   redisClusterNodes,
   databaseServers,
   env = {},
 }: SystemOptions = {}) {
+  // The parts get these Redis variables and no others: a redis-server of the caller's own must not be
+  // sent the environment's password or CA, nor lose to the environment's REDIS_CLUSTER_NODES.
+  const ownRedis = redisUrl !== undefined || redisClusterNodes !== undefined;
+  const partsRedis: RedisVariables =
+    redis ??
+    (ownRedis
+      ? {
+          ...(redisUrl !== undefined ? { REDIS_URL: redisUrl } : {}),
+          ...(redisClusterNodes !== undefined ? { REDIS_CLUSTER_NODES: redisClusterNodes } : {}),
+        }
+      : redisVariables());
+  // Read as the parts will read them, before anything is made: a bad setting stops the run here, and the
+  // run's own connection (deleting its keys) reaches Redis as the parts do.
+  const redisTarget = loadRedisTarget({ ...partsRedis, ...env });
   const dbs: TestDatabases = await createTestDatabases("system", { servers: databaseServers });
   const redisPrefix = env.REDIS_PREFIX ?? `test-sys-${randomBytes(4).toString("hex")}`;
-  const redisTarget = redisUrl ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
   const common: Record<string, string> = {
     ORDERS_DATABASE_URL: dbs.urls.orders,
     PAYMENTS_DATABASE_URL: dbs.urls.payments,
     IDENTITY_DATABASE_URL: dbs.urls.identity,
-    REDIS_URL: redisTarget,
-    ...(redisClusterNodes !== undefined ? { REDIS_CLUSTER_NODES: redisClusterNodes } : {}),
+    ...partsRedis,
     REDIS_PREFIX: redisPrefix,
     ADMIN_EMAIL: ADMIN.email,
     ADMIN_PASSWORD: ADMIN.password,
@@ -101,7 +121,7 @@ export async function startSystem({
     if (!part) throw new Error(`no part ${name}`);
     const proc = startProcess("node", part.args, {
       cwd: part.cwd,
-      env: { ...process.env, ...common, ...part.env },
+      env: { ...withoutRedisVariables(process.env), ...common, ...part.env },
     });
     running.set(name, proc);
     await proc.waitForOutput(part.ready, 90_000);
@@ -125,7 +145,7 @@ export async function startSystem({
    */
   const deleteOwnKeys = async () => {
     if (env.REDIS_PREFIX !== undefined || redisClusterNodes !== undefined) return;
-    await deleteKeysAt({ REDIS_URL: redisTarget }, redisPrefix).catch(() => {
+    await deleteKeysAt(redisTarget, redisPrefix).catch(() => {
       // Nothing to clean up where nothing answers.
     });
   };
