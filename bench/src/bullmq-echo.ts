@@ -2,6 +2,7 @@
 // reply to queue B, or, for the floor's jobs (named "floor"), to the floor's reply queue, which the
 // monolith server consumes. Started by bullmq-reference.ts; stops on SIGTERM.
 import { Queue, Worker } from "bullmq";
+import { loadRedisTarget } from "@gozon/core/config";
 import { createRedisConnection, defaultJobOptions } from "@gozon/messaging/queues";
 
 const env = (name: string) => {
@@ -10,7 +11,8 @@ const env = (name: string) => {
   return value;
 };
 
-const connection = createRedisConnection(env("BENCH_REDIS_URL"), "bench-echo");
+// The environment's Redis (REDIS_URL, REDIS_PASSWORD, REDIS_TLS_CA), as the bench reaches it.
+const connection = createRedisConnection(loadRedisTarget(), "bench-echo");
 const prefix = env("BENCH_BULL_PREFIX");
 const replies = new Queue(env("BENCH_QUEUE_B"), { connection, prefix, defaultJobOptions });
 const floorReplies = new Queue(env("BENCH_QUEUE_FLOOR_REPLIES"), { connection, prefix, defaultJobOptions });

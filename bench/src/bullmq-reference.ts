@@ -7,9 +7,11 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import path from "node:path";
 import { Queue, Worker } from "bullmq";
+import type { RedisTarget } from "@gozon/core/infra/redis-client";
 import { startProcess } from "@gozon/core/testing";
 import { createRedisConnection, defaultJobOptions } from "@gozon/messaging/queues";
 import { deleteKeysWithPrefix } from "@gozon/messaging/testing";
+import { redisVariables } from "@gozon/system-tests/redis-target";
 import { arrivalSource, closedLoop, openLoop, type LoopResult } from "./loop.ts";
 
 export const ECHO_CONCURRENCY = 16;
@@ -17,16 +19,20 @@ export const REPLY_CONCURRENCY = 20;
 
 export type BullmqReference = Awaited<ReturnType<typeof startBullmqReference>>;
 
-/** Where the floor's hops go: the monolith server produces to `requests` and consumes `replies`. */
-export type FloorQueues = { redisUrl: string; prefix: string; requests: string; replies: string };
+/**
+ * Where the floor's hops go: the monolith server produces to `requests` and consumes `replies`, on the
+ * environment's Redis (as the bench and the echo worker).
+ */
+export type FloorQueues = { prefix: string; requests: string; replies: string };
 
-export async function startBullmqReference(redisUrl: string, benchDir: string) {
+/** `redisTarget`: the environment's Redis, which the echo worker process reads from its environment too. */
+export async function startBullmqReference(redisTarget: RedisTarget, benchDir: string) {
   const redisPrefix = `bench-${randomBytes(4).toString("hex")}`;
   const prefix = `${redisPrefix}:bull`;
   const queueA = "bench.requests";
   const queueB = "bench.replies";
-  const floorQueues: FloorQueues = { redisUrl, prefix, requests: queueA, replies: "bench.floor-replies" };
-  const connection = createRedisConnection(redisUrl, "bench-producer");
+  const floorQueues: FloorQueues = { prefix, requests: queueA, replies: "bench.floor-replies" };
+  const connection = createRedisConnection(redisTarget, "bench-producer");
   const requests = new Queue(queueA, { connection, prefix, defaultJobOptions });
   const waiting = new Map<string, () => void>();
   const replies = new Worker(
@@ -42,7 +48,8 @@ export async function startBullmqReference(redisUrl: string, benchDir: string) {
     cwd: benchDir,
     env: {
       ...process.env,
-      BENCH_REDIS_URL: redisUrl,
+      // The environment's Redis, as this process reaches it (a relative REDIS_TLS_CA made absolute).
+      ...redisVariables(),
       BENCH_BULL_PREFIX: prefix,
       BENCH_QUEUE_A: queueA,
       BENCH_QUEUE_B: queueB,

@@ -15,10 +15,12 @@ import { performance } from "node:perf_hooks";
 import pg from "pg";
 import { format, resolveConfig } from "prettier";
 import { testServerUrl } from "@gozon/db/testing";
+import type { RedisTarget } from "@gozon/core/infra/redis-client";
 import { bullPrefix, createRedisConnection } from "@gozon/messaging/queues";
 import { deleteKeysWithPrefix } from "@gozon/messaging/testing";
 import { apiClient } from "@gozon/system-tests/client";
 import { audit } from "@gozon/system-tests/invariants";
+import { singleNodeRedis } from "@gozon/system-tests/redis-target";
 import { ADMIN, startSystem, type System } from "@gozon/system-tests/system";
 import { startBullmqReference, type BullmqReference } from "./bullmq-reference.ts";
 import { renderChart, SERIES, type ChartPoint } from "./chart.ts";
@@ -158,10 +160,10 @@ function ensureBuilt(force: boolean) {
   if (result.status !== 0) throw new Error("the build failed");
 }
 
-async function serverVersions(redisUrl: string) {
+async function serverVersions(redisTarget: RedisTarget) {
   const client = new pg.Client({ connectionString: testServerUrl() });
   await client.connect();
-  const redis = createRedisConnection(redisUrl, "bench-info");
+  const redis = createRedisConnection(redisTarget, "bench-info");
   try {
     const postgres = (await client.query<{ v: string }>("SELECT current_setting('server_version') AS v"))
       .rows[0]?.v;
@@ -190,7 +192,10 @@ async function main() {
     return;
   }
   const startedAt = new Date();
-  const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+  // The system's Redis as the system reads it (password, CA); the bench's own connections and its
+  // references' processes reach it the same way. One node: the references' queue prefixes are not
+  // hash-tagged for a cluster.
+  const redisTarget = singleNodeRedis("the bench");
   const cleanups: Array<{ what: string; run: () => Promise<unknown> }> = [];
   let cleaning: Promise<void> | undefined;
   const cleanup = () =>
@@ -214,7 +219,7 @@ async function main() {
     const idleStart = meter.sample();
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     const idle = { cpu: meter.usage(idleStart, meter.sample()), loadavg: os.loadavg() };
-    const machine = machineInfo(await serverVersions(redisUrl));
+    const machine = machineInfo(await serverVersions(redisTarget));
     log(`machine: ${machineLine(machine)}`);
     log(`before start: ${idle.cpu?.machine ?? "?"} cores busy (load ${idle.loadavg[0]?.toFixed(2)})`);
 
@@ -223,7 +228,7 @@ async function main() {
     cleanups.push({
       what: "system Redis keys",
       run: async () => {
-        const redis = createRedisConnection(redisUrl, "bench-cleanup");
+        const redis = createRedisConnection(redisTarget, "bench-cleanup");
         try {
           const deleted = await deleteKeysWithPrefix(redis, systemPrefix);
           log(`deleted ${deleted} Redis keys under ${systemPrefix}:`);
@@ -239,7 +244,7 @@ async function main() {
       webInstances: 1,
       ordersWorkers: opts.workers,
       paymentsWorkers: opts.workers,
-      redisUrl,
+      // On the environment's Redis (startSystem's default), the one `redisTarget` reaches.
       env: {
         REDIS_PREFIX: systemPrefix,
         LOG_LEVEL: "info",
@@ -260,7 +265,7 @@ async function main() {
     log("starting the references (monolith, scratch databases, BullMQ echo worker)…");
     const sync: SyncReference = await startSyncReference(opts.shoppers, opts.poolMax);
     cleanups.push({ what: "sync reference database", run: () => sync.close() });
-    const bullmq: BullmqReference = await startBullmqReference(redisUrl, benchDir);
+    const bullmq: BullmqReference = await startBullmqReference(redisTarget, benchDir);
     cleanups.push({
       what: "BullMQ reference",
       run: async () => log(`deleted ${await bullmq.close()} Redis keys under ${bullmq.redisPrefix}:`),
@@ -452,7 +457,7 @@ async function main() {
 
     log("profiling the hops from the services' timestamps…");
     const allIds = samplesByPhase.flatMap(({ samples }) => samples.map((s) => s.orderId));
-    const redis = createRedisConnection(redisUrl, "bench-profile");
+    const redis = createRedisConnection(redisTarget, "bench-profile");
     const stamps = await readStamps(
       system.dbs.urls,
       redis,

@@ -13,6 +13,7 @@ import { migrationsDir, readMigrations } from "@gozon/db/migrate";
 import { uniqueTestDatabaseUrl } from "@gozon/db/testing";
 import { apiClient, type ApiClient } from "@gozon/system-tests/client";
 import { random } from "@gozon/system-tests/load";
+import { redisVariables } from "@gozon/system-tests/redis-target";
 import { REPLY_CONCURRENCY, type FloorQueues } from "./bullmq-reference.ts";
 import { arrivalSource, closedLoop, openLoop, type LoopResult } from "./loop.ts";
 
@@ -80,7 +81,8 @@ export async function startMonolithReference(opts: {
         MONOLITH_DATABASE_URL: url,
         MONOLITH_JWT_SECRET: secret,
         MONOLITH_POOL_MAX: String(opts.poolMax),
-        FLOOR_REDIS_URL: opts.floor.redisUrl,
+        // The environment's Redis, for the floor's hops (a relative REDIS_TLS_CA made absolute).
+        ...redisVariables(),
         FLOOR_BULL_PREFIX: opts.floor.prefix,
         FLOOR_QUEUE_REQUESTS: opts.floor.requests,
         FLOOR_QUEUE_REPLIES: opts.floor.replies,

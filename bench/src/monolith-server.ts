@@ -5,7 +5,7 @@
 // the order and its change-log row, the debit and its ledger entry (the payments service's conditional
 // update), the settle and its change-log row. The answer is the settled order. Plain node:http and pg.
 // Started by monolith-reference.ts; not part of the product.
-// With FLOOR_REDIS_URL it also serves the floor (floor-reference.ts): an order sent with
+// With FLOOR_BULL_PREFIX it also serves the floor (floor-reference.ts): an order sent with
 // `x-bench-floor: 1` is, after its transaction, put on the BullMQ reference's request queue before the
 // answer (as the web hands the saga's request to BullMQ before it answers); the echo worker's reply comes
 // back on the floor's reply queue, consumed here, and its order id goes out over the WebSocket at
@@ -14,6 +14,7 @@ import http from "node:http";
 import { Queue, Worker } from "bullmq";
 import pg from "pg";
 import { WebSocketServer } from "ws";
+import { loadRedisTarget } from "@gozon/core/config";
 import { createRedisConnection, defaultJobOptions } from "@gozon/messaging/queues";
 import { createAccessTokens } from "@gozon/api/identity/tokens";
 import { createInputSchema } from "@gozon/api/routers/orders/create.schema";
@@ -119,10 +120,13 @@ async function readBody(req: http.IncomingMessage): Promise<string | null> {
 
 type FloorHops = { send: (orderId: string) => Promise<void>; close: () => Promise<void> };
 
-/** The floor's two hops and its push, when FLOOR_REDIS_URL is set; resolves once they can serve. */
+/**
+ * The floor's two hops and its push, when FLOOR_BULL_PREFIX is set, on the environment's Redis (REDIS_URL,
+ * REDIS_PASSWORD, REDIS_TLS_CA, as the bench reaches it); resolves once they can serve.
+ */
 async function startFloorHops(server: http.Server): Promise<FloorHops | null> {
-  if (!process.env.FLOOR_REDIS_URL) return null;
-  const connection = createRedisConnection(env("FLOOR_REDIS_URL"), "bench-floor");
+  if (!process.env.FLOOR_BULL_PREFIX) return null;
+  const connection = createRedisConnection(loadRedisTarget(), "bench-floor");
   const prefix = env("FLOOR_BULL_PREFIX");
   const requests = new Queue(env("FLOOR_QUEUE_REQUESTS"), { connection, prefix, defaultJobOptions });
   const sockets = new WebSocketServer({ server, path: "/floor" });

@@ -2,7 +2,7 @@
 // the services' tables (Postgres, 1 ms resolution; relays and processors stamp with now(), i.e. when their
 // transaction began), the BullMQ job hashes (added at / picked up at, the clients' clocks) — lined up with
 // the bench's own clock for the event. Everything runs on one machine, so it is one clock.
-import type { Redis } from "ioredis";
+import type { RedisClient } from "@gozon/core/infra/redis-client";
 import pg from "pg";
 import type { ServiceDatabaseUrls } from "@gozon/core/config";
 import { QUEUES } from "@gozon/messaging/queues";
@@ -101,7 +101,7 @@ async function rows<T>(url: string, sql: string, params: unknown[]): Promise<T[]
 }
 
 /** BullMQ's `timestamp` (added) and `processedOn` (picked up) of each job, in one pipeline per batch. */
-async function jobTimes(redis: Redis, bullPrefix: string, queue: string, jobIds: string[]) {
+async function jobTimes(redis: RedisClient, bullPrefix: string, queue: string, jobIds: string[]) {
   const times = new Map<string, { added: number; picked: number }>();
   for (let i = 0; i < jobIds.length; i += 1_000) {
     const batch = jobIds.slice(i, i + 1_000);
@@ -120,7 +120,7 @@ async function jobTimes(redis: Redis, bullPrefix: string, queue: string, jobIds:
 /** Every step's time for the settled orders among `orderIds` (orders lacking a step are left out). */
 export async function readStamps(
   urls: ServiceDatabaseUrls,
-  redis: Redis,
+  redis: RedisClient,
   bullPrefix: string,
   orderIds: string[],
 ): Promise<Map<string, Stamps>> {
