@@ -17,8 +17,8 @@ export function requestIsHttps(req: IncomingMessage, trustProxy: boolean): boole
 export type CrossSiteVerdict = { ok: true } | { ok: false; status: 403 | 415; code: string; message: string };
 
 /**
- * Cross-site request forgery: a request without `Authorization` that changes state may come from a
- * browser carrying our cookies on another site's behalf. Bearer-token clients are never affected (a
+ * Cross-site request forgery: a request without `Authorization: Bearer` that changes state may come from
+ * a browser carrying our cookies on another site's behalf. Bearer-token clients are never affected (a
  * page on another site cannot add that header without a CORS preflight, which we never grant).
  *
  * - When the browser says where the request comes from (`Origin`, else `Sec-Fetch-Site`), it must be
@@ -36,7 +36,9 @@ export function checkCrossSite(
   options: { allowedOrigins: readonly string[]; trustProxy: boolean },
 ): CrossSiteVerdict {
   if (SAFE_METHODS.has(req.method ?? "GET")) return { ok: true };
-  if (req.headers.authorization !== undefined) return { ok: true };
+  // Only a bearer token: a browser adds `Authorization: Basic` by itself to any request to a site behind a
+  // gateway that asked for it, a forged one included, and the cookies still sign that request in.
+  if (/^Bearer\s/i.test(req.headers.authorization ?? "")) return { ok: true };
 
   const origin = req.headers.origin?.trim();
   const fetchSite = (req.headers["sec-fetch-site"] as string | undefined)?.trim().toLowerCase();

@@ -81,6 +81,34 @@ describe("cross-site request forgery", () => {
     expect(await api.countRows("orders.orders")).toBe(3);
   });
 
+  it("an Authorization header a browser adds by itself (Basic, behind a gateway) exempts nothing", async () => {
+    // A session of its own: the check at the end spends its refresh token.
+    const session = await api.rest.register(uniqueEmail("basic"), strongPassword());
+    const cookies = session.headers
+      .getSetCookie()
+      .map((value) => value.split(";")[0])
+      .join("; ");
+    const basic = { authorization: `Basic ${Buffer.from("gateway:secret").toString("base64")}` };
+    // A form on another site posting the sign-out, the browser adding the gateway's credentials.
+    const logout = await api.request("/api/v1/auth/logout", {
+      method: "POST",
+      headers: { cookie: cookies, ...basic, origin: "http://evil.example", "content-type": "text/plain" },
+    });
+    expect(logout.status).toBe(403);
+    const form = await api.request("/api/v1/auth/logout", {
+      method: "POST",
+      headers: { cookie: cookies, ...basic, origin: own(), "content-type": "text/plain" },
+    });
+    expect(form.status).toBe(415);
+    // The session is still there: its refresh token still rotates.
+    const refreshed = await api.request("/api/v1/auth/refresh", {
+      method: "POST",
+      headers: { cookie: cookies, origin: own(), "content-type": "application/json" },
+      body: "{}",
+    });
+    expect(refreshed.status).toBe(200);
+  });
+
   it("a sign-in posted from another site is refused too (login CSRF)", async () => {
     const response = await api.request("/api/v1/auth/login", {
       method: "POST",
