@@ -107,18 +107,23 @@ export async function logBounds(db: SqlClient): Promise<{ first: number; last: n
 }
 
 /**
- * Deletes positioned changes older than `retentionDays`, in small batches. The newest change is always
- * kept, so the log still knows its last position (a feed resuming before the first kept one is reset).
+ * Deletes positioned changes older than `retentionDays`, in small batches, and only from the start of the
+ * log: the changes before the first position still within the retention. `at` is not in position order (a
+ * create numbered after a backlog keeps its own, older time), and a change deleted from the middle would
+ * be a hole that a feed resuming before it skips without a word; a feed resuming before the first kept
+ * position is reset instead. The newest change is always kept, so the log still knows its last position.
  */
 export async function purgeOrderLog(db: SqlClient, retentionDays: number, batchSize = 500): Promise<number> {
+  const [bound] = await db.$queryRaw<{ keepFrom: bigint | null }[]>`
+    SELECT coalesce(
+      (SELECT min(position) FROM order_changes WHERE at >= now() - make_interval(days => ${retentionDays}::int)),
+      (SELECT max(position) FROM order_changes)) AS "keepFrom"`;
+  const keepFrom = bound?.keepFrom;
+  if (keepFrom === null || keepFrom === undefined) return 0;
   return deleteInBatches(
     batchSize,
     () => db.$executeRaw`
       DELETE FROM order_changes WHERE id IN (
-        SELECT id FROM order_changes
-        WHERE position < (SELECT max(position) FROM order_changes)
-          AND at < now() - make_interval(days => ${retentionDays}::int)
-        ORDER BY position
-        LIMIT ${batchSize})`,
+        SELECT id FROM order_changes WHERE position < ${keepFrom} ORDER BY position LIMIT ${batchSize})`,
   );
 }

@@ -217,6 +217,21 @@ describe("order change log", () => {
       expect(e.position).toBeGreaterThan(created.get(e.orderId)!);
   });
 
+  it("purges only from the start of the log: an old change after a recent one stays, leaving no hole", async () => {
+    for (let i = 0; i < 6; i++) await place(randomUUID(), "purge");
+    await assignAll();
+    const { last } = await logBounds(db);
+    // Every change old, but one near the end recent: what comes after it must stay.
+    await db.$executeRaw`UPDATE order_changes SET at = now() - interval '400 days'`;
+    await db.$executeRaw`UPDATE order_changes SET at = now() WHERE position = ${last - 2}`;
+    const purged = await purgeOrderLog(db, 365, 2);
+    expect(purged).toBeGreaterThan(0);
+    expect(await logBounds(db)).toEqual({ first: last - 2, last });
+    const kept = await db.$queryRaw<{ position: bigint }[]>`
+      SELECT position FROM order_changes WHERE position IS NOT NULL ORDER BY position`;
+    expect(kept.map((row) => Number(row.position))).toEqual([last - 2, last - 1, last]);
+  });
+
   it("keeps the newest change when purging, so the log still knows its last position", async () => {
     await assignAll();
     const { last } = await logBounds(db);
