@@ -20,7 +20,10 @@ export type ChannelOptions<T> = {
   /** The message, or null when it is not one (anything may be published on a channel). */
   parse: (raw: string) => T | null;
   onMessage: (message: T) => void;
-  /** Each time the connection is ready again (and on the first): what was published meanwhile is lost. */
+  /**
+   * Each time the connection is ready and subscribed again (and on the first): what was published
+   * meanwhile is lost, and anything published from now on arrives.
+   */
   onReconnect?: () => void;
 };
 
@@ -43,7 +46,11 @@ export function followChannel<T>(
     if (message === null) return void log.warn({ channel }, `${name}: ignored a malformed message`);
     onMessage(message);
   });
-  if (onReconnect) subscriber.on("ready", onReconnect);
+  // ioredis subscribes again after it says "ready"; asking once more and waiting for the answer tells
+  // when the subscription holds (a repeated SUBSCRIBE changes nothing).
+  if (onReconnect) {
+    subscriber.on("ready", () => void subscriber.subscribe(channel).then(onReconnect, () => undefined));
+  }
   const ready = subscriber.subscribe(channel).then(() => undefined);
   ready.catch((err: unknown) => log.error({ err, channel }, `${name}: subscription failed`));
   return { ready, close: () => subscriber.disconnect() };
