@@ -14,10 +14,16 @@ export type Context = {
   requestId: string;
   /** The signed-in caller, or null when anonymous. */
   user: Caller | null;
-  /** Why a presented token was not accepted: an expired token means "refresh", an invalid one "sign in". */
-  authProblem: "expired" | "invalid" | null;
-  /** The signed-in caller's session: its refresh-token family (`sid`) and when its access token expires. */
-  session: { id: string | null; expiresAt: Date } | null;
+  /**
+   * Why a presented token was not accepted: an expired token means "refresh", an invalid one "sign in",
+   * a revoked one (its session was signed out) "refresh", which then fails and leads to the sign-in.
+   */
+  authProblem: "expired" | "invalid" | "revoked" | null;
+  /**
+   * The signed-in caller's session: its refresh-token family (`sid`), and when its access token was
+   * issued and expires.
+   */
+  session: { id: string | null; issuedAt: Date; expiresAt: Date } | null;
   /** How the call arrived: a WebSocket carries subscriptions only. */
   transport: "http" | "websocket";
   ip: string;
@@ -81,7 +87,7 @@ function bearerToken(authorization: string | undefined): string | null | undefin
 /**
  * Identifies the caller from request headers: `Authorization: Bearer <jwt>` first, then a `token` in
  * WebSocket connection params, then the access-token cookie. Works for HTTP requests and WebSocket
- * upgrades alike; a bad or expired token leaves the caller anonymous with `authProblem` set.
+ * upgrades alike; a bad, expired or revoked token leaves the caller anonymous with `authProblem` set.
  */
 export async function createContextFromHeaders(
   deps: ApiDeps,
@@ -109,9 +115,20 @@ export async function createContextFromHeaders(
     authProblem = "invalid";
   } else if (token) {
     const check = await deps.accessTokens.verify(token);
-    if (check.ok) {
+    // A signed-out session's tokens stay valid JWTs until they expire: the revocations say otherwise (in
+    // memory, no round trip). The one check of every transport: REST, tRPC over HTTP, the WebSocket.
+    const revoked =
+      check.ok &&
+      deps.revokedSessions.refuses({
+        userId: check.caller.id,
+        sessionId: check.sessionId,
+        issuedAt: check.issuedAt,
+      });
+    if (revoked) {
+      authProblem = "revoked";
+    } else if (check.ok) {
       user = check.caller;
-      session = { id: check.sessionId, expiresAt: check.expiresAt };
+      session = { id: check.sessionId, issuedAt: check.issuedAt, expiresAt: check.expiresAt };
     } else authProblem = check.reason;
   }
 

@@ -17,7 +17,7 @@ import {
   type AuthRateLimiter,
   type RateLimitSettings,
 } from "./identity/rate-limit.ts";
-import { publishSessionRevoked } from "./identity/session-revocations.ts";
+import { createRevokedSessions, type RevokedSessions } from "./identity/session-revocations.ts";
 import { verifyPassword, type PasswordVerifier } from "./identity/passwords.ts";
 import {
   createAccessTokens,
@@ -49,6 +49,8 @@ export type ApiDeps = {
   trustProxy: boolean;
   accessTokens: AccessTokens;
   refreshTokens: RefreshTokens;
+  /** The sessions revoked on any instance (logout, refresh-token reuse, password change), in memory. */
+  revokedSessions: RevokedSessions;
   rateLimiter: AuthRateLimiter;
   /** The argon2 check of a login (every call is one expensive hash). */
   verifyPassword: PasswordVerifier;
@@ -122,7 +124,6 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
     redis = client;
   }
 
-  const publisher = redis;
   const producers = createQueueProducers(redis, bullPrefix(config), log);
   closers.push(() => producers.close());
   const requests = createCommittedPublisher({ db: ordersDb, producers, log });
@@ -149,6 +150,17 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
       pollMs: config.FEED_POLL_MS,
     }),
   );
+  const accessTokenTtlSeconds = options.accessTokenTtlSeconds ?? ACCESS_TOKEN_TTL_SECONDS;
+  // Every request checks its token against this, so it starts with the process, not on first use.
+  const revokedSessions = createRevokedSessions({
+    redis,
+    target: config,
+    redisPrefix: config.REDIS_PREFIX,
+    accessTokenTtlSeconds,
+    now,
+    log,
+  });
+  closers.push(() => revokedSessions.close());
   const balanceEventBus = openedOnFirstUse(() =>
     createBalanceEventBus({ redis: config, redisPrefix: config.REDIS_PREFIX, log }),
   );
@@ -164,15 +176,16 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
     trustProxy: options.trustProxy ?? false,
     accessTokens: createAccessTokens({
       secret: config.JWT_SECRET,
-      ttlSeconds: options.accessTokenTtlSeconds ?? ACCESS_TOKEN_TTL_SECONDS,
+      ttlSeconds: accessTokenTtlSeconds,
       now,
     }),
+    revokedSessions,
     refreshTokens: createRefreshTokens({
       db: identityDb,
       ttlSeconds: options.refreshTokenTtlSeconds ?? REFRESH_TOKEN_TTL_SECONDS,
       now,
       log,
-      onRevoked: (revocation) => publishSessionRevoked(publisher, config.REDIS_PREFIX, revocation),
+      onRevoked: (revocation) => revokedSessions.revoke(revocation),
       grace: { redis, prefix: config.REDIS_PREFIX },
     }),
     rateLimiter: createAuthRateLimiter(redis, config.REDIS_PREFIX, {

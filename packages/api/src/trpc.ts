@@ -109,12 +109,20 @@ export const protectedProcedure = publicProcedure.use(async ({ ctx, type, next }
           ? "The access token has expired; refresh it"
           : ctx.authProblem === "invalid"
             ? "The access token is invalid; sign in again"
-            : "Sign in first",
+            : ctx.authProblem === "revoked"
+              ? "This session has been signed out; sign in again"
+              : "Sign in first",
     });
   }
   if (type !== "subscription") return next({ ctx: { ...ctx, user: ctx.user } });
   // A subscription outlives its token's claims: it starts with the role the user has now (a demoted
-  // admin loses the admin feed at once), and a deleted user gets nothing.
+  // admin loses the admin feed at once), and a deleted user gets nothing. A socket's context is made
+  // when it connects: a session revoked since then may not start a feed on it (the socket is closing).
+  const { session } = ctx;
+  const token = session && { userId: ctx.user.id, sessionId: session.id, issuedAt: session.issuedAt };
+  if (token && ctx.deps.revokedSessions.refuses(token)) {
+    throw new TRPCError({ code: "UNAUTHORIZED", message: "This session has been signed out; sign in again" });
+  }
   const current = await findUserById(ctx.deps.identityDb, ctx.user.id);
   if (!current) throw new TRPCError({ code: "UNAUTHORIZED", message: "This account no longer exists" });
   return next({ ctx: { ...ctx, user: { id: current.id, role: current.role } } });

@@ -6,15 +6,16 @@
 //
 // A socket is a session's: it is refused from a foreign page (Origin), carries subscriptions only (see
 // publicProcedure), and is closed with SESSION_ENDED_CLOSE_CODE when its access token expires or its
-// session is revoked (logout, refresh-token reuse) on any instance. The client then refreshes and
-// reconnects, resuming each feed from its last event id.
+// session is revoked (logout, refresh-token reuse, password change) on any instance. The client then
+// refreshes and reconnects, resuming each feed from its last event id. A revoked session's token opens no
+// new feed either: the context of the connection refuses it (deps.revokedSessions).
 import http from "node:http";
 import type { Duplex } from "node:stream";
 import { applyWSSHandler } from "@trpc/server/adapters/ws";
 import { WebSocketServer, type WebSocket } from "ws";
 import { createContextFromUpgrade, type Context } from "@gozon/api/context";
 import type { ApiDeps } from "@gozon/api/deps";
-import { subscribeSessionRevocations, type SessionRevocation } from "@gozon/api/identity/session-revocations";
+import type { SessionRevocation } from "@gozon/api/identity/session-revocations";
 import { isAllowedOrigin, requestOrigin } from "@gozon/api/origin";
 import { appRouter } from "@gozon/api/root";
 import { reportError } from "@gozon/api/trpc";
@@ -31,7 +32,7 @@ export const SESSION_ENDED_CLOSE_CODE = 4401;
 /** setTimeout's longest delay; a later expiry is re-armed when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-type SocketSession = { userId: string; sessionId: string | null; timer: NodeJS.Timeout };
+type SocketSession = { userId: string; sessionId: string | null; issuedAt: Date; timer: NodeJS.Timeout };
 
 export function attachWebSocket(server: http.Server, deps: ApiDeps) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
@@ -59,20 +60,22 @@ export function attachWebSocket(server: http.Server, deps: ApiDeps) {
         Math.min(left, MAX_TIMER_MS),
       );
     };
-    sessions.set(ws, { userId: ctx.user.id, sessionId: ctx.session.id, timer: arm() });
+    const { id: sessionId, issuedAt } = ctx.session;
+    sessions.set(ws, { userId: ctx.user.id, sessionId, issuedAt, timer: arm() });
     ws.once("close", () => {
       clearTimeout(sessions.get(ws)?.timer);
       sessions.delete(ws);
     });
   };
 
-  const revoked = ({ userId, sessionId }: SessionRevocation) => {
+  // The revocations' own rule decides (a revocation of all of a user's sessions spares a sign-in after it).
+  const revoked = ({ userId }: SessionRevocation) => {
     for (const [ws, session] of sessions) {
-      if (session.userId !== userId) continue;
-      if (sessionId === null || session.sessionId === sessionId) endSession(ws, "session revoked");
+      if (session.userId === userId && deps.revokedSessions.refuses(session))
+        endSession(ws, "session revoked");
     }
   };
-  const revocations = subscribeSessionRevocations(deps.config, deps.config.REDIS_PREFIX, deps.log, revoked);
+  const stopHearing = deps.revokedSessions.onRevoked(revoked);
 
   const handler = applyWSSHandler({
     wss,
@@ -104,14 +107,14 @@ export function attachWebSocket(server: http.Server, deps: ApiDeps) {
   });
 
   return {
-    /** Resolves once this instance hears session revocations. */
-    ready: revocations.ready,
+    /** Resolves once this instance hears session revocations and has read those still in force. */
+    ready: deps.revokedSessions.ready,
     get clients() {
       return wss.clients.size;
     },
     /** Asks clients to reconnect (to another instance), then closes every socket. */
     async close() {
-      revocations.close();
+      stopHearing();
       for (const session of sessions.values()) clearTimeout(session.timer);
       handler.broadcastReconnectNotification();
       for (const client of wss.clients) client.close(1001, "server shutting down");

@@ -16,7 +16,7 @@ const VERIFIED_CACHE_SIZE = 10_000;
 export type Caller = { id: string; role: Role };
 
 export type AccessTokenCheck =
-  | { ok: true; caller: Caller; expiresAt: Date; sessionId: string | null }
+  | { ok: true; caller: Caller; issuedAt: Date; expiresAt: Date; sessionId: string | null }
   | { ok: false; reason: "expired" | "invalid" };
 
 export type AccessTokens = {
@@ -26,7 +26,11 @@ export type AccessTokens = {
   verify(token: string): Promise<AccessTokenCheck>;
 };
 
-/** Short-lived HS256 JWTs: `sub` is the user id, `role` the role at sign-in. */
+/**
+ * Short-lived HS256 JWTs: `sub` is the user id, `role` the role at sign-in. `iat` has milliseconds (a
+ * NumericDate may be fractional, RFC 7519 §2): a revocation of all of a user's sessions refuses the tokens
+ * issued before it, and a sign-in a moment after it, in the same second, must not count as before.
+ */
 export function createAccessTokens(opts: {
   secret: string;
   ttlSeconds: number;
@@ -53,14 +57,14 @@ export function createAccessTokens(opts: {
   return {
     ttlSeconds: opts.ttlSeconds,
     async sign(user, sessionId) {
-      const issuedAt = Math.floor(opts.now().getTime() / 1000);
-      const expiresAt = issuedAt + opts.ttlSeconds;
+      const issuedAtMs = opts.now().getTime();
+      const expiresAt = Math.floor(issuedAtMs / 1000) + opts.ttlSeconds;
       const token = await new SignJWT({ role: user.role, ...(sessionId ? { sid: sessionId } : {}) })
         .setProtectedHeader({ alg: "HS256", typ: "JWT" })
         .setSubject(user.id)
         .setIssuer(ISSUER)
         .setAudience(AUDIENCE)
-        .setIssuedAt(issuedAt)
+        .setIssuedAt(issuedAtMs / 1000)
         .setExpirationTime(expiresAt)
         .sign(await key);
       return { token, expiresAt: new Date(expiresAt * 1000) };
@@ -86,6 +90,7 @@ export function createAccessTokens(opts: {
         return remember(token, {
           ok: true,
           caller: { id: payload.sub, role },
+          issuedAt: new Date(Math.round((payload.iat ?? 0) * 1000)),
           expiresAt: new Date((payload.exp ?? 0) * 1000),
           sessionId: typeof payload.sid === "string" ? payload.sid : null,
         });
@@ -161,8 +166,11 @@ function graceBox(oldToken: string) {
 /** How long a dead family is kept: a replay of one of its tokens still reads "revoked" or "expired". */
 export const REFRESH_TOKEN_RETENTION_SECONDS = 7 * 24 * 60 * 60;
 
-/** A revoked session: one refresh-token family, or (`sessionId: null`) every session of the user. */
-export type SessionRevocation = { userId: string; sessionId: string | null };
+/**
+ * A revoked session: one refresh-token family, or (`sessionId: null`) every session of the user up to
+ * `revokedAt` (milliseconds since the epoch).
+ */
+export type SessionRevocation = { userId: string; sessionId: string | null; revokedAt: number };
 
 /** Opaque, rotating refresh tokens with reuse detection (one family per sign-in). */
 export function createRefreshTokens(opts: {
@@ -170,7 +178,10 @@ export function createRefreshTokens(opts: {
   ttlSeconds: number;
   now: () => Date;
   log: Logger;
-  /** Told after a revocation, so that the session's open sockets close too (on every web instance). */
+  /**
+   * Told after a revocation, so that the session's access tokens are refused and its open sockets close
+   * (on every web instance): see session-revocations.ts.
+   */
   onRevoked?: (revocation: SessionRevocation) => Promise<void>;
   /** Where just-rotated tokens' successors wait out the grace period (`<prefix>:rt-grace:*`). */
   grace: { redis: RedisClient; prefix: string };
@@ -187,7 +198,7 @@ export function createRefreshTokens(opts: {
       .catch((err: unknown) =>
         log.warn(
           { err, ...revocation },
-          "could not announce a revoked session; its sockets end at token expiry",
+          "could not announce a revoked session; other instances refuse its tokens from their next read of the list",
         ),
       );
   };
@@ -222,11 +233,12 @@ export function createRefreshTokens(opts: {
   };
 
   const revokeFamily = async (userId: string, familyId: string) => {
+    const revokedAt = now();
     const result = await db.refreshToken.updateMany({
       where: { familyId, revokedAt: null },
-      data: { revokedAt: now() },
+      data: { revokedAt },
     });
-    await revoked({ userId, sessionId: familyId });
+    await revoked({ userId, sessionId: familyId, revokedAt: revokedAt.getTime() });
     return result;
   };
 
@@ -306,8 +318,9 @@ export function createRefreshTokens(opts: {
       if (row) await revokeFamily(row.userId, row.familyId);
     },
     async revokeAllOf(userId) {
-      await db.refreshToken.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: now() } });
-      await revoked({ userId, sessionId: null });
+      const revokedAt = now();
+      await db.refreshToken.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt } });
+      await revoked({ userId, sessionId: null, revokedAt: revokedAt.getTime() });
     },
     async purge({ retentionSeconds = REFRESH_TOKEN_RETENTION_SECONDS, batchSize = 500 } = {}) {
       const cutoff = new Date(now().getTime() - retentionSeconds * 1000).toISOString();
