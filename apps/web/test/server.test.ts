@@ -52,7 +52,7 @@ describe("web process", () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({
       status: "ready",
-      checks: { ordersDb: "ok", paymentsDb: "ok", identityDb: "ok", redis: "ok" },
+      checks: { ordersDb: "ok", paymentsDb: "ok", identityDb: "ok", redis: "ok", revocations: "ok" },
     });
 
     const metrics = await fetch(`${base}/api/metrics`);
@@ -120,6 +120,7 @@ describe("web process", () => {
       ordersDb: "ok",
       paymentsDb: "ok",
       identityDb: "ok",
+      revocations: "unavailable",
     });
     expect(JSON.stringify(body)).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|connect/i);
     expect(await web.stop("SIGINT")).toBe(0);

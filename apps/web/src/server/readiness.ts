@@ -13,8 +13,16 @@ export type ReadinessReport = { ready: boolean; checks: Record<string, "ok" | "u
 
 const CHECK_TIMEOUT_MS = 2000;
 
-/** Pings each service database and Redis; each check gets its own connection so one outage names itself. */
-export function createReadiness(urls: ServiceDatabaseUrls, redisTarget: string | RedisTarget, log?: Logger) {
+/**
+ * Pings each service database and Redis; each check gets its own connection so one outage names itself.
+ * `states` are parts of the process itself, ready or not (e.g. the revoked sessions loaded).
+ */
+export function createReadiness(
+  urls: ServiceDatabaseUrls,
+  redisTarget: string | RedisTarget,
+  log?: Logger,
+  states: Record<string, () => boolean> = {},
+) {
   const pools = Object.entries(urls).map(
     ([service, connectionString]) =>
       [
@@ -74,6 +82,7 @@ export function createReadiness(urls: ServiceDatabaseUrls, redisTarget: string |
             await Promise.all(masters(redis).map((node) => node.ping()));
           }),
         ])(),
+        ...Object.entries(states).map(([part, ready]) => [part, ready() ? "ok" : "unavailable"]),
       ]);
       const checks = Object.fromEntries(entries) as ReadinessReport["checks"];
       return { ready: Object.values(checks).every((v) => v === "ok"), checks };

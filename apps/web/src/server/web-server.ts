@@ -15,6 +15,12 @@ import { attachWebSocket } from "./websocket.ts";
 
 export type WebServerOptions = { config: Config; log: Logger; dir: string; dev: boolean };
 
+/**
+ * How long the start waits for the revoked sessions to load before it listens anyway (Redis down): until
+ * they are loaded, /api/ready says `revocations: "unavailable"`.
+ */
+const REVOCATIONS_WAIT_MS = 5_000;
+
 /** Dead refresh-token families are purged this often (and once at start). */
 const TOKEN_PURGE_INTERVAL_MS = 60 * 60 * 1000;
 
@@ -29,13 +35,16 @@ export async function startWebServer({ config, log, dir, dev }: WebServerOptions
   const app = next({ dev, dir });
   const handleNext = app.getRequestHandler();
   await app.prepare();
-  const readiness = createReadiness(serviceDatabaseUrls(config), config, log);
   const deps = createApiDeps(config, {
     log,
     trustProxy: config.TRUST_PROXY,
     rateLimits: {
       registerPerIp: { points: config.REGISTRATIONS_PER_IP_PER_HOUR, durationSeconds: 60 * 60 },
     },
+  });
+  // Not ready before it knows which sessions are revoked: it would take their access tokens.
+  const readiness = createReadiness(serviceDatabaseUrls(config), config, log, {
+    revocations: () => deps.revokedSessions.loaded,
   });
   const admin = await bootstrapAdmin({ config, identityDb: deps.identityDb, log });
   if (admin.action !== "skipped") log.info({ email: admin.email, action: admin.action }, "bootstrap admin");
@@ -89,6 +98,14 @@ export async function startWebServer({ config, log, dir, dev }: WebServerOptions
       this.set(websocket.clients);
     },
   });
+
+  let waited: NodeJS.Timeout | undefined;
+  await Promise.race([
+    websocket.ready.catch(() => undefined),
+    new Promise((resolve) => (waited = setTimeout(resolve, REVOCATIONS_WAIT_MS))),
+  ]);
+  clearTimeout(waited);
+  if (!deps.revokedSessions.loaded) log.warn("listening before the revoked sessions are loaded; not ready");
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
