@@ -121,6 +121,12 @@ export async function startInstances(count: number, opts: InstanceOptions = {}) 
   return {
     instances,
     redisPrefix,
+    /** One more instance over the same databases and Redis prefix, started now; closed with the rest. */
+    async addInstance() {
+      const instance = await startInstance(dbs, redisPrefix, opts);
+      instances.push(instance);
+      return instance;
+    },
     /** A user created straight in the identity database (any role), with its password. */
     async user(role: Role = "SHOPPER") {
       const email = `ws-${randomBytes(5).toString("hex")}@shop.test`;

@@ -276,6 +276,108 @@ describe("WebSocket: subscriptions only, sessions end, live balance", () => {
   });
 });
 
+describe("a revoked session's access token, on every instance (REST, tRPC, WebSocket)", () => {
+  let system: Instances;
+  let a: WebInstance;
+  let b: WebInstance;
+
+  beforeAll(async () => {
+    system = await startInstances(2);
+    [a, b] = system.instances as [WebInstance, WebInstance];
+  });
+  afterAll(async () => system?.close());
+
+  const createOrder = (web: WebInstance, token: string) =>
+    web.post("/api/v1/orders", { amount: 500, description: "with an old token" }, authHeader(token));
+  /** A new socket with `token`, and the answer to a subscription on it. */
+  const subscribe = async (web: WebInstance, token: string) => {
+    const socket = rawSocket(web.wsUrl, { token });
+    await socket.opened;
+    socket.subscribe(1, "orders.onStatusChange");
+    await waitFor(() => socket.replies(1).length > 0, { what: "the subscription's answer" });
+    const [answer] = socket.replies(1);
+    return { socket, answer };
+  };
+  const expectRefused = async (web: WebInstance, token: string) => {
+    const rest = await createOrder(web, token);
+    expect(rest.status).toBe(401);
+    expect(rest.body.error.code).toBe("UNAUTHORIZED");
+    expect((await web.get("/api/trpc/orders.list", authHeader(token))).status).toBe(401);
+    const { socket, answer } = await subscribe(web, token);
+    expect(answer).toMatchObject({ error: { data: { code: "UNAUTHORIZED" } } });
+    socket.close();
+  };
+  const expectServed = async (web: WebInstance, token: string) => {
+    expect((await createOrder(web, token)).status).toBe(201);
+    expect((await web.get("/api/trpc/orders.list", authHeader(token))).status).toBe(200);
+    const { socket, answer } = await subscribe(web, token);
+    expect(answer).toMatchObject({ result: { type: "started" } });
+    return socket;
+  };
+  /** Pub/sub delivers to the other instance asynchronously (within a millisecond or so). */
+  const heardOn = (web: WebInstance, token: string) =>
+    waitFor(async () => (await web.get("/api/v1/auth/me", authHeader(token))).status === 401, {
+      timeoutMs: 2_000,
+      what: "the revocation on the other instance",
+    });
+
+  it("after a logout on one instance: refused on it and on the other; another session of the user goes on", async () => {
+    const user = await system.user();
+    const session = await a.login(user.email, user.password);
+    const other = await a.login(user.email, user.password); // another device
+    (await expectServed(b, session.accessToken)).close();
+
+    expect((await a.post("/api/v1/auth/logout", { refreshToken: session.refreshToken })).status).toBe(200);
+    expect((await a.post("/api/v1/auth/refresh", { refreshToken: session.refreshToken })).status).toBe(401);
+    await expectRefused(a, session.accessToken);
+    await heardOn(b, session.accessToken);
+    await expectRefused(b, session.accessToken);
+
+    // No false positive: the session never revoked works everywhere, and its socket stays open.
+    const socket = await expectServed(b, other.accessToken);
+    (await expectServed(a, other.accessToken)).close();
+    expect(socket.closed()).toBeNull();
+    socket.close();
+  });
+
+  it("an instance started after the revocation refuses the token too: it reads the revocations from Redis", async () => {
+    const user = await system.user();
+    const session = await a.login(user.email, user.password);
+    const other = await a.login(user.email, user.password);
+    expect((await a.post("/api/v1/auth/logout", { refreshToken: session.refreshToken })).status).toBe(200);
+
+    // It was not listening when the revocation was announced.
+    const late = await system.addInstance();
+    await expectRefused(late, session.accessToken);
+    (await expectServed(late, other.accessToken)).close();
+    expect(late.deps.revokedSessions.loaded).toBe(true);
+  });
+
+  it("after a password change (every session of the user): tokens issued before it are refused, a sign-in after it is not", async () => {
+    const user = await system.user();
+    const first = await a.login(user.email, user.password);
+    const second = await b.login(user.email, user.password);
+    const open = await expectServed(b, first.accessToken);
+
+    await a.deps.refreshTokens.revokeAllOf(user.id);
+    const after = await b.login(user.email, user.password);
+    await waitFor(() => open.closed(), { timeoutMs: 5_000, what: "the socket of a revoked session" });
+    expect(open.closed()?.code).toBe(SESSION_ENDED_CLOSE_CODE);
+    await heardOn(b, second.accessToken);
+    for (const web of [a, b]) {
+      for (const token of [first.accessToken, second.accessToken]) await expectRefused(web, token);
+    }
+    const sockets = [await expectServed(a, after.accessToken), await expectServed(b, after.accessToken)];
+    // An instance started later reads the revocation from Redis and draws the same line; the new
+    // session's sockets stayed open throughout.
+    const late = await system.addInstance();
+    await expectRefused(late, first.accessToken);
+    (await expectServed(late, after.accessToken)).close();
+    expect(sockets.map((socket) => socket.closed())).toEqual([null, null]);
+    for (const socket of sockets) socket.close();
+  });
+});
+
 describe("WebSocket: access-token expiry", () => {
   const TTL_SECONDS = 3;
   let system: Instances;

@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "@gozon/core/testing";
 import { REFRESH_COOKIE } from "../src/cookies.ts";
+import { ACCESS_TOKEN_TTL_SECONDS } from "../src/deps.ts";
+import { CLOCK_SKEW_MS, revokedSessionsKey } from "../src/identity/session-revocations.ts";
 import { startApi, strongPassword, uniqueEmail, type ApiHarness } from "./harness.ts";
 
 let api: ApiHarness;
@@ -140,5 +143,125 @@ describe("HTTPS behind a trusted proxy", () => {
     await api.rest.register(email, password);
     const login = await api.rest.login(email, password, { "x-forwarded-proto": "https" });
     expect(login.headers.getSetCookie().every((cookie) => /; Secure/.test(cookie))).toBe(true);
+  });
+});
+
+describe("a revoked session's access tokens are refused at once, not at their expiry", () => {
+  const createOrder = (token: string) =>
+    api.request("/api/v1/orders", {
+      method: "POST",
+      headers: api.bearer(token),
+      json: { amount: 1_000, description: "after sign-out" },
+    });
+  const signIn = async (email: string, password: string) => {
+    const { status, body } = await api.rest.login(email, password);
+    expect(status).toBe(200);
+    return { accessToken: body.accessToken as string, refreshToken: body.refreshToken as string };
+  };
+  /** Refused like an expired token (401 UNAUTHORIZED over REST and tRPC), so the client refreshes. */
+  const expectRefused = async (token: string) => {
+    const rest = await createOrder(token);
+    expect(rest.status).toBe(401);
+    expect(rest.body).toEqual({
+      error: {
+        code: "UNAUTHORIZED",
+        message: "This session has been signed out; sign in again",
+        requestId: expect.any(String),
+      },
+    });
+    const trpc = await api.trpc.query("orders.list", {}, token);
+    expect(trpc.status).toBe(401);
+    expect(trpc.body.error.data.code).toBe("UNAUTHORIZED");
+    expect((await api.rest.me(token)).status).toBe(401);
+  };
+
+  it("after a logout: REST and tRPC answer 401; the user's other session goes on", async () => {
+    const email = uniqueEmail("logout");
+    const password = strongPassword();
+    await api.rest.register(email, password);
+    const session = await signIn(email, password);
+    const other = await signIn(email, password); // another device
+    expect((await createOrder(session.accessToken)).status).toBe(201);
+
+    expect((await api.rest.logout(session.refreshToken)).status).toBe(200);
+    expect((await api.rest.refresh(session.refreshToken)).status).toBe(401);
+    await expectRefused(session.accessToken);
+
+    // No false positive: a session never revoked keeps working, on both transports.
+    expect((await createOrder(other.accessToken)).status).toBe(201);
+    expect((await api.trpc.query("orders.list", {}, other.accessToken)).status).toBe(200);
+  });
+
+  it("after a refresh token's reuse: the stolen family's access tokens are refused too", async () => {
+    const email = uniqueEmail("reuse");
+    const password = strongPassword();
+    await api.rest.register(email, password);
+    const session = await signIn(email, password);
+    const rotated = await api.rest.refresh(session.refreshToken);
+    expect(rotated.status).toBe(200);
+    expect((await api.rest.refresh(rotated.body.refreshToken)).status).toBe(200);
+    // The first token again, past the two-tab repeat: a reuse, the family is revoked.
+    expect((await api.rest.refresh(session.refreshToken)).status).toBe(401);
+    await expectRefused(session.accessToken);
+    await expectRefused(rotated.body.accessToken);
+  });
+
+  it("after a password change (every session of the user): tokens from before it only", async () => {
+    const email = uniqueEmail("password");
+    const password = strongPassword();
+    const { body } = await api.rest.register(email, password);
+    const before = [body.accessToken as string, (await signIn(email, password)).accessToken];
+    await api.deps.refreshTokens.revokeAllOf(body.user.id);
+    // A sign-in right after (most likely within the same second) is a new session, not a revoked one.
+    const after = await signIn(email, password);
+    for (const token of before) await expectRefused(token);
+    expect((await createOrder(after.accessToken)).status).toBe(201);
+    expect((await api.trpc.query("orders.list", {}, after.accessToken)).status).toBe(200);
+  });
+
+  it("is read from Redis again when the subscription reconnects: what was published meanwhile is lost", async () => {
+    const { revokedSessions, redis } = api.deps;
+    await revokedSessions.ready;
+    const missed = { userId: "u-missed", sessionId: "s-missed", issuedAt: new Date() };
+    // A revocation written while this instance's subscriber was away: in the set, never heard.
+    const until = api.deps.now().getTime() + 60_000;
+    await redis.zadd(revokedSessionsKey(api.redisPrefix), until, "sid:u-missed:s-missed");
+    expect(revokedSessions.refuses(missed)).toBe(false);
+    const name = `${api.redisPrefix}:web-session-revocations`;
+    const clients = String(await redis.client("LIST"));
+    const [, id] = new RegExp(`id=(\\d+) .*name=${name} `).exec(clients) ?? [];
+    expect(id).toBeDefined();
+    await redis.client("KILL", "ID", id!);
+    await waitFor(() => revokedSessions.refuses(missed), { timeoutMs: 5_000, what: "the set read again" });
+  });
+
+  it("is remembered in Redis only as long as its tokens can live, and forgotten in memory too", async () => {
+    const email = uniqueEmail("forget");
+    const password = strongPassword();
+    const { body } = await api.rest.register(email, password);
+    const userId = body.user.id as string;
+    const key = revokedSessionsKey(api.redisPrefix);
+    const members = () => api.deps.redis.zrange(key, "0", "-1");
+    const session = await signIn(email, password);
+    await api.rest.logout(session.refreshToken);
+    const revoked = (await members()).filter((member) => member.includes(userId));
+    expect(revoked).toHaveLength(1);
+    const ttlMs = await api.deps.redis.pttl(key);
+    expect(ttlMs).toBeGreaterThan(0);
+    expect(ttlMs).toBeLessThanOrEqual(ACCESS_TOKEN_TTL_SECONDS * 1000 + CLOCK_SKEW_MS);
+
+    // Past the token's life (and the clocks' margin): the token is merely expired, the entry forgotten.
+    api.advanceClock(ACCESS_TOKEN_TTL_SECONDS * 1000 + CLOCK_SKEW_MS + 1_000);
+    const expired = await createOrder(session.accessToken);
+    expect(expired.status).toBe(401);
+    expect(expired.body.error.message).toBe("The access token has expired; refresh it");
+    const sessionId = revoked[0]!.split(":").at(-1)!;
+    expect(api.deps.revokedSessions.refuses({ userId, sessionId, issuedAt: new Date(0) })).toBe(false);
+    // The next revocation trims the set of what may be forgotten.
+    const next = await signIn(email, password);
+    await api.rest.logout(next.refreshToken);
+    const now = (await members()).filter((member) => member.includes(userId));
+    expect(now).toHaveLength(1);
+    expect(now).not.toContain(revoked[0]);
   });
 });
