@@ -79,7 +79,9 @@ function clientIp(
 }
 
 function bearerToken(authorization: string | undefined): string | null | undefined {
-  if (authorization === undefined) return undefined;
+  // Another scheme is not ours (a gateway's Basic credentials, which the browser adds by itself to every
+  // request): the cookie signs the request in, as without the header.
+  if (authorization === undefined || !/^Bearer(\s|$)/i.test(authorization)) return undefined;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
   return match?.[1] ?? null;
 }

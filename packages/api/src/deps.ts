@@ -49,7 +49,7 @@ export type ApiDeps = {
   trustProxy: boolean;
   accessTokens: AccessTokens;
   refreshTokens: RefreshTokens;
-  /** The sessions revoked on any instance (logout, refresh-token reuse, password change), in memory. */
+  /** The sessions revoked on any instance (logout, refresh-token reuse, `revokeAllOf`), in memory. */
   revokedSessions: RevokedSessions;
   rateLimiter: AuthRateLimiter;
   /** The argon2 check of a login (every call is one expensive hash). */

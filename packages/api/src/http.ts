@@ -48,13 +48,15 @@ const routesWithPathParameters = Object.values(
   const route = meta?.openapi;
   const names = [...(route?.path.matchAll(/\{(\w+)\}/g) ?? [])].map((match) => match[1]!);
   if (!route || names.length === 0) return [];
-  const pattern = new RegExp(`^${route.path.replace(/\{\w+\}/g, "[^/]+")}/?$`);
+  const pattern = new RegExp(`^${route.path.replace(/\{\w+\}/g, "[^/]+")}/?$`, "i");
   return [{ method: route.method as string, pattern, names }];
 });
 
 /** The names of the path parameters of the REST route `method path` (without the prefix), if any. */
 function pathParametersOf(method: string, path: string): string[] {
-  return routesWithPathParameters.find((r) => r.method === method && r.pattern.test(path))?.names ?? [];
+  // Matched as trpc-to-openapi matches its routes: in any case, on the path with `.` and `..` resolved.
+  const resolved = new URL(path, "http://gozon.invalid").pathname;
+  return routesWithPathParameters.find((r) => r.method === method && r.pattern.test(resolved))?.names ?? [];
 }
 
 function successStatusOf(path: string | undefined): number | undefined {

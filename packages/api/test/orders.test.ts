@@ -252,10 +252,13 @@ describe("orders.list and orders.byId (REST)", () => {
   it("byId: an id in the query beside the path's is a 400 naming id, whichever order it names", async () => {
     const shopper = await api.shopper();
     const [first, second] = await placeOrders(shopper.token, 2);
-    for (const id of [second!, first!]) {
-      const response = await api.request(`/api/v1/orders/${first}?id=${id}`, {
-        headers: api.bearer(shopper.token),
-      });
+    // Whatever the path's case: the route matches in any case.
+    for (const [path, id] of [
+      [`/api/v1/orders/${first}`, second!],
+      [`/api/v1/orders/${first}`, first!],
+      [`/api/v1/ORDERS/${first}`, second!],
+    ]) {
+      const response = await api.request(`${path}?id=${id}`, { headers: api.bearer(shopper.token) });
       expect(response.status).toBe(400);
       expect(response.body.error.fields).toEqual({ id: "is given by the path; leave it out of the query" });
     }

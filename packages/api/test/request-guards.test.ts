@@ -100,6 +100,9 @@ describe("cross-site request forgery", () => {
       headers: { cookie: cookies, ...basic, origin: own(), "content-type": "text/plain" },
     });
     expect(form.status).toBe(415);
+    // A read with the gateway's header is signed in by the cookie, as without it.
+    const me = await api.request("/api/v1/auth/me", { headers: { cookie: cookies, ...basic } });
+    expect(me.status).toBe(200);
     // The session is still there: its refresh token still rotates.
     const refreshed = await api.request("/api/v1/auth/refresh", {
       method: "POST",

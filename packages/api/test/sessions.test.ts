@@ -192,6 +192,27 @@ describe("a revoked session's access tokens are refused at once, not at their ex
     expect((await api.trpc.query("orders.list", {}, other.accessToken)).status).toBe(200);
   });
 
+  it("a logout repeated with the spent token writes nothing and announces nothing again", async () => {
+    const email = uniqueEmail("relogout");
+    const password = strongPassword();
+    const { body } = await api.rest.register(email, password);
+    const userId = body.user.id as string;
+    const session = await signIn(email, password);
+    expect((await api.rest.logout(session.refreshToken)).status).toBe(200);
+    const key = revokedSessionsKey(api.redisPrefix);
+    const entry = async () => {
+      const members = (await api.deps.redis.zrange(key, "0", "-1")).filter((m) => m.includes(userId));
+      expect(members).toHaveLength(1);
+      return { member: members[0], score: await api.deps.redis.zscore(key, members[0]!) };
+    };
+    const first = await entry();
+    api.advanceClock(60_000);
+    expect((await api.rest.logout(session.refreshToken)).status).toBe(200);
+    // Were it announced again, its entry would live a minute longer.
+    expect(await entry()).toEqual(first);
+    await expectRefused(session.accessToken);
+  });
+
   it("after a refresh token's reuse: the stolen family's access tokens are refused too", async () => {
     const email = uniqueEmail("reuse");
     const password = strongPassword();

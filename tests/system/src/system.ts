@@ -140,7 +140,7 @@ export async function startSystem({
 
   /**
    * Deletes the keys under the prefix this system chose itself, once its processes are gone. A caller that
-   * passes its own REDIS_PREFIX (the bench) deletes its keys itself; a Redis Cluster is its test's own and
+   * passes its own REDIS_PREFIX (the bench) deletes its keys itself; a Redis Cluster passed as `redisClusterNodes` is its test's own and
    * goes away with it. Best effort: a Redis the test has stopped leaves nothing to delete.
    */
   const deleteOwnKeys = async () => {

@@ -6,7 +6,7 @@
 //
 // A socket is a session's: it is refused from a foreign page (Origin), carries subscriptions only (see
 // publicProcedure), and is closed with SESSION_ENDED_CLOSE_CODE when its access token expires or its
-// session is revoked (logout, refresh-token reuse, password change) on any instance. The client then
+// session is revoked (logout, refresh-token reuse, `revokeAllOf`) on any instance. The client then
 // refreshes and reconnects, resuming each feed from its last event id. A revoked session's token opens no
 // new feed either: the context of the connection refuses it (deps.revokedSessions).
 import http from "node:http";

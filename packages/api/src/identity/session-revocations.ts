@@ -1,4 +1,4 @@
-// Revoked sessions. A logout, a refresh-token family revoked for reuse or a password change must end the
+// Revoked sessions. A logout, a refresh-token family revoked for reuse or `revokeAllOf` must end the
 // session's access tokens too, not just its refresh tokens: at once, on every web instance, and with no
 // Redis round trip per request. So each revocation is
 //   - remembered in Redis, for as long as one of its access tokens can live: one sorted set (one key, so
@@ -6,9 +6,9 @@
 //   - announced on a pub/sub channel, so that every instance learns it at once and closes the sockets of
 //     the session;
 //   - mirrored in memory by every web process, which checks each access token against the mirror. The
-//     mirror is loaded from the set once the channel is subscribed (at start and after every reconnect,
-//     when what was published meanwhile is lost), then kept up by the channel, and read again now and
-//     then in case a message went missing anyway (a cluster's subscriber moving to another node).
+//     mirror is loaded from the set at start, again once the channel is subscribed (and after every
+//     reconnect, when what was published meanwhile is lost), then kept up by the channel, and read again
+//     now and then in case a message went missing anyway (a cluster's subscriber moving to another node).
 import type { ChannelSubscription } from "@gozon/core/infra/redis-channel";
 import { followChannel } from "@gozon/core/infra/redis-channel";
 import type { RedisClient, RedisTarget } from "@gozon/core/infra/redis-client";
@@ -174,9 +174,12 @@ export function createRevokedSessions(opts: {
     }
   })();
   ready.catch((err: unknown) => log.error({ err }, "revoked sessions: could not start"));
+  // Read at once over the main connection as well: an instance whose subscriber cannot connect (Redis at
+  // maxclients, say) still learns what is revoked, from this read and every resync.
+  reloadLogged();
   const resync = setInterval(() => {
     forgetExpired(now().getTime());
-    if (loaded) reloadLogged();
+    reloadLogged();
   }, RESYNC_MS);
   resync.unref();
 

@@ -119,7 +119,7 @@ export type RefreshTokens = {
   rotate(token: string): Promise<RotateResult>;
   /** Revokes the family `token` belongs to (logout). Unknown tokens are ignored. */
   revokeFamilyOf(token: string): Promise<void>;
-  /** Revokes every live token of a user (password change). */
+  /** Revokes every live token of a user (for a password change; no endpoint calls it yet). */
   revokeAllOf(userId: string): Promise<void>;
   /** Deletes the tokens of families dead for longer than the retention; resolves to how many. */
   purge(opts?: { retentionSeconds?: number; batchSize?: number }): Promise<number>;
@@ -198,7 +198,7 @@ export function createRefreshTokens(opts: {
       .catch((err: unknown) =>
         log.warn(
           { err, ...revocation },
-          "could not announce a revoked session; other instances refuse its tokens from their next read of the list",
+          "could not announce a revoked session; other instances refuse its tokens from their next read of the list, if it is there",
         ),
       );
   };
@@ -238,7 +238,9 @@ export function createRefreshTokens(opts: {
       where: { familyId, revokedAt: null },
       data: { revokedAt },
     });
-    await revoked({ userId, sessionId: familyId, revokedAt: revokedAt.getTime() });
+    // Only a family this call revoked: a logout repeated with an old token (anyone may post one) must not
+    // write to Redis and tell every instance again, nor keep the revocation alive there.
+    if (result.count > 0) await revoked({ userId, sessionId: familyId, revokedAt: revokedAt.getTime() });
     return result;
   };
 
