@@ -86,7 +86,7 @@ describe("WebSocket upgrade: Origin", () => {
   });
 });
 
-describe("WebSocket: subscriptions only, sessions end, live balance", () => {
+describe("WebSocket: subscriptions only, sessions end (revoked ones on every instance), live balance", () => {
   let system: Instances;
   let a: WebInstance;
   let b: WebInstance;
@@ -274,19 +274,8 @@ describe("WebSocket: subscriptions only, sessions end, live balance", () => {
     expect(changes).toHaveLength(1);
     socket.close();
   });
-});
 
-describe("a revoked session's access token, on every instance (REST, tRPC, WebSocket)", () => {
-  let system: Instances;
-  let a: WebInstance;
-  let b: WebInstance;
-
-  beforeAll(async () => {
-    system = await startInstances(2);
-    [a, b] = system.instances as [WebInstance, WebInstance];
-  });
-  afterAll(async () => system?.close());
-
+  // A revoked session's access token, on every instance (REST, tRPC, WebSocket).
   const createOrder = (web: WebInstance, token: string) =>
     web.post("/api/v1/orders", { amount: 500, description: "with an old token" }, authHeader(token));
   /** A new socket with `token`, and the answer to a subscription on it. */
