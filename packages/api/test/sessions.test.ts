@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "@gozon/core/testing";
 import { REFRESH_COOKIE } from "../src/cookies.ts";
+import type { IdentityClient } from "@gozon/db/clients";
 import { ACCESS_TOKEN_TTL_SECONDS } from "../src/deps.ts";
 import { CLOCK_SKEW_MS, revokedSessionsKey } from "../src/identity/session-revocations.ts";
+import { createRefreshTokens, digestToken } from "../src/identity/tokens.ts";
 import { startApi, strongPassword, uniqueEmail, type ApiHarness } from "./harness.ts";
 
 let api: ApiHarness;
@@ -284,5 +286,77 @@ describe("a revoked session's access tokens are refused at once, not at their ex
     const now = (await members()).filter((member) => member.includes(userId));
     expect(now).toHaveLength(1);
     expect(now).not.toContain(revoked[0]);
+  });
+});
+
+describe("a refresh racing a logout", () => {
+  /** A gate a test opens by hand; `reached` resolves once something waits at it. */
+  const gate = () => {
+    let open!: () => void;
+    let reached!: () => void;
+    const opened = new Promise<void>((resolve) => (open = resolve));
+    const arrived = new Promise<void>((resolve) => (reached = resolve));
+    return { open, arrived, pass: () => (reached(), opened) };
+  };
+  /** Refresh tokens over the API's database whose `operation` on a token waits at `at` first. */
+  const tokensHeldAt = (operation: "create" | "updateMany", at: ReturnType<typeof gate>) => {
+    const db = api.deps.identityDb.$extends({
+      query: {
+        refreshToken: {
+          async [operation]({ args, query }: { args: unknown; query: (args: unknown) => Promise<unknown> }) {
+            await at.pass();
+            return query(args);
+          },
+        },
+      },
+    }) as unknown as IdentityClient;
+    return createRefreshTokens({
+      db,
+      ttlSeconds: 7 * 24 * 60 * 60,
+      now: api.deps.now,
+      log: api.deps.log,
+      grace: { redis: api.deps.redis, prefix: api.redisPrefix },
+    });
+  };
+  /** Some statement on the identity database is waiting for a lock another transaction holds. */
+  const someoneWaitsForALock = async () => {
+    const rows = await api.db.$queryRaw<Array<{ waiting: bigint }>>`
+      SELECT count(*) AS waiting FROM pg_stat_activity
+      WHERE datname = current_database() AND wait_event_type = 'Lock'`;
+    return Number(rows[0]!.waiting) > 0;
+  };
+  const revokedAtOf = async (token: string) =>
+    (await api.db.refreshToken.findUnique({ where: { tokenHash: digestToken(token) } }))?.revokedAt ?? null;
+
+  it("a successor committed while the logout waits is revoked with the family", async () => {
+    const { body } = await api.rest.register(uniqueEmail("race"), strongPassword());
+    const held = gate();
+    // The rotation has claimed the token and waits before inserting its successor.
+    const rotation = tokensHeldAt("create", held).rotate(body.refreshToken);
+    await held.arrived;
+    const logout = api.deps.refreshTokens.revokeFamilyOf(body.refreshToken);
+    await waitFor(someoneWaitsForALock, { timeoutMs: 5_000, what: "the logout waiting for the rotation" });
+    held.open();
+    const rotated = await rotation;
+    await logout;
+    expect(rotated.ok).toBe(true);
+    const successor = (rotated as Extract<typeof rotated, { ok: true }>).token;
+    expect(await revokedAtOf(successor)).not.toBeNull();
+    expect(await api.deps.refreshTokens.rotate(successor)).toEqual({ ok: false, reason: "revoked" });
+  });
+
+  it("a rotation that waits for a logout finds its token revoked and makes no successor", async () => {
+    const { body } = await api.rest.register(uniqueEmail("race"), strongPassword());
+    const userId = body.user.id as string;
+    const held = gate();
+    // The logout has begun and waits before revoking.
+    const logout = tokensHeldAt("updateMany", held).revokeFamilyOf(body.refreshToken);
+    await held.arrived;
+    const rotation = api.deps.refreshTokens.rotate(body.refreshToken);
+    await waitFor(someoneWaitsForALock, { timeoutMs: 5_000, what: "the rotation waiting for the logout" });
+    held.open();
+    await logout;
+    expect(await rotation).toEqual({ ok: false, reason: "revoked" });
+    expect(await api.db.refreshToken.count({ where: { userId, revokedAt: null } })).toBe(0);
   });
 });

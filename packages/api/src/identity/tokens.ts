@@ -172,6 +172,19 @@ export const REFRESH_TOKEN_RETENTION_SECONDS = 7 * 24 * 60 * 60;
  */
 export type SessionRevocation = { userId: string; sessionId: string | null; revokedAt: number };
 
+/** The first half of the two-key advisory locks this module takes ("gozo"); see `lockSessionsOf`. */
+const SESSION_LOCK_SPACE = 0x676f7a6f;
+
+/**
+ * Serializes, for one user, a rotation with a revocation, until the transaction ends. Under READ
+ * COMMITTED a revocation's UPDATE reads the family as it was when the statement began: a successor that
+ * a concurrent rotation inserts and commits meanwhile is not in it, and would outlive the logout. With
+ * both holding this lock, the revocation starts only once the rotation has committed (its successor is
+ * then seen), or the rotation claims its token only after the revocation (and finds it revoked).
+ */
+const lockSessionsOf = (tx: Pick<IdentityClient, "$executeRaw">, userId: string) =>
+  tx.$executeRaw`SELECT pg_advisory_xact_lock(${SESSION_LOCK_SPACE}::int4, hashtext(${userId}))`;
+
 /** Opaque, rotating refresh tokens with reuse detection (one family per sign-in). */
 export function createRefreshTokens(opts: {
   db: IdentityClient;
@@ -234,9 +247,9 @@ export function createRefreshTokens(opts: {
 
   const revokeFamily = async (userId: string, familyId: string) => {
     const revokedAt = now();
-    const result = await db.refreshToken.updateMany({
-      where: { familyId, revokedAt: null },
-      data: { revokedAt },
+    const result = await db.$transaction(async (tx) => {
+      await lockSessionsOf(tx, userId);
+      return tx.refreshToken.updateMany({ where: { familyId, revokedAt: null }, data: { revokedAt } });
     });
     // Only a family this call revoked: a logout repeated with an old token (anyone may post one) must not
     // write to Redis and tell every instance again, nor keep the revocation alive there.
@@ -286,12 +299,19 @@ export function createRefreshTokens(opts: {
       const successor = newToken();
       const expiresAt = expiry(familyEnd);
       const rotated = await db.$transaction(async (tx) => {
+        await lockSessionsOf(tx, row.userId);
         // Conditional: of two concurrent rotations of one token, exactly one claims it.
         const claimed = await tx.refreshToken.updateMany({
           where: { id: row.id, usedAt: null, revokedAt: null },
           data: { usedAt: now() },
         });
-        if (claimed.count !== 1) return false;
+        if (claimed.count !== 1) {
+          const latest = await tx.refreshToken.findUnique({
+            where: { id: row.id },
+            select: { revokedAt: true },
+          });
+          return latest?.revokedAt ? "revoked" : "spent";
+        }
         await tx.refreshToken.create({
           data: {
             userId: row.userId,
@@ -301,10 +321,12 @@ export function createRefreshTokens(opts: {
             createdAt: now(),
           },
         });
-        return true;
+        return "rotated";
       });
+      // A logout (or a reuse elsewhere) revoked the family while this request was on its way.
+      if (rotated === "revoked") return { ok: false, reason: "revoked" };
       // A concurrent rotation of the same token won: wait for its successor rather than call it theft.
-      if (!rotated) return retried(GRACE_WAIT_MS);
+      if (rotated === "spent") return retried(GRACE_WAIT_MS);
       await opts.grace.redis
         .set(
           graceKey(token),
@@ -321,7 +343,10 @@ export function createRefreshTokens(opts: {
     },
     async revokeAllOf(userId) {
       const revokedAt = now();
-      await db.refreshToken.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt } });
+      await db.$transaction(async (tx) => {
+        await lockSessionsOf(tx, userId);
+        await tx.refreshToken.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt } });
+      });
       await revoked({ userId, sessionId: null, revokedAt: revokedAt.getTime() });
     },
     async purge({ retentionSeconds = REFRESH_TOKEN_RETENTION_SECONDS, batchSize = 500 } = {}) {
