@@ -3,7 +3,7 @@
 // schema `payments`: the two services share table names such as `outbox`). Driven as the saga is: over
 // HTTP with the same REST client, lane i is shopper i (same user ids, same funded balance, same amounts),
 // each lane placing its next order when the previous one's answer (the settled order) arrives.
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import path from "node:path";
 import pg from "pg";
 import { createAccessTokens } from "@gozon/api/identity/tokens";
@@ -94,7 +94,9 @@ export async function startMonolithReference(opts: {
     // Tokens signed with the server's secret by the product's own signer; they outlive the bench.
     const tokens = createAccessTokens({ secret, ttlSeconds: 24 * 3600, now: () => new Date() });
     shoppers = await Promise.all(
-      opts.userIds.map(async (id) => apiClient(baseUrl, (await tokens.sign({ id, role: "SHOPPER" })).token)),
+      opts.userIds.map(async (id) =>
+        apiClient(baseUrl, (await tokens.sign({ id, role: "SHOPPER" }, randomUUID())).token),
+      ),
     );
   } catch (error) {
     await close();

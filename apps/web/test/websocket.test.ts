@@ -329,7 +329,7 @@ describe("WebSocket: subscriptions only, sessions end (revoked ones on every ins
     socket.close();
   });
 
-  it("an instance started after the revocation refuses the token too: it reads the revocations from Redis", async () => {
+  it("an instance started after the revocation refuses the token too: it reads the revocations from the identity database", async () => {
     const user = await system.user();
     const session = await a.login(user.email, user.password);
     const other = await a.login(user.email, user.password);
@@ -357,8 +357,8 @@ describe("WebSocket: subscriptions only, sessions end (revoked ones on every ins
       for (const token of [first.accessToken, second.accessToken]) await expectRefused(web, token);
     }
     const sockets = [await expectServed(a, after.accessToken), await expectServed(b, after.accessToken)];
-    // An instance started later reads the revocation from Redis and draws the same line; the new
-    // session's sockets stayed open throughout.
+    // An instance started later reads the revocations from the identity database and draws the same
+    // line; the new session's sockets stayed open throughout.
     const late = await system.addInstance();
     await expectRefused(late, first.accessToken);
     (await expectServed(late, after.accessToken)).close();

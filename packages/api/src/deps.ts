@@ -153,6 +153,7 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
   const accessTokenTtlSeconds = options.accessTokenTtlSeconds ?? ACCESS_TOKEN_TTL_SECONDS;
   // Every request checks its token against this, so it starts with the process, not on first use.
   const revokedSessions = createRevokedSessions({
+    db: identityDb,
     redis,
     target: config,
     redisPrefix: config.REDIS_PREFIX,

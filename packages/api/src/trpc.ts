@@ -119,7 +119,7 @@ export const protectedProcedure = publicProcedure.use(async ({ ctx, type, next }
   // admin loses the admin feed at once), and a deleted user gets nothing. A socket's context is made
   // when it connects: a session revoked since then may not start a feed on it (the socket is closing).
   const { session } = ctx;
-  const token = session && { userId: ctx.user.id, sessionId: session.id, issuedAt: session.issuedAt };
+  const token = session && { userId: ctx.user.id, sessionId: session.id };
   if (token && ctx.deps.revokedSessions.refuses(token)) {
     throw new TRPCError({ code: "UNAUTHORIZED", message: "This session has been signed out; sign in again" });
   }

@@ -188,6 +188,20 @@ describe("tokens", () => {
       .setExpirationTime("5m")
       .sign(new TextEncoder().encode("x".repeat(40)));
     expect((await api.rest.me(forged)).status).toBe(401);
+    // The right secret, but no session (`sid`): a token no logout could revoke is no token.
+    const { body: registered } = await api.rest.register(uniqueEmail("nosid"), strongPassword());
+    const sessionless = await new SignJWT({ role: "SHOPPER" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject(registered.user.id)
+      .setIssuer("gozon")
+      .setAudience("gozon-api")
+      .setIssuedAt()
+      .setExpirationTime("5m")
+      .sign(new TextEncoder().encode(api.deps.config.JWT_SECRET));
+    const refused = await api.rest.me(sessionless);
+    expect(refused.status).toBe(401);
+    expect(refused.body.error.message).toMatch(/invalid/);
+    expect((await api.rest.me(registered.accessToken)).status).toBe(200);
     const malformed = await api.request("/api/v1/auth/me", { headers: { authorization: "Bearer a b" } });
     expect(malformed.status).toBe(401);
     expect(malformed.body.error.message).toMatch(/invalid/);

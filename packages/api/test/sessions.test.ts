@@ -1,9 +1,15 @@
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { waitFor } from "@gozon/core/testing";
 import { REFRESH_COOKIE } from "../src/cookies.ts";
 import type { IdentityClient } from "@gozon/db/clients";
 import { ACCESS_TOKEN_TTL_SECONDS } from "../src/deps.ts";
-import { CLOCK_SKEW_MS, revokedSessionsKey } from "../src/identity/session-revocations.ts";
+import { createRedisClient } from "@gozon/core/infra/redis-client";
+import {
+  CLOCK_SKEW_MS,
+  createRevokedSessions,
+  sessionRevocationsChannel,
+} from "../src/identity/session-revocations.ts";
 import { createRefreshTokens, digestToken } from "../src/identity/tokens.ts";
 import { startApi, strongPassword, uniqueEmail, type ApiHarness } from "./harness.ts";
 
@@ -197,21 +203,32 @@ describe("a revoked session's access tokens are refused at once, not at their ex
   it("a logout repeated with the spent token writes nothing and announces nothing again", async () => {
     const email = uniqueEmail("relogout");
     const password = strongPassword();
-    const { body } = await api.rest.register(email, password);
-    const userId = body.user.id as string;
+    await api.rest.register(email, password);
     const session = await signIn(email, password);
+    const marker = await signIn(email, password);
     expect((await api.rest.logout(session.refreshToken)).status).toBe(200);
-    const key = revokedSessionsKey(api.redisPrefix);
-    const entry = async () => {
-      const members = (await api.deps.redis.zrange(key, "0", "-1")).filter((m) => m.includes(userId));
-      expect(members).toHaveLength(1);
-      return { member: members[0], score: await api.deps.redis.zscore(key, members[0]!) };
-    };
-    const first = await entry();
-    api.advanceClock(60_000);
-    expect((await api.rest.logout(session.refreshToken)).status).toBe(200);
-    // Were it announced again, its entry would live a minute longer.
-    expect(await entry()).toEqual(first);
+    const familyOf = async (token: string) =>
+      (await api.db.refreshToken.findUnique({ where: { tokenHash: digestToken(token) } }))!;
+    const revokedAt = (await familyOf(session.refreshToken)).revokedAt;
+    expect(revokedAt).not.toBeNull();
+
+    // Everything announced from here on, in order: the repeat (were it announced), then the marker.
+    const heard: string[] = [];
+    const listener = createRedisClient(api.deps.config);
+    listener.on("message", (_channel: string, raw: string) => heard.push(JSON.parse(raw).sessionId));
+    await listener.subscribe(sessionRevocationsChannel(api.redisPrefix));
+    try {
+      api.advanceClock(60_000);
+      expect((await api.rest.logout(session.refreshToken)).status).toBe(200);
+      expect((await api.rest.logout(marker.refreshToken)).status).toBe(200);
+      const markerFamily = (await familyOf(marker.refreshToken)).familyId;
+      await waitFor(() => heard.includes(markerFamily), { timeoutMs: 5_000, what: "the marker's logout" });
+      // Announced again, it would be refused a minute longer; written again, its time would move.
+      expect(heard).toEqual([markerFamily]);
+      expect((await familyOf(session.refreshToken)).revokedAt).toEqual(revokedAt);
+    } finally {
+      listener.disconnect();
+    }
     await expectRefused(session.accessToken);
   });
 
@@ -242,50 +259,80 @@ describe("a revoked session's access tokens are refused at once, not at their ex
     expect((await api.trpc.query("orders.list", {}, after.accessToken)).status).toBe(200);
   });
 
-  it("is read from Redis again when the subscription reconnects: what was published meanwhile is lost", async () => {
+  /** A sign-in whose family is then revoked in the database alone, as if its message were lost. */
+  const revokedUnannounced = async () => {
+    const email = uniqueEmail("unheard");
+    const password = strongPassword();
+    const { body } = await api.rest.register(email, password);
+    const session = await signIn(email, password);
+    const { familyId } = (await api.db.refreshToken.findUnique({
+      where: { tokenHash: digestToken(session.refreshToken) },
+    }))!;
+    await api.db.refreshToken.updateMany({ where: { familyId }, data: { revokedAt: api.deps.now() } });
+    return { userId: body.user.id as string, sessionId: familyId, ...session };
+  };
+
+  it("is read again when the subscription reconnects: what was published meanwhile is lost", async () => {
     const { revokedSessions, redis } = api.deps;
     await revokedSessions.ready;
-    const missed = { userId: "u-missed", sessionId: "s-missed", issuedAt: new Date() };
-    // A revocation written while this instance's subscriber was away: in the set, never heard.
-    const until = api.deps.now().getTime() + 60_000;
-    await redis.zadd(revokedSessionsKey(api.redisPrefix), until, "sid:u-missed:s-missed");
+    const missed = await revokedUnannounced();
     expect(revokedSessions.refuses(missed)).toBe(false);
     const name = `${api.redisPrefix}:web-session-revocations`;
     const clients = String(await redis.client("LIST"));
     const [, id] = new RegExp(`id=(\\d+) .*name=${name} `).exec(clients) ?? [];
     expect(id).toBeDefined();
     await redis.client("KILL", "ID", id!);
-    await waitFor(() => revokedSessions.refuses(missed), { timeoutMs: 5_000, what: "the set read again" });
+    await waitFor(() => revokedSessions.refuses(missed), { timeoutMs: 5_000, what: "the list read again" });
   });
 
-  it("is remembered in Redis only as long as its tokens can live, and forgotten in memory too", async () => {
+  it("is read from the database at start and every few seconds, with Redis out of reach", async () => {
+    const revoked = await revokedUnannounced();
+    const unreachable = createRedisClient(
+      { REDIS_URL: "redis://127.0.0.1:1" },
+      { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false },
+    );
+    const sessions = createRevokedSessions({
+      db: api.db,
+      redis: unreachable,
+      target: { REDIS_URL: "redis://127.0.0.1:1" },
+      redisPrefix: api.redisPrefix,
+      accessTokenTtlSeconds: ACCESS_TOKEN_TTL_SECONDS,
+      now: api.deps.now,
+      log: api.deps.log,
+      resyncMs: 200,
+    });
+    try {
+      await waitFor(() => sessions.loaded, { timeoutMs: 5_000, what: "the list loaded without Redis" });
+      expect(sessions.refuses(revoked)).toBe(true);
+      // Revoked after the first read, never announced: found by a later read.
+      const later = await revokedUnannounced();
+      expect(sessions.refuses(later)).toBe(false);
+      await waitFor(() => sessions.refuses(later), { timeoutMs: 5_000, what: "the next read of the list" });
+      expect(sessions.refuses({ userId: later.userId, sessionId: randomUUID() })).toBe(false);
+    } finally {
+      await sessions.close();
+      unreachable.disconnect();
+    }
+  });
+
+  it("is forgotten once its tokens could have expired", async () => {
     const email = uniqueEmail("forget");
     const password = strongPassword();
     const { body } = await api.rest.register(email, password);
     const userId = body.user.id as string;
-    const key = revokedSessionsKey(api.redisPrefix);
-    const members = () => api.deps.redis.zrange(key, "0", "-1");
     const session = await signIn(email, password);
     await api.rest.logout(session.refreshToken);
-    const revoked = (await members()).filter((member) => member.includes(userId));
-    expect(revoked).toHaveLength(1);
-    const ttlMs = await api.deps.redis.pttl(key);
-    expect(ttlMs).toBeGreaterThan(0);
-    expect(ttlMs).toBeLessThanOrEqual(ACCESS_TOKEN_TTL_SECONDS * 1000 + CLOCK_SKEW_MS);
+    const { familyId: sessionId } = (await api.db.refreshToken.findUnique({
+      where: { tokenHash: digestToken(session.refreshToken) },
+    }))!;
+    expect(api.deps.revokedSessions.refuses({ userId, sessionId })).toBe(true);
 
     // Past the token's life (and the clocks' margin): the token is merely expired, the entry forgotten.
     api.advanceClock(ACCESS_TOKEN_TTL_SECONDS * 1000 + CLOCK_SKEW_MS + 1_000);
     const expired = await createOrder(session.accessToken);
     expect(expired.status).toBe(401);
     expect(expired.body.error.message).toBe("The access token has expired; refresh it");
-    const sessionId = revoked[0]!.split(":").at(-1)!;
-    expect(api.deps.revokedSessions.refuses({ userId, sessionId, issuedAt: new Date(0) })).toBe(false);
-    // The next revocation trims the set of what may be forgotten.
-    const next = await signIn(email, password);
-    await api.rest.logout(next.refreshToken);
-    const now = (await members()).filter((member) => member.includes(userId));
-    expect(now).toHaveLength(1);
-    expect(now).not.toContain(revoked[0]);
+    expect(api.deps.revokedSessions.refuses({ userId, sessionId })).toBe(false);
   });
 });
 

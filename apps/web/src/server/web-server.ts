@@ -16,8 +16,8 @@ import { attachWebSocket } from "./websocket.ts";
 export type WebServerOptions = { config: Config; log: Logger; dir: string; dev: boolean };
 
 /**
- * How long the start waits for the revoked sessions to load before it listens anyway (Redis down): until
- * they are loaded, /api/ready says `revocations: "unavailable"`.
+ * How long the start waits for the revocations' channel and list before it listens anyway (Redis or
+ * Postgres down): until the list is loaded, /api/ready says `revocations: "unavailable"`.
  */
 const REVOCATIONS_WAIT_MS = 5_000;
 

@@ -32,7 +32,7 @@ export const SESSION_ENDED_CLOSE_CODE = 4401;
 /** setTimeout's longest delay; a later expiry is re-armed when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-type SocketSession = { userId: string; sessionId: string | null; issuedAt: Date; timer: NodeJS.Timeout };
+type SocketSession = { userId: string; sessionId: string; timer: NodeJS.Timeout };
 
 export function attachWebSocket(server: http.Server, deps: ApiDeps) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
@@ -60,19 +60,16 @@ export function attachWebSocket(server: http.Server, deps: ApiDeps) {
         Math.min(left, MAX_TIMER_MS),
       );
     };
-    const { id: sessionId, issuedAt } = ctx.session;
-    sessions.set(ws, { userId: ctx.user.id, sessionId, issuedAt, timer: arm() });
+    sessions.set(ws, { userId: ctx.user.id, sessionId: ctx.session.id, timer: arm() });
     ws.once("close", () => {
       clearTimeout(sessions.get(ws)?.timer);
       sessions.delete(ws);
     });
   };
 
-  // The revocations' own rule decides (a revocation of all of a user's sessions spares a sign-in after it).
-  const revoked = ({ userId }: SessionRevocation) => {
+  const revoked = ({ sessionId }: SessionRevocation) => {
     for (const [ws, session] of sessions) {
-      if (session.userId === userId && deps.revokedSessions.refuses(session))
-        endSession(ws, "session revoked");
+      if (session.sessionId === sessionId) endSession(ws, "session revoked");
     }
   };
   const stopHearing = deps.revokedSessions.onRevoked(revoked);

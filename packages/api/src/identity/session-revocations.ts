@@ -1,73 +1,62 @@
 // Revoked sessions. A logout, a refresh-token family revoked for reuse or `revokeAllOf` must end the
 // session's access tokens too, not just its refresh tokens: at once, on every web instance, and with no
-// Redis round trip per request. So each revocation is
-//   - remembered in Redis, for as long as one of its access tokens can live: one sorted set (one key, so
-//     one slot in a cluster), scored by when the entry may be forgotten;
-//   - announced on a pub/sub channel, so that every instance learns it at once and closes the sockets of
-//     the session;
-//   - mirrored in memory by every web process, which checks each access token against the mirror. The
-//     mirror is loaded from the set at start, again once the channel is subscribed (and after every
-//     reconnect, when what was published meanwhile is lost), then kept up by the channel, and read again
-//     now and then in case a message went missing anyway (a cluster's subscriber moving to another node).
+// round trip per request. The record is the refresh tokens' own `revoked_at`, written by the revoking
+// transaction itself, so no revocation can be lost between two stores, and the list is there whenever
+// the identity database is (without which no one signs in anyway). Then
+//   - every web process mirrors in memory the families revoked recently enough that one of their access
+//     tokens may still live, and checks each access token against the mirror;
+//   - the mirror is loaded at start, again every few seconds, and after each reconnect of the channel;
+//   - each revocation is announced on a pub/sub channel, so that every instance learns it at once and
+//     closes the session's sockets. The reads only make up for a message lost (Redis away, a cluster's
+//     subscriber moving to another node, a publish that failed).
 import type { ChannelSubscription } from "@gozon/core/infra/redis-channel";
 import { followChannel } from "@gozon/core/infra/redis-channel";
 import type { RedisClient, RedisTarget } from "@gozon/core/infra/redis-client";
+import type { IdentityClient } from "@gozon/db/clients";
 import { z } from "zod";
 import type { Logger } from "@gozon/core/logger";
-import type { SessionRevocation } from "./tokens.ts";
 
-export type { SessionRevocation };
+/** A refresh-token family (one sign-in) revoked at `revokedAt` (milliseconds since the epoch). */
+export type SessionRevocation = { userId: string; sessionId: string; revokedAt: number };
 
 export const sessionRevocationsChannel = (redisPrefix: string) => `${redisPrefix}:session-revoked`;
-export const revokedSessionsKey = (redisPrefix: string) => `${redisPrefix}:revoked-sessions`;
 
 /**
- * How much longer than an access token an entry is kept: the clocks of the instance that signed a token
- * and the one that revoked its session may differ by this much.
+ * How much longer than an access token a revocation is kept: the clocks of the instance that signed a
+ * token and the one that revoked its session may differ by this much.
  */
 export const CLOCK_SKEW_MS = 30_000;
-/** The set is read again this often, in case a message was lost without a reconnect to say so. */
-const RESYNC_MS = 30_000;
+/** How long a revocation whose message was lost may go unnoticed by an instance. */
+export const RESYNC_MS = 10_000;
 
 // `revokedAt` is optional for the messages of an older version during a rolling deploy (then: now).
 const revocationSchema = z.object({
   userId: z.string().min(1),
-  sessionId: z.string().min(1).nullable(),
+  sessionId: z.string().min(1),
   revokedAt: z.number().int().positive().optional(),
 });
 
-/** An access token as far as revocation goes: whose, which session, when issued. */
-export type TokenSession = { userId: string; sessionId: string | null; issuedAt: Date };
+/** An access token as far as revocation goes: whose, and which session (its `sid`). */
+export type TokenSession = { userId: string; sessionId: string };
 
 export type RevokedSessions = {
-  /** Resolves once the channel is subscribed and the set loaded: until then a revoked token may pass. */
+  /** Resolves once the channel is subscribed and the list loaded: until then a revoked token may pass. */
   ready: Promise<void>;
-  /** The set has been loaded at least once (readiness). */
+  /** The list has been loaded at least once (readiness). */
   readonly loaded: boolean;
   /** The token belongs to a revoked session: refuse it as if it had expired. No I/O. */
   refuses(token: TokenSession): boolean;
-  /** Revokes here at once, then remembers the revocation in Redis and announces it to the others. */
+  /** Called once the revocation is committed: refuses its tokens here at once and tells the others. */
   revoke(revocation: SessionRevocation): Promise<void>;
-  /** Told of each revocation this process learns (its own, announced, or found loading the set). */
+  /** Told of each revocation this process learns (its own, announced, or found loading the list). */
   onRevoked(listener: (revocation: SessionRevocation) => void): () => void;
   close(): Promise<void>;
 };
 
-const memberOf = ({ userId, sessionId, revokedAt }: SessionRevocation) =>
-  sessionId === null ? `user:${revokedAt}:${userId}` : `sid:${userId}:${sessionId}`;
-
-function parseMember(member: string): SessionRevocation | null {
-  const [kind, first, ...rest] = member.split(":");
-  const tail = rest.join(":");
-  if (!first || !tail) return null;
-  if (kind === "sid") return { userId: first, sessionId: tail, revokedAt: 0 };
-  const revokedAt = Number(first);
-  if (kind === "user" && Number.isSafeInteger(revokedAt)) return { userId: tail, sessionId: null, revokedAt };
-  return null;
-}
-
 export function createRevokedSessions(opts: {
-  /** Where the set is written and read (a subscribed connection can do neither). */
+  /** Where the revocations are read from (`refresh_tokens.revoked_at`). */
+  db: IdentityClient;
+  /** Where revocations are announced (a subscribed connection cannot publish). */
   redis: RedisClient;
   /** Where the channel's own subscriber connects. */
   target: RedisTarget;
@@ -75,48 +64,42 @@ export function createRevokedSessions(opts: {
   accessTokenTtlSeconds: number;
   now: () => Date;
   log: Logger;
+  resyncMs?: number;
 }): RevokedSessions {
-  const { redis, redisPrefix, now, log } = opts;
-  const key = revokedSessionsKey(redisPrefix);
+  const { db, redis, redisPrefix, now, log } = opts;
   const keepMs = opts.accessTokenTtlSeconds * 1000 + CLOCK_SKEW_MS;
   /** Revoked session id → until when its tokens may live. */
   const sessions = new Map<string, number>();
-  /** User → their latest revocation of every session, and until when tokens from before it may live. */
-  const users = new Map<string, { revokedAt: number; until: number }>();
   const listeners = new Set<(revocation: SessionRevocation) => void>();
   let loaded = false;
   let closed = false;
 
   const forgetExpired = (at: number) => {
     for (const [id, until] of sessions) if (until <= at) sessions.delete(id);
-    for (const [id, entry] of users) if (entry.until <= at) users.delete(id);
   };
 
   /** Adds a revocation to the mirror; its listeners hear only what is new here. */
-  const apply = (revocation: SessionRevocation, until: number) => {
+  const apply = (revocation: SessionRevocation) => {
+    const until = revocation.revokedAt + keepMs;
     if (until <= now().getTime()) return;
-    const { userId, sessionId, revokedAt } = revocation;
-    if (sessionId !== null) {
-      const known = sessions.get(sessionId);
-      sessions.set(sessionId, Math.max(known ?? 0, until));
-      if (known !== undefined) return;
-    } else {
-      const known = users.get(userId);
-      if (known && known.revokedAt >= revokedAt) return;
-      users.set(userId, { revokedAt, until });
-    }
+    const known = sessions.get(revocation.sessionId);
+    sessions.set(revocation.sessionId, Math.max(known ?? 0, until));
+    if (known !== undefined) return;
     for (const listener of listeners) listener(revocation);
   };
 
   let loading: Promise<void> | undefined;
   let loadAgain = false;
-  /** Reads the set into the mirror (additions only: what the channel brought meanwhile stays). */
+  /** Reads the recent revocations into the mirror (additions only: what the channel brought stays). */
   const load = async () => {
     const at = now().getTime();
-    const entries = await redis.zrangebyscore(key, `(${at}`, "+inf", "WITHSCORES");
-    for (let i = 0; i + 1 < entries.length; i += 2) {
-      const revocation = parseMember(entries[i] as string);
-      if (revocation) apply(revocation, Number(entries[i + 1]));
+    const families = await db.refreshToken.groupBy({
+      by: ["familyId", "userId"],
+      where: { revokedAt: { gt: new Date(at - keepMs) } },
+      _max: { revokedAt: true },
+    });
+    for (const { familyId, userId, _max } of families) {
+      if (_max.revokedAt) apply({ userId, sessionId: familyId, revokedAt: _max.revokedAt.getTime() });
     }
     forgetExpired(at);
     loaded = true;
@@ -154,14 +137,14 @@ export function createRevokedSessions(opts: {
       }
     },
     onMessage: ({ userId, sessionId, revokedAt = now().getTime() }) =>
-      apply({ userId, sessionId, revokedAt }, revokedAt + keepMs),
-    // Subscribed again after a reconnect: what was published meanwhile is in the set.
+      apply({ userId, sessionId, revokedAt }),
+    // Subscribed again after a reconnect: what was published meanwhile is in the database.
     onReconnect: reloadLogged,
   });
 
   const ready = (async () => {
     await channel.ready;
-    // Subscribed first, then read: a revocation is written before it is published, so each one is
+    // Subscribed first, then read: a revocation is committed before it is published, so each one is
     // either in what the load reads or in a message that arrives after it.
     for (let attempt = 1; ; attempt++) {
       try {
@@ -174,13 +157,13 @@ export function createRevokedSessions(opts: {
     }
   })();
   ready.catch((err: unknown) => log.error({ err }, "revoked sessions: could not start"));
-  // Read at once over the main connection as well: an instance whose subscriber cannot connect (Redis at
-  // maxclients, say) still learns what is revoked, from this read and every resync.
+  // Read at once, whatever the channel does: an instance that cannot reach Redis still learns what is
+  // revoked, from this read and every resync.
   reloadLogged();
   const resync = setInterval(() => {
     forgetExpired(now().getTime());
     reloadLogged();
-  }, RESYNC_MS);
+  }, opts.resyncMs ?? RESYNC_MS);
   resync.unref();
 
   return {
@@ -188,38 +171,13 @@ export function createRevokedSessions(opts: {
     get loaded() {
       return loaded;
     },
-    refuses({ userId, sessionId, issuedAt }) {
-      const at = now().getTime();
-      if (sessionId !== null) {
-        const until = sessions.get(sessionId);
-        if (until !== undefined && until > at) return true;
-      }
-      const user = users.get(userId);
-      return user !== undefined && user.until > at && issuedAt.getTime() <= user.revokedAt;
+    refuses({ sessionId }) {
+      const until = sessions.get(sessionId);
+      return until !== undefined && until > now().getTime();
     },
     async revoke(revocation) {
-      const until = revocation.revokedAt + keepMs;
-      apply(revocation, until);
-      // If this write fails, instances running now still learn the revocation from the message below,
-      // but one that starts or reconnects before `until` does not: there the session's access tokens keep
-      // working until they expire (10 minutes at most), as they all did before this list existed.
-      const at = now().getTime();
-      await redis
-        .multi()
-        .zadd(key, until, memberOf(revocation))
-        .zremrangebyscore(key, "-inf", at)
-        .pexpire(key, keepMs)
-        .exec()
-        .then((results) => {
-          const failed = results?.find(([err]) => err)?.[0];
-          if (!results || failed) throw failed ?? new Error("transaction discarded");
-        })
-        .catch((err: unknown) =>
-          log.warn(
-            { err, userId: revocation.userId, sessionId: revocation.sessionId },
-            "could not remember a revoked session; an instance starting before its tokens expire accepts them",
-          ),
-        );
+      apply(revocation);
+      // If this fails, the other instances find the revocation at their next read of the list.
       await redis.publish(sessionRevocationsChannel(redisPrefix), JSON.stringify(revocation));
     },
     onRevoked(listener) {

@@ -4,6 +4,7 @@ import { SignJWT, errors as joseErrors, jwtVerify } from "jose";
 import type { Logger } from "@gozon/core/logger";
 import { deleteInBatches } from "@gozon/db/batches";
 import type { IdentityClient } from "@gozon/db/clients";
+import type { SessionRevocation } from "./session-revocations.ts";
 import type { Role, User } from "./users.ts";
 
 const ISSUER = "gozon";
@@ -16,21 +17,20 @@ const VERIFIED_CACHE_SIZE = 10_000;
 export type Caller = { id: string; role: Role };
 
 export type AccessTokenCheck =
-  | { ok: true; caller: Caller; issuedAt: Date; expiresAt: Date; sessionId: string | null }
+  | { ok: true; caller: Caller; issuedAt: Date; expiresAt: Date; sessionId: string }
   | { ok: false; reason: "expired" | "invalid" };
 
 export type AccessTokens = {
   ttlSeconds: number;
-  /** `sessionId` (the `sid` claim) is the refresh-token family: revoking it ends the session's sockets. */
-  sign(user: Pick<User, "id" | "role">, sessionId?: string): Promise<{ token: string; expiresAt: Date }>;
+  /**
+   * `sessionId` (the `sid` claim) is the refresh-token family: revoking it refuses the token and ends the
+   * session's sockets. Every token names one, so every token can be revoked.
+   */
+  sign(user: Pick<User, "id" | "role">, sessionId: string): Promise<{ token: string; expiresAt: Date }>;
   verify(token: string): Promise<AccessTokenCheck>;
 };
 
-/**
- * Short-lived HS256 JWTs: `sub` is the user id, `role` the role at sign-in. `iat` has milliseconds (a
- * NumericDate may be fractional, RFC 7519 §2): a revocation of all of a user's sessions refuses the tokens
- * issued before it, and a sign-in a moment after it, in the same second, must not count as before.
- */
+/** Short-lived HS256 JWTs: `sub` is the user id, `role` the role at sign-in, `sid` the session. */
 export function createAccessTokens(opts: {
   secret: string;
   ttlSeconds: number;
@@ -59,7 +59,7 @@ export function createAccessTokens(opts: {
     async sign(user, sessionId) {
       const issuedAtMs = opts.now().getTime();
       const expiresAt = Math.floor(issuedAtMs / 1000) + opts.ttlSeconds;
-      const token = await new SignJWT({ role: user.role, ...(sessionId ? { sid: sessionId } : {}) })
+      const token = await new SignJWT({ role: user.role, sid: sessionId })
         .setProtectedHeader({ alg: "HS256", typ: "JWT" })
         .setSubject(user.id)
         .setIssuer(ISSUER)
@@ -83,16 +83,18 @@ export function createAccessTokens(opts: {
           issuer: ISSUER,
           audience: AUDIENCE,
           currentDate: opts.now(),
-          requiredClaims: ["sub", "exp", "iat"],
+          requiredClaims: ["sub", "exp", "iat", "sid"],
         });
         const role = payload.role as Role;
-        if (typeof payload.sub !== "string" || !ROLES.includes(role)) return { ok: false, reason: "invalid" };
+        const { sub, sid } = payload;
+        if (typeof sub !== "string" || typeof sid !== "string" || !ROLES.includes(role))
+          return { ok: false, reason: "invalid" };
         return remember(token, {
           ok: true,
-          caller: { id: payload.sub, role },
+          caller: { id: sub, role },
           issuedAt: new Date(Math.round((payload.iat ?? 0) * 1000)),
           expiresAt: new Date((payload.exp ?? 0) * 1000),
-          sessionId: typeof payload.sid === "string" ? payload.sid : null,
+          sessionId: sid,
         });
       } catch (error) {
         if (error instanceof joseErrors.JWTExpired) return { ok: false, reason: "expired" };
@@ -166,12 +168,6 @@ function graceBox(oldToken: string) {
 /** How long a dead family is kept: a replay of one of its tokens still reads "revoked" or "expired". */
 export const REFRESH_TOKEN_RETENTION_SECONDS = 7 * 24 * 60 * 60;
 
-/**
- * A revoked session: one refresh-token family, or (`sessionId: null`) every session of the user up to
- * `revokedAt` (milliseconds since the epoch).
- */
-export type SessionRevocation = { userId: string; sessionId: string | null; revokedAt: number };
-
 /** The first half of the two-key advisory locks this module takes ("gozo"); see `lockSessionsOf`. */
 const SESSION_LOCK_SPACE = 0x676f7a6f;
 
@@ -211,7 +207,7 @@ export function createRefreshTokens(opts: {
       .catch((err: unknown) =>
         log.warn(
           { err, ...revocation },
-          "could not announce a revoked session; other instances refuse its tokens from their next read of the list, if it is there",
+          "could not announce a revoked session; other instances refuse its tokens from their next read of the list",
         ),
       );
   };
@@ -343,11 +339,19 @@ export function createRefreshTokens(opts: {
     },
     async revokeAllOf(userId) {
       const revokedAt = now();
-      await db.$transaction(async (tx) => {
+      const tokens = await db.$transaction(async (tx) => {
         await lockSessionsOf(tx, userId);
-        await tx.refreshToken.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt } });
+        return tx.refreshToken.updateManyAndReturn({
+          where: { userId, revokedAt: null },
+          data: { revokedAt },
+          select: { familyId: true },
+        });
       });
-      await revoked({ userId, sessionId: null, revokedAt: revokedAt.getTime() });
+      // Session by session, as a logout would: a sign-in after this is a new session, never refused.
+      const families = new Set(tokens.map((token) => token.familyId));
+      for (const familyId of families) {
+        await revoked({ userId, sessionId: familyId, revokedAt: revokedAt.getTime() });
+      }
     },
     async purge({ retentionSeconds = REFRESH_TOKEN_RETENTION_SECONDS, batchSize = 500 } = {}) {
       const cutoff = new Date(now().getTime() - retentionSeconds * 1000).toISOString();
