@@ -5,6 +5,13 @@ export const ACCESS_COOKIE = "gozon_at";
 /** The refresh token, sent only to the API. */
 export const REFRESH_COOKIE = "gozon_rt";
 const REFRESH_COOKIE_PATH = "/api";
+/**
+ * The device cookie: this browser has signed in before, as the email its token names. Sent only to the
+ * API (`/api` covers the REST login at `/api/v1/auth/login` and tRPC's at `/api/trpc/auth.login`); it
+ * signs nothing in, and it outlives a logout.
+ */
+export const DEVICE_COOKIE = "gozon_dev";
+const DEVICE_COOKIE_PATH = "/api";
 
 export function parseCookies(header: string | undefined): Record<string, string | undefined> {
   if (!header) return {};
@@ -42,7 +49,21 @@ export function sessionCookies(session: Session, { secure, now }: { secure: bool
   ];
 }
 
-/** `Set-Cookie` values that remove both session cookies. */
+/** The `Set-Cookie` value of a device token: httpOnly, SameSite=Lax, Secure over HTTPS, like the session's. */
+export function deviceCookie(
+  device: { token: string; expiresAt: Date },
+  { secure, now }: { secure: boolean; now: Date },
+): string {
+  return stringifySetCookie(DEVICE_COOKIE, device.token, {
+    httpOnly: true,
+    sameSite: "lax",
+    secure,
+    path: DEVICE_COOKIE_PATH,
+    maxAge: secondsUntil(device.expiresAt, now),
+  });
+}
+
+/** `Set-Cookie` values that remove both session cookies (not the device cookie). */
 export function clearedSessionCookies({ secure }: { secure: boolean }): string[] {
   const base = { httpOnly: true, sameSite: "lax", secure, maxAge: 0, expires: new Date(0) } as const;
   return [

@@ -17,6 +17,7 @@ import {
   type AuthRateLimiter,
   type RateLimitSettings,
 } from "./identity/rate-limit.ts";
+import { createDeviceTokens, type DeviceTokens } from "./identity/device-tokens.ts";
 import { createRevokedSessions, type RevokedSessions } from "./identity/session-revocations.ts";
 import { verifyPassword, type PasswordVerifier } from "./identity/passwords.ts";
 import {
@@ -49,6 +50,8 @@ export type ApiDeps = {
   trustProxy: boolean;
   accessTokens: AccessTokens;
   refreshTokens: RefreshTokens;
+  /** Device cookies: a browser that signed in as an email before is spared that email's login backstop. */
+  deviceTokens: DeviceTokens;
   /** The sessions revoked on any instance (logout, refresh-token reuse, `revokeAllOf`), in memory. */
   revokedSessions: RevokedSessions;
   rateLimiter: AuthRateLimiter;
@@ -181,6 +184,7 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
       now,
     }),
     revokedSessions,
+    deviceTokens: createDeviceTokens({ secret: config.JWT_SECRET, now }),
     refreshTokens: createRefreshTokens({
       db: identityDb,
       ttlSeconds: options.refreshTokenTtlSeconds ?? REFRESH_TOKEN_TTL_SECONDS,

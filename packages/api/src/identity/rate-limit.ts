@@ -17,6 +17,15 @@ export type RateLimitSettings = {
   loginAttemptsPerEmail: RateLimitRule;
   /** The first and the largest backstop delay. */
   loginBackstopDelayMs: { first: number; max: number };
+  /**
+   * Password checks by one device cookie within the window (OWASP's device cookies). A browser that
+   * signed in as the email before (its `gozon_dev` cookie names that email) is spared the per-email
+   * backstop, so guessing from many IPs cannot keep the owner out; its attempts are counted per cookie
+   * instead, and a right password starts the count afresh. Past the limit the cookie is not trusted
+   * until the window ends: its attempts then fall under the backstop like anyone's. The per-IP and
+   * per-pair limits apply either way.
+   */
+  loginAttemptsPerDevice: RateLimitRule;
   /** Registration attempts from one IP. */
   registerPerIp: RateLimitRule;
   /** Registration attempts for one email. */
@@ -28,18 +37,29 @@ export const defaultRateLimits: RateLimitSettings = {
   loginAttemptsPerIp: { points: 50, durationSeconds: 15 * 60 },
   loginAttemptsPerEmail: { points: 50, durationSeconds: 60 * 60 },
   loginBackstopDelayMs: { first: 1000, max: 60_000 },
+  loginAttemptsPerDevice: { points: 10, durationSeconds: 60 * 60 },
   registerPerIp: { points: 50, durationSeconds: 60 * 60 },
   registerPerEmail: { points: 5, durationSeconds: 60 * 60 },
+};
+
+/** What a login attempt was counted under, for `loginSucceeded`. */
+export type LoginAttempt = {
+  /** The nonce of the device cookie the attempt was counted under instead of the email, else null. */
+  device: string | null;
 };
 
 export type AuthRateLimiter = {
   /**
    * Spends one password check for (IP, email) before the hash is looked at; throws TOO_MANY_REQUESTS
    * (nothing spent) when a limit is reached. Atomic in Redis: parallel requests cannot overdraw it.
+   * `device` is the nonce of a valid device cookie for this email (see `loginAttemptsPerDevice`).
    */
-  consumeLoginAttempt(ip: string, email: string): Promise<void>;
-  /** The right password: this (IP, email) pair starts afresh; the IP and the email get the attempt back. */
-  loginSucceeded(ip: string, email: string): Promise<void>;
+  consumeLoginAttempt(ip: string, email: string, device?: string | null): Promise<LoginAttempt>;
+  /**
+   * The right password: this (IP, email) pair starts afresh, and so does the device cookie the attempt
+   * was counted under; the IP and the email get the attempt back.
+   */
+  loginSucceeded(ip: string, email: string, attempt: LoginAttempt): Promise<void>;
   /** Counts a registration attempt; throws TOO_MANY_REQUESTS past the limit. */
   consumeRegister(ip: string, email: string): Promise<void>;
 };
@@ -49,31 +69,43 @@ const digest = (value: string) => createHash("sha256").update(value).digest("hex
 
 /**
  * One round trip, run atomically by Redis: check every counter, and only when all allow the attempt
- * increment them all. KEYS: pair, ip, email, email-next (when the next backstop attempt may run).
- * ARGV: the three limits and windows (s), now (ms), first and max backstop delay (ms).
- * Returns 0 when allowed, else the milliseconds to wait.
+ * increment them all. KEYS: pair, ip, email, email-next (when the next backstop attempt may run), and
+ * the device cookie's counter when the attempt carries a valid one for this email.
+ * ARGV: the three limits and windows (s), now (ms), first and max backstop delay (ms), the device
+ * cookie's limit and window (s).
+ * Returns {0, 1} when allowed under the device cookie (instead of the email), {0, 0} when allowed under
+ * the email, else {the milliseconds to wait, 0}.
  */
 const CONSUME_LOGIN_SCRIPT = `
 local pairLimit, pairWindow = tonumber(ARGV[1]), tonumber(ARGV[2])
 local ipLimit, ipWindow = tonumber(ARGV[3]), tonumber(ARGV[4])
 local emailLimit, emailWindow = tonumber(ARGV[5]), tonumber(ARGV[6])
 local now, firstDelay, maxDelay = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local deviceLimit, deviceWindow = tonumber(ARGV[10]), tonumber(ARGV[11])
 local function wait(key)
   local ttl = redis.call('PTTL', key)
   if ttl < 1 then return 1 end
   return ttl
 end
+local function bump(key, window)
+  if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, window) end
+end
 local pair = tonumber(redis.call('GET', KEYS[1]) or '0')
-if pair >= pairLimit then return wait(KEYS[1]) end
+if pair >= pairLimit then return {wait(KEYS[1]), 0} end
 local ip = tonumber(redis.call('GET', KEYS[2]) or '0')
-if ip >= ipLimit then return wait(KEYS[2]) end
+if ip >= ipLimit then return {wait(KEYS[2]), 0} end
+local device = KEYS[5]
+if device and tonumber(redis.call('GET', device) or '0') < deviceLimit then
+  -- A browser that signed in as this email before: counted per cookie, not against the email.
+  bump(KEYS[1], pairWindow)
+  bump(KEYS[2], ipWindow)
+  bump(device, deviceWindow)
+  return {0, 1}
+end
 local email = tonumber(redis.call('GET', KEYS[3]) or '0')
 if email >= emailLimit then
   local nextAt = tonumber(redis.call('GET', KEYS[4]) or '0')
-  if now < nextAt then return nextAt - now end
-end
-local function bump(key, window)
-  if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, window) end
+  if now < nextAt then return {nextAt - now, 0} end
 end
 bump(KEYS[1], pairWindow)
 bump(KEYS[2], ipWindow)
@@ -83,25 +115,24 @@ if over > 0 then
   local delay = math.min(maxDelay, firstDelay * 2 ^ (over - 1))
   redis.call('SET', KEYS[4], now + delay, 'PX', emailWindow * 1000)
 end
-return 0
+return {0, 0}
 `;
 
-/** A right password is no guess: the pair starts afresh, the IP and email get their attempt back. */
+/**
+ * A right password is no guess: the pair starts afresh, the IP gets its attempt back, and so does the
+ * email (KEYS[3]) or, when the attempt was counted under a device cookie, that cookie starts afresh.
+ * ARGV[1]: 1 when KEYS[3] is the device cookie's counter.
+ */
 const LOGIN_SUCCEEDED_SCRIPT = `
 redis.call('DEL', KEYS[1])
-for i = 2, 3 do
-  if tonumber(redis.call('GET', KEYS[i]) or '0') > 0 then redis.call('DECR', KEYS[i]) end
+if ARGV[1] == '1' then
+  redis.call('DEL', KEYS[3])
+elseif tonumber(redis.call('GET', KEYS[3]) or '0') > 0 then
+  redis.call('DECR', KEYS[3])
 end
+if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then redis.call('DECR', KEYS[2]) end
 return 0
 `;
-
-type LoginScript = (
-  pairKey: string,
-  ipKey: string,
-  emailKey: string,
-  emailNextKey: string,
-  ...args: number[]
-) => Promise<number>;
 
 /**
  * Counters in Redis (shared by every web instance), under `<REDIS_PREFIX>:rl:<name>`. Login attempts
@@ -125,12 +156,12 @@ export function createAuthRateLimiter(
   const registerIp = limiter("register-ip", settings.registerPerIp);
   const registerEmail = limiter("register-email", settings.registerPerEmail);
 
-  // One script touches all four counters, and a Redis Cluster runs a script only on keys of one hash
+  // One script touches all the counters, and a Redis Cluster runs a script only on keys of one hash
   // slot: the `{<prefix>}` hash tag (the one BullMQ's keys use too) puts every login counter in one
   // slot. Login traffic is light, so one shard carries it easily.
+  const tag = `{${prefix}}:rl`;
   const loginKeys = (ip: string, email: string) => {
     const emailDigest = digest(email);
-    const tag = `{${prefix}}:rl`;
     return [
       `${tag}:login-pair:${digest(`${ip}\n${email}`)}`,
       `${tag}:login-ip:${digest(ip)}`,
@@ -138,8 +169,7 @@ export function createAuthRateLimiter(
       `${tag}:login-email-next:${emailDigest}`,
     ] as const;
   };
-  const consumeLogin = (...args: Parameters<LoginScript>) =>
-    redis.eval(CONSUME_LOGIN_SCRIPT, 4, ...args) as Promise<number>;
+  const deviceKey = (nonce: string) => `${tag}:login-device:${digest(nonce)}`;
 
   /** Consumes a point from each; rethrows a refusal as 429 with the longest wait. */
   const consumeAll = async (pairs: Array<[RateLimiterRedis, string]>, what: string) => {
@@ -155,28 +185,38 @@ export function createAuthRateLimiter(
 
   const { loginAttemptsPerEmailAndIp: pair, loginAttemptsPerIp: perIp } = settings;
   const { loginAttemptsPerEmail: perEmail, loginBackstopDelayMs: delay } = settings;
+  const { loginAttemptsPerDevice: perDevice } = settings;
   return {
-    async consumeLoginAttempt(ip, email) {
-      const waitMs = await consumeLogin(
-        ...loginKeys(ip, email),
-        pair.points,
-        pair.durationSeconds,
-        perIp.points,
-        perIp.durationSeconds,
-        perEmail.points,
-        perEmail.durationSeconds,
-        Date.now(),
-        delay.first,
-        delay.max,
-      ).catch((error: unknown) => {
-        // Without the counter no password is checked: guessing must not get easier while Redis is away.
-        throw serviceUnavailable(error);
-      });
+    async consumeLoginAttempt(ip, email, device) {
+      const keys = [...loginKeys(ip, email), ...(device ? [deviceKey(device)] : [])];
+      const [waitMs, viaDevice] = (await redis
+        .eval(
+          CONSUME_LOGIN_SCRIPT,
+          keys.length,
+          ...keys,
+          pair.points,
+          pair.durationSeconds,
+          perIp.points,
+          perIp.durationSeconds,
+          perEmail.points,
+          perEmail.durationSeconds,
+          Date.now(),
+          delay.first,
+          delay.max,
+          perDevice.points,
+          perDevice.durationSeconds,
+        )
+        .catch((error: unknown) => {
+          // Without the counter no password is checked: guessing must not get easier while Redis is away.
+          throw serviceUnavailable(error);
+        })) as [number, number];
       if (waitMs > 0) throw tooManyRequests(waitMs, "sign-in attempts");
+      return { device: viaDevice === 1 && device ? device : null };
     },
-    async loginSucceeded(ip, email) {
+    async loginSucceeded(ip, email, attempt) {
       const [pairKey, ipKey, emailKey] = loginKeys(ip, email);
-      await redis.eval(LOGIN_SUCCEEDED_SCRIPT, 3, pairKey, ipKey, emailKey);
+      const third = attempt.device ? deviceKey(attempt.device) : emailKey;
+      await redis.eval(LOGIN_SUCCEEDED_SCRIPT, 3, pairKey, ipKey, third, attempt.device ? 1 : 0);
     },
     async consumeRegister(ip, email) {
       await consumeAll(

@@ -1,5 +1,5 @@
 import type { Context } from "../../context.ts";
-import { sessionCookies } from "../../cookies.ts";
+import { deviceCookie, sessionCookies } from "../../cookies.ts";
 import { toPublicUser, type User } from "../../identity/users.ts";
 import type { SessionOutput } from "./session.schema.ts";
 
@@ -41,7 +41,14 @@ export async function sessionFor(
   };
 }
 
-/** A new sign-in: a new refresh-token family. */
+/**
+ * A new sign-in (login or registration): a new refresh-token family, and a new device cookie marking
+ * this browser as one that has signed in as `user.email` (see `loginAttemptsPerDevice`). A refresh
+ * proves no password and sets none.
+ */
 export async function startSession(ctx: Context, user: Pick<User, "id" | "email" | "role">) {
-  return sessionFor(ctx, user, await ctx.deps.refreshTokens.issue(user.id));
+  const session = await sessionFor(ctx, user, await ctx.deps.refreshTokens.issue(user.id));
+  const device = await ctx.deps.deviceTokens.sign(user.email);
+  ctx.setCookies([deviceCookie(device, { secure: ctx.secure, now: ctx.deps.now() })]);
+  return session;
 }
