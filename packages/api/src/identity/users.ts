@@ -53,7 +53,10 @@ export function findUserById(db: IdentityClient, id: string): Promise<User | nul
  */
 const likeLiteral = (text: string) => text.replace(/[\\%_]/g, (char) => `\\${char}`);
 
-/** Users whose email contains `fragment`, ordered by email, `limit` per page after `cursor` (an email). */
+/**
+ * Users whose email contains `fragment`, ordered by email, `limit` per page after `cursor` (an email);
+ * `nextCursor` is the last email of the page when more follow (the API wraps it in an opaque cursor).
+ */
 export async function searchUsers(
   db: IdentityClient,
   { fragment, limit, cursor }: { fragment?: string; limit: number; cursor?: string },

@@ -1,7 +1,7 @@
 import type { z } from "zod";
 import type { Context } from "../../context.ts";
 import { searchUsers } from "../../identity/users.ts";
-import type { findUsersInputSchema, findUsersOutputSchema } from "./findUsers.schema.ts";
+import { usersCursor, type findUsersInputSchema, type findUsersOutputSchema } from "./findUsers.schema.ts";
 
 type Options = { ctx: Context; input: z.output<typeof findUsersInputSchema> };
 
@@ -13,7 +13,7 @@ export async function findUsersHandler({
   const { users, nextCursor } = await searchUsers(ctx.deps.identityDb, {
     fragment: input?.email || undefined,
     limit: input?.limit ?? 20,
-    cursor: input?.cursor || undefined,
+    cursor: input?.cursor,
   });
   const accounts = users.length > 0 ? await ctx.deps.accountsOf(users.map((user) => user.id)) : new Map();
   return {
@@ -23,6 +23,6 @@ export async function findUsersHandler({
       role: user.role,
       account: accounts.get(user.id) ?? null,
     })),
-    nextCursor,
+    nextCursor: nextCursor === null ? null : usersCursor.encode(nextCursor),
   };
 }

@@ -1,7 +1,20 @@
 import { z } from "zod";
 import { roleSchema } from "../../identity/schemas.ts";
-import { pageLimitSchema } from "../../paging.ts";
+import { cursorCodec, nextCursorSchema, pageLimitSchema } from "../../paging.ts";
 import { accountSchema } from "../payments/account.schema.ts";
+
+/**
+ * Position in the list (ordered by email): the last user shown's email, unique, so it needs no tie-break.
+ * Postgres cannot compare text with a NUL in it: such a position is refused here rather than fail there.
+ */
+export const usersCursor = cursorCodec(
+  "admin.users",
+  z
+    .string()
+    .min(1)
+    .max(254)
+    .refine((email) => !email.includes("\u0000")),
+);
 
 export const findUsersInputSchema = z
   .strictObject({
@@ -13,13 +26,7 @@ export const findUsersInputSchema = z
       .optional()
       .meta({ description: "A fragment of the email, any letter case" }),
     limit: pageLimitSchema("Users"),
-    cursor: z
-      .string({ error: "must be a string" })
-      .max(254, { error: "must be at most 254 characters" })
-      // Postgres cannot compare text with a NUL in it: refuse it here rather than fail there.
-      .refine((text) => !text.includes("\u0000"), { error: "must not contain NUL characters" })
-      .optional()
-      .meta({ description: "`nextCursor` of the previous page" }),
+    cursor: usersCursor.schema,
   })
   .optional();
 
@@ -32,5 +39,5 @@ export const findUsersOutputSchema = z.object({
       account: accountSchema.nullable(),
     }),
   ),
-  nextCursor: z.string().nullable(),
+  nextCursor: nextCursorSchema,
 });
