@@ -133,7 +133,9 @@ describe("admin procedures", () => {
     expect(first.body.users.map((user: { email: string }) => user.email)).toEqual(emails.slice(0, 2));
     expect(first.body.users[0]).toMatchObject({ role: "SHOPPER", account: null });
     expect(first.body.users[0].id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(first.body.nextCursor).toBe(emails[1]);
+    // An opaque cursor, as every other list's: not the email itself.
+    expect(first.body.nextCursor).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(first.body.nextCursor).not.toContain(tag);
 
     const seen = [...first.body.users];
     let cursor = first.body.nextCursor;
@@ -147,6 +149,52 @@ describe("admin procedures", () => {
     }
     expect(seen.map((user) => user.email)).toEqual(emails);
     expect(JSON.stringify(seen)).not.toMatch(/password|argon/i);
+  });
+
+  it("findUsers: a cursor that is not one of its own (an email, edited, another list's) is a 400 naming it", async () => {
+    const tag = `cur${Date.now().toString(36)}`;
+    for (const n of [1, 2, 3]) await api.rest.register(`${tag}-${n}@example.com`, strongPassword());
+    const page = async (cursor: string) =>
+      api.request(`/api/v1/admin/users?email=${tag}&limit=1&cursor=${encodeURIComponent(cursor)}`, {
+        headers: bearer(adminToken),
+      });
+    const first = await api.request(`/api/v1/admin/users?email=${tag}&limit=1`, {
+      headers: bearer(adminToken),
+    });
+    const cursor: string = first.body.nextCursor;
+    expect((await page(cursor)).body.users.map((user: { email: string }) => user.email)).toEqual([
+      `${tag}-2@example.com`,
+    ]);
+
+    const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
+    const ordersCursor = (await api.request("/api/v1/admin/orders?limit=1", { headers: bearer(adminToken) }))
+      .body.nextCursor as string | null;
+    const bad = {
+      "a word": "zzz",
+      "an email": `${tag}-1@example.com`,
+      "an edited cursor": `${cursor.slice(0, -2)}${cursor.endsWith("A") ? "B" : "A"}`,
+      "another list's cursor":
+        ordersCursor ?? encode(["admin.orders", [new Date().toISOString(), randomUUID()]]),
+      "the ledger's tag": encode(["ledger", `${tag}-1@example.com`]),
+      "a NUL in the position": encode(["admin.users", "a\u0000b"]),
+      empty: "",
+    };
+    for (const [what, text] of Object.entries(bad)) {
+      const response = await page(text);
+      expect([what, response.status]).toEqual([what, 400]);
+      expect(response.body.error.fields).toEqual({
+        cursor: "must be the nextCursor of a previous page of this list",
+      });
+      const trpc = await api.trpc.query("admin.findUsers", { email: tag, cursor: text }, adminToken);
+      expect([what, trpc.status]).toEqual([what, 400]);
+      expect(Object.keys(trpc.body.error.data.fields)).toEqual(["cursor"]);
+    }
+    // tRPC pages with the same cursor.
+    const trpc = await api.trpc.query("admin.findUsers", { email: tag, limit: 1, cursor }, adminToken);
+    expect(trpc.status).toBe(200);
+    expect(trpc.body.result.data.users.map((user: { email: string }) => user.email)).toEqual([
+      `${tag}-2@example.com`,
+    ]);
   });
 
   it("findUsers matches `_` and `%` in the fragment literally, not as LIKE wildcards", async () => {
