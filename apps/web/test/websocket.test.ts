@@ -6,9 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { waitFor } from "@gozon/core/testing";
 import { balanceEventsChannel } from "@gozon/api/live/balance-feed";
+import { FEED_START_BURST, MAX_FEEDS_PER_SOCKET } from "@gozon/api/live/socket-budget";
 import type { AppRouter } from "@gozon/api/root";
 import { createLiveSocket } from "../src/client/api.ts";
-import { SESSION_ENDED_CLOSE_CODE } from "../src/server/websocket.ts";
+import {
+  MAX_SOCKETS_PER_USER,
+  SESSION_ENDED_CLOSE_CODE,
+  TOO_MANY_SOCKETS_CLOSE_CODE,
+} from "../src/server/websocket.ts";
 import { rawSocket, startInstances, type WebInstance } from "./instances.ts";
 
 type Instances = Awaited<ReturnType<typeof startInstances>>;
@@ -364,6 +369,115 @@ describe("WebSocket: subscriptions only, sessions end (revoked ones on every ins
     (await expectServed(late, after.accessToken)).close();
     expect(sockets.map((socket) => socket.closed())).toEqual([null, null]);
     for (const socket of sockets) socket.close();
+  });
+
+  describe("one socket's share of the instance", () => {
+    const errorCode = (frame: unknown) =>
+      (frame as { error?: { data?: { code?: string } } }).error?.data?.code;
+    const answered = (socket: ReturnType<typeof rawSocket>, ids: number[]) =>
+      waitFor(() => ids.every((id) => socket.replies(id).length > 0), { what: `answers to ${ids.length}` });
+
+    it(`holds at most ${MAX_FEEDS_PER_SOCKET} feeds open, however many one frame asks for; a stopped one frees its slot`, async () => {
+      const user = await system.user();
+      const { accessToken } = await a.login(user.email, user.password);
+      const socket = rawSocket(a.wsUrl, { token: accessToken });
+      await socket.opened;
+      // Fifteen feeds in one frame, as an attacker would send hundreds.
+      const ids = Array.from({ length: 15 }, (_, i) => i + 1);
+      socket.send(
+        ids.map((id) => ({ id, method: "subscription", params: { path: "orders.onStatusChange" } })),
+      );
+      await answered(socket, ids);
+      const started = ids.filter((id) => socket.replies(id)[0]?.result?.type === "started");
+      const refused = ids.filter((id) => errorCode(socket.replies(id)[0]) === "TOO_MANY_REQUESTS");
+      expect(started).toHaveLength(MAX_FEEDS_PER_SOCKET);
+      expect(refused).toHaveLength(15 - MAX_FEEDS_PER_SOCKET);
+      expect(socket.replies(refused[0]!)[0].error.message).toMatch(/stop one first/);
+
+      socket.send({ id: started[0], method: "subscription.stop" });
+      await waitFor(() => socket.replies(started[0]!).some((frame) => frame.result?.type === "stopped"), {
+        what: "the stopped feed",
+      });
+      socket.subscribe(100, "orders.onStatusChange");
+      socket.subscribe(101, "orders.onStatusChange");
+      await answered(socket, [100, 101]);
+      expect(socket.replies(100)[0]).toMatchObject({ result: { type: "started" } });
+      expect(errorCode(socket.replies(101)[0])).toBe("TOO_MANY_REQUESTS");
+      socket.close();
+    });
+
+    it("refuses feed starts past its burst, even when few are open at once", async () => {
+      const user = await system.user();
+      const { accessToken } = await a.login(user.email, user.password);
+      const socket = rawSocket(a.wsUrl, { token: accessToken });
+      await socket.opened;
+      // Start ten and stop them, four times over: never more than ten open, yet forty starts, each a read
+      // of the database. The bucket refills one a second, so unless this takes 20 s some are refused.
+      const refused: unknown[] = [];
+      for (let round = 0; round < 4; round++) {
+        const ids = Array.from({ length: MAX_FEEDS_PER_SOCKET }, (_, i) => round * 100 + i + 1);
+        socket.send(
+          ids.map((id) => ({ id, method: "subscription", params: { path: "orders.onStatusChange" } })),
+        );
+        await answered(socket, ids);
+        const started = ids.filter((id) => socket.replies(id)[0]?.result?.type === "started");
+        refused.push(...ids.filter((id) => !started.includes(id)).map((id) => socket.replies(id)[0]));
+        socket.send(started.map((id) => ({ id, method: "subscription.stop" })));
+        await waitFor(
+          () => started.every((id) => socket.replies(id).some((frame) => frame.result?.type === "stopped")),
+          { what: "the round's feeds stopped" },
+        );
+      }
+      expect(refused.length).toBeGreaterThanOrEqual(40 - FEED_START_BURST - 19);
+      for (const frame of refused) {
+        expect(frame).toMatchObject({
+          error: {
+            message: "Too many live feeds started; try again in 1 second",
+            data: { code: "TOO_MANY_REQUESTS", retryAfterSeconds: 1 },
+          },
+        });
+      }
+      socket.close();
+    });
+
+    it(`serves at most ${MAX_SOCKETS_PER_USER} signed-in sockets of one user; another user is not held back`, async () => {
+      const user = await system.user();
+      const { accessToken } = await a.login(user.email, user.password);
+      const open = async (token: string) => {
+        const socket = rawSocket(a.wsUrl, { token });
+        await socket.opened;
+        socket.subscribe(1, "orders.onStatusChange");
+        await waitFor(() => socket.replies(1).length > 0 || socket.closed() !== null, {
+          what: "the socket's fate",
+        });
+        return socket;
+      };
+      const sockets = [];
+      for (let i = 0; i < MAX_SOCKETS_PER_USER; i++) sockets.push(await open(accessToken));
+      expect(sockets.map((socket) => socket.closed())).toEqual(sockets.map(() => null));
+      const extra = await open(accessToken);
+      await waitFor(() => extra.closed() !== null, { what: "the extra socket closed" });
+      expect(extra.closed()?.code).toBe(TOO_MANY_SOCKETS_CLOSE_CODE);
+      expect(extra.replies(1).filter((frame) => frame.result?.type === "started")).toEqual([]);
+
+      const other = await system.user();
+      const theirs = await open((await a.login(other.email, other.password)).accessToken);
+      expect(theirs.replies(1)[0]).toMatchObject({ result: { type: "started" } });
+      theirs.close();
+      // One closed, one more may open.
+      sockets.pop()!.close();
+      await waitFor(
+        async () => {
+          const again = await open(accessToken);
+          const served = again.replies(1)[0]?.result?.type === "started";
+          if (!served) again.close();
+          else sockets.push(again);
+          return served;
+        },
+        { timeoutMs: 5_000, what: "a socket once another closed" },
+      );
+      for (const socket of sockets) socket.close();
+    });
   });
 });
 

@@ -4,6 +4,7 @@ import type { Logger } from "@gozon/core/logger";
 import { ACCESS_COOKIE, parseCookies } from "./cookies.ts";
 import type { ApiDeps } from "./deps.ts";
 import type { Caller } from "./identity/tokens.ts";
+import { createSocketBudget, type SocketBudget } from "./live/socket-budget.ts";
 
 export type { Caller };
 
@@ -26,6 +27,8 @@ export type Context = {
   session: { id: string; issuedAt: Date; expiresAt: Date } | null;
   /** How the call arrived: a WebSocket carries subscriptions only. */
   transport: "http" | "websocket";
+  /** What the WebSocket this context belongs to may still start (null over HTTP). */
+  socket: SocketBudget | null;
   ip: string;
   /** The request came over HTTPS (directly or through a proxy saying so): cookies get `Secure`. */
   secure: boolean;
@@ -137,6 +140,7 @@ export async function createContextFromHeaders(
     authProblem,
     session,
     transport: options.transport ?? "http",
+    socket: options.transport === "websocket" ? createSocketBudget() : null,
     ip: clientIp(header, options.remoteAddress, deps.trustProxy),
     // X-Forwarded-Proto is anyone's to send: believed only from a trusted proxy (TRUST_PROXY).
     secure: (deps.trustProxy && forwardedProto === "https") || options.encrypted === true,

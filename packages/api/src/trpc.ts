@@ -3,12 +3,14 @@ import type { OpenApiMeta } from "trpc-to-openapi";
 import type { Logger } from "@gozon/core/logger";
 import type { Context } from "./context.ts";
 import { findUserById } from "./identity/users.ts";
+import { MAX_FEEDS_PER_SOCKET, releasedWhenDone } from "./live/socket-budget.ts";
 import {
   describeFields,
   fieldErrorsOf,
   isDatabaseUnavailable,
   retryAfterSecondsOf,
   serviceUnavailable,
+  tooManyRequests,
   type FieldErrors,
 } from "./errors.ts";
 
@@ -100,7 +102,7 @@ export const publicProcedure = t.procedure.use(async ({ ctx, type, next }) => {
 });
 
 /** Signed-in callers only; anonymous → UNAUTHORIZED (401). */
-export const protectedProcedure = publicProcedure.use(async ({ ctx, type, next }) => {
+export const protectedProcedure = publicProcedure.use(async ({ ctx, type, signal, next }) => {
   if (!ctx.user) {
     throw new TRPCError({
       code: "UNAUTHORIZED",
@@ -123,9 +125,31 @@ export const protectedProcedure = publicProcedure.use(async ({ ctx, type, next }
   if (token && ctx.deps.revokedSessions.refuses(token)) {
     throw new TRPCError({ code: "UNAUTHORIZED", message: "This session has been signed out; sign in again" });
   }
-  const current = await findUserById(ctx.deps.identityDb, ctx.user.id);
-  if (!current) throw new TRPCError({ code: "UNAUTHORIZED", message: "This account no longer exists" });
-  return next({ ctx: { ...ctx, user: { id: current.id, role: current.role } } });
+  // Before any read: a socket past its share is refused at no cost to the database.
+  const slot = ctx.socket?.take(Date.now());
+  if (slot && !slot.ok) {
+    if (slot.retryAfterMs !== null) throw tooManyRequests(slot.retryAfterMs, "live feeds started");
+    throw new TRPCError({
+      code: "TOO_MANY_REQUESTS",
+      message: `At most ${MAX_FEEDS_PER_SOCKET} live feeds per connection; stop one first`,
+    });
+  }
+  // The slot is given back when the feed ends: stopped or failed (tRPC aborts the signal), or done.
+  const release = slot?.release ?? (() => {});
+  signal?.addEventListener("abort", release, { once: true });
+  try {
+    const current = await findUserById(ctx.deps.identityDb, ctx.user.id);
+    if (!current) throw new TRPCError({ code: "UNAUTHORIZED", message: "This account no longer exists" });
+    const result = await next({ ctx: { ...ctx, user: { id: current.id, role: current.role } } });
+    if (!result.ok || !slot) {
+      release();
+      return result;
+    }
+    return { ...result, data: releasedWhenDone(result.data as AsyncIterable<unknown>, release) };
+  } catch (error) {
+    release();
+    throw error;
+  }
 });
 
 /** Admins only; a shopper → FORBIDDEN (403). */

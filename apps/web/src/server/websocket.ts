@@ -29,6 +29,14 @@ export const WS_PATH = "/api/trpc-ws";
  */
 export const SESSION_ENDED_CLOSE_CODE = 4401;
 
+/**
+ * Signed-in sockets one user may hold on one instance (tabs, devices): each may hold a few feeds (see
+ * socket-budget.ts), so this bounds what one account can ask of the instance. Past it the new socket is
+ * closed with `TOO_MANY_SOCKETS_CLOSE_CODE`; the client retries later, as after any close.
+ */
+export const MAX_SOCKETS_PER_USER = 20;
+export const TOO_MANY_SOCKETS_CLOSE_CODE = 4429;
+
 /** setTimeout's longest delay; a later expiry is re-armed when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -37,6 +45,7 @@ type SocketSession = { userId: string; sessionId: string; timer: NodeJS.Timeout 
 export function attachWebSocket(server: http.Server, deps: ApiDeps) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   const sessions = new Map<WebSocket, SocketSession>();
+  const socketsOf = new Map<string, number>();
 
   const endSession = (ws: WebSocket, reason: string) => {
     const session = sessions.get(ws);
@@ -48,6 +57,13 @@ export function attachWebSocket(server: http.Server, deps: ApiDeps) {
   /** Arms the expiry of a signed-in socket and files it under its session, for revocations. */
   const track = (ws: WebSocket, ctx: Context) => {
     if (!ctx.user || !ctx.session || ws.readyState !== ws.OPEN) return;
+    const userId = ctx.user.id;
+    const held = socketsOf.get(userId) ?? 0;
+    if (held >= MAX_SOCKETS_PER_USER) {
+      deps.log.info({ userId }, "WebSocket refused: too many for one user");
+      return ws.close(TOO_MANY_SOCKETS_CLOSE_CODE, "too many connections for this user");
+    }
+    socketsOf.set(userId, held + 1);
     const { expiresAt } = ctx.session;
     const arm = (): NodeJS.Timeout => {
       const left = expiresAt.getTime() - deps.now().getTime();
@@ -60,10 +76,13 @@ export function attachWebSocket(server: http.Server, deps: ApiDeps) {
         Math.min(left, MAX_TIMER_MS),
       );
     };
-    sessions.set(ws, { userId: ctx.user.id, sessionId: ctx.session.id, timer: arm() });
+    sessions.set(ws, { userId, sessionId: ctx.session.id, timer: arm() });
     ws.once("close", () => {
       clearTimeout(sessions.get(ws)?.timer);
       sessions.delete(ws);
+      const left = (socketsOf.get(userId) ?? 1) - 1;
+      if (left > 0) socketsOf.set(userId, left);
+      else socketsOf.delete(userId);
     });
   };
 
