@@ -126,6 +126,27 @@ describe("payments.topUp (REST)", () => {
     expect(response.body.account.balance).toBe(2_000_000_000);
   });
 
+  it("a top-up past the largest balance is a 422 naming amount, and changes nothing (shopper and admin)", async () => {
+    const shopper = await shopperWithAccount();
+    const nearlyFull = Number.MAX_SAFE_INTEGER - 10;
+    await api.paymentsDb.$executeRaw`
+      UPDATE accounts SET balance = ${BigInt(nearlyFull)} WHERE user_id = ${shopper.userId}::uuid`;
+    const ledgerBefore = await api.ledgerCount();
+    for (const response of [
+      await topUp(shopper.token, { amount: 11 }, randomUUID()),
+      await adminTopUp(adminToken, shopper.userId, { amount: 1_000_000_000 }),
+    ]) {
+      expect(response.status).toBe(422);
+      expect(response.body.error.message).toMatch(/past the largest an account may hold/);
+      expect(response.body.error.fields).toEqual({
+        amount: `would take the balance past ${Number.MAX_SAFE_INTEGER}`,
+      });
+    }
+    expect((await getAccount(shopper.token)).body.account.balance).toBe(nearlyFull);
+    expect(await api.ledgerCount()).toBe(ledgerBefore);
+    expect((await topUp(shopper.token, { amount: 10 })).body.account.balance).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
   it("without an account is 404 and writes nothing", async () => {
     const shopper = await api.shopper();
     const ledgerBefore = await api.ledgerCount();

@@ -78,7 +78,7 @@ describe("database-level guarantees", () => {
     expect(await insert(1, "x".repeat(501))).toBe(CHECK_VIOLATION);
   });
 
-  it("payments: no negative balance (nor balance after an entry), ledger sign and order link follow the kind, FAILED needs a reason", async () => {
+  it("payments: no negative balance (nor balance after an entry), none past 2^53 - 1, ledger sign and order link follow the kind, FAILED needs a reason", async () => {
     const client = await migrated("payments");
     const user = randomUUID();
     await client.query(`INSERT INTO accounts (user_id, updated_at) VALUES ($1, now())`, [user]);
@@ -87,6 +87,10 @@ describe("database-level guarantees", () => {
     expect(await rejectionCode(client, `UPDATE accounts SET balance = -1 WHERE user_id = $1`, [user])).toBe(
       CHECK_VIOLATION,
     );
+    const setBalance = (balance: string) =>
+      rejectionCode(client, `UPDATE accounts SET balance = $2 WHERE user_id = $1`, [user, balance]);
+    expect(await setBalance("9007199254740992")).toBe(CHECK_VIOLATION);
+    expect(await setBalance("9007199254740991")).toBeUndefined();
 
     const entry = (kind: string, amount: number, orderId: string | null, balanceAfter = 100) =>
       rejectionCode(

@@ -36,6 +36,23 @@ export class InvalidAmount extends Error {
   }
 }
 
+/**
+ * The largest balance an account may hold: the largest integer every client reads exactly (a JSON
+ * number in JavaScript). Kept by the database too (CHECK accounts_balance_max).
+ */
+export const MAX_BALANCE = Number.MAX_SAFE_INTEGER;
+
+export class BalanceLimitReached extends Error {
+  readonly code = "BALANCE_LIMIT";
+  constructor(
+    readonly userId: string,
+    readonly amount: number,
+  ) {
+    super(`A top-up may not take a balance past ${MAX_BALANCE}`);
+    this.name = "BalanceLimitReached";
+  }
+}
+
 type AccountRow = { userId: string; balance: bigint };
 
 /** Transactions here are short; the limits only stop a stuck one from holding an account lock for long. */
@@ -101,16 +118,19 @@ export async function topUpInTransaction(tx: SqlClient, userId: string, amount: 
   // One statement: the UPDATE takes the account's row lock before the ledger insert (see the module
   // comment), and the entry's balance_after is the balance this very UPDATE returned, so it is exact
   // however many changes of the account run at once.
+  // A balance that would pass the limit is left alone, rather than failing the CHECK: then an account
+  // that exists but is full reads differently from one that does not exist.
   const rows = await tx.$queryRaw<AccountRow[]>`
     WITH updated AS (
       UPDATE accounts SET balance = balance + ${minor}, updated_at = now()
-      WHERE user_id = ${userId}::uuid
+      WHERE user_id = ${userId}::uuid AND balance <= ${BigInt(MAX_BALANCE) - minor}
       RETURNING user_id, balance
     ), entry AS (
       INSERT INTO ledger_entries (user_id, kind, amount, balance_after)
       SELECT user_id, 'TOP_UP'::"LedgerKind", ${minor}::bigint, balance FROM updated
     )
     SELECT user_id::text AS "userId", balance FROM updated`;
-  if (!rows[0]) throw new AccountNotFound(userId);
-  return toAccount(rows[0]);
+  if (rows[0]) return toAccount(rows[0]);
+  if (await getAccount(tx, userId)) throw new BalanceLimitReached(userId, amount);
+  throw new AccountNotFound(userId);
 }

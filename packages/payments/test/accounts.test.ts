@@ -7,7 +7,9 @@ import {
   createAccount,
   getAccount,
   getAccounts,
+  BalanceLimitReached,
   InvalidAmount,
+  MAX_BALANCE,
   topUp,
 } from "../src/accounts.ts";
 import { IdempotencyKeyReused, type IdempotencyKeyInput } from "@gozon/db/idempotency";
@@ -74,6 +76,19 @@ describe("topUp", () => {
     const userId = randomUUID();
     await expect(topUp(db, userId, 10)).rejects.toBeInstanceOf(AccountNotFound);
     expect(await ledgerOf(db, userId)).toEqual([]);
+  });
+
+  it("stops short of the largest balance a client reads exactly: BalanceLimitReached, nothing written", async () => {
+    const userId = randomUUID();
+    await createAccount(db, userId);
+    // As if reached by millions of top-ups (the ledger's own checks do not look at the sum).
+    await db.$executeRaw`UPDATE accounts SET balance = ${BigInt(MAX_BALANCE) - 10n} WHERE user_id = ${userId}::uuid`;
+    await expect(topUp(db, userId, 11)).rejects.toBeInstanceOf(BalanceLimitReached);
+    await expect(topUp(db, userId, 1_000_000_000)).rejects.toBeInstanceOf(BalanceLimitReached);
+    expect(await balanceOf(db, userId)).toBe(MAX_BALANCE - 10);
+    expect(await ledgerOf(db, userId)).toEqual([]);
+    // Up to the limit itself is fine.
+    expect(await topUp(db, userId, 10)).toEqual({ userId, balance: MAX_BALANCE });
   });
 
   it.each([0, -1, 1.5, 1_000_000_001, 1e12, Number.NaN, "10" as unknown as number])(

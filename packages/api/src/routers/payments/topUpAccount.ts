@@ -1,8 +1,14 @@
 import { TRPCError } from "@trpc/server";
-import { AccountNotFound, InvalidAmount, topUp } from "@gozon/payments/accounts";
+import {
+  AccountNotFound,
+  BalanceLimitReached,
+  InvalidAmount,
+  MAX_BALANCE,
+  topUp,
+} from "@gozon/payments/accounts";
 import { publishBalanceEvent } from "@gozon/payments/balance-events";
 import type { Caller, Context } from "../../context.ts";
-import { invalidInput } from "../../errors.ts";
+import { invalidInput, unprocessable } from "../../errors.ts";
 import { keyReuseError, type CallerKey } from "../../idempotency.ts";
 
 /**
@@ -32,6 +38,11 @@ export async function topUpAccount(
   } catch (error) {
     if (error instanceof AccountNotFound) throw new TRPCError({ code: "NOT_FOUND", message: opts.noAccount });
     if (error instanceof InvalidAmount) throw invalidInput({ amount: "is not a valid amount" });
+    if (error instanceof BalanceLimitReached) {
+      throw unprocessable("This top-up would take the balance past the largest an account may hold", {
+        amount: `would take the balance past ${MAX_BALANCE}`,
+      });
+    }
     throw keyReuseError(error, key);
   }
 }
