@@ -248,7 +248,7 @@ export function createRefreshTokens(opts: {
       return tx.refreshToken.updateMany({ where: { familyId, revokedAt: null }, data: { revokedAt } });
     });
     // Only a family this call revoked: a logout repeated with an old token (anyone may post one) must not
-    // write to Redis and tell every instance again, nor keep the revocation alive there.
+    // tell every instance again, nor have each keep refusing the session's tokens for longer.
     if (result.count > 0) await revoked({ userId, sessionId: familyId, revokedAt: revokedAt.getTime() });
     return result;
   };
