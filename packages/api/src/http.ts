@@ -5,7 +5,8 @@ import { TRPC_ERROR_CODES_BY_KEY } from "@trpc/server/rpc";
 import { createOpenApiNodeHttpHandler } from "trpc-to-openapi";
 import { createContextFromNodeRequest, requestIdOf } from "./context.ts";
 import type { ApiDeps } from "./deps.ts";
-import { describeFields, retryAfterSecondsOf } from "./errors.ts";
+import { describeFields, retryAfterSecondsOf, type FieldErrors } from "./errors.ts";
+import { hiddenJsonProblems } from "./json-body.ts";
 import { REST_PREFIX } from "./openapi.ts";
 import { appRouter } from "./root.ts";
 import { checkCrossSite, drainRequest } from "./request-guards.ts";
@@ -94,9 +95,10 @@ export function createApiRequestHandler(deps: ApiDeps): Handler {
     const path = pathname.slice(TRPC_PREFIX.length + 1);
     /** An error in tRPC's own shape, for what is refused before tRPC sees the request. */
     const refuse = (
-      code: "PAYLOAD_TOO_LARGE" | "METHOD_NOT_SUPPORTED",
+      code: "PAYLOAD_TOO_LARGE" | "METHOD_NOT_SUPPORTED" | "BAD_REQUEST",
       httpStatus: number,
       message: string,
+      fields?: FieldErrors,
     ) => {
       res.statusCode = httpStatus;
       res.setHeader("Content-Type", "application/json");
@@ -105,7 +107,7 @@ export function createApiRequestHandler(deps: ApiDeps): Handler {
           error: {
             message,
             code: TRPC_ERROR_CODES_BY_KEY[code],
-            data: { code, httpStatus, path, requestId },
+            data: { code, httpStatus, path, requestId, ...(fields ? { fields } : {}) },
           },
         }),
       );
@@ -121,7 +123,10 @@ export function createApiRequestHandler(deps: ApiDeps): Handler {
       // client could see a reset instead of the 413.
       const raw = await readBody(req);
       if (raw === "too large") return refuse("PAYLOAD_TOO_LARGE", 413, TOO_LARGE_MESSAGE);
-      (req as IncomingMessage & { body?: unknown }).body = raw.toString("utf8");
+      const text = raw.toString("utf8");
+      const hidden = hiddenJsonProblems(text);
+      if (hidden) return refuse("BAD_REQUEST", 400, `Invalid input: ${describeFields(hidden)}`, hidden);
+      (req as IncomingMessage & { body?: unknown }).body = text;
     }
     await nodeHTTPRequestHandler({
       router: appRouter,
@@ -300,6 +305,11 @@ async function readJsonBody(req: IncomingMessage): Promise<BodyResult> {
       message: "Invalid input: body must be a JSON object",
       fields: { body: "must be a JSON object" },
     };
+  }
+  const hidden = hiddenJsonProblems(text);
+  if (hidden) {
+    const message = `Invalid input: ${describeFields(hidden)}`;
+    return { ok: false, status: 400, code: "BAD_REQUEST", message, fields: hidden };
   }
   return { ok: true, value };
 }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GIVEN_TWICE, NOT_AN_INTEGER } from "../src/json-body.ts";
 import { startApi, strongPassword, uniqueEmail, type ApiHarness } from "./harness.ts";
 
 let api: ApiHarness;
@@ -109,6 +110,39 @@ describe("other bad requests", () => {
       fields: { password: "must be at least 8 characters" },
       message: "Invalid input: password must be at least 8 characters",
     });
+  });
+
+  it("a number JSON would round, or a key given twice, is a 400 naming the field (REST and tRPC); nothing happens", async () => {
+    const shopper = await api.shopper("rounding");
+    const post = (path: string, body: string) =>
+      api.request(path, {
+        method: "POST",
+        body,
+        headers: { "content-type": "application/json", ...api.bearer(shopper.token) },
+      });
+    const amountOf = (literal: string) => `{"amount": ${literal}, "description": "rounded"}`;
+    const cases: Array<[string, Record<string, string>]> = [
+      // JSON.parse reads this as 1000000000: an order nobody asked for.
+      [amountOf("999999999.99999999999"), { amount: NOT_AN_INTEGER }],
+      [amountOf("1000.0"), { amount: NOT_AN_INTEGER }],
+      [amountOf("1e3"), { amount: NOT_AN_INTEGER }],
+      [amountOf("-2.5E-3"), { amount: NOT_AN_INTEGER }],
+      // The last one would win.
+      ['{"amount": 5, "description": "twice", "amount": 5000}', { amount: GIVEN_TWICE }],
+    ];
+    for (const [body, fields] of cases) {
+      for (const path of ["/api/v1/orders", "/api/trpc/orders.create"]) {
+        const response = await post(path, body);
+        const error = path.startsWith("/api/v1") ? response.body.error : response.body.error.data;
+        expect(response.status, `${path} ${body}`).toBe(400);
+        expect(error.fields, `${path} ${body}`).toEqual(fields);
+      }
+    }
+    // Amounts, keys and numbers inside strings are read as such: one order, as written.
+    const fine = await post("/api/v1/orders", '{"amount": 1000, "description": "1e3 \\"amount\\": 1.5"}');
+    expect(fine.status).toBe(201);
+    const listed = await api.request("/api/v1/orders", { headers: api.bearer(shopper.token) });
+    expect(listed.body.orders.map((order: { amount: number }) => order.amount)).toEqual([1000]);
   });
 
   it("a body over 64 kB is 413 (REST and tRPC)", async () => {
