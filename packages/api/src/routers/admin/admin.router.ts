@@ -127,7 +127,7 @@ export const adminRouter = router({
           400: "Invalid input",
           ...adminErrors,
           404: "That user has no account",
-          422: "Idempotency-Key reused with another body",
+          422: "Idempotency-Key reused with another body, or the balance would pass 2^53 - 1",
         },
       },
     })

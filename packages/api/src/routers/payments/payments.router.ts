@@ -74,7 +74,7 @@ export const paymentsRouter = router({
           400: "Invalid input",
           ...signedIn,
           404: "No account yet",
-          422: "Idempotency-Key reused with another body",
+          422: "Idempotency-Key reused with another body, or the balance would pass 2^53 - 1",
         },
       },
     })
