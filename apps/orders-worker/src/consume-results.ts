@@ -51,12 +51,22 @@ export function consumePaymentResults({
           { jobId: job.id, messageId: parsed.messageId, error: parsed.error },
           "poison payment result",
         );
+        metrics.poison.inc({ queue: QUEUES.paymentResults, reason: "malformed" });
         throw new UnrecoverableError(parsed.error);
       }
       const { message } = parsed;
       const msgLog = log.child({ messageId: message.messageId, orderId: message.payload.orderId });
-      const { order, changed, announced } = await settle(message);
+      const { order, changed, refused, announced } = await settle(message);
       await announced;
+      if (refused) {
+        // Not the order's user or amount: forged or corrupt. It changed nothing; retrying cannot help.
+        msgLog.error(
+          { jobId: job.id, error: refused, userId: message.payload.userId, amount: message.payload.amount },
+          "poison payment result: does not match its order",
+        );
+        metrics.poison.inc({ queue: QUEUES.paymentResults, reason: "mismatch" });
+        throw new UnrecoverableError(`poison payment result: ${refused}`);
+      }
       if (!order) {
         msgLog.warn("payment result for an unknown order: dropped");
         return;
@@ -70,6 +80,7 @@ export function consumePaymentResults({
     { connection, prefix, concurrency, ...consumerOptions },
   );
   worker.on("failed", (job, err) => {
+    if (err instanceof UnrecoverableError || err.name === "UnrecoverableError") return; // logged above
     log.warn({ jobId: job?.id, attempts: job?.attemptsMade, err }, "payment result failed; will retry");
   });
   worker.on("error", (err) => log.error({ err }, "results consumer error"));

@@ -12,7 +12,11 @@ export type SettledOrder = Pick<
   "id" | "userId" | "amount" | "description" | "status" | "cancelReason" | "createdAt" | "updatedAt"
 >;
 
-export type SettleOutcome = { order: SettledOrder; changed: boolean } | { order: null; changed: false };
+export type SettleOutcome =
+  | { order: SettledOrder; changed: boolean; refused?: undefined }
+  | { order: null; changed: false; refused?: undefined }
+  /** The result names a real order but not its user or its amount: it changed nothing (poison). */
+  | { order: SettledOrder; changed: false; refused: string };
 
 export type SettleGroup = {
   /** One per result, in the order given. */
@@ -27,18 +31,24 @@ type SettledRow = ChangeRow & { settled: boolean; created_at: Date | null };
 /**
  * Applies payment results: NEW → FINISHED or NEW → CANCELLED (with the reason), and nothing else. A
  * repeated or late result finds its order already settled and changes nothing; the caller still gets the
- * order. One call is one statement (`settle_orders`, migrations 20261201090000, 20261202130000 and
- * 20261204230000, which finds each order by its primary key): the orders, their change-log rows and the
- * rows' positions commit together, so the events can go out right after.
+ * order. A result whose userId or amount is not the order's changes nothing either, and its outcome says
+ * `refused`: a result is input from Redis, and only the order row is the truth (a forged result named a
+ * real order with a random user and an amount of 1). One call is one statement (`settle_orders`,
+ * migrations 20261201090000, 20261202130000, 20261204230000 and 20261205080000, which finds each order by
+ * its primary key and updates it only when user and amount match): the orders, their change-log rows and
+ * the rows' positions commit together, so the events can go out right after.
  */
 export async function settleOrders(db: SqlClient, results: PaymentResult[]): Promise<SettleGroup> {
   const ids = results.map((r) => r.payload.orderId);
+  const userIds = results.map((r) => r.payload.userId);
+  const amounts = results.map((r) => r.payload.amount);
   const statuses = results.map((r) => (r.type === "PaymentSucceeded" ? "FINISHED" : "CANCELLED"));
   const reasons = results.map((r) => (r.type === "PaymentFailed" ? r.payload.reason : null));
   const rows = await db.$queryRaw<SettledRow[]>`
     SELECT settled, position, order_id::text, user_id::text, status, cancel_reason, at, amount, description,
            created_at
-    FROM settle_orders(${ids}::uuid[], ${statuses}::"OrderStatus"[], ${reasons}::"CancelReason"[])`;
+        FROM settle_orders(${ids}::uuid[], ${userIds}::uuid[], ${amounts}::bigint[], ${statuses}::"OrderStatus"[],
+                       ${reasons}::"CancelReason"[])`;
 
   const changed = new Map<string, SettledOrder>();
   for (const row of rows) {
@@ -54,7 +64,8 @@ export async function settleOrders(db: SqlClient, results: PaymentResult[]): Pro
       updatedAt: row.at,
     });
   }
-  // Results that changed nothing (repeated, late or for an unknown order): read their orders as they are.
+  // Results that changed nothing (repeated, late, for an unknown order, or not matching their order): read
+  // their orders as they are.
   const unchanged = ids.filter((id) => !changed.has(id));
   const current = new Map<string, SettledOrder>();
   if (unchanged.length > 0) {
@@ -63,16 +74,27 @@ export async function settleOrders(db: SqlClient, results: PaymentResult[]): Pro
   }
   // A result repeated inside one group changed its order once: the first copy reports the change.
   const reported = new Set<string>();
-  const outcomes = ids.map((id): SettleOutcome => {
+  const outcomes = ids.map((id, i): SettleOutcome => {
     const order = changed.get(id);
+    const now = order ?? current.get(id);
+    const refused = now && mismatch(now, results[i]!);
+    if (refused) return { order: now, changed: false, refused };
     if (order && !reported.has(id)) {
       reported.add(id);
       return { order, changed: true };
     }
-    const now = order ?? current.get(id);
     return now ? { order: now, changed: false } : { order: null, changed: false };
   });
   return { outcomes, events: rows.map(toEvent) };
+}
+
+/** What of `result` differs from its order (the same test as `settle_orders`'), or undefined. */
+function mismatch(order: SettledOrder, result: PaymentResult): string | undefined {
+  const differs = [
+    order.userId !== result.payload.userId && "userId",
+    order.amount !== BigInt(result.payload.amount) && "amount",
+  ].filter(Boolean);
+  return differs.length > 0 ? `${differs.join(" and ")} of the result differ from the order's` : undefined;
 }
 
 /** One payment result (see `settleOrders`). */

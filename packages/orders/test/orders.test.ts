@@ -8,7 +8,7 @@ import { buildMessage, type PaymentRequested } from "@gozon/messaging/contracts"
 import { createOrder, createOrderPlacer } from "../src/create-order.ts";
 import { getOrder, listOrders } from "../src/read-orders.ts";
 import { reRequestStalePayments, type InFlightRequests } from "../src/reconcile.ts";
-import { settleOrder } from "../src/settle-order.ts";
+import { settleOrder, settleOrders } from "../src/settle-order.ts";
 import { newestFirst } from "../test-support/testing.ts";
 
 let dbs: TestDatabases;
@@ -230,16 +230,51 @@ describe("settleOrder", () => {
     });
   });
 
+  it("refuses a result whose userId or amount is not the order's: the order stays NEW", async () => {
+    const userId = randomUUID();
+    const order = await createOrder(db, { userId, amount: 500, description: "forged results" });
+    const forged = [
+      buildMessage("PaymentSucceeded", { orderId: order.id, userId: randomUUID(), amount: 1 }),
+      buildMessage("PaymentSucceeded", { orderId: order.id, userId: randomUUID(), amount: 500 }),
+      buildMessage("PaymentSucceeded", { orderId: order.id, userId, amount: 1 }),
+      buildMessage("PaymentFailed", { orderId: order.id, userId, amount: 499, reason: "NO_ACCOUNT" }),
+    ];
+    for (const result of forged) {
+      const outcome = await settleOrder(db, result);
+      expect(outcome).toMatchObject({ changed: false, order: { id: order.id, status: "NEW" } });
+      expect(outcome.refused).toMatch(/differ from the order's/);
+    }
+    expect(await getOrder(db, userId, order.id)).toMatchObject({ status: "NEW" });
+
+    // The real result still settles it; a forged copy in the same group is refused beside it.
+    const real = buildMessage("PaymentFailed", {
+      orderId: order.id,
+      userId,
+      amount: 500,
+      reason: "NO_ACCOUNT",
+    });
+    const { outcomes, events } = await settleOrders(db, [forged[0]!, real]);
+    expect(outcomes.map((o) => [o.changed, o.refused === undefined])).toEqual([
+      [false, false],
+      [true, true],
+    ]);
+    expect(events.filter((e) => e.orderId === order.id).map((e) => e.status)).toEqual(["CANCELLED"]);
+    // Once settled, a mismatching result is still refused (not taken for a late one).
+    expect((await settleOrder(db, forged[1]!)).refused).toMatch(/userId/);
+    expect(await getOrder(db, userId, order.id)).toMatchObject({ status: "CANCELLED" });
+  });
+
   it("finds each order by id: its reads do not grow with the table or with the orders settled before", async () => {
     const client = await db.pool.connect();
     try {
+      const userId = randomUUID();
       const blocksToSettle = (orderId: string) =>
         pagesRead(
           client,
-          `SELECT * FROM settle_orders(ARRAY[$1::uuid], ARRAY['FINISHED'::"OrderStatus"], ARRAY[NULL::"CancelReason"])`,
-          [orderId],
+          `SELECT * FROM settle_orders(ARRAY[$1::uuid], ARRAY[$2::uuid], ARRAY[5::bigint],
+                                       ARRAY['FINISHED'::"OrderStatus"], ARRAY[NULL::"CancelReason"])`,
+          [orderId, userId],
         );
-      const userId = randomUUID();
       const place = () => createOrder(db, { userId, amount: 5, description: "one" });
 
       // A worker's connection plans the function's statements once, for any group, and keeps the plans:
@@ -255,9 +290,10 @@ describe("settleOrder", () => {
         WITH made AS (
           INSERT INTO orders (id, user_id, amount, description, updated_at)
           SELECT gen_random_uuid(), gen_random_uuid(), 100, 'bulk', now() FROM generate_series(1, 30000)
-          RETURNING id)
+          RETURNING id, user_id)
         SELECT count(*) FROM settle_orders(
-          ARRAY(SELECT id FROM made), ARRAY(SELECT 'FINISHED'::"OrderStatus" FROM made),
+          ARRAY(SELECT id FROM made), ARRAY(SELECT user_id FROM made), ARRAY(SELECT 100::bigint FROM made),
+          ARRAY(SELECT 'FINISHED'::"OrderStatus" FROM made),
           ARRAY(SELECT NULL::"CancelReason" FROM made))`;
 
       const order = await place();

@@ -1,0 +1,99 @@
+// The payment-results consumer against real Postgres and Redis: a result that is not its order's (a
+// forged one) is refused as poison, never retried, and leaves the order NEW for the real result.
+import { randomUUID } from "node:crypto";
+import { Queue, type Job } from "bullmq";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "@gozon/core/logger";
+import { createRegistry } from "@gozon/core/metrics";
+import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
+import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
+import { buildMessage, type PaymentResult } from "@gozon/messaging/contracts";
+import { createProducerConnection, createRedisConnection, QUEUES } from "@gozon/messaging/queues";
+import { deleteKeysWithPrefix, uniqueRedisPrefix } from "@gozon/messaging/testing";
+import { createOrder } from "@gozon/orders/create-order";
+import { consumePaymentResults } from "../src/consume-results.ts";
+import { createOrdersWorkerMetrics } from "../src/metrics.ts";
+
+const redisUrl = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+const redis = createRedisConnection(redisUrl);
+const publisher = createProducerConnection(redisUrl);
+const prefix = uniqueRedisPrefix("results-consumer");
+const results = new Queue(QUEUES.paymentResults, { connection: redis, prefix });
+const metrics = createOrdersWorkerMetrics(createRegistry("orders-worker-test"));
+let dbs: TestDatabases;
+let db: SqlPool;
+let worker: ReturnType<typeof consumePaymentResults>;
+
+beforeAll(async () => {
+  dbs = await createTestDatabases("results_consumer");
+  db = createSqlPool(dbs.urls.orders);
+  await publisher.connect().catch(() => undefined);
+  worker = consumePaymentResults({
+    db,
+    connection: createRedisConnection(redisUrl),
+    publisher,
+    prefix,
+    redisPrefix: prefix,
+    log: createLogger("results-consumer-test", "silent"),
+    metrics,
+  });
+  await worker.waitUntilReady();
+});
+afterAll(async () => {
+  await worker?.close();
+  await results.close();
+  await db?.$disconnect();
+  await dbs?.drop();
+  await deleteKeysWithPrefix(redis, prefix);
+  redis.disconnect();
+  publisher.disconnect();
+});
+
+const statusOf = async (orderId: string) => {
+  const [row] = await db.$queryRaw<
+    { status: string }[]
+  >`SELECT status::text FROM orders WHERE id = ${orderId}::uuid`;
+  return row!.status;
+};
+const poisonCount = async (reason: string) =>
+  (await metrics.poison.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
+
+/** Puts a result on the queue as a relay would, and resolves with the job once it finished either way. */
+async function deliver(result: PaymentResult): Promise<Job> {
+  const job = await results.add(result.type, result, { jobId: result.messageId, attempts: 12 });
+  await expect
+    .poll(async () => (await job.getState()) as string, { timeout: 10_000 })
+    .toMatch(/completed|failed/);
+  return (await results.getJob(job.id!))!;
+}
+
+describe("payment results", () => {
+  it("a result with another user or amount than its order's is poison: no retry, the order stays NEW", async () => {
+    const userId = randomUUID();
+    const order = await createOrder(db, { userId, amount: 500, description: "forged result" });
+    const before = await poisonCount("mismatch");
+    const forged = [
+      buildMessage("PaymentSucceeded", { orderId: order.id, userId: randomUUID(), amount: 1 }),
+      buildMessage("PaymentSucceeded", { orderId: order.id, userId, amount: 1 }),
+      buildMessage("PaymentSucceeded", { orderId: order.id, userId: randomUUID(), amount: 500 }),
+    ];
+    for (const result of forged) {
+      const job = await deliver(result);
+      expect(await job.getState()).toBe("failed");
+      expect(job.attemptsMade).toBe(1);
+      expect(job.failedReason).toMatch(/^poison payment result: .*differ from the order's/);
+    }
+    expect(await statusOf(order.id)).toBe("NEW");
+    expect(await poisonCount("mismatch")).toBe(before + forged.length);
+
+    // The real (failed) payment still settles the order as it should.
+    const real = buildMessage("PaymentFailed", {
+      orderId: order.id,
+      userId,
+      amount: 500,
+      reason: "NO_ACCOUNT",
+    });
+    expect(await (await deliver(real)).getState()).toBe("completed");
+    expect(await statusOf(order.id)).toBe("CANCELLED");
+  });
+});
