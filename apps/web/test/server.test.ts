@@ -207,6 +207,7 @@ describe("web process", () => {
         PORT: String(port),
         NODE_ENV: "production",
         JWT_SECRET: "gozon-development-secret-change-me-in-production",
+        MESSAGE_SIGNING_KEY: "gozon-development-message-key-change-me-in-production",
         ADMIN_EMAIL: "admin@example.com",
         ADMIN_PASSWORD: "gozon-admin",
       },
@@ -215,6 +216,7 @@ describe("web process", () => {
     expect(await web.exited).toBe(78);
     expect(web.output()).toMatch(/JWT_SECRET is a development default/);
     expect(web.output()).toMatch(/ADMIN_PASSWORD is a development default/);
+    expect(web.output()).toMatch(/MESSAGE_SIGNING_KEY is a development default/);
     expect(web.output()).not.toContain("gozon-development-secret-change-me-in-production");
   });
 });

@@ -8,6 +8,7 @@ import { z } from "zod";
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
 const DEV_JWT_SECRET = "gozon-development-secret-change-me-in-production";
+const DEV_MESSAGE_SIGNING_KEY = "gozon-development-message-key-change-me-in-production";
 
 /** The admin `npm start` creates in development (printed at start, so known to everyone). */
 export const DEV_ADMIN = { email: "admin@gozon.local", password: "gozon-admin" } as const;
@@ -19,6 +20,7 @@ export const DEV_ADMIN = { email: "admin@gozon.local", password: "gozon-admin" }
  */
 export const KNOWN_DEVELOPMENT_SECRETS: ReadonlySet<string> = new Set([
   DEV_JWT_SECRET,
+  DEV_MESSAGE_SIGNING_KEY,
   "gozon-compose-development-secret-change-me",
   DEV_ADMIN.password,
   "gozon",
@@ -33,6 +35,8 @@ const isKnownSecret = (value: string) => KNOWN_DEVELOPMENT_SECRETS.has(value.tri
 
 /** The JWT key is HMAC-SHA256's: shorter than its 32-byte output it is weaker than the hash. */
 const JWT_SECRET_MIN_BYTES = 32;
+/** The message signing key is HMAC-SHA256's too (see @gozon/messaging/signing). */
+const MESSAGE_SIGNING_KEY_MIN_BYTES = 32;
 
 /** The password of each database and Redis URL (the variable names it, for the message). */
 const URL_VARIABLES = [
@@ -180,6 +184,20 @@ export const configSchema = z
         })
         .optional(),
     ),
+    /**
+     * The key every service signs its queue messages and live-feed events with, and checks them against
+     * (HMAC-SHA256): only the services hold it, so whoever can write to Redis cannot forge a message.
+     * Every web instance and worker of one system must have the same key.
+     */
+    MESSAGE_SIGNING_KEY: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .refine((value) => Buffer.byteLength(value, "utf8") >= MESSAGE_SIGNING_KEY_MIN_BYTES, {
+          message: `must be at least ${MESSAGE_SIGNING_KEY_MIN_BYTES} bytes (32 random bytes, e.g. \`openssl rand -hex 32\`)`,
+        })
+        .optional(),
+    ),
     ADMIN_EMAIL: z.preprocess(emptyAsUndefined, z.email({ message: "must be an email address" }).optional()),
     ADMIN_PASSWORD: z.preprocess(
       emptyAsUndefined,
@@ -267,11 +285,18 @@ export const configSchema = z
       ctx.addIssue({ code: "custom", path: ["JWT_SECRET"], message: "is required in production" });
       return z.NEVER;
     }
+    if (env.MESSAGE_SIGNING_KEY === undefined && env.NODE_ENV === "production") {
+      ctx.addIssue({ code: "custom", path: ["MESSAGE_SIGNING_KEY"], message: "is required in production" });
+      return z.NEVER;
+    }
     // Development and tests may use the defaults; anything else (production, staging) must not run
     // with a secret that is written in this repository.
     if (env.NODE_ENV !== "development" && env.NODE_ENV !== "test") {
       const known: string[] = [];
       if (env.JWT_SECRET !== undefined && isKnownSecret(env.JWT_SECRET)) known.push("JWT_SECRET");
+      if (env.MESSAGE_SIGNING_KEY !== undefined && isKnownSecret(env.MESSAGE_SIGNING_KEY)) {
+        known.push("MESSAGE_SIGNING_KEY");
+      }
       if (env.ADMIN_PASSWORD !== undefined && isKnownSecret(env.ADMIN_PASSWORD)) known.push("ADMIN_PASSWORD");
       if (env.METRICS_TOKEN !== undefined && isKnownSecret(env.METRICS_TOKEN)) known.push("METRICS_TOKEN");
       for (const name of URL_VARIABLES) {
@@ -298,7 +323,11 @@ export const configSchema = z
       ctx.addIssue({ code: "custom", path: [missing], message: "must be set together with the other" });
       return z.NEVER;
     }
-    return { ...env, JWT_SECRET: env.JWT_SECRET ?? DEV_JWT_SECRET };
+    return {
+      ...env,
+      JWT_SECRET: env.JWT_SECRET ?? DEV_JWT_SECRET,
+      MESSAGE_SIGNING_KEY: env.MESSAGE_SIGNING_KEY ?? DEV_MESSAGE_SIGNING_KEY,
+    };
   });
 
 export type Config = z.output<typeof configSchema>;
@@ -425,7 +454,7 @@ function parseEnvironment<T>(schema: z.ZodType<T>, env: Record<string, string | 
 }
 
 function secretLike(name: string) {
-  return /SECRET|PASSWORD|CLUSTER_NODES/.test(name);
+  return /SECRET|PASSWORD|SIGNING_KEY|CLUSTER_NODES/.test(name);
 }
 
 /** Loads the config, or prints what is wrong and exits: a process must not start half-configured. */

@@ -106,11 +106,12 @@ describe("serviceDatabaseUrls", () => {
 
 describe("secrets outside development", () => {
   const strong = "0123456789abcdef0123456789abcdef-strong";
-  const production = { NODE_ENV: "production", JWT_SECRET: strong } as const;
+  const strongKey = "fedcba9876543210fedcba9876543210-key";
+  const production = { NODE_ENV: "production", JWT_SECRET: strong, MESSAGE_SIGNING_KEY: strongKey } as const;
 
   it("refuses every development default, naming the variable and never showing the value", () => {
     const devJwt = "gozon-development-secret-change-me-in-production";
-    const message = problemWith({ NODE_ENV: "production", JWT_SECRET: devJwt });
+    const message = problemWith({ ...production, JWT_SECRET: devJwt });
     expect(message).toMatch(/JWT_SECRET is a development default/);
     expect(message).not.toContain(devJwt);
     expect(problemWith({ ...production, JWT_SECRET: "gozon-compose-development-secret-change-me" })).toMatch(
@@ -125,6 +126,23 @@ describe("secrets outside development", () => {
     expect(problemWith({ ...production, REDIS_URL: "redis://:gozon@redis:6379" })).toMatch(
       /REDIS_URL is a development default/,
     );
+  });
+
+  it("requires MESSAGE_SIGNING_KEY in production: its own, 32 bytes or more, never the development one", () => {
+    expect(problemWith({ NODE_ENV: "production", JWT_SECRET: strong })).toMatch(
+      /MESSAGE_SIGNING_KEY is required in production/,
+    );
+    const devKey = "gozon-development-message-key-change-me-in-production";
+    const message = problemWith({ ...production, MESSAGE_SIGNING_KEY: devKey });
+    expect(message).toMatch(/MESSAGE_SIGNING_KEY is a development default/);
+    expect(message).not.toContain(devKey);
+    const short = problemWith({ ...production, MESSAGE_SIGNING_KEY: "k".repeat(31) });
+    expect(short).toMatch(/MESSAGE_SIGNING_KEY must be at least 32 bytes/);
+    expect(short).not.toContain("k".repeat(31));
+    expect(loadConfig(production).MESSAGE_SIGNING_KEY).toBe(strongKey);
+    // Development and tests sign with the default (npm start makes one of its own, see the launcher).
+    expect(loadConfig({}).MESSAGE_SIGNING_KEY).toBe(devKey);
+    expect(loadConfig({ NODE_ENV: "test" }).MESSAGE_SIGNING_KEY).toBe(devKey);
   });
 
   it("refuses a JWT key under 32 bytes", () => {

@@ -4,12 +4,14 @@ import path from "node:path";
 import type { Config } from "@gozon/core/config";
 import { InfraError } from "@gozon/core/infra/common";
 
-const FILE = "jwt-secret";
+/** Each secret a development run makes for itself, and the file in DATA_DIR it is kept in. */
+const SECRETS = { JWT_SECRET: "jwt-secret", MESSAGE_SIGNING_KEY: "message-signing-key" } as const;
 const SHAPE = /^[0-9a-f]{64}$/;
 
 /**
  * The environment of this run's processes, with a token secret of their own when development runs
- * without one. Development's other defaults are public by design (the admin's password is printed at
+ * without one, and a message signing key of their own likewise (MESSAGE_SIGNING_KEY: the fallback key
+ * is written in this repository too, and with it anyone who can write to Redis could sign a message). Development's other defaults are public by design (the admin's password is printed at
  * start), but the fallback secret is written in this repository: anyone who read it could sign a
  * token with any role for an instance left reachable, even one given an admin password of its own.
  *
@@ -21,8 +23,12 @@ export function withRunSecret(
   env: NodeJS.ProcessEnv,
   config: Pick<Config, "NODE_ENV" | "DATA_DIR">,
 ): NodeJS.ProcessEnv {
-  if (config.NODE_ENV !== "development" || env.JWT_SECRET) return env;
-  return { ...env, JWT_SECRET: dataDirSecret(config.DATA_DIR) };
+  if (config.NODE_ENV !== "development") return env;
+  const made: NodeJS.ProcessEnv = {};
+  for (const [name, file] of Object.entries(SECRETS)) {
+    if (!env[name]) made[name] = dataDirSecret(config.DATA_DIR, file);
+  }
+  return { ...env, ...made };
 }
 
 /**
@@ -30,8 +36,8 @@ export function withRunSecret(
  * file must be this user's own, a regular file only they can read: a secret that someone else could
  * have written (a shared /tmp folder, say) would let them sign tokens with any role.
  */
-function dataDirSecret(dataDir: string): string {
-  const file = path.join(dataDir, FILE);
+function dataDirSecret(dataDir: string, name: string): string {
+  const file = path.join(dataDir, name);
   for (let attempt = 0; attempt < 3; attempt++) {
     const secret = readOwnSecret(file);
     if (secret !== undefined) return secret;

@@ -38,6 +38,23 @@ describe("withRunSecret", () => {
     expect(withRunSecret({}, development(dataDir())).JWT_SECRET).not.toBe(first.JWT_SECRET);
   });
 
+  it("gives a development run without MESSAGE_SIGNING_KEY a random key of its own, kept in DATA_DIR", () => {
+    const dir = dataDir();
+    const first = withRunSecret({}, development(dir));
+    expect(first.MESSAGE_SIGNING_KEY).toMatch(/^[0-9a-f]{64}$/);
+    expect(first.MESSAGE_SIGNING_KEY).not.toBe(first.JWT_SECRET);
+    expect(KNOWN_DEVELOPMENT_SECRETS.has(first.MESSAGE_SIGNING_KEY!)).toBe(false);
+    const file = path.join(dir, "message-signing-key");
+    expect(fs.readFileSync(file, "utf8").trim()).toBe(first.MESSAGE_SIGNING_KEY);
+    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    // Every process started from this folder signs and checks with the same key.
+    expect(withRunSecret({ PORT: "3001" }, development(dir)).MESSAGE_SIGNING_KEY).toBe(
+      first.MESSAGE_SIGNING_KEY,
+    );
+    const given = "d".repeat(64);
+    expect(withRunSecret({ MESSAGE_SIGNING_KEY: given }, development(dir)).MESSAGE_SIGNING_KEY).toBe(given);
+  });
+
   it("launchers starting at once in a fresh folder agree on one secret", async () => {
     const dir = dataDir();
     const module = JSON.stringify(fileURLToPath(new URL("../src/run-secret.ts", import.meta.url)));
@@ -61,7 +78,7 @@ describe("withRunSecret", () => {
     const secrets = await Promise.all(Array.from({ length: 6 }, launch));
     expect(secrets[0]).toMatch(/^[0-9a-f]{64}$/);
     expect(new Set(secrets)).toEqual(new Set([secrets[0]]));
-    expect(fs.readdirSync(dir)).toEqual(["jwt-secret"]); // no drafts left behind
+    expect(fs.readdirSync(dir).sort()).toEqual(["jwt-secret", "message-signing-key"]); // no drafts left behind
   }, 30_000);
 
   it("refuses a secret file that is not one, or that others could have written, instead of signing with it", () => {
@@ -89,9 +106,13 @@ describe("withRunSecret", () => {
   it("keeps a secret that was given, and leaves production and tests to their own rules", () => {
     const dir = dataDir();
     const given = "a".repeat(64);
-    expect(withRunSecret({ JWT_SECRET: given }, development(dir)).JWT_SECRET).toBe(given);
-    expect(withRunSecret({}, { NODE_ENV: "production", DATA_DIR: dir }).JWT_SECRET).toBeUndefined();
-    expect(withRunSecret({}, { NODE_ENV: "test", DATA_DIR: dir }).JWT_SECRET).toBeUndefined();
+    const both = { JWT_SECRET: given, MESSAGE_SIGNING_KEY: given };
+    expect(withRunSecret(both, development(dir)).JWT_SECRET).toBe(given);
+    for (const NODE_ENV of ["production", "test"] as const) {
+      const env = withRunSecret({}, { NODE_ENV, DATA_DIR: dir });
+      expect(env.JWT_SECRET).toBeUndefined();
+      expect(env.MESSAGE_SIGNING_KEY).toBeUndefined();
+    }
     expect(fs.existsSync(dir)).toBe(false);
   });
 });

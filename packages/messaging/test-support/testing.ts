@@ -157,8 +157,10 @@ export function describeWorkerLifecycle(worker: {
     const proc = start({
       NODE_ENV: "production",
       JWT_SECRET: "gozon-development-secret-change-me-in-production",
+      MESSAGE_SIGNING_KEY: "gozon-development-message-key-change-me-in-production",
     });
     expect(await proc.exited).toBe(78);
     expect(proc.output()).toMatch(/JWT_SECRET is a development default/);
+    expect(proc.output()).toMatch(/MESSAGE_SIGNING_KEY is a development default/);
   });
 }

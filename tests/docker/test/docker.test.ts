@@ -324,6 +324,7 @@ const services = compose.services;
 /** The secrets compose requires (`${VAR:?message}`): no default anywhere in the file. */
 const REQUIRED_SECRETS = {
   JWT_SECRET: "compose-test-jwt-secret-0123456789abcdef",
+  MESSAGE_SIGNING_KEY: "compose-test-message-signing-key-0123456789",
   ADMIN_PASSWORD: "compose-test-admin-password",
   POSTGRES_PASSWORD: "compose-test-postgres",
   REDIS_PASSWORD: "compose-test-redis",
@@ -519,6 +520,7 @@ describe("docker-compose.yml", () => {
       expect(env.NODE_ENV, name).toBe("production");
       expect(() => loadConfig(env), name).not.toThrow();
       expect(env.JWT_SECRET, name).toBe(REQUIRED_SECRETS.JWT_SECRET);
+      expect(env.MESSAGE_SIGNING_KEY, name).toBe(REQUIRED_SECRETS.MESSAGE_SIGNING_KEY);
     }
     for (const name of ["web-1", "web-2"]) {
       const config = loadConfig(
@@ -566,7 +568,9 @@ describe.skipIf(!hasDockerCompose)("docker-compose.scale.yml (docker-compose ins
       const { [name as keyof typeof REQUIRED_SECRETS]: _left, ...others } = REQUIRED_SECRETS;
       expect(composeConfig(others, files).status, `without ${name}`).not.toBe(0);
     }
-    expect(read("docker-compose.scale.yml")).not.toMatch(/\$\{(?:[A-Z_]*PASSWORD|JWT_SECRET):?-/);
+    expect(read("docker-compose.scale.yml")).not.toMatch(
+      /\$\{(?:[A-Z_]*PASSWORD|JWT_SECRET|MESSAGE_SIGNING_KEY):?-/,
+    );
   });
 
   it("runs a 3-master Redis Cluster, persistent and never evicting, created before any app starts", () => {
