@@ -3,9 +3,10 @@
 import { UnrecoverableError, Worker } from "bullmq";
 import type { RedisClient } from "@gozon/core/infra/redis-client";
 import type { Logger } from "@gozon/core/logger";
-import { parseMessage, type PaymentResult } from "@gozon/messaging/contracts";
+import { openMessage, type PaymentResult } from "@gozon/messaging/contracts";
 import { groupCommit } from "@gozon/messaging/group-commit";
 import { consumerOptions, QUEUES } from "@gozon/messaging/queues";
+import type { MessageKey } from "@gozon/messaging/signing";
 import type { SqlClient } from "@gozon/messaging/sql";
 import { settleAndAnnounce, type AnnounceTo, type SettleOutcome } from "@gozon/orders/settle-order";
 import type { OrdersWorkerMetrics } from "./metrics.ts";
@@ -17,6 +18,8 @@ export type ResultsConsumerOptions = {
   publisher: AnnounceTo["publisher"];
   prefix: string;
   redisPrefix: string;
+  /** Results must be signed under it; the events it publishes are (MESSAGE_SIGNING_KEY). */
+  signingKey: MessageKey;
   log: Logger;
   metrics: OrdersWorkerMetrics;
   concurrency?: number;
@@ -28,6 +31,7 @@ export function consumePaymentResults({
   publisher,
   prefix,
   redisPrefix,
+  signingKey,
   log,
   metrics,
   concurrency = 20,
@@ -36,7 +40,11 @@ export function consumePaymentResults({
   const settle = groupCommit<PaymentResult, SettleOutcome & { announced: Promise<void> }>({
     maxGroup: concurrency,
     commitGroup: async (results) => {
-      const { outcomes, announced } = await settleAndAnnounce(db, { publisher, redisPrefix, log }, results);
+      const { outcomes, announced } = await settleAndAnnounce(
+        db,
+        { publisher, redisPrefix, signingKey, log },
+        results,
+      );
       return outcomes.map((outcome) => ({ ...outcome, announced }));
     },
   });
@@ -44,15 +52,16 @@ export function consumePaymentResults({
   const worker = new Worker(
     QUEUES.paymentResults,
     async (job) => {
-      const parsed = parseMessage(job.data, ["PaymentSucceeded", "PaymentFailed"]);
+      // The signature first: nothing of a message that this system did not sign is read or acted on.
+      const parsed = openMessage(signingKey, job.data, ["PaymentSucceeded", "PaymentFailed"]);
       if (!parsed.ok) {
         // A poison message never succeeds: dead-letter it (BullMQ's failed set) instead of retrying.
         log.error(
-          { jobId: job.id, messageId: parsed.messageId, error: parsed.error },
+          { jobId: job.id, messageId: parsed.messageId, error: parsed.error, reason: parsed.reason },
           "poison payment result",
         );
-        metrics.poison.inc({ queue: QUEUES.paymentResults, reason: "malformed" });
-        throw new UnrecoverableError(parsed.error);
+        metrics.poison.inc({ queue: QUEUES.paymentResults, reason: parsed.reason });
+        throw new UnrecoverableError(`poison payment result: ${parsed.error}`);
       }
       const { message } = parsed;
       const msgLog = log.child({ messageId: message.messageId, orderId: message.payload.orderId });

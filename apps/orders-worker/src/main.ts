@@ -9,6 +9,7 @@ import { poolSizeFor } from "@gozon/db/pool-size";
 import { createSqlPool } from "@gozon/db/sql-client";
 import { purgeIdempotencyKeys } from "@gozon/db/idempotency";
 import { createOutboxRelay } from "@gozon/messaging/outbox-relay";
+import { messageKey } from "@gozon/messaging/signing";
 import { Queue } from "bullmq";
 import {
   bullPrefix,
@@ -62,6 +63,7 @@ try {
   await Promise.all([connection, producer, publisher].map((redis) => pingRedis(redis, 5_000)));
   await checkRedisPolicy(connection, log);
   const prefix = bullPrefix(config);
+  const signingKey = messageKey(config.MESSAGE_SIGNING_KEY);
 
   const registry = createRegistry("orders-worker");
   const metrics = createOrdersWorkerMetrics(registry);
@@ -74,6 +76,7 @@ try {
     databaseUrl,
     connection: producer,
     prefix,
+    signingKey,
     log,
     pollMs: config.OUTBOX_POLL_MS,
   });
@@ -83,6 +86,7 @@ try {
     databaseUrl,
     publisher,
     redisPrefix: config.REDIS_PREFIX,
+    signingKey,
     log,
     pollMs: config.OUTBOX_POLL_MS,
   });
@@ -92,6 +96,7 @@ try {
     publisher,
     prefix,
     redisPrefix: config.REDIS_PREFIX,
+    signingKey,
     log,
     metrics,
     concurrency: RESULTS_CONCURRENCY,
@@ -101,7 +106,7 @@ try {
   const reconciler = createReconciler({
     db,
     olderThanMs: config.RECONCILE_AFTER_MS,
-    pipeline: paymentPipeline(requests, resultsQueue, config.RECONCILE_AFTER_MS),
+    pipeline: paymentPipeline(requests, resultsQueue, config.RECONCILE_AFTER_MS, signingKey),
   });
   let holding = false;
   const reconciling = every(Math.min(5_000, config.RECONCILE_AFTER_MS / 2), "reconciler", log, async () => {

@@ -1,18 +1,21 @@
 // What the reconciler learns from the payment queues (see `PaymentPipeline` in @gozon/orders/reconcile).
 import type { Queue } from "bullmq";
-import { parseMessage } from "@gozon/messaging/contracts";
+import { openMessage } from "@gozon/messaging/contracts";
 import { jobsInFlight, unfinishedJobData, waitingJobs } from "@gozon/messaging/queues";
+import type { MessageKey } from "@gozon/messaging/signing";
 import type { PaymentPipeline } from "@gozon/orders/reconcile";
 
 /**
  * `recentMs` is the reconciler's age: a request taken or answered within it is not lost yet. The results
  * queue is listed only when the reconciler has candidates and the queues are not deep (it holds back
- * then), so `scanLimit` jobs per state cover it.
+ * then), so `scanLimit` jobs per state cover it. Only results signed under `signingKey` count: a forged
+ * one will be refused, so it must not hold back a re-request either.
  */
 export function paymentPipeline(
   requests: Queue,
   results: Queue,
   recentMs: number,
+  signingKey: MessageKey,
   scanLimit = 1_000,
 ): PaymentPipeline {
   return {
@@ -21,7 +24,7 @@ export function paymentPipeline(
     async pendingResults() {
       const orderIds = new Set<string>();
       for (const data of await unfinishedJobData(results, scanLimit)) {
-        const parsed = parseMessage(data, ["PaymentSucceeded", "PaymentFailed"]);
+        const parsed = openMessage(signingKey, data, ["PaymentSucceeded", "PaymentFailed"]);
         if (parsed.ok) orderIds.add(parsed.message.payload.orderId);
       }
       return orderIds;

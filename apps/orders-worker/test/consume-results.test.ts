@@ -1,5 +1,6 @@
-// The payment-results consumer against real Postgres and Redis: a result that is not its order's (a
-// forged one) is refused as poison, never retried, and leaves the order NEW for the real result.
+// The payment-results consumer against real Postgres and Redis: a result that this system did not sign,
+// or that is not its order's (a forged one), is refused as poison, never retried, and leaves the order
+// NEW for the real result.
 import { randomUUID } from "node:crypto";
 import { Queue, type Job } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,7 +10,8 @@ import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
 import { buildMessage, type PaymentResult } from "@gozon/messaging/contracts";
 import { createProducerConnection, createRedisConnection, QUEUES } from "@gozon/messaging/queues";
-import { deleteKeysWithPrefix, uniqueRedisPrefix } from "@gozon/messaging/testing";
+import { messageKey, signMessage } from "@gozon/messaging/signing";
+import { deleteKeysWithPrefix, testSigningKey, uniqueRedisPrefix } from "@gozon/messaging/testing";
 import { createOrder } from "@gozon/orders/create-order";
 import { consumePaymentResults } from "../src/consume-results.ts";
 import { createOrdersWorkerMetrics } from "../src/metrics.ts";
@@ -34,6 +36,7 @@ beforeAll(async () => {
     publisher,
     prefix,
     redisPrefix: prefix,
+    signingKey: testSigningKey,
     log: createLogger("results-consumer-test", "silent"),
     metrics,
   });
@@ -58,16 +61,54 @@ const statusOf = async (orderId: string) => {
 const poisonCount = async (reason: string) =>
   (await metrics.poison.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
 
-/** Puts a result on the queue as a relay would, and resolves with the job once it finished either way. */
-async function deliver(result: PaymentResult): Promise<Job> {
-  const job = await results.add(result.type, result, { jobId: result.messageId, attempts: 12 });
+/** Puts job data on the queue, and resolves with the job once it finished either way. */
+async function put(type: string, data: unknown, jobId: string): Promise<Job> {
+  const job = await results.add(type, data, { jobId, attempts: 12 });
   await expect
     .poll(async () => (await job.getState()) as string, { timeout: 10_000 })
     .toMatch(/completed|failed/);
   return (await results.getJob(job.id!))!;
 }
+/** Puts a result on the queue as the payments relay would: signed under the system's key. */
+const deliver = (result: PaymentResult) =>
+  put(result.type, signMessage(testSigningKey, result), result.messageId);
 
 describe("payment results", () => {
+  it("a result without this system's signature over exactly its fields is poison: the order stays NEW", async () => {
+    const userId = randomUUID();
+    const order = await createOrder(db, { userId, amount: 700, description: "forged signatures" });
+    const before = await poisonCount("signature");
+    // A forged result that would match the order in every field: only the signature gives it away.
+    const forged = buildMessage("PaymentSucceeded", { orderId: order.id, userId, amount: 700 });
+    const other = signMessage(
+      testSigningKey,
+      buildMessage("PaymentFailed", { ...forged.payload, reason: "NO_ACCOUNT" }),
+    );
+    const cases = {
+      unsigned: forged,
+      "wrong-key": signMessage(messageKey("not-this-systems-key-".repeat(2)), forged),
+      "bad-sig": { ...forged, sig: "hs256v1:" + "A".repeat(43) },
+      "other-payload": { ...forged, sig: other.sig }, // a real signature, of another message
+      "changed-after-signing": {
+        ...signMessage(testSigningKey, { ...forged, type: "PaymentFailed", payload: other.payload }),
+        type: "PaymentSucceeded",
+        payload: forged.payload,
+      },
+    };
+    for (const [name, data] of Object.entries(cases)) {
+      const job = await put("PaymentSucceeded", data, `forged-${name}`);
+      expect(await job.getState(), name).toBe("failed");
+      expect(job.attemptsMade, name).toBe(1);
+      expect(job.failedReason, name).toMatch(/^poison payment result: (unsigned message|bad signature)/);
+    }
+    expect(await statusOf(order.id)).toBe("NEW");
+    expect(await poisonCount("signature")).toBe(before + Object.keys(cases).length);
+
+    // The real result, signed by payments, settles it.
+    expect(await (await deliver(forged)).getState()).toBe("completed");
+    expect(await statusOf(order.id)).toBe("FINISHED");
+  });
+
   it("a result with another user or amount than its order's is poison: no retry, the order stays NEW", async () => {
     const userId = randomUUID();
     const order = await createOrder(db, { userId, amount: 500, description: "forged result" });

@@ -9,6 +9,7 @@ describeWorkerLifecycle({
     "gozon_orders_settled_total",
     "gozon_order_settle_latency_seconds",
     "gozon_reconciler_rerequests_total",
+    "gozon_poison_messages_total",
     "gozon_outbox_backlog",
     "gozon_outbox_oldest_age_seconds",
     "gozon_outbox_parked",

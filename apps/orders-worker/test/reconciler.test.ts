@@ -9,7 +9,8 @@ import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
 import { waitFor } from "@gozon/core/testing";
 import { buildMessage } from "@gozon/messaging/contracts";
 import { createRedisConnection, QUEUES } from "@gozon/messaging/queues";
-import { deleteKeysWithPrefix, uniqueRedisPrefix } from "@gozon/messaging/testing";
+import { signMessage } from "@gozon/messaging/signing";
+import { deleteKeysWithPrefix, testSigningKey, uniqueRedisPrefix } from "@gozon/messaging/testing";
 import { createOrder } from "@gozon/orders/create-order";
 import { createReconciler } from "@gozon/orders/reconcile";
 import { paymentPipeline } from "../src/payment-pipeline.ts";
@@ -60,7 +61,7 @@ it("holds back while the queues are deep, then asks for what is really lost", as
     db,
     olderThanMs: 30_000,
     holdBacklog: 4,
-    pipeline: paymentPipeline(requests, results, 30_000),
+    pipeline: paymentPipeline(requests, results, 30_000, testSigningKey),
   });
 
   // A backlog of results (and a delayed retry) waiting to be settled: deep enough to hold.
@@ -80,10 +81,15 @@ it("leaves alone an order whose result waits to be settled or whose request was 
   const waitingResult = await staleOrder("result queued");
   const justAnswered = await staleOrder("request just answered");
   const lost = await staleOrder("request and result lost");
-  await results.add(
-    "PaymentSucceeded",
-    buildMessage("PaymentSucceeded", { orderId: waitingResult.id, userId: waitingResult.userId, amount: 10 }),
-  );
+  const result = buildMessage("PaymentSucceeded", {
+    orderId: waitingResult.id,
+    userId: waitingResult.userId,
+    amount: 10,
+  });
+  await results.add("PaymentSucceeded", signMessage(testSigningKey, result));
+  // The same result forged (no signature) for the lost order: it will be refused, so it holds nothing back.
+  const forged = buildMessage("PaymentSucceeded", { orderId: lost.id, userId: lost.userId, amount: 10 });
+  await results.add("PaymentSucceeded", forged);
   // Payments took and answered this one's request a moment ago: its result is on its way.
   await requests.add("PaymentRequested", {}, { jobId: justAnswered.requestId });
   const payments = new Worker(QUEUES.paymentRequests, async () => "decided", {
@@ -102,7 +108,7 @@ it("leaves alone an order whose result waits to be settled or whose request was 
     createReconciler({
       db,
       olderThanMs: 30_000,
-      pipeline: paymentPipeline(requests, results, recentMs),
+      pipeline: paymentPipeline(requests, results, recentMs, testSigningKey),
     }).pass();
   expect(await pass(60_000)).toMatchObject({ held: false, reRequested: 1, stillQueued: 2 });
   expect(await requestsFor(waitingResult.id)).toBe(1);

@@ -3,8 +3,9 @@
 import { UnrecoverableError, Worker } from "bullmq";
 import type { RedisClient } from "@gozon/core/infra/redis-client";
 import type { Logger } from "@gozon/core/logger";
-import { parseMessage } from "@gozon/messaging/contracts";
+import { openMessage } from "@gozon/messaging/contracts";
 import { consumerOptions, QUEUES } from "@gozon/messaging/queues";
+import type { MessageKey } from "@gozon/messaging/signing";
 import type { TransactionalSqlClient } from "@gozon/messaging/sql";
 import type { PublishResults } from "@gozon/payments/decide-entries";
 import { createPaymentRequestBatcher, type GroupEvent } from "@gozon/payments/group-commit";
@@ -13,7 +14,11 @@ export type RequestConsumerOptions = {
   db: TransactionalSqlClient;
   connection: RedisClient;
   prefix: string;
+  /** Requests must be signed under it (MESSAGE_SIGNING_KEY); anything else is poison. */
+  signingKey: MessageKey;
   log: Logger;
+  /** Counts poison messages: unsigned or forged (`signature`), or not a valid request (`malformed`). */
+  onPoison?: (reason: "signature" | "malformed") => void;
   /** Counts deliveries of a message the inbox had already processed. */
   onDuplicate?: () => void;
   /** Observes each group commit: its size, its time, and its error when it failed. */
@@ -25,16 +30,19 @@ export type RequestConsumerOptions = {
 };
 
 /**
- * A poison message (fails the schema) is moved to the failed set at once with UnrecoverableError: no
- * retries, the queue goes on, the worker stays up. Any other error (the database is down) is thrown as
- * is, so BullMQ retries the job with backoff (a group that fails is retried message by message first, so
- * the error is this message's own). The job's return value says what happened (diagnostics).
+ * A poison message (not signed by this system, or failing the schema) is moved to the failed set at once
+ * with UnrecoverableError, logged and counted (`onPoison`): no retries, the queue goes on, the worker
+ * stays up. Any other error (the database is down) is thrown as is, so BullMQ retries the job with
+ * backoff (a group that fails is retried message by message first, so the error is this message's own).
+ * The job's return value says what happened (diagnostics).
  */
 export function startRequestConsumer({
   db,
   connection,
   prefix,
+  signingKey,
   log,
+  onPoison,
   onDuplicate,
   onGroup,
   publish,
@@ -53,12 +61,15 @@ export function startRequestConsumer({
   const worker = new Worker(
     QUEUES.paymentRequests,
     async (job) => {
-      const parsed = parseMessage(job.data, ["PaymentRequested"]);
+      // The signature first: a request this system did not sign debits nobody (anyone who can write to
+      // Redis could otherwise charge any account).
+      const parsed = openMessage(signingKey, job.data, ["PaymentRequested"]);
       if (!parsed.ok) {
         consumerLog.error(
-          { jobId: job.id, messageId: parsed.messageId, error: parsed.error },
+          { jobId: job.id, messageId: parsed.messageId, error: parsed.error, reason: parsed.reason },
           "poison message dead-lettered",
         );
+        onPoison?.(parsed.reason);
         throw new UnrecoverableError(`poison message: ${parsed.error}`);
       }
       const { messageId } = parsed.message;

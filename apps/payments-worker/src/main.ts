@@ -8,6 +8,7 @@ import { poolSizeFor } from "@gozon/db/pool-size";
 import { createSqlPool } from "@gozon/db/sql-client";
 import { createCommittedPublisher, createQueueProducers } from "@gozon/messaging/outbox-publisher";
 import { createOutboxRelay } from "@gozon/messaging/outbox-relay";
+import { messageKey } from "@gozon/messaging/signing";
 import {
   bullPrefix,
   createProducerConnection,
@@ -48,6 +49,7 @@ try {
   await Promise.all([redis, producer].map((connection) => pingRedis(connection, 5_000)));
   await checkRedisPolicy(redis, log);
   const prefix = bullPrefix(config);
+  const signingKey = messageKey(config.MESSAGE_SIGNING_KEY);
 
   const registry = createRegistry("payments-worker");
   const duplicatesDropped = new Counter({
@@ -59,6 +61,12 @@ try {
     name: "gozon_payment_group_size",
     help: "Payment requests decided per group commit (one transaction)",
     buckets: [1, 2, 4, 8, 16, 32, 64],
+    registers: [registry],
+  });
+  const poison = new Counter({
+    name: "gozon_poison_messages_total",
+    help: "Messages refused as poison (never processed, dead-lettered without retries), by reason",
+    labelNames: ["queue", "reason"],
     registers: [registry],
   });
   const groupsFailed = new Counter({
@@ -75,11 +83,12 @@ try {
     databaseUrl,
     connection: producer,
     prefix,
+    signingKey,
     log,
     pollMs: config.OUTBOX_POLL_MS,
   });
   relay.start();
-  const producers = createQueueProducers(redis, prefix, log);
+  const producers = createQueueProducers(redis, prefix, log, signingKey);
   const results = createCommittedPublisher({ db, producers, log });
   // Entries stored but never decided first, at any age: only a worker older than receive_payments (which
   // stores and decides in one statement) or a hand-made row leaves them.
@@ -89,8 +98,10 @@ try {
     db,
     connection: redis,
     prefix,
+    signingKey,
     log,
     onDuplicate: () => duplicatesDropped.inc(),
+    onPoison: (reason) => poison.inc({ queue: QUEUES.paymentRequests, reason }),
     onGroup: ({ size, error }) => (error === undefined ? groupSize.observe(size) : groupsFailed.inc()),
     publish: results.publish,
     concurrency: REQUESTS_CONCURRENCY,

@@ -5,6 +5,8 @@ import { createLogger } from "@gozon/core/logger";
 import { freePort, waitFor, type RunningProcess } from "@gozon/core/testing";
 import { createSqlPool } from "@gozon/db/sql-client";
 import { buildMessage } from "@gozon/messaging/contracts";
+import { messageKey, signMessage } from "@gozon/messaging/signing";
+import { testSigningKey } from "@gozon/messaging/testing";
 import { createAccount, topUp } from "@gozon/payments/accounts";
 import { storeInbox } from "@gozon/payments/testing";
 import { startRequestConsumer } from "../src/consume-requests.ts";
@@ -113,11 +115,12 @@ describe("payments worker", () => {
   it("dead-letters a poison message at once with a log line, and goes on with the next message", async () => {
     const userId = await accountWith(1_000);
     const poison = { ...request(userId, 100), payload: { orderId: randomUUID(), userId, amount: 1.5 } };
-    await h.requests.add("PaymentRequested", poison, { jobId: "poison-float" });
+    // Signed by this system, yet not a valid request: poison for the contract, not for the signature.
+    await h.requests.add("PaymentRequested", signMessage(testSigningKey, poison), { jobId: "poison-float" });
     await h.requests.add("PaymentRequested", "not even an object", { jobId: "poison-garbage" });
     await h.requests.add(
       "RefundRequested",
-      { ...request(userId, 1), type: "RefundRequested" },
+      signMessage(testSigningKey, { ...request(userId, 1), type: "RefundRequested" }),
       { jobId: "poison-type" },
     );
     const next = request(userId, 100);
@@ -142,6 +145,49 @@ describe("payments worker", () => {
   });
 });
 
+describe("forged payment requests", () => {
+  it("a request without this system's signature over exactly its fields debits nobody: poison, no retry", async () => {
+    const userId = await accountWith(10_000);
+    // Anyone who can write to Redis: an order that exists nowhere, on a real shopper's account.
+    const forged = request(userId, 9_999);
+    const signedOther = signMessage(testSigningKey, request(userId, 1));
+    const cases = {
+      "forged-unsigned": forged,
+      "forged-wrong-key": signMessage(messageKey("not-this-systems-key-".repeat(2)), forged),
+      "forged-bad-sig": { ...forged, sig: "hs256v1:" + "A".repeat(43) },
+      "forged-other-payload": { ...forged, sig: signedOther.sig }, // a real signature, of another message
+      "forged-changed": { ...signMessage(testSigningKey, forged), payload: { ...forged.payload, amount: 1 } },
+      "forged-sig-not-string": { ...forged, sig: { v: 1 } },
+    };
+    for (const [jobId, data] of Object.entries(cases))
+      await h.requests.add("PaymentRequested", data, { jobId });
+    const next = request(userId, 100);
+    await h.send(next);
+    expect(await resultOf(next.payload.orderId)).toMatchObject({ type: "PaymentSucceeded" });
+
+    for (const jobId of Object.keys(cases)) {
+      const job = await waitFor(
+        async () => {
+          const found = await h.requests.getJob(jobId);
+          return found && (await found.getState()) === "failed" ? found : undefined;
+        },
+        { what: `${jobId} in the failed set` },
+      );
+      expect(job.attemptsMade).toBe(1); // no retries
+      expect(job.failedReason).toMatch(/^poison message: (unsigned message|bad signature)/);
+      const logged = new RegExp(
+        `"jobId":"${jobId}".*"reason":"signature".*"msg":"poison message dead-lettered"`,
+      );
+      await waitFor(() => logged.test(worker.output()), { what: `${jobId} logged as dead-lettered` });
+    }
+    // Only the real order was charged; the forged one was never even stored.
+    expect(await balanceOf(h.db, userId)).toBe(9_900);
+    expect(await debitsFor(h.db, forged.payload.orderId)).toBe(0);
+    expect(await decisionFor(h.db, forged.payload.orderId)).toBeUndefined();
+    expect(h.resultsFor(forged.payload.orderId)).toEqual([]);
+  });
+});
+
 describe("request consumer when its database is down", () => {
   it("fails the job and lets BullMQ retry it with backoff, then processes it once the database is back", async () => {
     const log = createLogger("consume-test", "silent");
@@ -151,7 +197,13 @@ describe("request consumer when its database is down", () => {
 
     await worker.stop(); // only the in-process consumers below may take this job
     try {
-      const broken = startRequestConsumer({ db: deadDb, connection: h.redis, prefix: h.prefix, log });
+      const broken = startRequestConsumer({
+        db: deadDb,
+        connection: h.redis,
+        prefix: h.prefix,
+        signingKey: testSigningKey,
+        log,
+      });
       await h.send(message);
       const retried = await waitFor(
         async () => {
@@ -164,7 +216,13 @@ describe("request consumer when its database is down", () => {
       expect(["delayed", "waiting", "wait"]).toContain(await retried.getState());
       expect(retried.failedReason).toMatch(/connect|ECONNREFUSED|database/i);
 
-      const healthy = startRequestConsumer({ db: h.db, connection: h.redis, prefix: h.prefix, log });
+      const healthy = startRequestConsumer({
+        db: h.db,
+        connection: h.redis,
+        prefix: h.prefix,
+        signingKey: testSigningKey,
+        log,
+      });
       try {
         await waitFor(
           async () => (await h.requests.getJob(message.messageId))?.returnvalue?.status === "decided",

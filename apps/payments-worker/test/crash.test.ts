@@ -8,6 +8,7 @@ import { startProcess, waitFor } from "@gozon/core/testing";
 import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
 import { buildMessage } from "@gozon/messaging/contracts";
 import { writeOutbox } from "@gozon/messaging/outbox";
+import { TEST_MESSAGE_SIGNING_KEY } from "@gozon/messaging/testing";
 import {
   accountWith,
   balanceOf,
@@ -91,7 +92,10 @@ it("a relay killed after add and before marking sent: the message arrives twice,
         REDIS_URL,
         h.prefix,
       ],
-      { cwd: workerDir, env: { ...process.env, GOZON_FAILPOINTS: failpoints } },
+      {
+        cwd: workerDir,
+        env: { ...process.env, GOZON_FAILPOINTS: failpoints, MESSAGE_SIGNING_KEY: TEST_MESSAGE_SIGNING_KEY },
+      },
     );
   const unsent = async () =>
     (await ordersDb.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL`)[0]!.n;

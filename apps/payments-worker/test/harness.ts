@@ -7,9 +7,15 @@ import { Queue, Worker } from "bullmq";
 import { startProcess } from "@gozon/core/testing";
 import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
-import type { Message, PaymentResult } from "@gozon/messaging/contracts";
+import { openMessage, type Message, type PaymentResult } from "@gozon/messaging/contracts";
 import { bullPrefix, createRedisConnection, defaultJobOptions, QUEUES } from "@gozon/messaging/queues";
-import { deleteKeysWithPrefix, uniqueRedisPrefix } from "@gozon/messaging/testing";
+import { signMessage } from "@gozon/messaging/signing";
+import {
+  deleteKeysWithPrefix,
+  TEST_MESSAGE_SIGNING_KEY,
+  testSigningKey,
+  uniqueRedisPrefix,
+} from "@gozon/messaging/testing";
 import { createAccount, topUp } from "@gozon/payments/accounts";
 
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -31,7 +37,10 @@ export async function createHarness(label: string) {
   const collector = new Worker(
     QUEUES.paymentResults,
     async (job) => {
-      results.push(job.data as PaymentResult);
+      // What the orders worker would accept: signed under the run's key, a valid result.
+      const opened = openMessage(testSigningKey, job.data, ["PaymentSucceeded", "PaymentFailed"]);
+      if (!opened.ok) throw new Error(`a result the orders worker would refuse: ${opened.error}`);
+      results.push(opened.message);
     },
     { connection: redis.duplicate(), prefix, concurrency: 20 },
   );
@@ -43,6 +52,7 @@ export async function createHarness(label: string) {
     IDENTITY_DATABASE_URL: dbs.urls.identity,
     REDIS_URL,
     REDIS_PREFIX: redisPrefix,
+    MESSAGE_SIGNING_KEY: TEST_MESSAGE_SIGNING_KEY,
     GOZON_FAILPOINTS: "",
     ...extra,
   });
@@ -59,9 +69,9 @@ export async function createHarness(label: string) {
     /** The real worker process. */
     startWorker: (extra: NodeJS.ProcessEnv = {}) =>
       startProcess("node", ["--import", "tsx", "src/main.ts"], { cwd: workerDir, env: env(extra) }),
-    /** Sends a message the way the orders relay does: job name = type, job id = message id. */
+    /** Sends a message the way the orders relay does: signed, job name = type, job id = message id. */
     send: (message: Message, jobId: string = message.messageId) =>
-      requests.add(message.type, message, { jobId }),
+      requests.add(message.type, signMessage(testSigningKey, message), { jobId }),
     resultsFor: (orderId: string) => results.filter((result) => result.payload.orderId === orderId),
     close: async () => {
       await collector.close();

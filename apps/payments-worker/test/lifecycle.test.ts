@@ -9,6 +9,7 @@ describeWorkerLifecycle({
     "gozon_inbox_duplicates_dropped_total",
     "gozon_payment_group_size",
     "gozon_payment_groups_failed_total",
+    "gozon_poison_messages_total",
     "gozon_outbox_backlog",
     "gozon_outbox_oldest_age_seconds",
     "gozon_outbox_parked",

@@ -11,7 +11,7 @@ import { createApiDeps } from "@gozon/api/deps";
 import { createApiRequestHandler } from "@gozon/api/http";
 import { createUser, type Role } from "@gozon/api/identity/users";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
-import { deleteKeysAt } from "@gozon/messaging/testing";
+import { deleteKeysAt, TEST_MESSAGE_SIGNING_KEY } from "@gozon/messaging/testing";
 import { startPositionAssigner } from "@gozon/orders/position-assigner";
 import { createQueueBoard } from "../src/server/queue-board.ts";
 import { attachWebSocket, WS_PATH } from "../src/server/websocket.ts";
@@ -30,6 +30,7 @@ async function startInstance(dbs: TestDatabases, redisPrefix: string, opts: Inst
     REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
     REDIS_PREFIX: redisPrefix,
     JWT_SECRET: `test-secret-${"x".repeat(32)}`,
+    MESSAGE_SIGNING_KEY: TEST_MESSAGE_SIGNING_KEY,
     ...opts.env,
   });
   const generous = { points: 10_000, durationSeconds: 60 };
@@ -115,6 +116,7 @@ export async function startInstances(count: number, opts: InstanceOptions = {}) 
     databaseUrl: dbs.urls.orders,
     publisher: first.deps.redis,
     redisPrefix,
+    signingKey: first.deps.signingKey,
     log: createLogger("web-test-assigner", "silent"),
     pollMs: 500,
   });

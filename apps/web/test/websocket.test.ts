@@ -7,6 +7,7 @@ import WebSocket from "ws";
 import { waitFor } from "@gozon/core/testing";
 import { balanceEventsChannel } from "@gozon/api/live/balance-feed";
 import { FEED_START_BURST, MAX_FEEDS_PER_SOCKET } from "@gozon/api/live/socket-budget";
+import { buildMessage } from "@gozon/messaging/contracts";
 import type { AppRouter } from "@gozon/api/root";
 import { createLiveSocket } from "../src/client/api.ts";
 import {
@@ -267,8 +268,10 @@ describe("WebSocket: subscriptions only, sessions end (revoked ones on every ins
     socket.subscribe(1, "payments.onBalanceChange");
     await waitFor(() => socket.replies(1).length > 0, { what: "the subscription started" });
     const channel = balanceEventsChannel(a.deps.config.REDIS_PREFIX);
-    // Not JSON, and a bare payload (every case is in the contracts' unit test): the instance reads past them.
-    for (const raw of ["{", JSON.stringify({ userId: shopper.id, amount: 1, balance: 1 })]) {
+    // Not JSON, a bare payload (every case is in the contracts' unit test), and a whole envelope that
+    // no service signed (anyone who can write to Redis can publish it): the instance reads past them.
+    const forged = buildMessage("BalanceChanged", { userId: shopper.id, amount: 1, balance: 1 });
+    for (const raw of ["{", JSON.stringify(forged.payload), JSON.stringify(forged)]) {
       await a.deps.redis.publish(channel, raw);
     }
     await b.post("/api/v1/accounts/me/top-up", { amount: 300 }, authHeader(accessToken));

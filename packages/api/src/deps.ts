@@ -10,6 +10,7 @@ import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
 import { createOrderPlacer } from "@gozon/orders/create-order";
 import { createCommittedPublisher, createQueueProducers } from "@gozon/messaging/outbox-publisher";
 import { bullPrefix } from "@gozon/messaging/queues";
+import { messageKey, type MessageKey } from "@gozon/messaging/signing";
 import { getAccounts } from "@gozon/payments/accounts";
 import {
   createAuthRateLimiter,
@@ -44,6 +45,8 @@ export type ApiDeps = {
   ordersDb: SqlPool;
   /** Rate limits, and publishing on the order-events channel. */
   redis: RedisClient;
+  /** What this process puts on a queue or a channel is signed under it, and what it reads is checked. */
+  signingKey: MessageKey;
   /** The clock of tokens and expiries (tests move it forward). */
   now: () => Date;
   /** Trust `X-Forwarded-For` for the client IP (set it only behind a proxy that overwrites the header). */
@@ -127,7 +130,8 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
     redis = client;
   }
 
-  const producers = createQueueProducers(redis, bullPrefix(config), log);
+  const signingKey = messageKey(config.MESSAGE_SIGNING_KEY);
+  const producers = createQueueProducers(redis, bullPrefix(config), log, signingKey);
   closers.push(() => producers.close());
   const requests = createCommittedPublisher({ db: ordersDb, producers, log });
   closers.push(() => requests.close());
@@ -148,6 +152,7 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
     createOrderEventBus({
       redis: config,
       redisPrefix: config.REDIS_PREFIX,
+      signingKey,
       db: ordersDb,
       log,
       pollMs: config.FEED_POLL_MS,
@@ -166,7 +171,7 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
   });
   closers.push(() => revokedSessions.close());
   const balanceEventBus = openedOnFirstUse(() =>
-    createBalanceEventBus({ redis: config, redisPrefix: config.REDIS_PREFIX, log }),
+    createBalanceEventBus({ redis: config, redisPrefix: config.REDIS_PREFIX, signingKey, log }),
   );
 
   return {
@@ -176,6 +181,7 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
     paymentsDb,
     ordersDb,
     redis,
+    signingKey,
     now,
     trustProxy: options.trustProxy ?? false,
     accessTokens: createAccessTokens({

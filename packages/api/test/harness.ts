@@ -7,6 +7,7 @@ import { Writable } from "node:stream";
 import { pino } from "pino";
 import { loadConfig } from "@gozon/core/config";
 import { createTestDatabases } from "@gozon/db/testing";
+import { TEST_MESSAGE_SIGNING_KEY } from "@gozon/messaging/testing";
 import { createApiDeps, type AccountsOf, type ApiDeps } from "../src/deps.ts";
 import { createApiRequestHandler } from "../src/http.ts";
 import type { PasswordVerifier } from "../src/identity/passwords.ts";
@@ -42,6 +43,7 @@ export async function startApi(
     REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
     REDIS_PREFIX: redisPrefix,
     JWT_SECRET: randomBytes(32).toString("hex"),
+    MESSAGE_SIGNING_KEY: TEST_MESSAGE_SIGNING_KEY,
     ...opts.env,
   });
 

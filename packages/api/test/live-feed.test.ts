@@ -9,11 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
 import { buildMessage } from "@gozon/messaging/contracts";
+import { messageKey, signedText } from "@gozon/messaging/signing";
+import { testSigningKey } from "@gozon/messaging/testing";
 import { createOrder } from "@gozon/orders/create-order";
 import { logBounds, purgeOrderLog } from "@gozon/orders/order-log";
 import { startPositionAssigner } from "@gozon/orders/position-assigner";
 import { listOrders } from "@gozon/orders/read-orders";
 import { settleAndAnnounce } from "@gozon/orders/settle-order";
+import { orderEventsChannel } from "@gozon/orders/order-events";
 import { createOrderEventBus, type OrderEventBus } from "../src/live/order-event-bus.ts";
 import { orderFeed, type FeedItem, type FeedScope } from "../src/live/order-feed.ts";
 
@@ -37,6 +40,7 @@ beforeAll(async () => {
     databaseUrl: dbs.urls.orders,
     publisher,
     redisPrefix,
+    signingKey: testSigningKey,
     log,
     pollMs: 1_000,
   });
@@ -51,7 +55,14 @@ afterAll(async () => {
 
 /** A web process's bus; `pollMs` high by default so that healing is shown to come from elsewhere. */
 async function openBus(pollMs = 600_000): Promise<OrderEventBus> {
-  const bus = createOrderEventBus({ redis: REDIS_URL, redisPrefix, db, log, pollMs });
+  const bus = createOrderEventBus({
+    redis: REDIS_URL,
+    redisPrefix,
+    signingKey: testSigningKey,
+    db,
+    log,
+    pollMs,
+  });
   closers.push(() => bus.close());
   await bus.ready;
   return bus;
@@ -86,9 +97,11 @@ function follow(bus: OrderEventBus, scope: FeedScope, lastEventId?: string) {
 const place = (userId: string, description = "feed") => createOrder(db, { userId, amount: 100, description });
 /** What the orders worker does with a payment result: settle, then announce. */
 const settle = async (orderId: string, userId: string) => {
-  const { outcomes, announced } = await settleAndAnnounce(db, { publisher, redisPrefix, log }, [
-    buildMessage("PaymentSucceeded", { orderId, userId, amount: 100 }),
-  ]);
+  const { outcomes, announced } = await settleAndAnnounce(
+    db,
+    { publisher, redisPrefix, signingKey: testSigningKey, log },
+    [buildMessage("PaymentSucceeded", { orderId, userId, amount: 100 })],
+  );
   await announced;
   return outcomes;
 };
@@ -270,6 +283,66 @@ describe("live feed", () => {
       .toMatchObject({ orderId: next.id, position: last + 1 });
   });
 
+  it("a forged event on the channel never reaches a feed; the real change at its position still does", async () => {
+    // Anyone who can write to Redis can publish on the channel: they take the next position first.
+    await allPositioned();
+    await assigner.stop();
+    try {
+      const bus = await openBus();
+      const userId = randomUUID();
+      const feed = follow(bus, { userId });
+      const order = await place(userId);
+      const next = bus.head + 1;
+      const forged = {
+        position: next,
+        orderId: order.id,
+        userId,
+        status: "FINISHED" as const,
+        reason: null,
+        amount: 1,
+        description: "forged",
+        occurredAt: new Date().toISOString(),
+      };
+      const envelope = buildMessage("OrderStatusChanged", forged);
+      const channel = orderEventsChannel(redisPrefix);
+      const sneaky = (text: string) => publisher.publish(channel, text);
+      await sneaky(JSON.stringify(envelope)); // unsigned
+      await sneaky(signedText(messageKey("another-system-key-".repeat(3)), envelope)); // another key
+      // Signed by this system, but over another event: the fields were changed after signing.
+      const genuine = JSON.parse(
+        signedText(testSigningKey, { ...envelope, payload: { ...forged, position: 9e9 } }),
+      );
+      await sneaky(JSON.stringify({ ...genuine, payload: forged }));
+
+      // The real change at that position: the order's creation, stamped and announced by the assigner.
+      const announcing = startPositionAssigner({
+        db,
+        databaseUrl: dbs.urls.orders,
+        publisher,
+        redisPrefix,
+        signingKey: testSigningKey,
+        log,
+        pollMs: 600_000,
+      });
+      closers.push(() => announcing.stop());
+      await announcing.run();
+      await expect.poll(() => feed.items.length, { timeout: 10_000 }).toBe(1);
+      expect(feed.items[0]).toMatchObject({ position: next, orderId: order.id, status: "NEW", amount: 100 });
+      expect(feed.items.some((item) => "description" in item && item.description === "forged")).toBe(false);
+      expect(bus.head).toBe(next);
+    } finally {
+      assigner = startPositionAssigner({
+        db,
+        databaseUrl: dbs.urls.orders,
+        publisher,
+        redisPrefix,
+        signingKey: testSigningKey,
+        log,
+        pollMs: 1_000,
+      });
+    }
+  });
+
   it("a change whose announcement was lost still reaches the feed, from the log", async () => {
     // The assigner commits positions, then its publish fails (Redis away for it alone).
     const silent = {
@@ -280,6 +353,7 @@ describe("live feed", () => {
       databaseUrl: dbs.urls.orders,
       publisher: silent,
       redisPrefix,
+      signingKey: testSigningKey,
       log,
       pollMs: 600_000,
     });
@@ -298,6 +372,7 @@ describe("live feed", () => {
         databaseUrl: dbs.urls.orders,
         publisher,
         redisPrefix,
+        signingKey: testSigningKey,
         log,
         pollMs: 1_000,
       });

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bullPrefix, QUEUES } from "@gozon/messaging/queues";
+import { verifyMessage } from "@gozon/messaging/signing";
 import { newestFirst } from "@gozon/orders/testing";
 import { startApi, type ApiHarness } from "./harness.ts";
 
@@ -89,7 +90,9 @@ describe("orders.create (REST)", () => {
       prefix: bullPrefix(api.config),
     });
     try {
-      expect((await requests.getJob(message!.id))?.data).toEqual(message!.payload);
+      // Signed under the system's key, as the payments worker requires.
+      const data: unknown = (await requests.getJob(message!.id))?.data;
+      expect(verifyMessage(api.deps.signingKey, data)).toEqual({ ok: true, message: message!.payload });
     } finally {
       await requests.close();
     }

@@ -6,10 +6,13 @@
 // Payloads are parsed as tolerant readers (unknown fields are dropped, not rejected), so a producer may
 // add a field without breaking older consumers; removing or changing a field needs a new version.
 // Money is an integer number of minor units (kopecks) everywhere; a float or a numeric string is rejected.
+// On the wire (queues, pub/sub) the envelope also carries `sig`, its HMAC under the services' key: a
+// field beside the others, added by the publishers and checked first by every receiver (signing.ts).
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 
 import { MAX_AMOUNT } from "./limits.ts";
+import { verifyMessage, type MessageKey } from "./signing.ts";
 
 export { MAX_AMOUNT };
 export const amountSchema = z.number().int().positive().max(MAX_AMOUNT);
@@ -177,18 +180,43 @@ export function parseMessage<T extends MessageType = MessageType>(
   return { ok: true, message: { ...header.data, payload: payload.data } as Message<T> };
 }
 
+export type OpenResult<M> =
+  | { ok: true; message: M }
+  | { ok: false; error: string; messageId?: string; reason: "signature" | "malformed" };
+
 /**
- * The payload of a message received as text (Redis pub/sub), or null for anything that is not valid JSON
- * or not a valid message of the `expected` type.
+ * A message received from Redis (a queue job's data): its signature is checked first, under `key`, and
+ * only a message signed by this system is parsed (`parseMessage`). Never throws; a failure is poison,
+ * and `reason` tells an unsigned or forged message (`signature`) from a malformed one.
  */
-export function parseMessageText<T extends MessageType>(raw: string, expected: T): PayloadOf<T> | null {
+export function openMessage<T extends MessageType = MessageType>(
+  key: MessageKey,
+  data: unknown,
+  expected?: readonly T[],
+): OpenResult<Message<T>> {
+  const verified = verifyMessage(key, data);
+  if (!verified.ok)
+    return { ok: false, error: verified.error, messageId: messageIdOf(data), reason: "signature" };
+  const parsed = parseMessage(verified.message, expected);
+  return parsed.ok ? parsed : { ...parsed, reason: "malformed" };
+}
+
+/**
+ * The payload of a message received as text (Redis pub/sub), or null for anything that is not valid JSON,
+ * not signed under `key` (see `openMessage`) or not a valid message of the `expected` type.
+ */
+export function parseMessageText<T extends MessageType>(
+  key: MessageKey,
+  raw: string,
+  expected: T,
+): PayloadOf<T> | null {
   let data: unknown;
   try {
     data = JSON.parse(raw);
   } catch {
     return null;
   }
-  const parsed = parseMessage(data, [expected]);
+  const parsed = openMessage(key, data, [expected]);
   return parsed.ok ? (parsed.message.payload as PayloadOf<T>) : null;
 }
 

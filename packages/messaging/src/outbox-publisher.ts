@@ -11,14 +11,35 @@ import type { RedisClient } from "@gozon/core/infra/redis-client";
 import type { Logger } from "@gozon/core/logger";
 import type { Message } from "./contracts.ts";
 import { groupCommit } from "./group-commit.ts";
+import { signMessage, type MessageKey } from "./signing.ts";
 import { defaultJobOptions, ROUTES, withTimeout, type QueuedMessageType, type QueueName } from "./queues.ts";
 import type { SqlClient } from "./sql.ts";
 
 /** A message as it is added to its queue: its type is the job name, its id the job id. */
 export type QueuedMessage = { id: string; type: string; queue: string; payload: unknown };
 
-/** One BullMQ producer per queue name, shared by everything in a process that publishes. */
-export function createQueueProducers(connection: RedisClient, prefix: string, log: Logger) {
+/**
+ * A job's data: the message with its signature under `key` (signing.ts). Signed here, where it is put on
+ * its queue, never in SQL: the outbox holds the message, and the key stays in the services' memory.
+ */
+function jobData(key: MessageKey, message: QueuedMessage) {
+  const { payload } = message;
+  if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
+    throw new Error(`outbox row ${message.id} holds no message object: not signed, not published`);
+  }
+  return signMessage(key, payload);
+}
+
+/**
+ * One BullMQ producer per queue name, shared by everything in a process that publishes. Every job it adds
+ * is signed under `signingKey`: a consumer refuses anything else.
+ */
+export function createQueueProducers(
+  connection: RedisClient,
+  prefix: string,
+  log: Logger,
+  signingKey: MessageKey,
+) {
   const queues = new Map<string, Queue>();
   const queue = (name: string) => {
     let q = queues.get(name);
@@ -71,7 +92,9 @@ export function createQueueProducers(connection: RedisClient, prefix: string, lo
         groups.map(([name, group]) =>
           withTimeout(
             onQueue(name, (q) =>
-              q.addBulk(group.map((m) => ({ name: m.type, data: m.payload, opts: { jobId: m.id } }))),
+              q.addBulk(
+                group.map((m) => ({ name: m.type, data: jobData(signingKey, m), opts: { jobId: m.id } })),
+              ),
             ),
             timeoutMs,
             `add to ${name} timed out`,
@@ -83,7 +106,7 @@ export function createQueueProducers(connection: RedisClient, prefix: string, lo
     /** Adds one message on its own (`add`, not `addBulk`), e.g. to find which message of a batch fails. */
     async addOne(m: QueuedMessage, timeoutMs: number) {
       await withTimeout(
-        onQueue(m.queue, (q) => q.add(m.type, m.payload, { jobId: m.id })),
+        onQueue(m.queue, (q) => q.add(m.type, jobData(signingKey, m), { jobId: m.id })),
         timeoutMs,
         `add to ${m.queue} timed out`,
       );

@@ -30,6 +30,7 @@ import { deleteInBatches } from "@gozon/db/batches";
 import { failpoint } from "./failpoints.ts";
 import { listen, type PgListener } from "./pg-listener.ts";
 import { createQueueProducers, type QueueProducers } from "./outbox-publisher.ts";
+import type { MessageKey } from "./signing.ts";
 import { isRedisStateError, pingRedis } from "./queues.ts";
 import type { TransactionalSqlClient } from "./sql.ts";
 
@@ -49,6 +50,8 @@ export type OutboxRelayOptions = {
   connection: RedisClient;
   /** BullMQ key prefix (see `bullPrefix`). */
   prefix: string;
+  /** Every job is signed under it (MESSAGE_SIGNING_KEY, see signing.ts). */
+  signingKey: MessageKey;
   log: Logger;
   /** Fallback poll interval (OUTBOX_POLL_MS). */
   pollMs: number;
@@ -98,7 +101,7 @@ export class OutboxRelay {
     this.batchSize = options.batchSize ?? 100;
     this.addTimeoutMs = options.addTimeoutMs ?? 5_000;
     this.log = options.log.child({ component: "outbox-relay" });
-    this.producers = createQueueProducers(options.connection, options.prefix, this.log);
+    this.producers = createQueueProducers(options.connection, options.prefix, this.log, options.signingKey);
     this.maxFailures = options.maxFailures ?? 10;
     this.parkedRetryMs = options.parkedRetryMs ?? 10 * 60_000;
     if (!Number.isInteger(this.maxFailures) || this.maxFailures < 1)

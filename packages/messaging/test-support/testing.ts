@@ -1,5 +1,5 @@
 // Helpers for tests that share one Redis: each run uses its own key prefix and removes only its own keys.
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import {
   createRedisClient,
   isCluster,
@@ -10,6 +10,16 @@ import {
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { freePort, startProcess } from "@gozon/core/testing";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
+import { messageKey } from "../src/signing.ts";
+
+/**
+ * The MESSAGE_SIGNING_KEY of this test run: random, so a process a harness starts without it (which would
+ * fall back to the development key) fails to talk to the test instead of passing by luck. Harnesses pass
+ * it to their children beside JWT_SECRET; tests sign and check what they put on Redis with
+ * `testSigningKey`.
+ */
+export const TEST_MESSAGE_SIGNING_KEY = randomBytes(32).toString("hex");
+export const testSigningKey = messageKey(TEST_MESSAGE_SIGNING_KEY);
 
 /** A REDIS_PREFIX no other run uses. */
 export function uniqueRedisPrefix(label: string) {
@@ -95,6 +105,7 @@ export function describeWorkerLifecycle(worker: {
         PAYMENTS_DATABASE_URL: dbs.urls.payments,
         IDENTITY_DATABASE_URL: dbs.urls.identity,
         REDIS_PREFIX: redisPrefix,
+        MESSAGE_SIGNING_KEY: TEST_MESSAGE_SIGNING_KEY,
         METRICS_PORT: "0",
         ...env,
       },

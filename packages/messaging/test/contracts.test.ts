@@ -1,6 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { buildMessage, parseMessage, parseMessageText, type PaymentRequested } from "../src/contracts.ts";
+import { messageKey, signedText } from "../src/signing.ts";
+
+const key = messageKey("the-services-own-signing-key-0123456789");
 
 const orderId = randomUUID();
 const userId = randomUUID();
@@ -163,23 +166,27 @@ describe("parseMessage", () => {
 
   it("parses a balance change received as text, and nothing else", () => {
     const message = buildMessage("BalanceChanged", { userId, amount: 1_500, balance: 4_000 });
-    expect(parseMessageText(JSON.stringify(message), "BalanceChanged")).toEqual(message.payload);
-    const withPayload = (payload: unknown) => JSON.stringify({ ...message, payload });
+    expect(parseMessageText(key, signedText(key, message), "BalanceChanged")).toEqual(message.payload);
+    // Signed, so that what fails is the payload.
+    const withPayload = (payload: unknown) => signedText(key, { ...message, payload });
     for (const raw of [
       "{",
       "null",
+      JSON.stringify(message), // a valid message that no service signed
+      signedText(messageKey("another-systems-key-".repeat(2)), message),
       JSON.stringify(message.payload), // a bare payload, not a message
       withPayload({ userId, amount: 1.5, balance: 4_000 }),
       withPayload({ userId, amount: 1_500, balance: -1 }),
       withPayload({ userId, amount: "1500", balance: 4_000 }),
       withPayload({ userId: "someone", amount: 1_500, balance: 4_000 }),
     ]) {
-      expect(parseMessageText(raw, "BalanceChanged"), raw).toBeNull();
+      expect(parseMessageText(key, raw, "BalanceChanged"), raw).toBeNull();
     }
     // A valid message of another type is not a balance change.
     expect(
       parseMessageText(
-        JSON.stringify(buildMessage("PaymentRequested", { orderId, userId, amount: 1 })),
+        key,
+        signedText(key, buildMessage("PaymentRequested", { orderId, userId, amount: 1 })),
         "BalanceChanged",
       ),
     ).toBeNull();

@@ -8,6 +8,7 @@ import { startTcpProxy, waitFor } from "@gozon/core/testing";
 import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
 import { createTestDatabases, pagesRead, type TestDatabases } from "@gozon/db/testing";
 import { buildMessage } from "../src/contracts.ts";
+import { verifyMessage } from "../src/signing.ts";
 import { DIRECT_PUBLISH_GRACE_MS, writeOutbox } from "../src/outbox.ts";
 import {
   createCommittedPublisher,
@@ -16,7 +17,17 @@ import {
 } from "../src/outbox-publisher.ts";
 import { createOutboxRelay } from "../src/outbox-relay.ts";
 import { createProducerConnection, createRedisConnection, pingRedis, QUEUES } from "../src/queues.ts";
-import { deleteKeysWithPrefix, uniqueRedisPrefix } from "../test-support/testing.ts";
+import { deleteKeysWithPrefix, testSigningKey, uniqueRedisPrefix } from "../test-support/testing.ts";
+
+/**
+ * A job's data as a consumer reads it: the message, when it is signed under the run's key (the relay
+ * signs the message as the outbox returns it, so the signed text has the JSON column's key order);
+ * otherwise why not.
+ */
+const opened = (data: unknown) => {
+  const verified = verifyMessage(testSigningKey, data);
+  return verified.ok ? verified.message : verified.error;
+};
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const log = createLogger("publisher-test", "silent");
@@ -58,12 +69,12 @@ describe("publish after commit", () => {
     await db.$transaction(async (tx) => {
       for (const m of messages) await writeOutbox(tx, m, { direct: true });
     });
-    const producers = createQueueProducers(redis, prefix, log);
+    const producers = createQueueProducers(redis, prefix, log, testSigningKey);
     const publisher = createCommittedPublisher({ db, producers, log, markEveryMs: 60_000 });
     try {
       await publisher.publish(messages);
       const jobs = await Promise.all(messages.map((m) => queue.getJob(m.messageId)));
-      expect(jobs.map((j) => j?.data)).toEqual(messages);
+      expect(jobs.map((j) => opened(j?.data))).toEqual(messages);
       // Marked together later (here: at close), not once per publish.
       expect(await unsent(messages.map((m) => m.messageId))).toHaveLength(3);
     } finally {
@@ -76,7 +87,7 @@ describe("publish after commit", () => {
   it("marks published rows sent on its own within markEveryMs", async () => {
     const message = request();
     await writeOutbox(db, message, { direct: true });
-    const producers = createQueueProducers(redis, prefix, log);
+    const producers = createQueueProducers(redis, prefix, log, testSigningKey);
     const publisher = createCommittedPublisher({ db, producers, log, markEveryMs: 20 });
     try {
       await publisher.publish([message]);
@@ -90,7 +101,7 @@ describe("publish after commit", () => {
   it("publishes what concurrent writers hand in together, and marks every row sent", async () => {
     const messages = Array.from({ length: 40 }, request);
     await Promise.all(messages.map((m) => writeOutbox(db, m, { direct: true })));
-    const producers = createQueueProducers(redis, prefix, log);
+    const producers = createQueueProducers(redis, prefix, log, testSigningKey);
     let adds = 0;
     const counted: QueueProducers = {
       ...producers,
@@ -104,7 +115,7 @@ describe("publish after commit", () => {
       await producers.close();
     }
     const jobs = await Promise.all(messages.map((m) => queue.getJob(m.messageId)));
-    expect(jobs.map((j) => j?.data)).toEqual(messages);
+    expect(jobs.map((j) => opened(j?.data))).toEqual(messages);
     expect(await unsent(messages.map((m) => m.messageId))).toEqual([]);
     // Handed in within one turn of the event loop, as the callers of one commit do: one group, one call.
     expect(adds).toBe(1);
@@ -116,7 +127,7 @@ describe("publish after commit", () => {
     // The writer's Redis is away: nothing is added, nothing is marked, and nothing throws.
     const away = new Redis("redis://127.0.0.1:1", { lazyConnect: true, maxRetriesPerRequest: 0 });
     away.on("error", () => {});
-    const producers = createQueueProducers(away, prefix, log);
+    const producers = createQueueProducers(away, prefix, log, testSigningKey);
     const publisher = createCommittedPublisher({ db, producers, log, timeoutMs: 300 });
     await publisher.publish([message]);
     await publisher.close();
@@ -129,6 +140,7 @@ describe("publish after commit", () => {
       databaseUrl: dbs.urls.orders,
       connection: redis,
       prefix,
+      signingKey: testSigningKey,
       log,
       pollMs: 60_000,
     });
@@ -146,7 +158,7 @@ describe("publish after commit", () => {
     } finally {
       await relay.stop();
     }
-    expect((await queue.getJob(message.messageId))?.data).toEqual(message);
+    expect(opened((await queue.getJob(message.messageId))?.data)).toEqual(message);
     expect(await unsent([message.messageId])).toEqual([]);
   });
 });
@@ -218,7 +230,7 @@ describe("queue producers", () => {
     const target = new URL(REDIS_URL);
     const proxy = await startTcpProxy(target.hostname, Number(target.port || 6379));
     const connection = createProducerConnection(proxy.route(REDIS_URL), "producers-test");
-    const producers = createQueueProducers(connection, prefix, log);
+    const producers = createQueueProducers(connection, prefix, log, testSigningKey);
     const toQueue = (m: ReturnType<typeof request>) => ({
       id: m.messageId,
       type: m.type,
@@ -245,7 +257,7 @@ describe("queue producers", () => {
         sent = outcome?.result.status === "fulfilled";
       }
       expect(sent).toBe(true);
-      expect((await queue.getJob(message.messageId))?.data).toEqual(message);
+      expect(opened((await queue.getJob(message.messageId))?.data)).toEqual(message);
     } finally {
       await producers.close();
       connection.disconnect();

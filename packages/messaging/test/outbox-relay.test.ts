@@ -14,11 +14,27 @@ import { createPaymentsClient, type PaymentsClient } from "@gozon/db/clients";
 import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
 import { buildMessage } from "../src/contracts.ts";
+import { verifyMessage } from "../src/signing.ts";
 import { registerOutboxGauges } from "../src/metrics.ts";
 import { writeOutbox } from "../src/outbox.ts";
 import { createOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from "../src/outbox-relay.ts";
 import { createRedisConnection, pingRedis, QUEUES } from "../src/queues.ts";
-import { deleteKeysWithPrefix, uniqueRedisPrefix } from "../test-support/testing.ts";
+import {
+  deleteKeysWithPrefix,
+  TEST_MESSAGE_SIGNING_KEY,
+  testSigningKey,
+  uniqueRedisPrefix,
+} from "../test-support/testing.ts";
+
+/**
+ * A job's data as a consumer reads it: the message, when it is signed under the run's key (the relay
+ * signs the message as the outbox returns it, so the signed text has the JSON column's key order);
+ * otherwise why not.
+ */
+const opened = (data: unknown) => {
+  const verified = verifyMessage(testSigningKey, data);
+  return verified.ok ? verified.message : verified.error;
+};
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 const log = createLogger("relay-test", "silent");
@@ -68,6 +84,7 @@ function relay(options: Partial<OutboxRelayOptions> = {}) {
     databaseUrl: dbs.urls.payments,
     connection: redis,
     prefix,
+    signingKey: testSigningKey,
     log,
     pollMs: 60_000, // far beyond every deadline below: a prompt publish proves LISTEN/NOTIFY woke it
     ...options,
@@ -124,7 +141,7 @@ describe("outbox relay", () => {
     for (const message of messages.slice(0, 20)) {
       const job = await queue.getJob(message.messageId);
       expect(job?.name).toBe("PaymentRequested");
-      expect(job?.data).toEqual(message);
+      expect(opened(job?.data)).toEqual(message);
     }
     expect(await queue.getWaitingCount()).toBe(230);
     const rows = await db.$queryRaw<{ attempts: number; lastError: string | null }[]>`
@@ -277,7 +294,14 @@ describe("outbox relay", () => {
     const crashing = startProcess(
       "node",
       ["--import", "tsx", path.join(testDir, "fixtures/relay-once.ts"), dbs.urls.payments, REDIS_URL, prefix],
-      { cwd: testDir, env: { ...process.env, GOZON_FAILPOINTS: "relay-after-add" } },
+      {
+        cwd: testDir,
+        env: {
+          ...process.env,
+          GOZON_FAILPOINTS: "relay-after-add",
+          MESSAGE_SIGNING_KEY: TEST_MESSAGE_SIGNING_KEY,
+        },
+      },
     );
     expect(await crashing.exited).toBe("SIGKILL");
     expect(crashing.output()).toContain("failpoint relay-after-add: SIGKILL");
@@ -331,8 +355,8 @@ describe("outbox relay: batches, failures and parking", () => {
     expect(await queue.getWaitingCount()).toBe(150);
     expect(await resultsQueue.getWaitingCount()).toBe(50);
     expect((await queue.getJob(before[0]!.messageId))?.data).toEqual({ early: true });
-    expect((await queue.getJob(requests[20]!.messageId))?.data).toEqual(requests[20]);
-    expect((await resultsQueue.getJob(results[0]!.messageId))?.data).toEqual(results[0]);
+    expect(opened((await queue.getJob(requests[20]!.messageId))?.data)).toEqual(requests[20]!);
+    expect(opened((await resultsQueue.getJob(results[0]!.messageId))?.data)).toEqual(results[0]!);
   });
 
   it("a row that fails while Redis answers fails alone, and is parked after maxFailures passes", async () => {
@@ -478,6 +502,6 @@ describe("outbox relay: batches, failures and parking", () => {
     const row = await outboxRow(message!.messageId);
     expect(row).toMatchObject({ parkedAt: null, lastError: null });
     expect(row.sentAt).toBeInstanceOf(Date);
-    expect((await queue.getJob(message!.messageId))?.data).toEqual(message);
+    expect(opened((await queue.getJob(message!.messageId))?.data)).toEqual(message!);
   });
 });

@@ -5,6 +5,7 @@
 // yet, and a backlog the orders worker finds when it comes back.
 import type { Logger } from "@gozon/core/logger";
 import { listen } from "@gozon/messaging/pg-listener";
+import type { MessageKey } from "@gozon/messaging/signing";
 import type { SqlClient } from "@gozon/messaging/sql";
 import { publishOrderEvents } from "./order-events.ts";
 import { assignPositions } from "./order-log.ts";
@@ -14,6 +15,8 @@ export type PositionAssignerOptions = {
   databaseUrl: string;
   publisher: Parameters<typeof publishOrderEvents>[0];
   redisPrefix: string;
+  /** The events are signed under it (MESSAGE_SIGNING_KEY). */
+  signingKey: MessageKey;
   log: Logger;
   /** Fallback poll; new changes wake the assigner at once through LISTEN/NOTIFY. */
   pollMs: number;
@@ -39,6 +42,7 @@ export function startPositionAssigner({
   databaseUrl,
   publisher,
   redisPrefix,
+  signingKey,
   log,
   pollMs,
   batch = 500,
@@ -61,7 +65,7 @@ export function startPositionAssigner({
           stamped = true;
           // Positions are committed: a change that fails to go out here is filled in from the log by
           // the web instances (they notice the hole, or read the log on their next poll).
-          await publishOrderEvents(publisher, redisPrefix, events).catch((err: unknown) =>
+          await publishOrderEvents(publisher, redisPrefix, signingKey, events).catch((err: unknown) =>
             log.warn(
               { err, count: events.length },
               "could not publish order events; feeds will read the log",

@@ -1,5 +1,6 @@
 import type { Order } from "@gozon/db/generated/orders/client";
 import type { PaymentResult } from "@gozon/messaging/contracts";
+import type { MessageKey } from "@gozon/messaging/signing";
 import type { SqlClient } from "@gozon/messaging/sql";
 import type { Logger } from "@gozon/core/logger";
 import { publishOrderEvents, type OrderEvent } from "./order-events.ts";
@@ -113,11 +114,11 @@ export async function settleOrder(db: SqlClient, result: PaymentResult): Promise
  */
 export async function settleAndAnnounce(
   db: SqlClient,
-  { publisher, redisPrefix, log }: AnnounceTo,
+  { publisher, redisPrefix, signingKey, log }: AnnounceTo,
   results: PaymentResult[],
 ): Promise<{ outcomes: SettleOutcome[]; announced: Promise<void> }> {
   const { outcomes, events } = await settleOrders(db, results);
-  const announced = publishOrderEvents(publisher, redisPrefix, events).catch((err: unknown) =>
+  const announced = publishOrderEvents(publisher, redisPrefix, signingKey, events).catch((err: unknown) =>
     log.warn({ err, count: events.length }, "could not publish order events; feeds will read the log"),
   );
   return { outcomes, announced };
@@ -126,5 +127,7 @@ export async function settleAndAnnounce(
 export type AnnounceTo = {
   publisher: Parameters<typeof publishOrderEvents>[0];
   redisPrefix: string;
+  /** The events are signed under it (MESSAGE_SIGNING_KEY). */
+  signingKey: MessageKey;
   log: Logger;
 };

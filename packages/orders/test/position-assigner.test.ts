@@ -10,6 +10,7 @@ import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
 import { createOrder } from "../src/create-order.ts";
 import { assignPositions } from "../src/order-log.ts";
 import { startPositionAssigner } from "../src/position-assigner.ts";
+import { testSigningKey } from "@gozon/messaging/testing";
 
 const CHANNEL = "gozon_order_changes";
 let dbs: TestDatabases;
@@ -115,6 +116,7 @@ describe("the position assigner", () => {
       databaseUrl: dbs.urls.orders,
       publisher,
       redisPrefix: `assigner-${randomUUID()}`,
+      signingKey: testSigningKey,
       log: createLogger("assigner-test", "silent"),
       pollMs: 600_000,
       // Rounds a second apart: the second create surely commits between the first round and the next.

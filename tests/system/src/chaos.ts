@@ -12,6 +12,8 @@ import pg from "pg";
 import { freePort, startProcess, waitFor, type RunningProcess } from "@gozon/core/testing";
 import { masters, type RedisClient, type RedisTarget } from "@gozon/core/infra/redis-client";
 import { bullPrefix, createRedisConnection, defaultJobOptions, QUEUES } from "@gozon/messaging/queues";
+import { signMessage } from "@gozon/messaging/signing";
+import { testSigningKey } from "@gozon/messaging/testing";
 import { openChaosFeeds, type FeedCheck } from "./chaos-feeds.ts";
 import { audit, countOrders, type Audit } from "./invariants.ts";
 import { random } from "./load.ts";
@@ -348,7 +350,8 @@ function duplicateInjector(system: System, redis: RedisTarget, share: number, se
         considered.add(row.id);
         if (rnd(0, 9_999) >= share * 10_000) continue;
         const jobId = `dup-${randomUUID()}`;
-        await queue(row.queue).add(row.type, row.payload, { jobId });
+        // A second delivery as a relay would make it: signed under the system's key (system.ts).
+        await queue(row.queue).add(row.type, signMessage(testSigningKey, row.payload as object), { jobId });
         injected.push({ jobId, messageId: row.id, queue: row.queue, type: row.type });
       }
     }

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { freePort, startProcess, type RunningProcess } from "@gozon/core/testing";
 import { loadRedisTarget, type Service } from "@gozon/core/config";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
-import { deleteKeysAt } from "@gozon/messaging/testing";
+import { deleteKeysAt, TEST_MESSAGE_SIGNING_KEY } from "@gozon/messaging/testing";
 import { redisVariables, withoutRedisVariables, type RedisVariables } from "./redis-target.ts";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -75,6 +75,8 @@ export async function startSystem({
     IDENTITY_DATABASE_URL: dbs.urls.identity,
     ...partsRedis,
     REDIS_PREFIX: redisPrefix,
+    // Every part signs and checks messages under the run's key (see @gozon/messaging/testing).
+    MESSAGE_SIGNING_KEY: TEST_MESSAGE_SIGNING_KEY,
     ADMIN_EMAIL: ADMIN.email,
     ADMIN_PASSWORD: ADMIN.password,
     REGISTRATIONS_PER_IP_PER_HOUR: "100000",

@@ -11,6 +11,7 @@ import { buildMessage } from "@gozon/messaging/contracts";
 import { writeOutbox } from "@gozon/messaging/outbox";
 import { createOutboxRelay } from "@gozon/messaging/outbox-relay";
 import { createProducerConnection } from "@gozon/messaging/queues";
+import { testSigningKey } from "@gozon/messaging/testing";
 import { apiClient, signUp } from "../src/client.ts";
 import { audit, type Audit } from "../src/invariants.ts";
 import { subscribeFeed, type Received } from "../src/live.ts";
@@ -184,6 +185,7 @@ describe("on a 3-master Redis Cluster", () => {
       databaseUrl: dbs.urls.payments,
       connection,
       prefix,
+      signingKey: testSigningKey,
       log: createLogger("relay-cluster-test", "silent"),
       pollMs: 60_000,
       addTimeoutMs: 500,

@@ -5,6 +5,7 @@
 import { followChannel } from "@gozon/core/infra/redis-channel";
 import type { RedisTarget } from "@gozon/core/infra/redis-client";
 import type { Logger } from "@gozon/core/logger";
+import type { MessageKey } from "@gozon/messaging/signing";
 import { balanceEventsChannel, parseBalanceEvent, type BalanceEvent } from "@gozon/payments/balance-events";
 
 export type { BalanceEvent };
@@ -23,10 +24,13 @@ export type BalanceEventBus = {
 export function createBalanceEventBus({
   redis,
   redisPrefix,
+  signingKey,
   log,
 }: {
   redis: RedisTarget;
   redisPrefix: string;
+  /** Events not signed under it (MESSAGE_SIGNING_KEY) are dropped. */
+  signingKey: MessageKey;
   log: Logger;
 }): BalanceEventBus {
   const listeners = new Map<string, Set<Listener>>();
@@ -34,7 +38,7 @@ export function createBalanceEventBus({
     channel: balanceEventsChannel(redisPrefix),
     name: `${redisPrefix}:web-balance-changes`,
     log,
-    parse: parseBalanceEvent,
+    parse: (raw) => parseBalanceEvent(signingKey, raw),
     onMessage: (event) => {
       for (const listener of listeners.get(event.userId) ?? []) listener(event);
     },

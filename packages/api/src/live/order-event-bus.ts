@@ -14,6 +14,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { followChannel } from "@gozon/core/infra/redis-channel";
 import type { RedisTarget } from "@gozon/core/infra/redis-client";
 import type { Logger } from "@gozon/core/logger";
+import type { MessageKey } from "@gozon/messaging/signing";
 import type { SqlClient } from "@gozon/messaging/sql";
 import { orderEventsChannel, parseOrderEvent, type OrderEvent } from "@gozon/orders/order-events";
 import { changesAfter, logBounds } from "@gozon/orders/order-log";
@@ -35,6 +36,8 @@ export type OrderEventBusOptions = {
   /** A redis:// URL, or the config naming a cluster (REDIS_CLUSTER_NODES). */
   redis: string | RedisTarget;
   redisPrefix: string;
+  /** Events not signed under it (MESSAGE_SIGNING_KEY) are dropped: anyone may publish on a channel. */
+  signingKey: MessageKey;
   db: SqlClient;
   log: Logger;
   /** How often the log is read for changes that pub/sub did not bring. */
@@ -49,6 +52,7 @@ const MAX_HELD = 10_000;
 export function createOrderEventBus({
   redis,
   redisPrefix,
+  signingKey,
   db,
   log,
   pollMs,
@@ -117,7 +121,9 @@ export function createOrderEventBus({
     channel,
     name: `${redisPrefix}:web-order-events`,
     log,
-    parse: parseOrderEvent,
+    // A forged event at the next position would be delivered, and the real one then skipped as seen:
+    // only events signed by the services get this far.
+    parse: (raw) => parseOrderEvent(signingKey, raw),
     onMessage: onLive,
     // Messages published while the connection was down are gone: read them from the log.
     onReconnect: catchUp,

@@ -43,7 +43,8 @@ export function followChannel<T>(
   );
   subscriber.on("message", (_channel: string, raw: string) => {
     const message = parse(raw);
-    if (message === null) return void log.warn({ channel }, `${name}: ignored a malformed message`);
+    if (message === null)
+      return void log.warn({ channel }, `${name}: ignored a malformed or unsigned message`);
     onMessage(message);
   });
   // ioredis subscribes again after it says "ready"; asking once more and waiting for the answer tells

@@ -29,7 +29,7 @@ export async function topUpAccount(
     ctx.log.info({ userId, amount, by: ctx.user.id, withKey: key !== null }, "top-up done or replayed");
     // The owner's open pages show the new balance. Not awaited, and never the top-up's failure: it is
     // committed, and a page that misses this reads its balance when its feed reconnects.
-    publishBalanceEvent(ctx.deps.redis, ctx.deps.config.REDIS_PREFIX, {
+    publishBalanceEvent(ctx.deps.redis, ctx.deps.config.REDIS_PREFIX, ctx.deps.signingKey, {
       userId,
       amount,
       balance: account.balance,
