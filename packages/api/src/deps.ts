@@ -162,6 +162,7 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
   // Every request checks its token against this, so it starts with the process, not on first use.
   const revokedSessions = createRevokedSessions({
     db: identityDb,
+    signingKey,
     redis,
     target: config,
     redisPrefix: config.REDIS_PREFIX,

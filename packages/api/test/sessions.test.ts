@@ -11,6 +11,7 @@ import {
   sessionRevocationsChannel,
 } from "../src/identity/session-revocations.ts";
 import { createRefreshTokens, digestToken } from "../src/identity/tokens.ts";
+import { messageKey, signedText } from "@gozon/messaging/signing";
 import { startApi, strongPassword, uniqueEmail, type ApiHarness } from "./harness.ts";
 
 let api: ApiHarness;
@@ -296,6 +297,7 @@ describe("a revoked session's access tokens are refused at once, not at their ex
       redis: unreachable,
       target: { REDIS_URL: "redis://127.0.0.1:1" },
       redisPrefix: api.redisPrefix,
+      signingKey: api.deps.signingKey,
       accessTokenTtlSeconds: ACCESS_TOKEN_TTL_SECONDS,
       now: api.deps.now,
       log: api.deps.log,
@@ -313,6 +315,24 @@ describe("a revoked session's access tokens are refused at once, not at their ex
       await sessions.close();
       unreachable.disconnect();
     }
+  });
+
+  it("is announced signed: an unsigned or foreign-key announcement signs no one out", async () => {
+    const { revokedSessions, redis, signingKey } = api.deps;
+    await revokedSessions.ready;
+    const channel = sessionRevocationsChannel(api.redisPrefix);
+    const victim = { userId: randomUUID(), sessionId: randomUUID() };
+    const forged = { ...victim, revokedAt: api.deps.now().getTime() };
+    await redis.publish(channel, JSON.stringify(forged));
+    await redis.publish(channel, signedText(messageKey("k".repeat(40)), forged));
+    // A signed one after them on the same channel: once it is heard, so were the two before it.
+    const marker = { userId: randomUUID(), sessionId: randomUUID(), revokedAt: forged.revokedAt };
+    await redis.publish(channel, signedText(signingKey, marker));
+    await waitFor(() => revokedSessions.refuses(marker), {
+      timeoutMs: 5_000,
+      what: "the signed announcement",
+    });
+    expect(revokedSessions.refuses(victim)).toBe(false);
   });
 
   it("is forgotten once its tokens could have expired", async () => {

@@ -13,6 +13,7 @@ import type { ChannelSubscription } from "@gozon/core/infra/redis-channel";
 import { followChannel } from "@gozon/core/infra/redis-channel";
 import type { RedisClient, RedisTarget } from "@gozon/core/infra/redis-client";
 import type { IdentityClient } from "@gozon/db/clients";
+import { signedText, verifiedText, type MessageKey } from "@gozon/messaging/signing";
 import { z } from "zod";
 import type { Logger } from "@gozon/core/logger";
 
@@ -29,11 +30,11 @@ export const CLOCK_SKEW_MS = 30_000;
 /** How long a revocation whose message was lost may go unnoticed by an instance. */
 export const RESYNC_MS = 10_000;
 
-// `revokedAt` is optional for the messages of an older version during a rolling deploy (then: now).
+// An older version's messages are unsigned, so dropped: the next read of the list brings theirs.
 const revocationSchema = z.object({
   userId: z.string().min(1),
   sessionId: z.string().min(1),
-  revokedAt: z.number().int().positive().optional(),
+  revokedAt: z.number().int().positive(),
 });
 
 /** An access token as far as revocation goes: whose, and which session (its `sid`). */
@@ -61,6 +62,11 @@ export function createRevokedSessions(opts: {
   /** Where the channel's own subscriber connects. */
   target: RedisTarget;
   redisPrefix: string;
+  /**
+   * Announcements are signed under it and unsigned ones ignored: whoever can publish on Redis must not
+   * sign a session out (MESSAGE_SIGNING_KEY).
+   */
+  signingKey: MessageKey;
   accessTokenTtlSeconds: number;
   now: () => Date;
   log: Logger;
@@ -129,15 +135,10 @@ export function createRevokedSessions(opts: {
     name: `${redisPrefix}:web-session-revocations`,
     log,
     parse: (raw) => {
-      try {
-        const parsed = revocationSchema.safeParse(JSON.parse(raw));
-        return parsed.success ? parsed.data : null;
-      } catch {
-        return null;
-      }
+      const parsed = revocationSchema.safeParse(verifiedText(opts.signingKey, raw));
+      return parsed.success ? parsed.data : null;
     },
-    onMessage: ({ userId, sessionId, revokedAt = now().getTime() }) =>
-      apply({ userId, sessionId, revokedAt }),
+    onMessage: apply,
     // Subscribed again after a reconnect: what was published meanwhile is in the database.
     onReconnect: reloadLogged,
   });
@@ -178,7 +179,7 @@ export function createRevokedSessions(opts: {
     async revoke(revocation) {
       apply(revocation);
       // If this fails, the other instances find the revocation at their next read of the list.
-      await redis.publish(sessionRevocationsChannel(redisPrefix), JSON.stringify(revocation));
+      await redis.publish(sessionRevocationsChannel(redisPrefix), signedText(opts.signingKey, revocation));
     },
     onRevoked(listener) {
       listeners.add(listener);
