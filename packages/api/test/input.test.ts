@@ -145,6 +145,16 @@ describe("other bad requests", () => {
     expect(listed.body.orders.map((order: { amount: number }) => order.amount)).toEqual([1000]);
   });
 
+  it("a body nested deeper than any input is a 400 naming body, before sign-in is even tried", async () => {
+    const deep = `${"[".repeat(30_000)}${"1.0,".repeat(8_000)}`;
+    for (const path of ["/api/trpc/auth.login", "/api/v1/auth/login"]) {
+      const response = await rawPost(path, deep);
+      expect(response.status, path).toBe(400);
+      const error = path.startsWith("/api/v1") ? response.body.error : response.body.error.data;
+      expect(error.fields, path).toEqual({ body: expect.any(String) });
+    }
+  });
+
   it("a body over 64 kB is 413 (REST and tRPC)", async () => {
     const huge = JSON.stringify({ email: "a@example.com", password: "x".repeat(70_000) });
     const rest = await rawPost("/api/v1/auth/register", huge);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { GIVEN_TWICE, hiddenJsonProblems, NOT_AN_INTEGER } from "../src/json-body.ts";
+import { GIVEN_TWICE, hiddenJsonProblems, MAX_DEPTH, NOT_AN_INTEGER, TOO_DEEP } from "../src/json-body.ts";
 
 describe("what JSON.parse hides", () => {
   it("names numbers with a fraction or exponent and keys given twice, by their path", () => {
@@ -20,6 +20,18 @@ describe("what JSON.parse hides", () => {
       hiddenJsonProblems('{"amount": -42, "n": 0, "s": "1.5e3 \\"k\\": 2.5", "t": true, "u": null}'),
     ).toBeUndefined();
     expect(hiddenJsonProblems("[]")).toBeUndefined();
+  });
+
+  it("refuses a deep nesting whole and names ten faults at most: a hostile body costs little", () => {
+    expect(hiddenJsonProblems(`${"[".repeat(MAX_DEPTH)}1.5${"]".repeat(MAX_DEPTH)}`)).toEqual({
+      [Array.from({ length: MAX_DEPTH }, () => "0").join(".")]: NOT_AN_INTEGER,
+    });
+    expect(hiddenJsonProblems(`${"[".repeat(MAX_DEPTH + 1)}1${"]".repeat(MAX_DEPTH + 1)}`)).toEqual({
+      body: TOO_DEEP,
+    });
+    expect(hiddenJsonProblems(`${"[".repeat(30_000)}${"1.0,".repeat(8_000)}`)).toEqual({ body: TOO_DEEP });
+    const faults = hiddenJsonProblems(`[${Array.from({ length: 5_000 }, () => "1.5").join(",")}]`);
+    expect(Object.keys(faults!)).toHaveLength(10);
   });
 
   it("stops at whatever is not JSON without throwing", () => {
