@@ -11,6 +11,7 @@
 // new feed either: the context of the connection refuses it (deps.revokedSessions).
 import http from "node:http";
 import type { Duplex } from "node:stream";
+import { TRPCError } from "@trpc/server";
 import { applyWSSHandler } from "@trpc/server/adapters/ws";
 import { WebSocketServer, type WebSocket } from "ws";
 import { createContextFromUpgrade, type Context } from "@gozon/api/context";
@@ -31,11 +32,12 @@ export const SESSION_ENDED_CLOSE_CODE = 4401;
 
 /**
  * Signed-in sockets one user may hold on one instance (tabs, devices): each may hold a few feeds (see
- * socket-budget.ts), so this bounds what one account can ask of the instance. Past it the new socket is
- * closed with `TOO_MANY_SOCKETS_CLOSE_CODE`; the client retries later, as after any close.
+ * socket-budget.ts), so this bounds what one account can ask of the instance. Past it the connection is
+ * refused with TOO_MANY_REQUESTS as its context is made: tRPC then answers with a connection error and
+ * closes the socket, and its client backs off before it tries again (a plain close would have it
+ * reconnect at once, over and over).
  */
 export const MAX_SOCKETS_PER_USER = 20;
-export const TOO_MANY_SOCKETS_CLOSE_CODE = 4429;
 
 /** setTimeout's longest delay; a later expiry is re-armed when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -61,7 +63,10 @@ export function attachWebSocket(server: http.Server, deps: ApiDeps) {
     const held = socketsOf.get(userId) ?? 0;
     if (held >= MAX_SOCKETS_PER_USER) {
       deps.log.info({ userId }, "WebSocket refused: too many for one user");
-      return ws.close(TOO_MANY_SOCKETS_CLOSE_CODE, "too many connections for this user");
+      throw new TRPCError({
+        code: "TOO_MANY_REQUESTS",
+        message: `At most ${MAX_SOCKETS_PER_USER} live connections per user; close another tab first`,
+      });
     }
     socketsOf.set(userId, held + 1);
     const { expiresAt } = ctx.session;
