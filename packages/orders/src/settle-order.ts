@@ -92,7 +92,8 @@ export async function settleOrders(db: SqlClient, results: PaymentResult[]): Pro
 /** What of `result` differs from its order (the same test as `settle_orders`'), or undefined. */
 function mismatch(order: SettledOrder, result: PaymentResult): string | undefined {
   const differs = [
-    order.userId !== result.payload.userId && "userId",
+    // As Postgres compares uuids: any letter case.
+    order.userId.toLowerCase() !== result.payload.userId.toLowerCase() && "userId",
     order.amount !== BigInt(result.payload.amount) && "amount",
   ].filter(Boolean);
   return differs.length > 0 ? `${differs.join(" and ")} of the result differ from the order's` : undefined;
