@@ -289,6 +289,16 @@ export const configSchema = z
       ctx.addIssue({ code: "custom", path: ["MESSAGE_SIGNING_KEY"], message: "is required in production" });
       return z.NEVER;
     }
+    // One key for both would let a token be checked as a message's MAC or the other way round, and one
+    // leak would give away both.
+    if (env.MESSAGE_SIGNING_KEY !== undefined && env.MESSAGE_SIGNING_KEY === env.JWT_SECRET) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["MESSAGE_SIGNING_KEY"],
+        message: "must differ from JWT_SECRET (generate a key of its own)",
+      });
+      return z.NEVER;
+    }
     // Development and tests may use the defaults; anything else (production, staging) must not run
     // with a secret that is written in this repository.
     if (env.NODE_ENV !== "development" && env.NODE_ENV !== "test") {

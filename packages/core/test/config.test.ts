@@ -136,6 +136,9 @@ describe("secrets outside development", () => {
     const message = problemWith({ ...production, MESSAGE_SIGNING_KEY: devKey });
     expect(message).toMatch(/MESSAGE_SIGNING_KEY is a development default/);
     expect(message).not.toContain(devKey);
+    expect(problemWith({ ...production, MESSAGE_SIGNING_KEY: strong })).toMatch(
+      /MESSAGE_SIGNING_KEY must differ from JWT_SECRET/,
+    );
     const short = problemWith({ ...production, MESSAGE_SIGNING_KEY: "k".repeat(31) });
     expect(short).toMatch(/MESSAGE_SIGNING_KEY must be at least 32 bytes/);
     expect(short).not.toContain("k".repeat(31));
