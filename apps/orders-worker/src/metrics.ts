@@ -1,4 +1,5 @@
 import { Counter, Histogram, type Registry } from "@gozon/core/metrics";
+import { registerPoisonCounter } from "@gozon/messaging/metrics";
 
 export function createOrdersWorkerMetrics(registry: Registry) {
   return {
@@ -14,12 +15,7 @@ export function createOrdersWorkerMetrics(registry: Registry) {
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
       registers: [registry],
     }),
-    poison: new Counter({
-      name: "gozon_poison_messages_total",
-      help: "Messages refused as poison (never processed, dead-lettered without retries), by reason",
-      labelNames: ["queue", "reason"],
-      registers: [registry],
-    }),
+    poison: registerPoisonCounter(registry),
     reRequested: new Counter({
       name: "gozon_reconciler_rerequests_total",
       help: "Payment requests re-sent for orders still NEW past the reconciler age",

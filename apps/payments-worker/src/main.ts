@@ -17,7 +17,11 @@ import {
   QUEUES,
 } from "@gozon/messaging/queues";
 import { Counter, createRegistry, Histogram, serveMetrics } from "@gozon/core/metrics";
-import { registerOutboxGauges, registerQueueDepthGauge } from "@gozon/messaging/metrics";
+import {
+  registerOutboxGauges,
+  registerPoisonCounter,
+  registerQueueDepthGauge,
+} from "@gozon/messaging/metrics";
 import { startRequestConsumer } from "./consume-requests.ts";
 import { startHousekeeping } from "./housekeeping.ts";
 
@@ -63,12 +67,7 @@ try {
     buckets: [1, 2, 4, 8, 16, 32, 64],
     registers: [registry],
   });
-  const poison = new Counter({
-    name: "gozon_poison_messages_total",
-    help: "Messages refused as poison (never processed, dead-lettered without retries), by reason",
-    labelNames: ["queue", "reason"],
-    registers: [registry],
-  });
+  const poison = registerPoisonCounter(registry);
   const groupsFailed = new Counter({
     name: "gozon_payment_groups_failed_total",
     help: "Group commits that failed, whose requests were then decided one by one",

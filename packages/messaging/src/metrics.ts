@@ -1,8 +1,19 @@
-// Gauges both workers expose: their outbox backlog and the depth of the queues they touch.
+// Metrics both workers expose: their outbox backlog, the depth of the queues they touch, and the messages
+// they refused as poison.
 import { Queue } from "bullmq";
 import type { RedisClient } from "@gozon/core/infra/redis-client";
-import { Gauge, type Registry } from "@gozon/core/metrics";
+import { Counter, Gauge, type Registry } from "@gozon/core/metrics";
 import type { SqlClient } from "./sql.ts";
+
+/** Messages a consumer refused as poison (unsigned, malformed, not matching its order), by queue and reason. */
+export function registerPoisonCounter(registry: Registry) {
+  return new Counter({
+    name: "gozon_poison_messages_total",
+    help: "Messages refused as poison (never processed, dead-lettered without retries), by reason",
+    labelNames: ["queue", "reason"],
+    registers: [registry],
+  });
+}
 
 /**
  * Unsent outbox rows and the age of the oldest (a growing age means the relay is stuck), and the rows the
