@@ -20,11 +20,8 @@ export type Context = {
    * a revoked one (its session was signed out) "refresh", which then fails and leads to the sign-in.
    */
   authProblem: "expired" | "invalid" | "revoked" | null;
-  /**
-   * The signed-in caller's session: its refresh-token family (`sid`), and when its access token was
-   * issued and expires.
-   */
-  session: { id: string; issuedAt: Date; expiresAt: Date } | null;
+  /** The signed-in caller's session: its refresh-token family (`sid`), and when its access token expires. */
+  session: { id: string; expiresAt: Date } | null;
   /** How the call arrived: a WebSocket carries subscriptions only. */
   transport: "http" | "websocket";
   /** What the WebSocket this context belongs to may still start (null over HTTP). */
@@ -122,13 +119,12 @@ export async function createContextFromHeaders(
     const check = await deps.accessTokens.verify(token);
     // A signed-out session's tokens stay valid JWTs until they expire: the revocations say otherwise (in
     // memory, no round trip). The one check of every transport: REST, tRPC over HTTP, the WebSocket.
-    const revoked =
-      check.ok && deps.revokedSessions.refuses({ userId: check.caller.id, sessionId: check.sessionId });
+    const revoked = check.ok && deps.revokedSessions.refuses(check.sessionId);
     if (revoked) {
       authProblem = "revoked";
     } else if (check.ok) {
       user = check.caller;
-      session = { id: check.sessionId, issuedAt: check.issuedAt, expiresAt: check.expiresAt };
+      session = { id: check.sessionId, expiresAt: check.expiresAt };
     } else authProblem = check.reason;
   }
 

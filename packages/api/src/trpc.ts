@@ -120,9 +120,7 @@ export const protectedProcedure = publicProcedure.use(async ({ ctx, type, signal
   // A subscription outlives its token's claims: it starts with the role the user has now (a demoted
   // admin loses the admin feed at once), and a deleted user gets nothing. A socket's context is made
   // when it connects: a session revoked since then may not start a feed on it (the socket is closing).
-  const { session } = ctx;
-  const token = session && { userId: ctx.user.id, sessionId: session.id };
-  if (token && ctx.deps.revokedSessions.refuses(token)) {
+  if (ctx.session && ctx.deps.revokedSessions.refuses(ctx.session.id)) {
     throw new TRPCError({ code: "UNAUTHORIZED", message: "This session has been signed out; sign in again" });
   }
   // Before any read: a socket past its share is refused at no cost to the database.

@@ -37,16 +37,13 @@ const revocationSchema = z.object({
   revokedAt: z.number().int().positive(),
 });
 
-/** An access token as far as revocation goes: whose, and which session (its `sid`). */
-export type TokenSession = { userId: string; sessionId: string };
-
 export type RevokedSessions = {
   /** Resolves once the channel is subscribed and the list loaded: until then a revoked token may pass. */
   ready: Promise<void>;
   /** The list has been loaded at least once (readiness). */
   readonly loaded: boolean;
   /** The token belongs to a revoked session: refuse it as if it had expired. No I/O. */
-  refuses(token: TokenSession): boolean;
+  refuses(sessionId: string): boolean;
   /** Called once the revocation is committed: refuses its tokens here at once and tells the others. */
   revoke(revocation: SessionRevocation): Promise<void>;
   /** Told of each revocation this process learns (its own, announced, or found loading the list). */
@@ -172,7 +169,7 @@ export function createRevokedSessions(opts: {
     get loaded() {
       return loaded;
     },
-    refuses({ sessionId }) {
+    refuses(sessionId) {
       const until = sessions.get(sessionId);
       return until !== undefined && until > now().getTime();
     },

@@ -17,7 +17,7 @@ const VERIFIED_CACHE_SIZE = 10_000;
 export type Caller = { id: string; role: Role };
 
 export type AccessTokenCheck =
-  | { ok: true; caller: Caller; issuedAt: Date; expiresAt: Date; sessionId: string }
+  | { ok: true; caller: Caller; expiresAt: Date; sessionId: string }
   | { ok: false; reason: "expired" | "invalid" };
 
 export type AccessTokens = {
@@ -57,14 +57,14 @@ export function createAccessTokens(opts: {
   return {
     ttlSeconds: opts.ttlSeconds,
     async sign(user, sessionId) {
-      const issuedAtMs = opts.now().getTime();
-      const expiresAt = Math.floor(issuedAtMs / 1000) + opts.ttlSeconds;
+      const issuedAt = Math.floor(opts.now().getTime() / 1000);
+      const expiresAt = issuedAt + opts.ttlSeconds;
       const token = await new SignJWT({ role: user.role, sid: sessionId })
         .setProtectedHeader({ alg: "HS256", typ: "JWT" })
         .setSubject(user.id)
         .setIssuer(ISSUER)
         .setAudience(AUDIENCE)
-        .setIssuedAt(issuedAtMs / 1000)
+        .setIssuedAt(issuedAt)
         .setExpirationTime(expiresAt)
         .sign(await key);
       return { token, expiresAt: new Date(expiresAt * 1000) };
@@ -92,7 +92,6 @@ export function createAccessTokens(opts: {
         return remember(token, {
           ok: true,
           caller: { id: sub, role },
-          issuedAt: new Date(Math.round((payload.iat ?? 0) * 1000)),
           expiresAt: new Date((payload.exp ?? 0) * 1000),
           sessionId: sid,
         });
