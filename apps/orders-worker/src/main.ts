@@ -63,7 +63,7 @@ try {
   await Promise.all([connection, producer, publisher].map((redis) => pingRedis(redis, 5_000)));
   await checkRedisPolicy(connection, log);
   const prefix = bullPrefix(config);
-  const signingKey = messageKey(config.MESSAGE_SIGNING_KEY);
+  const signingKey = messageKey(config.MESSAGE_SIGNING_KEY, config.MESSAGE_SIGNING_KEYS_ACCEPTED);
 
   const registry = createRegistry("orders-worker");
   const metrics = createOrdersWorkerMetrics(registry);

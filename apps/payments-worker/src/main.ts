@@ -53,7 +53,7 @@ try {
   await Promise.all([redis, producer].map((connection) => pingRedis(connection, 5_000)));
   await checkRedisPolicy(redis, log);
   const prefix = bullPrefix(config);
-  const signingKey = messageKey(config.MESSAGE_SIGNING_KEY);
+  const signingKey = messageKey(config.MESSAGE_SIGNING_KEY, config.MESSAGE_SIGNING_KEYS_ACCEPTED);
 
   const registry = createRegistry("payments-worker");
   const duplicatesDropped = new Counter({

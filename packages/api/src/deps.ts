@@ -130,7 +130,7 @@ export function createApiDeps(config: Config, options: ApiDepsOptions = {}): Api
     redis = client;
   }
 
-  const signingKey = messageKey(config.MESSAGE_SIGNING_KEY);
+  const signingKey = messageKey(config.MESSAGE_SIGNING_KEY, config.MESSAGE_SIGNING_KEYS_ACCEPTED);
   const producers = createQueueProducers(redis, bullPrefix(config), log, signingKey);
   closers.push(() => producers.close());
   const requests = createCommittedPublisher({ db: ordersDb, producers, log });

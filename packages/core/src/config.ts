@@ -37,6 +37,8 @@ const isKnownSecret = (value: string) => KNOWN_DEVELOPMENT_SECRETS.has(value.tri
 const JWT_SECRET_MIN_BYTES = 32;
 /** The message signing key is HMAC-SHA256's too (see @gozon/messaging/signing). */
 const MESSAGE_SIGNING_KEY_MIN_BYTES = 32;
+/** A rotation needs one key besides the signing one; a few leave room for a rotation rolled back. */
+const MESSAGE_SIGNING_KEYS_ACCEPTED_MAX = 3;
 
 /** The password of each database and Redis URL (the variable names it, for the message). */
 const URL_VARIABLES = [
@@ -198,6 +200,37 @@ export const configSchema = z
         })
         .optional(),
     ),
+    /**
+     * Keys (comma-separated) whose signatures are accepted besides MESSAGE_SIGNING_KEY's, which alone
+     * signs: they let the key change without a pause (README, "Rotating the keys"). Usually empty.
+     */
+    MESSAGE_SIGNING_KEYS_ACCEPTED: z.preprocess(
+      emptyAsUndefined,
+      z
+        .string()
+        .optional()
+        .transform((value, ctx) => {
+          const keys = (value ?? "")
+            .split(",")
+            .map((part) => part.trim())
+            .filter((part) => part !== "");
+          if (keys.length > MESSAGE_SIGNING_KEYS_ACCEPTED_MAX) {
+            ctx.addIssue({
+              code: "custom",
+              message: `must list at most ${MESSAGE_SIGNING_KEYS_ACCEPTED_MAX} keys`,
+            });
+            return z.NEVER;
+          }
+          if (keys.some((key) => Buffer.byteLength(key, "utf8") < MESSAGE_SIGNING_KEY_MIN_BYTES)) {
+            ctx.addIssue({
+              code: "custom",
+              message: `must list keys of at least ${MESSAGE_SIGNING_KEY_MIN_BYTES} bytes each, separated by commas`,
+            });
+            return z.NEVER;
+          }
+          return keys;
+        }),
+    ),
     ADMIN_EMAIL: z.preprocess(emptyAsUndefined, z.email({ message: "must be an email address" }).optional()),
     ADMIN_PASSWORD: z.preprocess(
       emptyAsUndefined,
@@ -299,6 +332,14 @@ export const configSchema = z
       });
       return z.NEVER;
     }
+    if (env.JWT_SECRET !== undefined && env.MESSAGE_SIGNING_KEYS_ACCEPTED.includes(env.JWT_SECRET)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["MESSAGE_SIGNING_KEYS_ACCEPTED"],
+        message: "must not list JWT_SECRET (generate a key of its own)",
+      });
+      return z.NEVER;
+    }
     // Development and tests may use the defaults; anything else (production, staging) must not run
     // with a secret that is written in this repository.
     if (env.NODE_ENV !== "development" && env.NODE_ENV !== "test") {
@@ -307,6 +348,7 @@ export const configSchema = z
       if (env.MESSAGE_SIGNING_KEY !== undefined && isKnownSecret(env.MESSAGE_SIGNING_KEY)) {
         known.push("MESSAGE_SIGNING_KEY");
       }
+      if (env.MESSAGE_SIGNING_KEYS_ACCEPTED.some(isKnownSecret)) known.push("MESSAGE_SIGNING_KEYS_ACCEPTED");
       if (env.ADMIN_PASSWORD !== undefined && isKnownSecret(env.ADMIN_PASSWORD)) known.push("ADMIN_PASSWORD");
       if (env.METRICS_TOKEN !== undefined && isKnownSecret(env.METRICS_TOKEN)) known.push("METRICS_TOKEN");
       for (const name of URL_VARIABLES) {

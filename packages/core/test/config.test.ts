@@ -148,6 +148,34 @@ describe("secrets outside development", () => {
     expect(loadConfig({ NODE_ENV: "test" }).MESSAGE_SIGNING_KEY).toBe(devKey);
   });
 
+  it("takes MESSAGE_SIGNING_KEYS_ACCEPTED as a short list of strong keys of their own, empty by default", () => {
+    const old = "00112233445566778899aabbccddeeff-old-key";
+    const older = "ffeeddccbbaa99887766554433221100-older";
+    expect(loadConfig(production).MESSAGE_SIGNING_KEYS_ACCEPTED).toEqual([]);
+    expect(loadConfig({ ...production, MESSAGE_SIGNING_KEYS_ACCEPTED: ` ${old} , ${older},` })).toMatchObject(
+      {
+        MESSAGE_SIGNING_KEY: strongKey,
+        MESSAGE_SIGNING_KEYS_ACCEPTED: [old, older],
+      },
+    );
+    const short = problemWith({ ...production, MESSAGE_SIGNING_KEYS_ACCEPTED: `${old},${"k".repeat(31)}` });
+    expect(short).toMatch(/MESSAGE_SIGNING_KEYS_ACCEPTED must list keys of at least 32 bytes each/);
+    expect(short).not.toContain(old);
+    expect(
+      problemWith({
+        ...production,
+        MESSAGE_SIGNING_KEYS_ACCEPTED: [old, older, `${old}1`, `${old}2`].join(","),
+      }),
+    ).toMatch(/MESSAGE_SIGNING_KEYS_ACCEPTED must list at most 3 keys/);
+    expect(problemWith({ ...production, MESSAGE_SIGNING_KEYS_ACCEPTED: `${old},${strong}` })).toMatch(
+      /MESSAGE_SIGNING_KEYS_ACCEPTED must not list JWT_SECRET/,
+    );
+    const devKey = "gozon-development-message-key-change-me-in-production";
+    const known = problemWith({ ...production, MESSAGE_SIGNING_KEYS_ACCEPTED: devKey });
+    expect(known).toMatch(/MESSAGE_SIGNING_KEYS_ACCEPTED is a development default/);
+    expect(known).not.toContain(devKey);
+  });
+
   it("refuses a JWT key under 32 bytes", () => {
     expect(problemWith({ ...production, JWT_SECRET: "x".repeat(31) })).toMatch(
       /JWT_SECRET must be at least 32 bytes/,

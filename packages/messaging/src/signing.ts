@@ -18,7 +18,7 @@
 // a value, a key order) fails the check: the failure is always a refusal, never an acceptance.
 //
 // Versions. `sig` is `<scheme>:<mac>`; `hs256v1:` followed by the MAC in base64url is the only scheme,
-// so another algorithm or a key rotation can come as a new scheme beside it. Adding `sig` is adding a
+// so another algorithm can come as a new scheme beside it. Adding `sig` is adding a
 // field, which contracts.ts allows without a new message version (tolerant readers drop it). Unsigned
 // messages are refused, including those already in the queues when this is deployed: accepting them
 // would let anyone forge one by leaving the field out. The orders reconciler asks again for every order
@@ -27,15 +27,36 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 
 const SCHEME = "hs256v1";
 
-/** The key, held so its text is not logged or serialized by mistake. */
-export type MessageKey = { readonly sign: (text: string) => string };
+// Rotation. A system signs with one key and accepts that key's signatures and those of a few others
+// (MESSAGE_SIGNING_KEYS_ACCEPTED), so a key is changed without a pause, whatever order its processes
+// restart in: first every process accepts the new key, then every process signs with it (and accepts
+// the old one), then the old one is dropped. A message signed under a key no process accepts is poison,
+// and the orders reconciler asks again for its order, so a step taken out of turn delays, never loses.
 
-/** The signing key of MESSAGE_SIGNING_KEY (at least 32 bytes; the config checks that). */
-export function messageKey(secret: string): MessageKey {
-  const key = Buffer.from(secret, "utf8");
-  if (key.length === 0) throw new Error("a message signing key must not be empty");
+/** The signing key, held so its text is not logged or serialized by mistake. */
+export type MessageKey = {
+  readonly sign: (text: string) => string;
+  /** Whether `mac` is the MAC of `text` under the signing key or one of the accepted ones. */
+  readonly accepts: (text: string, mac: string) => boolean;
+};
+
+/**
+ * The signing key of MESSAGE_SIGNING_KEY and the keys whose signatures it also accepts (each at least 32
+ * bytes; the config checks that).
+ */
+export function messageKey(secret: string, accepted: readonly string[] = []): MessageKey {
+  const keys = [secret, ...accepted].map((text) => Buffer.from(text, "utf8"));
+  if (keys.some((key) => key.length === 0)) throw new Error("a message signing key must not be empty");
+  const macOf = (key: Buffer, text: string) => createHmac("sha256", key).update(text, "utf8").digest();
   return Object.freeze({
-    sign: (text: string) => createHmac("sha256", key).update(text, "utf8").digest("base64url"),
+    sign: (text: string) => macOf(keys[0]!, text).toString("base64url"),
+    accepts: (text: string, mac: string) => {
+      const given = Buffer.from(mac, "base64url");
+      // base64url decoding skips what is not base64url; the text must be exactly the MAC's encoding.
+      if (given.length !== 32 || given.toString("base64url") !== mac) return false;
+      // The signing key first: every message but those of a rotation's few minutes stops there.
+      return keys.some((key) => timingSafeEqual(macOf(key, text), given));
+    },
     toJSON: () => "[message key]",
   });
 }
@@ -73,10 +94,8 @@ export function verifyMessage(key: MessageKey, data: unknown): Verified {
   } catch {
     return { ok: false, error: "bad signature: the message cannot be serialized" };
   }
-  const expected = Buffer.from(key.sign(text), "utf8");
-  const given = Buffer.from(sig.slice(SCHEME.length + 1), "utf8");
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-    return { ok: false, error: "bad signature: not signed by this system's key, or changed since" };
+  if (!key.accepts(text, sig.slice(SCHEME.length + 1))) {
+    return { ok: false, error: "bad signature: not signed by this system's keys, or changed since" };
   }
   return { ok: true, message };
 }

@@ -55,6 +55,36 @@ describe("signMessage / verifyMessage", () => {
     expect(verifiedText(key, JSON.stringify(message))).toBeNull();
   });
 
+  it("accepts the signatures of the keys it is given besides its own, and signs with its own only", () => {
+    const message = request();
+    const rotated = messageKey("the-next-signing-key-0123456789abcdefgh", [
+      "the-services-own-signing-key-0123456789",
+    ]);
+    // The new key signs; the old one's messages, still in the queues, are accepted.
+    expect(verifyMessage(rotated, wire(signMessage(key, message)))).toEqual({ ok: true, message });
+    expect(verifyMessage(rotated, wire(signMessage(rotated, message)))).toEqual({ ok: true, message });
+    expect(signMessage(rotated, message).sig).not.toBe(signMessage(key, message).sig);
+    // A process still on the old key alone refuses the new one's: the first step of a rotation is to
+    // accept the new key everywhere.
+    expect(verifyMessage(key, wire(signMessage(rotated, message))).ok).toBe(false);
+    expect(verifyMessage(rotated, wire(signMessage(otherKey, message))).ok).toBe(false);
+  });
+
+  it("refuses a MAC written otherwise than as its one base64url text, though it decodes to the same bytes", () => {
+    const signed = signMessage(key, request());
+    const mac = signed.sig.slice("hs256v1:".length);
+    // 43 characters carry 258 bits for 256: the last one has two spare bits, so four texts decode alike.
+    const last = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const index = last.indexOf(mac.at(-1)!);
+    const sibling = `${mac.slice(0, -1)}${last[index ^ 1]}`;
+    expect(Buffer.from(sibling, "base64url").equals(Buffer.from(mac, "base64url"))).toBe(true);
+    expect(verifyMessage(key, wire({ ...signed, sig: `hs256v1:${sibling}` })).ok).toBe(false);
+    expect(verifyMessage(key, wire({ ...signed, sig: `hs256v1:${mac}=` })).ok).toBe(false);
+    expect(
+      verifyMessage(key, wire({ ...signed, sig: `hs256v1:${mac.slice(0, 20)} ${mac.slice(20)}` })).ok,
+    ).toBe(false);
+  });
+
   it("the key never shows in a log line or a JSON dump", () => {
     expect(JSON.stringify({ key })).not.toContain("the-services-own");
     expect(() => messageKey("")).toThrow();

@@ -117,10 +117,15 @@ export async function startSystem({
     }
   }
 
-  const start = async (partName: PartName) => {
+  /**
+   * Starts a part; `env` changes its settings from now on (a rolling change of configuration, as the key
+   * rotation test makes; an empty value unsets a variable, as the config reads it).
+   */
+  const start = async (partName: PartName, env: Record<string, string> = {}) => {
     const name = instanceName(partName);
     const part = parts.get(name);
     if (!part) throw new Error(`no part ${name}`);
+    Object.assign(part.env, env);
     const proc = startProcess("node", part.args, {
       cwd: part.cwd,
       env: { ...withoutRedisVariables(process.env), ...common, ...part.env },
@@ -163,7 +168,7 @@ export async function startSystem({
   };
 
   try {
-    await Promise.all([...parts.keys()].map(start));
+    await Promise.all([...parts.keys()].map((name) => start(name)));
   } catch (error) {
     await stop();
     throw error;
@@ -179,9 +184,9 @@ export async function startSystem({
     kill,
     /** The pid of a running part (to pause it with SIGSTOP from another process, as the e2e suite does). */
     pid: (name: PartName) => running.get(instanceName(name))?.child.pid,
-    async restart(name: PartName) {
+    async restart(name: PartName, env: Record<string, string> = {}) {
       await kill(name);
-      return start(name);
+      return start(name, env);
     },
     stop,
     /** Everything the processes printed, for a failing test's message. */
