@@ -10,7 +10,14 @@ import { hiddenJsonProblems } from "./json-body.ts";
 import { REST_PREFIX } from "./openapi.ts";
 import { appRouter } from "./root.ts";
 import { checkCrossSite, drainRequest } from "./request-guards.ts";
-import { INTERNAL_MESSAGE, JSON_ONLY_MESSAGE, reportError, type ApiErrorData, type ApiMeta } from "./trpc.ts";
+import {
+  INTERNAL_MESSAGE,
+  JSON_ONLY_MESSAGE,
+  SUBSCRIPTION_OVER_HTTP_MESSAGE,
+  reportError,
+  type ApiErrorData,
+  type ApiMeta,
+} from "./trpc.ts";
 
 export { REST_PREFIX };
 /** Where tRPC's HTTP transport is served (`/api/trpc/auth.login`). */
@@ -37,6 +44,13 @@ const underPrefix = (pathname: string, prefix: string) =>
 type ProcedureDef = { _def: { type: "query" | "mutation" | "subscription"; meta?: ApiMeta } };
 const procedureAt = (path: string) =>
   (appRouter._def.procedures as unknown as Record<string, ProcedureDef | undefined>)[path];
+const decodedPath = (path: string) => {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+};
 
 /**
  * The REST routes with parameters in their path, and those parameters' names. trpc-to-openapi merges the
@@ -112,10 +126,10 @@ export function createApiRequestHandler(deps: ApiDeps): Handler {
         }),
       );
     };
-    // Live feeds are served over the WebSocket only. There the end of a session (the access token's
-    // expiry, a sign-out, a revoked refresh token) closes the socket; tRPC's event stream over HTTP would
-    // outlive it, a stolen token reading every order for as long as the stream stays open.
-    if (procedureAt(path)?._def.type === "subscription") {
+    // Live feeds are served over the WebSocket only (publicProcedure says why and holds it too): refused
+    // here before the body is read or a context made. By the path as tRPC reads it, percent-decoded:
+    // `orders%2EonStatusChange` names the feed as well. One that does not decode is tRPC's 400.
+    if (procedureAt(decodedPath(path))?._def.type === "subscription") {
       return refuse("METHOD_NOT_SUPPORTED", 405, SUBSCRIPTION_OVER_HTTP_MESSAGE);
     }
     if (req.method !== "GET" && req.method !== "HEAD") {
@@ -243,8 +257,6 @@ type BodyResult =
   | { ok: false; status: number; code: string; message: string; fields?: Record<string, string> };
 
 const TOO_LARGE_MESSAGE = `The request body is larger than ${MAX_BODY_BYTES} bytes`;
-const SUBSCRIPTION_OVER_HTTP_MESSAGE =
-  "Subscriptions are served over the WebSocket only (/api/trpc-ws), not over HTTP";
 
 /**
  * The body, up to MAX_BODY_BYTES. Past it, reading stops and the rest is drained after the answer

@@ -30,12 +30,16 @@ export type ApiErrorData = {
 };
 
 export const INTERNAL_MESSAGE = "Internal server error";
+export const SUBSCRIPTION_OVER_HTTP_MESSAGE =
+  "Subscriptions are served over the WebSocket only (/api/trpc-ws), not over HTTP";
 export const JSON_ONLY_MESSAGE = "Send the body as JSON with `Content-Type: application/json`";
 
 const t = initTRPC
   .context<Context>()
   .meta<ApiMeta>()
   .create({
+    // No event streams over HTTP: see publicProcedure.
+    sse: { enabled: false },
     errorFormatter({ shape, error, ctx }) {
       // A body that is not JSON arrives as PARSE_ERROR or as BAD_REQUEST caused by a SyntaxError.
       const badJson =
@@ -95,6 +99,13 @@ export const publicProcedure = t.procedure.use(async ({ ctx, type, next }) => {
       code: "METHOD_NOT_SUPPORTED",
       message: "Only subscriptions are served over the WebSocket; send queries and mutations over HTTP",
     });
+  }
+  // And live feeds over the WebSocket only: there the end of a session (the access token's expiry, a
+  // sign-out, a revoked refresh token) closes the socket, and the socket's budget bounds its feeds. An
+  // event stream over HTTP would have neither, a stolen token reading every order for as long as the
+  // stream stays open. The HTTP handler refuses them by path first; this holds however a path is spelled.
+  if (type === "subscription" && ctx.transport !== "websocket") {
+    throw new TRPCError({ code: "METHOD_NOT_SUPPORTED", message: SUBSCRIPTION_OVER_HTTP_MESSAGE });
   }
   const result = await next();
   if (!result.ok && isDatabaseUnavailable(result.error)) throw serviceUnavailable(result.error.cause);
