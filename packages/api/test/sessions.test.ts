@@ -201,6 +201,29 @@ describe("a revoked session's access tokens are refused at once, not at their ex
     expect((await api.trpc.query("orders.list", {}, other.accessToken)).status).toBe(200);
   });
 
+  it("a logout with the bearer token alone ends that session, and only that one", async () => {
+    const email = uniqueEmail("bearerlogout");
+    const password = strongPassword();
+    await api.rest.register(email, password);
+    const session = await signIn(email, password);
+    const other = await signIn(email, password);
+
+    const loggedOut = await api.request("/api/v1/auth/logout", {
+      method: "POST",
+      headers: api.bearer(session.accessToken),
+    });
+    expect(loggedOut.status).toBe(200);
+    await expectRefused(session.accessToken);
+    expect((await api.rest.refresh(session.refreshToken)).status).toBe(401);
+    // Over tRPC alike, for the other session: its refresh token was never sent.
+    const trpc = await api.trpc.mutation("auth.logout", undefined, other.accessToken);
+    expect(trpc.status).toBe(200);
+    await expectRefused(other.accessToken);
+    expect((await api.rest.refresh(other.refreshToken)).status).toBe(401);
+    // A new sign-in is a new session.
+    expect((await createOrder((await signIn(email, password)).accessToken)).status).toBe(201);
+  });
+
   it("a logout repeated with the spent token writes nothing and announces nothing again", async () => {
     const email = uniqueEmail("relogout");
     const password = strongPassword();

@@ -120,6 +120,8 @@ export type RefreshTokens = {
   rotate(token: string): Promise<RotateResult>;
   /** Revokes the family `token` belongs to (logout). Unknown tokens are ignored. */
   revokeFamilyOf(token: string): Promise<void>;
+  /** Revokes the user's session `sessionId` (an access token's `sid`: its family), if it is theirs. */
+  revokeSession(userId: string, sessionId: string): Promise<void>;
   /** Revokes every live token of a user (for a password change; no endpoint calls it yet). */
   revokeAllOf(userId: string): Promise<void>;
   /** Deletes the tokens of families dead for longer than the retention; resolves to how many. */
@@ -244,7 +246,10 @@ export function createRefreshTokens(opts: {
     const revokedAt = now();
     const result = await db.$transaction(async (tx) => {
       await lockSessionsOf(tx, userId);
-      return tx.refreshToken.updateMany({ where: { familyId, revokedAt: null }, data: { revokedAt } });
+      return tx.refreshToken.updateMany({
+        where: { userId, familyId, revokedAt: null },
+        data: { revokedAt },
+      });
     });
     // Only a family this call revoked: a logout repeated with an old token (anyone may post one) must not
     // tell every instance again, nor have each keep refusing the session's tokens for longer.
@@ -335,6 +340,9 @@ export function createRefreshTokens(opts: {
     async revokeFamilyOf(token) {
       const row = await db.refreshToken.findUnique({ where: { tokenHash: digestToken(token) } });
       if (row) await revokeFamily(row.userId, row.familyId);
+    },
+    async revokeSession(userId, sessionId) {
+      await revokeFamily(userId, sessionId);
     },
     async revokeAllOf(userId) {
       const revokedAt = now();

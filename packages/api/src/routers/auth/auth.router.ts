@@ -68,7 +68,8 @@ export const authRouter = router({
         path: "/auth/logout",
         tags,
         protect: false,
-        summary: "Revoke the refresh token (body or cookie) and clear the cookies",
+        summary:
+          "End the session of the refresh token (body or cookie) and of the bearer token, and clear the cookies",
       },
     })
     .input(logoutInputSchema)
