@@ -117,6 +117,25 @@ describe("login guessing", () => {
     expect((await login(email, password, fromNewIp())).status).toBe(200);
   });
 
+  it("an IPv6 client is counted by its /64: another address in it brings no new budget", async () => {
+    const email = uniqueEmail("v6victim");
+    const password = strongPassword();
+    await api.rest.register(email, password);
+    const network = `2001:db8:${(nextIp++).toString(16)}:7`;
+    const from = (host: number) => ({ "x-forwarded-for": `${network}:0:0:0:${host.toString(16)}` });
+    for (let host = 1; host <= PER_PAIR; host++) {
+      expect((await login(email, "wrong-password", from(host))).status).toBe(401);
+    }
+    // A fresh address of the same /64, or one written out in full, is the same client.
+    expect((await login(email, "wrong-password", from(PER_PAIR + 1))).status).toBe(429);
+    const full = { "x-forwarded-for": `${network.replace(/:7$/, ":0007")}:ffff:ffff:ffff:ffff` };
+    expect((await login(email, password, full)).status).toBe(429);
+    // The next /64 is another client.
+    expect(
+      (await login(email, password, { "x-forwarded-for": `${network.replace(/:7$/, ":8")}::1` })).status,
+    ).toBe(200);
+  });
+
   it("the per-email backstop slows guessing from many IPs with growing delays, never a hard lock", async () => {
     const email = uniqueEmail("spread");
     const password = strongPassword();

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { RedisClient } from "@gozon/core/infra/redis-client";
+import ipaddr from "ipaddr.js";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import { serviceUnavailable, tooManyRequests } from "../errors.ts";
 
@@ -139,6 +140,19 @@ return 0
  * fail closed: without Redis no password is checked (503 from the API layer). Registrations fall back
  * to an in-process limiter.
  */
+/**
+ * The client an address counts as: an IPv4 address itself (an IPv4-mapped IPv6 one too), an IPv6 one its
+ * /64. A host on IPv6 is given at least a /64 and may take any address in it (privacy addresses change
+ * by themselves), so counted per address it would get a fresh budget with each one.
+ */
+export function rateLimitSubject(ip: string): string {
+  if (!ipaddr.isValid(ip)) return ip;
+  const address = ipaddr.process(ip);
+  if (address.kind() === "ipv4") return address.toString();
+  const network = (address as ipaddr.IPv6).parts.slice(0, 4).map((part) => part.toString(16));
+  return `${network.join(":")}::/64`;
+}
+
 export function createAuthRateLimiter(
   redis: RedisClient,
   prefix: string,
@@ -160,7 +174,8 @@ export function createAuthRateLimiter(
   // slot: the `{<prefix>}` hash tag (the one BullMQ's keys use too) puts every login counter in one
   // slot. Login traffic is light, so one shard carries it easily.
   const tag = `{${prefix}}:rl`;
-  const loginKeys = (ip: string, email: string) => {
+  const loginKeys = (address: string, email: string) => {
+    const ip = rateLimitSubject(address);
     const emailDigest = digest(email);
     return [
       `${tag}:login-pair:${digest(`${ip}\n${email}`)}`,
@@ -221,7 +236,7 @@ export function createAuthRateLimiter(
     async consumeRegister(ip, email) {
       await consumeAll(
         [
-          [registerIp, ip],
+          [registerIp, rateLimitSubject(ip)],
           [registerEmail, digest(email)],
         ],
         "registration attempts",
