@@ -87,7 +87,9 @@ it("a relay killed after add and before marking sent: the message arrives twice,
       [
         "--import",
         "tsx",
-        path.join("test/fixtures/orders-relay-once.ts"),
+        // The messaging package's relay fixture, on the orders database.
+        path.join("../../packages/messaging/test/fixtures/relay-once.ts"),
+        "orders",
         h.dbs.urls.orders,
         REDIS_URL,
         h.prefix,

@@ -30,20 +30,26 @@ let redisPrefix: string;
 let assigner: ReturnType<typeof startPositionAssigner>;
 const closers: (() => Promise<unknown>)[] = [];
 
+/** The orders worker's position assigner on the test's database: polling every second unless told. */
+const startAssigner = (
+  opts: { pollMs?: number; publisher?: Parameters<typeof startPositionAssigner>[0]["publisher"] } = {},
+) =>
+  startPositionAssigner({
+    db,
+    databaseUrl: dbs.urls.orders,
+    publisher: opts.publisher ?? publisher,
+    redisPrefix,
+    signingKey: testSigningKey,
+    log,
+    pollMs: opts.pollMs ?? 1_000,
+  });
+
 beforeAll(async () => {
   dbs = await createTestDatabases("feed");
   db = createSqlPool(dbs.urls.orders);
   publisher = new Redis(REDIS_URL);
   redisPrefix = `gozon_test_feed_${randomBytes(6).toString("hex")}`;
-  assigner = startPositionAssigner({
-    db,
-    databaseUrl: dbs.urls.orders,
-    publisher,
-    redisPrefix,
-    signingKey: testSigningKey,
-    log,
-    pollMs: 1_000,
-  });
+  assigner = startAssigner();
 });
 afterAll(async () => {
   for (const close of closers.reverse()) await close();
@@ -315,15 +321,7 @@ describe("live feed", () => {
       await sneaky(JSON.stringify({ ...genuine, payload: forged }));
 
       // The real change at that position: the order's creation, stamped and announced by the assigner.
-      const announcing = startPositionAssigner({
-        db,
-        databaseUrl: dbs.urls.orders,
-        publisher,
-        redisPrefix,
-        signingKey: testSigningKey,
-        log,
-        pollMs: 600_000,
-      });
+      const announcing = startAssigner({ pollMs: 600_000 });
       closers.push(() => announcing.stop());
       await announcing.run();
       await expect.poll(() => feed.items.length, { timeout: 10_000 }).toBe(1);
@@ -331,15 +329,7 @@ describe("live feed", () => {
       expect(feed.items.some((item) => "description" in item && item.description === "forged")).toBe(false);
       expect(bus.head).toBe(next);
     } finally {
-      assigner = startPositionAssigner({
-        db,
-        databaseUrl: dbs.urls.orders,
-        publisher,
-        redisPrefix,
-        signingKey: testSigningKey,
-        log,
-        pollMs: 1_000,
-      });
+      assigner = startAssigner();
     }
   });
 
@@ -348,15 +338,7 @@ describe("live feed", () => {
     const silent = {
       pipeline: () => ({ publish: () => undefined, exec: () => Promise.reject(new Error("down")) }),
     };
-    const muted = startPositionAssigner({
-      db,
-      databaseUrl: dbs.urls.orders,
-      publisher: silent,
-      redisPrefix,
-      signingKey: testSigningKey,
-      log,
-      pollMs: 600_000,
-    });
+    const muted = startAssigner({ pollMs: 600_000, publisher: silent });
     closers.push(() => muted.stop());
     await assigner.stop();
     try {
@@ -367,15 +349,7 @@ describe("live feed", () => {
       await muted.run();
       await expect.poll(() => feed.finalStates().get(order.id), { timeout: 10_000 }).toBe("NEW");
     } finally {
-      assigner = startPositionAssigner({
-        db,
-        databaseUrl: dbs.urls.orders,
-        publisher,
-        redisPrefix,
-        signingKey: testSigningKey,
-        log,
-        pollMs: 1_000,
-      });
+      assigner = startAssigner();
     }
   });
 });

@@ -293,7 +293,15 @@ describe("outbox relay", () => {
     const [message] = await addMessages(1);
     const crashing = startProcess(
       "node",
-      ["--import", "tsx", path.join(testDir, "fixtures/relay-once.ts"), dbs.urls.payments, REDIS_URL, prefix],
+      [
+        "--import",
+        "tsx",
+        path.join(testDir, "fixtures/relay-once.ts"),
+        "payments",
+        dbs.urls.payments,
+        REDIS_URL,
+        prefix,
+      ],
       {
         cwd: testDir,
         env: {
