@@ -136,11 +136,6 @@ return 0
 `;
 
 /**
- * Counters in Redis (shared by every web instance), under `<REDIS_PREFIX>:rl:<name>`. Login attempts
- * fail closed: without Redis no password is checked (503 from the API layer). Registrations fall back
- * to an in-process limiter.
- */
-/**
  * The client an address counts as: an IPv4 address itself (an IPv4-mapped IPv6 one too), an IPv6 one its
  * /64. A host on IPv6 is given at least a /64 and may take any address in it (privacy addresses change
  * by themselves), so counted per address it would get a fresh budget with each one.
@@ -153,6 +148,11 @@ export function rateLimitSubject(ip: string): string {
   return `${network.join(":")}::/64`;
 }
 
+/**
+ * Counters in Redis (shared by every web instance), under `<REDIS_PREFIX>:rl:<name>`. Login attempts
+ * fail closed: without Redis no password is checked (503 from the API layer). Registrations fall back
+ * to an in-process limiter.
+ */
 export function createAuthRateLimiter(
   redis: RedisClient,
   prefix: string,
