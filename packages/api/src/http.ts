@@ -132,7 +132,13 @@ export function createApiRequestHandler(deps: ApiDeps): Handler {
     if (procedureAt(decodedPath(path))?._def.type === "subscription") {
       return refuse("METHOD_NOT_SUPPORTED", 405, SUBSCRIPTION_OVER_HTTP_MESSAGE);
     }
-    if (req.method !== "GET" && req.method !== "HEAD") {
+    if (req.method === "GET" || req.method === "HEAD") {
+      // A query's input is JSON too, in `?input=`: the same scan as a body's, so a key given twice or a
+      // rounded number is a 400 on every transport that takes JSON from a client.
+      const input = new URL(req.url ?? "/", "http://localhost").searchParams.get("input");
+      const hidden = input === null ? undefined : hiddenJsonProblems(input);
+      if (hidden) return refuse("BAD_REQUEST", 400, `Invalid input: ${describeFields(hidden)}`, hidden);
+    } else {
       // Read here rather than by tRPC: its reader destroys the socket when the limit is passed, so the
       // client could see a reset instead of the 413.
       const raw = await readBody(req);

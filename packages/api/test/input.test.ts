@@ -145,6 +145,26 @@ describe("other bad requests", () => {
     expect(listed.body.orders.map((order: { amount: number }) => order.amount)).toEqual([1000]);
   });
 
+  it("a tRPC query's input with a key given twice or a rounded number is a 400 naming the field", async () => {
+    const shopper = await api.shopper("queryinput");
+    const query = (input: string) =>
+      api.request(`/api/trpc/orders.list?input=${encodeURIComponent(input)}`, {
+        headers: api.bearer(shopper.token),
+      });
+    const cases: Array<[string, Record<string, string>]> = [
+      // The last one would win: a page of 100 where 5 was asked for.
+      ['{"limit": 5, "limit": 100}', { limit: GIVEN_TWICE }],
+      ['{"limit": 1e1}', { limit: NOT_AN_INTEGER }],
+      ['{"limit": 10.0}', { limit: NOT_AN_INTEGER }],
+    ];
+    for (const [input, fields] of cases) {
+      const response = await query(input);
+      expect(response.status, input).toBe(400);
+      expect(response.body.error.data.fields, input).toEqual(fields);
+    }
+    expect((await query('{"limit": 5}')).status).toBe(200);
+  });
+
   it("a body nested deeper than any input is a 400 naming body, before sign-in is even tried", async () => {
     const deep = `${"[".repeat(30_000)}${"1.0,".repeat(8_000)}`;
     for (const path of ["/api/trpc/auth.login", "/api/v1/auth/login"]) {
