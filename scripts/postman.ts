@@ -241,6 +241,19 @@ const scenario: Folder[] = [
         ],
       },
       {
+        operation: "POST /auth/password",
+        name: "Change the password",
+        description:
+          "Every session of the shopper ends, the one the call is made in too; the answer starts a new one.",
+        body: { currentPassword: "{{password}}", newPassword: "{{newPassword}}" },
+        test: [
+          ...status(200, "OK"),
+          "const body = pm.response.json();",
+          'pm.collectionVariables.set("accessToken", body.accessToken);',
+          'pm.collectionVariables.set("refreshToken", body.refreshToken);',
+        ],
+      },
+      {
         operation: "POST /auth/refresh",
         name: "Refresh the tokens",
         description: "Exchanges the refresh token for a new pair; the old refresh token is spent.",
@@ -377,6 +390,7 @@ const scenario: Folder[] = [
 const variables: Record<string, string> = {
   baseUrl: DEFAULT_BASE_URL,
   password: "password-123",
+  newPassword: "password-456",
   adminEmail: DEV_ADMIN.email,
   adminPassword: DEV_ADMIN.password,
   pollIntervalMs: "500",

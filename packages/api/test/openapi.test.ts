@@ -14,6 +14,7 @@ describe("OpenAPI document", () => {
         "POST /admin/admins",
         "POST /auth/login",
         "POST /auth/logout",
+        "POST /auth/password",
         "POST /auth/refresh",
         "POST /auth/register",
         "POST /accounts",

@@ -117,6 +117,26 @@ describe("login guessing", () => {
     expect((await login(email, password, fromNewIp())).status).toBe(200);
   });
 
+  it(`a password change checks the current password as a sign-in: after ${PER_PAIR} wrong ones the next is 429`, async () => {
+    const email = uniqueEmail("changer");
+    const password = strongPassword();
+    const { body } = await api.rest.register(email, password);
+    const ip = fromNewIp();
+    const change = (currentPassword: string) =>
+      api.request("/api/v1/auth/password", {
+        method: "POST",
+        json: { currentPassword, newPassword: strongPassword() },
+        headers: { ...ip, ...api.bearer(body.accessToken) },
+      });
+    const before = hashChecks;
+    for (let i = 0; i < PER_PAIR; i++) expect((await change("wrong-password")).status).toBe(400);
+    const limited = await change(password);
+    expect(limited.status).toBe(429);
+    expect(hashChecks - before).toBe(PER_PAIR);
+    // The password is the one it was.
+    expect((await login(email, password, fromNewIp())).status).toBe(200);
+  });
+
   it("an IPv6 client is counted by its /64: another address in it brings no new budget", async () => {
     const email = uniqueEmail("v6victim");
     const password = strongPassword();

@@ -224,6 +224,50 @@ describe("a revoked session's access tokens are refused at once, not at their ex
     expect((await createOrder((await signIn(email, password)).accessToken)).status).toBe(201);
   });
 
+  it("a password change ends every session of the user, the caller's too, and starts a new one for it", async () => {
+    const email = uniqueEmail("newpassword");
+    const password = strongPassword();
+    await api.rest.register(email, password);
+    const session = await signIn(email, password);
+    const other = await signIn(email, password); // another device, maybe the thief's
+    const change = (body: unknown, token = session.accessToken) =>
+      api.request("/api/v1/auth/password", { method: "POST", headers: api.bearer(token), json: body });
+
+    // Refused, changing nothing: the wrong current password, the same password again, a short one.
+    const wrong = await change({ currentPassword: "not-the-password", newPassword: strongPassword() });
+    expect(wrong.status).toBe(400);
+    expect(wrong.body.error.fields).toEqual({ currentPassword: "is not this account's password" });
+    const same = await change({ currentPassword: password, newPassword: password });
+    expect(same.body.error.fields).toEqual({ newPassword: "must differ from currentPassword" });
+    expect((await change({ currentPassword: password, newPassword: "short" })).status).toBe(400);
+    expect((await createOrder(other.accessToken)).status).toBe(201);
+
+    const newPassword = strongPassword();
+    const changed = await change({ currentPassword: password, newPassword });
+    expect(changed.status).toBe(200);
+    expect(changed.body).toMatchObject({ user: { email }, accessToken: expect.any(String) });
+    // Every session from before is over, the caller's included…
+    await expectRefused(session.accessToken);
+    await expectRefused(other.accessToken);
+    expect((await api.rest.refresh(session.refreshToken)).status).toBe(401);
+    expect((await api.rest.refresh(other.refreshToken)).status).toBe(401);
+    // …and the caller goes on in the new one it was given, over REST and tRPC.
+    expect((await createOrder(changed.body.accessToken)).status).toBe(201);
+    expect((await api.rest.refresh(changed.body.refreshToken)).status).toBe(200);
+    expect((await api.rest.login(email, password)).status).toBe(401);
+    expect((await api.rest.login(email, newPassword)).status).toBe(200);
+    const viaTrpc = await api.trpc.mutation(
+      "auth.changePassword",
+      { currentPassword: newPassword, newPassword: strongPassword() },
+      changed.body.accessToken,
+    );
+    expect(viaTrpc.status).toBe(200);
+    // Signed out, there is no password to change.
+    expect((await change({ currentPassword: newPassword, newPassword: strongPassword() }, "")).status).toBe(
+      401,
+    );
+  });
+
   it("a logout repeated with the spent token writes nothing and announces nothing again", async () => {
     const email = uniqueEmail("relogout");
     const password = strongPassword();

@@ -194,6 +194,7 @@ describe("Postman collection", () => {
         "Balance after the payment",
         "My statement",
         "The order's history",
+        "Change the password",
         "Refresh the tokens",
         "Log out",
         "Admin: log in",

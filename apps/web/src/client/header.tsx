@@ -36,6 +36,7 @@ export function Header() {
 
           <nav aria-label="Main">
             <Link href="/">Shop</Link>
+            <Link href="/account">Account</Link>
             {user.role === "ADMIN" && (
               <>
                 <Link href="/admin/orders">Orders</Link>

@@ -1,5 +1,7 @@
 import { noInputSchema } from "../../inputs.ts";
 import { protectedProcedure, publicProcedure, router } from "../../trpc.ts";
+import { changePasswordHandler } from "./changePassword.handler.ts";
+import { changePasswordInputSchema, changePasswordOutputSchema } from "./changePassword.schema.ts";
 import { loginHandler } from "./login.handler.ts";
 import { loginInputSchema, loginOutputSchema } from "./login.schema.ts";
 import { logoutHandler } from "./logout.handler.ts";
@@ -89,4 +91,22 @@ export const authRouter = router({
     .input(noInputSchema)
     .output(meOutputSchema)
     .query(meHandler),
+
+  changePassword: protectedProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/auth/password",
+        tags,
+        summary: "Change the password: every session of the user ends, and a new one starts for this caller",
+        errorResponses: {
+          400: "Invalid input, or currentPassword is not the account's password",
+          401: "Not signed in",
+          429: "Too many attempts",
+        },
+      },
+    })
+    .input(changePasswordInputSchema)
+    .output(changePasswordOutputSchema)
+    .mutation(changePasswordHandler),
 });

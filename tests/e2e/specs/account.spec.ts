@@ -1,0 +1,44 @@
+import { expect, test } from "@playwright/test";
+import { PASSWORD, openAccountAndTopUp, orderRow, placeOrder, register, signIn, webA } from "./helpers.ts";
+
+test("a new password signs out every other browser; this one goes on, live", async ({ page, browser }) => {
+  const email = await register(page, webA());
+  await openAccountAndTopUp(page, "100");
+  // The same shopper in another browser: a device the old password opened (a thief's, say).
+  const other = await browser.newContext();
+  const otherPage = await other.newPage();
+  await signIn(otherPage, webA(), email);
+  await expect(otherPage.getByRole("heading", { name: "Shop" })).toBeVisible();
+
+  await page.getByRole("link", { name: "Account" }).click();
+  await expect(page).toHaveTitle("Your account · Gozon");
+  const change = async (current: string, next: string, again = next) => {
+    await page.getByLabel("Current password").fill(current);
+    await page.getByLabel("New password", { exact: true }).fill(next);
+    await page.getByLabel("New password again").fill(again);
+    await page.getByRole("button", { name: "Change password" }).click();
+  };
+  // Refused, naming the field, with nothing changed.
+  await change(PASSWORD, "another-password-1", "another-password-2");
+  await expect(page.getByText("The two new passwords differ")).toBeVisible();
+  await change("not-my-password", "another-password-1");
+  await expect(page.getByText("Current password is not this account's password")).toBeVisible();
+
+  await change(PASSWORD, "another-password-1");
+  await expect(page.getByRole("status")).toHaveText(/^Password changed\./);
+  await expect(page.getByLabel("Current password")).toHaveValue("");
+
+  // The other browser's session is over: its next read sends it to sign in.
+  await otherPage.reload();
+  await expect(otherPage.getByRole("heading", { name: "Sign in" })).toBeVisible();
+  await other.close();
+
+  // This one goes on in its new session, its order settling live.
+  await page.getByRole("link", { name: "Shop" }).click();
+  await placeOrder(page, "5", "After the change");
+  await expect(orderRow(page, "After the change").locator("[data-status]")).toHaveText("Paid");
+  // Only the new password opens the account now.
+  await page.context().clearCookies();
+  await signIn(page, webA(), email, "another-password-1");
+  await expect(page.getByRole("heading", { name: "Shop" })).toBeVisible();
+});
