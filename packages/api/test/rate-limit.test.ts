@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEVICE_COOKIE } from "../src/cookies.ts";
 import { waitText } from "../src/errors.ts";
 import { DEVICE_TOKEN_TTL_SECONDS } from "../src/identity/device-tokens.ts";
+import { digest } from "../src/identity/rate-limit.ts";
 import { verifyPassword } from "../src/identity/passwords.ts";
 import { startApi, strongPassword, uniqueEmail, type ApiHarness } from "./harness.ts";
 
@@ -135,6 +136,22 @@ describe("login guessing", () => {
     expect(hashChecks - before).toBe(PER_PAIR);
     // The password is the one it was.
     expect((await login(email, password, fromNewIp())).status).toBe(200);
+  });
+
+  it("a counter another hand wrote (not a number, or no expiry) is dropped, not a 503 or a lock for good", async () => {
+    const email = uniqueEmail("corrupt");
+    const password = strongPassword();
+    await api.rest.register(email, password);
+    const ip = fromNewIp();
+    const address = ip["x-forwarded-for"];
+    const tag = `{${api.redisPrefix}}:rl`;
+    await api.deps.redis.set(`${tag}:login-ip:${digest(address)}`, "abc");
+    await api.deps.redis.set(`${tag}:login-pair:${digest(`${address}\n${email}`)}`, String(PER_PAIR * 100));
+    await api.deps.redis.set(`${tag}:login-email:${digest(email)}`, "1.5");
+    expect((await login(email, "wrong-password", ip)).status).toBe(401);
+    expect((await login(email, password, ip)).status).toBe(200);
+    // Counted afresh, with an expiry.
+    expect(await api.deps.redis.pttl(`${tag}:login-ip:${digest(address)}`)).toBeGreaterThan(0);
   });
 
   it("an IPv6 client is counted by its /64: another address in it brings no new budget", async () => {

@@ -66,7 +66,8 @@ export type AuthRateLimiter = {
 };
 
 // Emails are personal data: Redis keys carry a digest, never the address.
-const digest = (value: string) => createHash("sha256").update(value).digest("hex").slice(0, 32);
+/** How a counter's key names an IP, an email or a device (exported for tests that reach the counters). */
+export const digest = (value: string) => createHash("sha256").update(value).digest("hex").slice(0, 32);
 
 /**
  * One round trip, run atomically by Redis: check every counter, and only when all allow the attempt
@@ -91,21 +92,31 @@ end
 local function bump(key, window)
   if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, window) end
 end
-local pair = tonumber(redis.call('GET', KEYS[1]) or '0')
+-- A counter is an integer with an expiry, as bump writes it. Anything else under its key (written by
+-- another hand) is dropped: it could otherwise fail every sign-in, or hold one off for good.
+local function count(key)
+  local value = redis.call('GET', key)
+  if not value then return 0 end
+  local n = tonumber(value)
+  if n and n == math.floor(n) and redis.call('PTTL', key) > 0 then return n end
+  redis.call('DEL', key)
+  return 0
+end
+local pair = count(KEYS[1])
 if pair >= pairLimit then return {wait(KEYS[1]), 0} end
-local ip = tonumber(redis.call('GET', KEYS[2]) or '0')
+local ip = count(KEYS[2])
 if ip >= ipLimit then return {wait(KEYS[2]), 0} end
 local device = KEYS[5]
-if device and tonumber(redis.call('GET', device) or '0') < deviceLimit then
+if device and count(device) < deviceLimit then
   -- A browser that signed in as this email before: counted per cookie, not against the email.
   bump(KEYS[1], pairWindow)
   bump(KEYS[2], ipWindow)
   bump(device, deviceWindow)
   return {0, 1}
 end
-local email = tonumber(redis.call('GET', KEYS[3]) or '0')
+local email = count(KEYS[3])
 if email >= emailLimit then
-  local nextAt = tonumber(redis.call('GET', KEYS[4]) or '0')
+  local nextAt = count(KEYS[4])
   if now < nextAt then return {nextAt - now, 0} end
 end
 bump(KEYS[1], pairWindow)
@@ -125,13 +136,17 @@ return {0, 0}
  * ARGV[1]: 1 when KEYS[3] is the device cookie's counter.
  */
 const LOGIN_SUCCEEDED_SCRIPT = `
+local function positive(key)
+  local n = tonumber(redis.call('GET', key) or '0')
+  return n ~= nil and n > 0 and n == math.floor(n)
+end
 redis.call('DEL', KEYS[1])
 if ARGV[1] == '1' then
   redis.call('DEL', KEYS[3])
-elseif tonumber(redis.call('GET', KEYS[3]) or '0') > 0 then
+elseif positive(KEYS[3]) then
   redis.call('DECR', KEYS[3])
 end
-if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then redis.call('DECR', KEYS[2]) end
+if positive(KEYS[2]) then redis.call('DECR', KEYS[2]) end
 return 0
 `;
 
