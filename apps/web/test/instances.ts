@@ -14,11 +14,15 @@ import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
 import { deleteKeysAt, TEST_MESSAGE_SIGNING_KEY } from "@gozon/messaging/testing";
 import { startPositionAssigner } from "@gozon/orders/position-assigner";
 import { createQueueBoard } from "../src/server/queue-board.ts";
-import { attachWebSocket, WS_PATH } from "../src/server/websocket.ts";
+import { attachWebSocket, SOCKET_LIMITS, WS_PATH, type SocketLimits } from "../src/server/websocket.ts";
 
 export type WebInstance = Awaited<ReturnType<typeof startInstance>>;
 
-type InstanceOptions = { env?: Record<string, string>; accessTokenTtlSeconds?: number };
+type InstanceOptions = {
+  env?: Record<string, string>;
+  accessTokenTtlSeconds?: number;
+  socketLimits?: Partial<SocketLimits>;
+};
 
 async function startInstance(dbs: TestDatabases, redisPrefix: string, opts: InstanceOptions) {
   const config = loadConfig({
@@ -55,7 +59,7 @@ async function startInstance(dbs: TestDatabases, redisPrefix: string, opts: Inst
       if (!served) res.writeHead(404).end();
     });
   });
-  const websocket = attachWebSocket(server, deps);
+  const websocket = attachWebSocket(server, deps, { ...SOCKET_LIMITS, ...opts.socketLimits });
   await websocket.ready;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -91,6 +95,7 @@ async function startInstance(dbs: TestDatabases, redisPrefix: string, opts: Inst
       };
     },
     websocketClients: () => websocket.clients,
+    websocketBuffers: () => websocket.buffers,
     async close() {
       await websocket.close();
       await new Promise((resolve) => {

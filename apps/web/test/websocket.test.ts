@@ -600,3 +600,143 @@ describe("WebSocket: access-token expiry", () => {
     }
   });
 });
+
+describe("WebSocket: what one socket may cost, whoever holds it", () => {
+  const MAX_BUFFERED = 256 * 1024;
+  /** About 5 MB of events: more than the kernel's socket buffers take before the server's own fills. */
+  const HISTORY = 6_000;
+  let system: Instances;
+  let web: WebInstance;
+  let reader: { email: string; password: string };
+
+  beforeAll(async () => {
+    system = await startInstances(1, {
+      socketLimits: { maxBufferedBytes: MAX_BUFFERED, stallMs: 5_000, anonymousMs: 1_000, frameBurst: 30 },
+    });
+    web = system.instances[0] as WebInstance;
+    const user = await system.user();
+    await history(web, user.id, HISTORY);
+    reader = user;
+  });
+  afterAll(async () => system?.close());
+
+  /** `count` orders of `userId` with long descriptions, straight into the order log, and their positions. */
+  async function history(instance: WebInstance, userId: string, count: number) {
+    const db = instance.deps.ordersDb;
+    await db.$executeRaw`
+      WITH created AS (
+        INSERT INTO orders (id, user_id, amount, description, payment_request_id, updated_at)
+        SELECT gen_random_uuid(), ${userId}::uuid, 100, repeat('a long description ', 25) || n,
+               gen_random_uuid(), now()
+        FROM generate_series(1, ${count}::int) AS n
+        RETURNING id, user_id, status, created_at
+      )
+      INSERT INTO order_changes (order_id, user_id, status, at)
+      SELECT id, user_id, status, created_at FROM created`;
+    await waitFor(
+      async () => {
+        const [row] = await db.$queryRaw<{ n: bigint }[]>`
+          SELECT count(*) AS n FROM order_changes WHERE position IS NULL`;
+        return row?.n === 0n;
+      },
+      { timeoutMs: 60_000, what: "the positions of the history" },
+    );
+  }
+
+  /** A socket replaying the reader's whole history to a client that stopped reading. */
+  async function stalledReplay() {
+    const { accessToken } = await web.login(reader.email, reader.password);
+    const socket = rawSocket(web.wsUrl, { token: accessToken });
+    await socket.opened;
+    socket.subscribe(1, "orders.onStatusChange", { lastEventId: "0" });
+    // What the server sends now stays in the server's buffer for this socket.
+    (socket.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    await waitFor(() => web.websocketBuffers().waiting > 0, { timeoutMs: 30_000, what: "the feed to wait" });
+    return socket;
+  }
+
+  it("pauses a replay while its client reads nothing, holding a bounded buffer, and resumes it whole", async () => {
+    const socket = await stalledReplay();
+    // One event past the limit at most: each waits for room before it is sent.
+    expect(web.websocketBuffers().mostBuffered).toBeLessThan(MAX_BUFFERED + 4 * 1024);
+
+    (socket.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    const positions = () =>
+      socket.replies(1).flatMap((frame) => (frame.result?.type === "data" ? [Number(frame.result.id)] : []));
+    await waitFor(() => positions().length === HISTORY, { timeoutMs: 60_000, what: "the whole replay" });
+    expect(positions()).toEqual(Array.from({ length: HISTORY }, (_, i) => positions()[0]! + i));
+    expect(web.websocketBuffers().mostBuffered).toBeLessThan(MAX_BUFFERED + 4 * 1024);
+    socket.close();
+  });
+
+  it("cuts off a client that reads nothing for too long", async () => {
+    const socket = await stalledReplay();
+    await waitFor(() => web.websocketClients() === 0, { timeoutMs: 30_000, what: "the socket cut off" });
+    expect(web.websocketBuffers().waiting).toBe(0);
+    // Reading again, the client finds its connection gone (and the app's client would reconnect).
+    (socket.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    await waitFor(() => socket.closed() !== null, { what: "the client to see the close" });
+    expect(socket.closed()?.code).toBe(1006);
+  });
+
+  it("cuts off a socket that floods frames, and serves the others meanwhile", async () => {
+    const user = await system.user();
+    const { accessToken } = await web.login(user.email, user.password);
+    const calm = rawSocket(web.wsUrl, { token: accessToken });
+    await calm.opened;
+    calm.subscribe(1, "orders.onStatusChange");
+    await waitFor(() => calm.replies(1).some((frame) => frame.result?.type === "started"), {
+      what: "the calm socket's feed",
+    });
+    const flood = rawSocket(web.wsUrl);
+    await flood.opened;
+    for (let i = 0; i < 200 && flood.ws.readyState === WebSocket.OPEN; i++) {
+      flood.send([{ id: i, method: "query", params: { path: "auth.me" } }]);
+    }
+    await waitFor(() => flood.closed() !== null, { what: "the flooding socket cut off" });
+    expect(calm.closed()).toBeNull();
+    // A frame of more messages than a client ever batches is refused whole.
+    const batch = Array.from({ length: 25 }, (_, i) => ({
+      id: 100 + i,
+      method: "subscription",
+      params: { path: "orders.onStatusChange" },
+    }));
+    calm.send(batch);
+    const refused = (frame: { error?: { message?: string } }) =>
+      frame?.error?.message === "Batch call exceeds maximum size";
+    await waitFor(() => calm.frames.some(refused), { what: "the batch refused" });
+    const started = batch.flatMap(({ id }) => calm.replies(id)).filter((frame) => !refused(frame));
+    expect(started).toEqual([]);
+    calm.close();
+  });
+
+  it("tells a frame that is not JSON from JSON of the wrong shape", async () => {
+    const user = await system.user();
+    const { accessToken } = await web.login(user.email, user.password);
+    const socket = rawSocket(web.wsUrl, { token: accessToken });
+    await socket.opened;
+    socket.send("{not json");
+    socket.send({ id: { nested: true }, method: "subscription", params: { path: "orders.onStatusChange" } });
+    await waitFor(() => socket.frames.filter((frame) => frame?.error).length >= 2, { what: "two errors" });
+    const [notJson, wrongShape] = socket.frames.filter((frame) => frame?.error).map((frame) => frame.error);
+    expect(notJson).toMatchObject({
+      message: "The request body is not valid JSON",
+      data: { code: "PARSE_ERROR" },
+    });
+    expect(wrongShape).toMatchObject({
+      message: expect.stringMatching(/^Malformed message: /),
+      data: { code: "PARSE_ERROR" },
+    });
+    socket.close();
+  });
+
+  it("closes a socket that is not signed in once its grace is over, with the session-ended code", async () => {
+    const anonymous = rawSocket(web.wsUrl);
+    await anonymous.opened;
+    await waitFor(() => anonymous.closed() !== null, {
+      timeoutMs: 10_000,
+      what: "the anonymous socket closed",
+    });
+    expect(anonymous.closed()?.code).toBe(SESSION_ENDED_CLOSE_CODE);
+  });
+});

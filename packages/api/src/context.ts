@@ -4,7 +4,7 @@ import type { Logger } from "@gozon/core/logger";
 import { ACCESS_COOKIE, parseCookies } from "./cookies.ts";
 import type { ApiDeps } from "./deps.ts";
 import type { Caller } from "./identity/tokens.ts";
-import { createSocketBudget, type SocketBudget } from "./live/socket-budget.ts";
+import { createSocketBudget, type Drained, type SocketBudget } from "./live/socket-budget.ts";
 
 export type { Caller };
 
@@ -49,6 +49,8 @@ export type ContextOptions = {
   /** Use this id instead of the request's `X-Request-Id` or a fresh one. */
   requestId?: string;
   transport?: Context["transport"];
+  /** The WebSocket's room for more (see socket-budget.ts); only for `transport: "websocket"`. */
+  drained?: Drained;
 };
 
 function headerGetter(headers: HeaderSource) {
@@ -136,7 +138,7 @@ export async function createContextFromHeaders(
     authProblem,
     session,
     transport: options.transport ?? "http",
-    socket: options.transport === "websocket" ? createSocketBudget() : null,
+    socket: options.transport === "websocket" ? createSocketBudget({ drained: options.drained }) : null,
     ip: clientIp(header, options.remoteAddress, deps.trustProxy),
     // X-Forwarded-Proto is anyone's to send: believed only from a trusted proxy (TRUST_PROXY).
     secure: (deps.trustProxy && forwardedProto === "https") || options.encrypted === true,
@@ -173,9 +175,11 @@ export function createContextFromUpgrade(
   deps: ApiDeps,
   req: IncomingMessage,
   connectionParams?: Record<string, string> | null,
+  drained?: Drained,
 ) {
   return createContextFromHeaders(deps, req.headers, {
     connectionParams,
+    drained,
     remoteAddress: req.socket.remoteAddress,
     encrypted: "encrypted" in req.socket && req.socket.encrypted === true,
     transport: "websocket",

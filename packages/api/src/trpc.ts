@@ -34,6 +34,16 @@ export const SUBSCRIPTION_OVER_HTTP_MESSAGE =
   "Subscriptions are served over the WebSocket only (/api/trpc-ws), not over HTTP";
 export const JSON_ONLY_MESSAGE = "Send the body as JSON with `Content-Type: application/json`";
 
+/** Whether a SyntaxError is among the error's causes (tRPC wraps the parser's in one or two errors). */
+function causedBySyntaxError(error: Error): boolean {
+  let cause: unknown = error.cause;
+  for (let depth = 0; depth < 4 && cause instanceof Error; depth++) {
+    if (cause instanceof SyntaxError) return true;
+    cause = cause.cause;
+  }
+  return false;
+}
+
 const t = initTRPC
   .context<Context>()
   .meta<ApiMeta>()
@@ -41,20 +51,25 @@ const t = initTRPC
     // No event streams over HTTP: see publicProcedure.
     sse: { enabled: false },
     errorFormatter({ shape, error, ctx }) {
-      // A body that is not JSON arrives as PARSE_ERROR or as BAD_REQUEST caused by a SyntaxError.
+      // A body or frame that is not JSON arrives as PARSE_ERROR or BAD_REQUEST caused by a SyntaxError. A
+      // PARSE_ERROR for anything else is JSON of the wrong shape (a WebSocket message without its `id`, a
+      // connection's params that are not strings): tRPC's own words say what is wrong with it.
       const badJson =
-        error.code === "PARSE_ERROR" || (error.code === "BAD_REQUEST" && error.cause instanceof SyntaxError);
+        (error.code === "PARSE_ERROR" || error.code === "BAD_REQUEST") && causedBySyntaxError(error);
+      const malformed = error.code === "PARSE_ERROR" && !badJson;
       const fields = badJson ? { body: "is not valid JSON" } : fieldErrorsOf(error);
       const retryAfterSeconds = retryAfterSecondsOf(error);
       const message = badJson
         ? "The request body is not valid JSON"
-        : fields && error.code === "BAD_REQUEST"
-          ? `Invalid input: ${describeFields(fields)}`
-          : error.code === "INTERNAL_SERVER_ERROR"
-            ? INTERNAL_MESSAGE
-            : error.code === "UNSUPPORTED_MEDIA_TYPE"
-              ? JSON_ONLY_MESSAGE
-              : error.message;
+        : malformed
+          ? `Malformed message: ${error.message}`
+          : fields && error.code === "BAD_REQUEST"
+            ? `Invalid input: ${describeFields(fields)}`
+            : error.code === "INTERNAL_SERVER_ERROR"
+              ? INTERNAL_MESSAGE
+              : error.code === "UNSUPPORTED_MEDIA_TYPE"
+                ? JSON_ONLY_MESSAGE
+                : error.message;
       const data: ApiErrorData = {
         code: shape.data.code,
         httpStatus: shape.data.httpStatus,
@@ -154,7 +169,8 @@ export const protectedProcedure = publicProcedure.use(async ({ ctx, type, signal
       release();
       return result;
     }
-    return { ...result, data: releasedWhenDone(result.data as AsyncIterable<unknown>, release) };
+    const feed = result.data as AsyncIterable<unknown>;
+    return { ...result, data: releasedWhenDone(feed, release, ctx.socket?.drained) };
   } catch (error) {
     release();
     throw error;

@@ -49,4 +49,30 @@ describe("a socket's budget", () => {
     expect(seen).toEqual([1, 2]);
     expect(released).toBe(1);
   });
+
+  it("pulls no event from the feed while the socket has no room, and goes on once it has", async () => {
+    let pulled = 0;
+    async function* replay() {
+      for (let position = 1; position <= 5; position++) {
+        pulled = position;
+        yield position;
+      }
+    }
+    let full = false;
+    let drain: (() => void) | undefined;
+    const drained = () => (full ? new Promise<void>((resolve) => (drain = resolve)) : null);
+    const feed = releasedWhenDone(replay(), () => undefined, drained);
+    expect((await feed.next()).value).toBe(1);
+    full = true; // the client stopped reading
+    const next = feed.next();
+    // The feed made the second event and waits with it: nothing more is read from the log meanwhile.
+    await expect.poll(() => drain).toBeDefined();
+    expect(pulled).toBe(2);
+    full = false;
+    drain!();
+    expect((await next).value).toBe(2);
+    const rest: number[] = [];
+    for await (const event of feed) rest.push(event);
+    expect(rest).toEqual([3, 4, 5]);
+  });
 });

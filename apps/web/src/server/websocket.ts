@@ -17,6 +17,7 @@ import { WebSocketServer, type WebSocket } from "ws";
 import { createContextFromUpgrade, type Context } from "@gozon/api/context";
 import type { ApiDeps } from "@gozon/api/deps";
 import type { SessionRevocation } from "@gozon/api/identity/session-revocations";
+import { MAX_FEEDS_PER_SOCKET, type Drained } from "@gozon/api/live/socket-budget";
 import { isAllowedOrigin, requestOrigin } from "@gozon/api/origin";
 import { appRouter } from "@gozon/api/root";
 import { reportError } from "@gozon/api/trpc";
@@ -42,10 +43,88 @@ export const MAX_SOCKETS_PER_USER = 20;
 /** setTimeout's longest delay; a later expiry is re-armed when it fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/**
+ * What one socket may cost its instance beyond its feeds (socket-budget.ts), whoever holds it.
+ * - `maxBufferedBytes`: sent but not yet read by the client; past it the socket's feeds wait (a replay
+ *   pauses where it is) until the client reads, and a client that reads nothing for `stallMs` is cut off,
+ *   to resume from its last position when it reconnects.
+ * - `frameBurst`, `framesPerSecond`: frames a client may send, in a burst and then steadily; each frame
+ *   holds at most `maxBatchSize` messages. The app's client sends a frame per feed it starts or stops (a
+ *   few a minute) and a pong every 30 s, so past this it is not the app: the socket is cut off.
+ * - `anonymousMs`: a socket whose client is not signed in can start no feed; it is closed after this
+ *   long (with SESSION_ENDED_CLOSE_CODE, so the app's client refreshes its session first).
+ */
+export type SocketLimits = {
+  maxBufferedBytes: number;
+  stallMs: number;
+  frameBurst: number;
+  framesPerSecond: number;
+  maxBatchSize: number;
+  anonymousMs: number;
+};
+
+export const SOCKET_LIMITS: SocketLimits = {
+  maxBufferedBytes: 1024 * 1024,
+  stallMs: 60_000,
+  frameBurst: 60,
+  framesPerSecond: 5,
+  maxBatchSize: 2 * MAX_FEEDS_PER_SOCKET,
+  anonymousMs: 10_000,
+};
+
+/** Polls a full socket's buffer: `ws` has no event for it, and only a socket with a stalled client waits. */
+const DRAIN_POLL_MS = 20;
+
+/** How the sockets' send buffers stand: what the limits held, for tests and diagnostics. */
+type BufferStats = { waiting: number; mostBuffered: number };
+
+/** `drained` for a socket's feeds (socket-budget.ts): waits while more than the limit is unread. */
+function drainedOf(ws: WebSocket, limits: SocketLimits, log: ApiDeps["log"], stats: BufferStats): Drained {
+  return () => {
+    stats.mostBuffered = Math.max(stats.mostBuffered, ws.bufferedAmount);
+    if (ws.bufferedAmount <= limits.maxBufferedBytes) return null;
+    const since = Date.now();
+    stats.waiting++;
+    return new Promise<void>((settle) => {
+      const resolve = () => {
+        stats.waiting--;
+        settle();
+      };
+      const check = () => {
+        if (ws.readyState !== ws.OPEN || ws.bufferedAmount <= limits.maxBufferedBytes) return resolve();
+        if (Date.now() - since >= limits.stallMs) {
+          log.info({ buffered: ws.bufferedAmount }, "WebSocket cut off: its client read nothing");
+          ws.terminate();
+          return resolve();
+        }
+        setTimeout(check, DRAIN_POLL_MS);
+      };
+      setTimeout(check, DRAIN_POLL_MS);
+    });
+  };
+}
+
+/** Counts a socket's frames against its budget; cuts it off past it. */
+function meterFrames(ws: WebSocket, limits: SocketLimits, log: ApiDeps["log"]) {
+  let tokens = limits.frameBurst;
+  let at = Date.now();
+  ws.on("message", () => {
+    const now = Date.now();
+    tokens = Math.min(limits.frameBurst, tokens + ((now - at) / 1000) * limits.framesPerSecond);
+    at = now;
+    if (--tokens >= 0) return;
+    log.info("WebSocket cut off: too many frames");
+    ws.terminate();
+  });
+}
+
 type SocketSession = { userId: string; sessionId: string; timer: NodeJS.Timeout };
 
-export function attachWebSocket(server: http.Server, deps: ApiDeps) {
+export function attachWebSocket(server: http.Server, deps: ApiDeps, limits: SocketLimits = SOCKET_LIMITS) {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
+  const stats: BufferStats = { waiting: 0, mostBuffered: 0 };
+  // Before tRPC's own listener (applyWSSHandler below), so a frame is counted before it is handled.
+  wss.on("connection", (ws) => meterFrames(ws, limits, deps.log));
   const sessions = new Map<WebSocket, SocketSession>();
   const socketsOf = new Map<string, number>();
 
@@ -58,7 +137,12 @@ export function attachWebSocket(server: http.Server, deps: ApiDeps) {
 
   /** Arms the expiry of a signed-in socket and files it under its session, for revocations. */
   const track = (ws: WebSocket, ctx: Context) => {
-    if (!ctx.user || !ctx.session || ws.readyState !== ws.OPEN) return;
+    if (ws.readyState !== ws.OPEN) return;
+    if (!ctx.user || !ctx.session) {
+      const timer = setTimeout(() => ws.close(SESSION_ENDED_CLOSE_CODE, "sign in first"), limits.anonymousMs);
+      ws.once("close", () => clearTimeout(timer));
+      return;
+    }
     const userId = ctx.user.id;
     const held = socketsOf.get(userId) ?? 0;
     if (held >= MAX_SOCKETS_PER_USER) {
@@ -106,11 +190,13 @@ export function attachWebSocket(server: http.Server, deps: ApiDeps) {
         deps,
         req,
         info.connectionParams as Record<string, string> | null,
+        drainedOf(res, limits, deps.log, stats),
       );
       track(res, ctx);
       return ctx;
     },
     onError: ({ error, path }) => reportError(deps.log, { error, path }),
+    maxBatchSize: limits.maxBatchSize,
     // Pings keep idle connections alive through proxies and detect dead peers.
     keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 5_000 },
   });
@@ -132,6 +218,10 @@ export function attachWebSocket(server: http.Server, deps: ApiDeps) {
     ready: deps.revokedSessions.ready,
     get clients() {
       return wss.clients.size;
+    },
+    /** Feeds waiting for their socket's client to read, and the most any socket had unread so far. */
+    get buffers(): Readonly<BufferStats> {
+      return { ...stats };
     },
     /** Asks clients to reconnect (to another instance), then closes every socket. */
     async close() {

@@ -11,14 +11,22 @@ export const FEED_START_INTERVAL_MS = 1_000;
 
 export type FeedSlot = { ok: true; release: () => void } | { ok: false; retryAfterMs: number | null };
 
+/**
+ * Null when the socket can take more now; otherwise a promise that settles once it can (its client has
+ * read what was sent) or once the socket is given up on.
+ */
+export type Drained = () => Promise<void> | null;
+
 export type SocketBudget = {
   /** A slot for one more feed, released when the feed ends (any number of calls, one release). */
   take(now: number): FeedSlot;
   readonly open: number;
+  /** Asked before each event a feed sends (see `releasedWhenDone`). */
+  readonly drained: Drained;
 };
 
-/** A token bucket for the starts, a counter for the open feeds. */
-export function createSocketBudget(): SocketBudget {
+/** A token bucket for the starts, a counter for the open feeds; `drained` from the socket. */
+export function createSocketBudget({ drained = () => null }: { drained?: Drained } = {}): SocketBudget {
   let open = 0;
   let starts = FEED_START_BURST;
   let refilledAt: number | null = null;
@@ -47,13 +55,28 @@ export function createSocketBudget(): SocketBudget {
     get open() {
       return open;
     },
+    drained,
   };
 }
 
-/** `feed` as it is, except that `release` runs once it ends, however it ends. */
-export async function* releasedWhenDone<T>(feed: AsyncIterable<T>, release: () => void): AsyncGenerator<T> {
+/**
+ * `feed` as it is, except that `release` runs once it ends, however it ends, and that each event waits
+ * until the socket has room (`drained`). tRPC sends a feed's events as fast as the feed yields them, and
+ * a socket buffers whatever its client does not read: a replay of the whole order log to a client that
+ * stopped reading would otherwise sit in the web process's memory. Waiting here, the feed is not pulled,
+ * so a replay pauses where it is and live events pile up only to the feed's own bound (order-feed.ts).
+ */
+export async function* releasedWhenDone<T>(
+  feed: AsyncIterable<T>,
+  release: () => void,
+  drained: Drained = () => null,
+): AsyncGenerator<T> {
   try {
-    yield* feed;
+    for await (const item of feed) {
+      const room = drained();
+      if (room) await room;
+      yield item;
+    }
   } finally {
     release();
   }
