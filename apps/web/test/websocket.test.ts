@@ -672,7 +672,7 @@ describe("WebSocket: what one socket may cost, whoever holds it", () => {
   it("cuts off a client that reads nothing for too long", async () => {
     const socket = await stalledReplay();
     await waitFor(() => web.websocketClients() === 0, { timeoutMs: 30_000, what: "the socket cut off" });
-    expect(web.websocketBuffers().waiting).toBe(0);
+    await waitFor(() => web.websocketBuffers().waiting === 0, { what: "no feed left waiting" });
     // Reading again, the client finds its connection gone (and the app's client would reconnect).
     (socket.ws as unknown as { _socket: { resume(): void } })._socket.resume();
     await waitFor(() => socket.closed() !== null, { what: "the client to see the close" });
@@ -688,12 +688,14 @@ describe("WebSocket: what one socket may cost, whoever holds it", () => {
     await waitFor(() => calm.replies(1).some((frame) => frame.result?.type === "started"), {
       what: "the calm socket's feed",
     });
-    const flood = rawSocket(web.wsUrl);
+    // Signed in, so the anonymous grace does not close it first.
+    const flood = rawSocket(web.wsUrl, { token: accessToken });
     await flood.opened;
     for (let i = 0; i < 200 && flood.ws.readyState === WebSocket.OPEN; i++) {
       flood.send([{ id: i, method: "query", params: { path: "auth.me" } }]);
     }
     await waitFor(() => flood.closed() !== null, { what: "the flooding socket cut off" });
+    expect(flood.closed()?.code).toBe(1006);
     expect(calm.closed()).toBeNull();
     // A frame of more messages than a client ever batches is refused whole.
     const batch = Array.from({ length: 25 }, (_, i) => ({
@@ -732,11 +734,59 @@ describe("WebSocket: what one socket may cost, whoever holds it", () => {
 
   it("closes a socket that is not signed in once its grace is over, with the session-ended code", async () => {
     const anonymous = rawSocket(web.wsUrl);
-    await anonymous.opened;
-    await waitFor(() => anonymous.closed() !== null, {
+    // One that says it will send its token in a message and never does: tRPC makes no context for it.
+    const silent = new WebSocket(`${web.wsUrl}?connectionParams=1`);
+    let silentClose: number | null = null;
+    silent.on("close", (code) => (silentClose = code));
+    silent.on("error", () => undefined);
+    const user = await system.user();
+    const { accessToken } = await web.login(user.email, user.password);
+    const signedIn = rawSocket(web.wsUrl, { token: accessToken });
+    await Promise.all([anonymous.opened, signedIn.opened]);
+    await waitFor(() => anonymous.closed() !== null && silentClose !== null, {
       timeoutMs: 10_000,
-      what: "the anonymous socket closed",
+      what: "the anonymous sockets closed",
     });
     expect(anonymous.closed()?.code).toBe(SESSION_ENDED_CLOSE_CODE);
+    expect(silentClose).toBe(SESSION_ENDED_CLOSE_CODE);
+    // Opened with them, the signed-in one stays.
+    signedIn.subscribe(1, "orders.onStatusChange");
+    await waitFor(() => signedIn.replies(1).some((frame) => frame.result?.type === "started"), {
+      what: "the signed-in socket's feed",
+    });
+    expect(signedIn.closed()).toBeNull();
+    signedIn.close();
+  });
+
+  it("cuts off a client that keeps sending while it reads nothing of the answers", async () => {
+    const more = await startInstances(1, {
+      socketLimits: { maxBufferedBytes: MAX_BUFFERED, frameBurst: 10_000 },
+    });
+    try {
+      const instance = more.instances[0] as WebInstance;
+      const user = await more.user();
+      const { accessToken } = await instance.login(user.email, user.password);
+      const socket = rawSocket(instance.wsUrl, { token: accessToken });
+      await socket.opened;
+      (socket.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+      // Each message names an unknown procedure, which its error repeats twice: ~130 KB of answers a frame.
+      const path = "x".repeat(3_000);
+      for (let frame = 0; frame < 400 && socket.ws.readyState === WebSocket.OPEN; frame++) {
+        socket.send(
+          Array.from({ length: 20 }, (_, i) => ({
+            id: frame * 20 + i,
+            method: "subscription",
+            params: { path },
+          })),
+        );
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await waitFor(() => instance.websocketClients() === 0, {
+        timeoutMs: 30_000,
+        what: "the socket cut off",
+      });
+    } finally {
+      await more.close();
+    }
   });
 });

@@ -268,6 +268,21 @@ describe("a revoked session's access tokens are refused at once, not at their ex
     );
   });
 
+  it("a refused refresh leaves the browser's cookies alone: another tab may have signed in meanwhile", async () => {
+    const email = uniqueEmail("staletab");
+    const password = strongPassword();
+    await api.rest.register(email, password);
+    const stale = await signIn(email, password);
+    expect((await api.rest.logout(stale.refreshToken)).status).toBe(200);
+    const refused = await api.request("/api/v1/auth/refresh", {
+      method: "POST",
+      headers: { cookie: `${REFRESH_COOKIE}=${stale.refreshToken}`, origin: api.baseUrl },
+      json: {},
+    });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.getSetCookie()).toEqual([]);
+  });
+
   it("a logout repeated with the spent token writes nothing and announces nothing again", async () => {
     const email = uniqueEmail("relogout");
     const password = strongPassword();

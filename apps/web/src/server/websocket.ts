@@ -75,14 +75,18 @@ export const SOCKET_LIMITS: SocketLimits = {
 /** Polls a full socket's buffer: `ws` has no event for it, and only a socket with a stalled client waits. */
 const DRAIN_POLL_MS = 20;
 
-/** How the sockets' send buffers stand: what the limits held, for tests and diagnostics. */
+/**
+ * How the sockets' send buffers stood, for tests and diagnostics: feeds waiting for their client to
+ * read, and the most a socket had unread when one of its feeds was about to send.
+ */
 type BufferStats = { waiting: number; mostBuffered: number };
 
 /** `drained` for a socket's feeds (socket-budget.ts): waits while more than the limit is unread. */
 function drainedOf(ws: WebSocket, limits: SocketLimits, log: ApiDeps["log"], stats: BufferStats): Drained {
   return () => {
     stats.mostBuffered = Math.max(stats.mostBuffered, ws.bufferedAmount);
-    if (ws.bufferedAmount <= limits.maxBufferedBytes) return null;
+    // A closed socket's feed is being stopped (tRPC aborts it): nothing to wait for.
+    if (ws.readyState !== ws.OPEN || ws.bufferedAmount <= limits.maxBufferedBytes) return null;
     const since = Date.now();
     stats.waiting++;
     return new Promise<void>((settle) => {
@@ -104,7 +108,12 @@ function drainedOf(ws: WebSocket, limits: SocketLimits, log: ApiDeps["log"], sta
   };
 }
 
-/** Counts a socket's frames against its budget; cuts it off past it. */
+/**
+ * Counts a socket's frames against its budget, and cuts it off past it, or when it sends while more than
+ * `maxBufferedBytes` of what it was sent is unread: every frame gets answers (errors, "started"), which a
+ * client that does not read would otherwise pile up beyond its feeds' limit. The frame that crosses a
+ * limit may still be handled (tRPC listens to the socket too); none after it is.
+ */
 function meterFrames(ws: WebSocket, limits: SocketLimits, log: ApiDeps["log"]) {
   let tokens = limits.frameBurst;
   let at = Date.now();
@@ -112,9 +121,13 @@ function meterFrames(ws: WebSocket, limits: SocketLimits, log: ApiDeps["log"]) {
     const now = Date.now();
     tokens = Math.min(limits.frameBurst, tokens + ((now - at) / 1000) * limits.framesPerSecond);
     at = now;
-    if (--tokens >= 0) return;
-    log.info("WebSocket cut off: too many frames");
-    ws.terminate();
+    if (--tokens < 0) {
+      log.info("WebSocket cut off: too many frames");
+      ws.terminate();
+    } else if (ws.bufferedAmount > limits.maxBufferedBytes) {
+      log.info({ buffered: ws.bufferedAmount }, "WebSocket cut off: sends while it reads nothing");
+      ws.terminate();
+    }
   });
 }
 
@@ -124,7 +137,18 @@ export function attachWebSocket(server: http.Server, deps: ApiDeps, limits: Sock
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
   const stats: BufferStats = { waiting: 0, mostBuffered: 0 };
   // Before tRPC's own listener (applyWSSHandler below), so a frame is counted before it is handled.
-  wss.on("connection", (ws) => meterFrames(ws, limits, deps.log));
+  // Every socket starts anonymous: tRPC makes its context only with the first message when the client
+  // sends its token in one (`?connectionParams=1`), and a client that only answers pings never does.
+  const anonymous = new Map<WebSocket, NodeJS.Timeout>();
+  wss.on("connection", (ws) => {
+    meterFrames(ws, limits, deps.log);
+    const timer = setTimeout(() => ws.close(SESSION_ENDED_CLOSE_CODE, "sign in first"), limits.anonymousMs);
+    anonymous.set(ws, timer);
+    ws.once("close", () => {
+      clearTimeout(timer);
+      anonymous.delete(ws);
+    });
+  });
   const sessions = new Map<WebSocket, SocketSession>();
   const socketsOf = new Map<string, number>();
 
@@ -137,12 +161,7 @@ export function attachWebSocket(server: http.Server, deps: ApiDeps, limits: Sock
 
   /** Arms the expiry of a signed-in socket and files it under its session, for revocations. */
   const track = (ws: WebSocket, ctx: Context) => {
-    if (ws.readyState !== ws.OPEN) return;
-    if (!ctx.user || !ctx.session) {
-      const timer = setTimeout(() => ws.close(SESSION_ENDED_CLOSE_CODE, "sign in first"), limits.anonymousMs);
-      ws.once("close", () => clearTimeout(timer));
-      return;
-    }
+    if (!ctx.user || !ctx.session || ws.readyState !== ws.OPEN) return;
     const userId = ctx.user.id;
     const held = socketsOf.get(userId) ?? 0;
     if (held >= MAX_SOCKETS_PER_USER) {
@@ -153,6 +172,8 @@ export function attachWebSocket(server: http.Server, deps: ApiDeps, limits: Sock
       });
     }
     socketsOf.set(userId, held + 1);
+    clearTimeout(anonymous.get(ws));
+    anonymous.delete(ws);
     const { expiresAt } = ctx.session;
     const arm = (): NodeJS.Timeout => {
       const left = expiresAt.getTime() - deps.now().getTime();

@@ -122,7 +122,7 @@ export type RefreshTokens = {
   revokeFamilyOf(token: string): Promise<void>;
   /** Revokes the user's session `sessionId` (an access token's `sid`: its family), if it is theirs. */
   revokeSession(userId: string, sessionId: string): Promise<void>;
-  /** Revokes every live token of a user (for a password change; no endpoint calls it yet). */
+  /** Revokes every live token of a user (a password change). */
   revokeAllOf(userId: string): Promise<void>;
   /** Deletes the tokens of families dead for longer than the retention; resolves to how many. */
   purge(opts?: { retentionSeconds?: number; batchSize?: number }): Promise<number>;

@@ -1,7 +1,7 @@
 import { TRPCError } from "@trpc/server";
 import type { z } from "zod";
 import type { Context } from "../../context.ts";
-import { REFRESH_COOKIE, clearedSessionCookies } from "../../cookies.ts";
+import { REFRESH_COOKIE } from "../../cookies.ts";
 import type { refreshInputSchema } from "./refresh.schema.ts";
 import { sessionFor } from "./session.ts";
 
@@ -22,7 +22,9 @@ export async function refreshHandler({ ctx, input }: Options) {
     ? await ctx.deps.refreshTokens.rotate(token)
     : ({ ok: false, reason: "missing" } as const);
   if (!result.ok) {
-    ctx.setCookies(clearedSessionCookies({ secure: ctx.secure }));
+    // The cookies are left as they are. By the time this answer arrives the browser may hold a newer
+    // session: another tab signed in, or changed the password (which revokes the session this tab
+    // refreshed), meanwhile. Clearing them would end that session too; a refused token does no harm.
     ctx.log.info({ reason: result.reason }, "refresh refused");
     throw new TRPCError({ code: "UNAUTHORIZED", message: REFUSALS[result.reason] });
   }
