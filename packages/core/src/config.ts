@@ -198,6 +198,11 @@ export const configSchema = z
         .refine((value) => Buffer.byteLength(value, "utf8") >= MESSAGE_SIGNING_KEY_MIN_BYTES, {
           message: `must be at least ${MESSAGE_SIGNING_KEY_MIN_BYTES} bytes (32 random bytes, e.g. \`openssl rand -hex 32\`)`,
         })
+        // As it will be written in MESSAGE_SIGNING_KEYS_ACCEPTED during a rotation, which splits on commas
+        // and trims: a key that list could not carry as it is would be refused there, or read as another.
+        .refine((value) => !value.includes(",") && value.trim() === value, {
+          message: "must not contain a comma, nor begin or end with a space",
+        })
         .optional(),
     ),
     /**

@@ -141,6 +141,11 @@ describe("secrets outside development", () => {
     );
     const short = problemWith({ ...production, MESSAGE_SIGNING_KEY: "k".repeat(31) });
     expect(short).toMatch(/MESSAGE_SIGNING_KEY must be at least 32 bytes/);
+    for (const unlistable of [`${strongKey},more`, ` ${strongKey}`, `${strongKey}\t`]) {
+      expect(problemWith({ ...production, MESSAGE_SIGNING_KEY: unlistable })).toMatch(
+        /MESSAGE_SIGNING_KEY must not contain a comma, nor begin or end with a space/,
+      );
+    }
     expect(short).not.toContain("k".repeat(31));
     expect(loadConfig(production).MESSAGE_SIGNING_KEY).toBe(strongKey);
     // Development and tests sign with the default (npm start makes one of its own, see the launcher).
