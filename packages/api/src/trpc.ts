@@ -3,7 +3,7 @@ import type { OpenApiMeta } from "trpc-to-openapi";
 import type { Logger } from "@gozon/core/logger";
 import type { Context } from "./context.ts";
 import { findUserById } from "./identity/users.ts";
-import { MAX_FEEDS_PER_SOCKET, releasedWhenDone } from "./live/socket-budget.ts";
+import { MAX_FEEDS_PER_SOCKET, pacedFeed } from "./live/socket-budget.ts";
 import {
   describeFields,
   fieldErrorsOf,
@@ -170,7 +170,7 @@ export const protectedProcedure = publicProcedure.use(async ({ ctx, type, signal
       return result;
     }
     const feed = result.data as AsyncIterable<unknown>;
-    return { ...result, data: releasedWhenDone(feed, release, ctx.socket?.drained) };
+    return { ...result, data: pacedFeed(feed, release, ctx.socket?.drained) };
   } catch (error) {
     release();
     throw error;

@@ -4,7 +4,7 @@ import {
   FEED_START_BURST,
   FEED_START_INTERVAL_MS,
   MAX_FEEDS_PER_SOCKET,
-  releasedWhenDone,
+  pacedFeed,
 } from "../src/live/socket-budget.ts";
 
 const take = (budget: ReturnType<typeof createSocketBudget>, now: number) => {
@@ -45,7 +45,7 @@ describe("a socket's budget", () => {
       yield 2;
     }
     const seen: number[] = [];
-    for await (const event of releasedWhenDone(twoEvents(), () => released++)) seen.push(event);
+    for await (const event of pacedFeed(twoEvents(), () => released++)) seen.push(event);
     expect(seen).toEqual([1, 2]);
     expect(released).toBe(1);
   });
@@ -61,7 +61,7 @@ describe("a socket's budget", () => {
     let full = false;
     let drain: (() => void) | undefined;
     const drained = () => (full ? new Promise<void>((resolve) => (drain = resolve)) : null);
-    const feed = releasedWhenDone(replay(), () => undefined, drained);
+    const feed = pacedFeed(replay(), () => undefined, drained);
     expect((await feed.next()).value).toBe(1);
     full = true; // the client stopped reading
     const next = feed.next();

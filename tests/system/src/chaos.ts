@@ -15,7 +15,7 @@ import { bullPrefix, createRedisConnection, defaultJobOptions, QUEUES } from "@g
 import { signMessage } from "@gozon/messaging/signing";
 import { testSigningKey } from "@gozon/messaging/testing";
 import { openChaosFeeds, type FeedCheck } from "./chaos-feeds.ts";
-import { audit, countOrders, type Audit } from "./invariants.ts";
+import { audit, countOrders, queuesDrained, type Audit } from "./invariants.ts";
 import { random } from "./load.ts";
 import { startRedisCluster } from "./redis-cluster.ts";
 import { ADMIN, startSystem, type System } from "./system.ts";
@@ -420,13 +420,7 @@ function duplicateInjector(system: System, redis: RedisTarget, share: number, se
       }
       return result;
     },
-    async drained() {
-      for (const name of Object.values(QUEUES)) {
-        const counts = await queue(name).getJobCounts("waiting", "active", "delayed", "prioritized");
-        if (Object.values(counts).some((n) => n > 0)) return false;
-      }
-      return true;
-    },
+    drained: () => queuesDrained(Object.values(QUEUES).map(queue)),
     async close() {
       await Promise.all([...queues.values()].map((q) => q.close()));
       connection.disconnect();

@@ -1,4 +1,5 @@
 // The auditor: reads both service databases directly (only tests may) and lists every broken guarantee.
+import type { Queue } from "bullmq";
 import pg from "pg";
 import type { ServiceDatabaseUrls } from "@gozon/core/config";
 
@@ -26,6 +27,15 @@ export async function countOrders(urls: ServiceDatabaseUrls) {
   );
   const by = Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
   return { NEW: by.NEW ?? 0, FINISHED: by.FINISHED ?? 0, CANCELLED: by.CANCELLED ?? 0 };
+}
+
+/** True when none of `queues` holds a job waiting, in hand, delayed or prioritized. */
+export async function queuesDrained(queues: Iterable<Queue>) {
+  for (const queue of queues) {
+    const counts = await queue.getJobCounts("waiting", "active", "delayed", "prioritized");
+    if (Object.values(counts).some((n) => n > 0)) return false;
+  }
+  return true;
 }
 
 export async function audit(urls: ServiceDatabaseUrls): Promise<Audit> {

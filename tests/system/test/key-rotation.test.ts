@@ -10,7 +10,7 @@ import { waitFor } from "@gozon/core/testing";
 import { bullPrefix, createRedisConnection, QUEUES } from "@gozon/messaging/queues";
 import { TEST_MESSAGE_SIGNING_KEY } from "@gozon/messaging/testing";
 import { signUp } from "../src/client.ts";
-import { countOrders } from "../src/invariants.ts";
+import { countOrders, queuesDrained } from "../src/invariants.ts";
 import { redisVariables } from "../src/redis-target.ts";
 import { startSystem, type PartName, type System } from "../src/system.ts";
 
@@ -85,17 +85,10 @@ it("changes the signing key one process at a time under load, refusing no messag
   await waitFor(() => holding, { what: "the stream to hold" });
   const queues = Object.values(QUEUES).map((name) => new Queue(name, { connection: redis, prefix }));
   try {
-    await waitFor(
-      async () => {
-        if ((await countOrders(sys.dbs.urls)).NEW > 0) return false;
-        for (const queue of queues) {
-          const counts = await queue.getJobCounts("waiting", "active", "delayed", "prioritized");
-          if (Object.values(counts).some((n) => n > 0)) return false;
-        }
-        return true;
-      },
-      { timeoutMs: 60_000, what: "the queues drained of what was sent before step 2" },
-    );
+    await waitFor(async () => (await countOrders(sys.dbs.urls)).NEW === 0 && (await queuesDrained(queues)), {
+      timeoutMs: 60_000,
+      what: "the queues drained of what was sent before step 2",
+    });
   } finally {
     await Promise.all(queues.map((queue) => queue.close()));
   }

@@ -21,7 +21,7 @@ export type SocketBudget = {
   /** A slot for one more feed, released when the feed ends (any number of calls, one release). */
   take(now: number): FeedSlot;
   readonly open: number;
-  /** Asked before each event a feed sends (see `releasedWhenDone`). */
+  /** Asked before each event a feed sends (see `pacedFeed`). */
   readonly drained: Drained;
 };
 
@@ -66,7 +66,7 @@ export function createSocketBudget({ drained = () => null }: { drained?: Drained
  * stopped reading would otherwise sit in the web process's memory. Waiting here, the feed is not pulled,
  * so a replay pauses where it is and live events pile up only to the feed's own bound (order-feed.ts).
  */
-export async function* releasedWhenDone<T>(
+export async function* pacedFeed<T>(
   feed: AsyncIterable<T>,
   release: () => void,
   drained: Drained = () => null,
