@@ -1,11 +1,12 @@
 // Orders, settle (step 6 of the saga): each payment result moves its order out of NEW exactly once.
 // Results delivered together are settled together (group commit), and their events go out right after.
-import { UnrecoverableError, Worker } from "bullmq";
+import { UnrecoverableError } from "bullmq";
 import type { RedisClient } from "@gozon/core/infra/redis-client";
 import type { Logger } from "@gozon/core/logger";
 import { openMessage, type PaymentResult } from "@gozon/messaging/contracts";
 import { groupCommit } from "@gozon/messaging/group-commit";
-import { consumerOptions, QUEUES } from "@gozon/messaging/queues";
+import { startConsumer } from "@gozon/messaging/consumer-worker";
+import { QUEUES } from "@gozon/messaging/queues";
 import type { MessageKey } from "@gozon/messaging/signing";
 import type { SqlClient } from "@gozon/messaging/sql";
 import { settleAndAnnounce, type AnnounceTo, type SettleOutcome } from "@gozon/orders/settle-order";
@@ -49,7 +50,7 @@ export function consumePaymentResults({
     },
   });
 
-  const worker = new Worker(
+  const worker = startConsumer(
     QUEUES.paymentResults,
     async (job) => {
       // The signature first: nothing of a message that this system did not sign is read or acted on.
@@ -86,7 +87,7 @@ export function consumePaymentResults({
       }
       msgLog.info({ status: order.status, reason: order.cancelReason, changed }, "order settled");
     },
-    { connection, prefix, concurrency, ...consumerOptions },
+    { connection, prefix, concurrency },
   );
   worker.on("failed", (job, err) => {
     if (err instanceof UnrecoverableError || err.name === "UnrecoverableError") return; // logged above

@@ -137,4 +137,27 @@ describe("payment results", () => {
     expect(await (await deliver(real)).getState()).toBe("completed");
     expect(await statusOf(order.id)).toBe("CANCELLED");
   });
+
+  it("a job whose stored data is not JSON is poison, failed once: it does not come back forever", async () => {
+    const userId = randomUUID();
+    const order = await createOrder(db, { userId, amount: 300, description: "not JSON" });
+    const before = await poisonCount("signature");
+    const real = buildMessage("PaymentSucceeded", { orderId: order.id, userId, amount: 300 });
+    // Written straight into the job's hash, as anyone who can reach Redis could; delayed until then so
+    // the consumer cannot take it first. BullMQ itself cannot read it back (its getJob throws).
+    const jobId = "not-json";
+    await results.add(real.type, signMessage(testSigningKey, real), { jobId, delay: 60_000, attempts: 12 });
+    const jobKey = `${prefix}:${QUEUES.paymentResults}:${jobId}`;
+    await redis.hset(jobKey, "data", JSON.stringify(signMessage(testSigningKey, real)).slice(0, -1));
+    await results.promoteJobs();
+
+    await expect.poll(() => results.getJobState(jobId), { timeout: 10_000 }).toBe("failed");
+    expect(await redis.hget(jobKey, "failedReason")).toMatch(/^poison payment result: /);
+    expect(await redis.hget(jobKey, "atm")).toBe("1"); // not retried
+    expect(await poisonCount("signature")).toBe(before + 1); // its text carries no signature
+    expect(await statusOf(order.id)).toBe("NEW");
+    // The intact result still settles the order.
+    expect(await (await deliver(real)).getState()).toBe("completed");
+    expect(await statusOf(order.id)).toBe("FINISHED");
+  });
 });

@@ -1,10 +1,11 @@
 // Consumer of `payments.requests`: validates each job against the contract, then hands it to the inbox,
 // through a group commit: the jobs delivered together are decided in one transaction.
-import { UnrecoverableError, Worker } from "bullmq";
+import { UnrecoverableError } from "bullmq";
 import type { RedisClient } from "@gozon/core/infra/redis-client";
 import type { Logger } from "@gozon/core/logger";
 import { openMessage } from "@gozon/messaging/contracts";
-import { consumerOptions, QUEUES } from "@gozon/messaging/queues";
+import { startConsumer } from "@gozon/messaging/consumer-worker";
+import { QUEUES } from "@gozon/messaging/queues";
 import type { MessageKey } from "@gozon/messaging/signing";
 import type { TransactionalSqlClient } from "@gozon/messaging/sql";
 import type { PublishResults } from "@gozon/payments/decide-entries";
@@ -58,7 +59,7 @@ export function startRequestConsumer({
     publish,
   });
 
-  const worker = new Worker(
+  const worker = startConsumer(
     QUEUES.paymentRequests,
     async (job) => {
       // The signature first: a request this system did not sign debits nobody (anyone who can write to
@@ -87,7 +88,7 @@ export function startRequestConsumer({
       }
       return { stored, status: outcome.status };
     },
-    { connection, prefix, concurrency, ...consumerOptions },
+    { connection, prefix, concurrency },
   );
 
   worker.on("failed", (job, err) => {

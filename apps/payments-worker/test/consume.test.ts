@@ -5,6 +5,7 @@ import { createLogger } from "@gozon/core/logger";
 import { freePort, waitFor, type RunningProcess } from "@gozon/core/testing";
 import { createSqlPool } from "@gozon/db/sql-client";
 import { buildMessage } from "@gozon/messaging/contracts";
+import { QUEUES } from "@gozon/messaging/queues";
 import { messageKey, signMessage } from "@gozon/messaging/signing";
 import { testSigningKey } from "@gozon/messaging/testing";
 import { createAccount, topUp } from "@gozon/payments/accounts";
@@ -141,6 +142,31 @@ describe("payments worker", () => {
       await waitFor(() => logged.test(worker.output()), { what: `${jobId} logged as dead-lettered` });
     }
     expect(worker.output()).toContain(poison.messageId); // the log line names the message too
+    expect(worker.child.exitCode).toBeNull();
+  });
+
+  it("dead-letters once a job whose stored data is not JSON, instead of fetching it forever", async () => {
+    const userId = await accountWith(1_000);
+    // Written straight into the job's hash, as anyone who can reach Redis could; delayed until then so
+    // the worker cannot take it first. BullMQ itself cannot read it back (its getJob throws).
+    const jobId = "poison-not-json";
+    await h.requests.add("PaymentRequested", request(userId, 100), { jobId, delay: 60_000 });
+    await h.redis.hset(`${h.prefix}:${QUEUES.paymentRequests}:${jobId}`, "data", '{"messageId":');
+    await h.requests.promoteJobs();
+    const next = request(userId, 100);
+    await h.send(next);
+
+    expect(await resultOf(next.payload.orderId)).toMatchObject({ type: "PaymentSucceeded" });
+    await waitFor(async () => (await h.requests.getJobState(jobId)) === "failed", {
+      what: `${jobId} in the failed set`,
+    });
+    const jobKey = `${h.prefix}:${QUEUES.paymentRequests}:${jobId}`;
+    expect(await h.redis.hget(jobKey, "failedReason")).toMatch(/^poison message: /);
+    expect(await h.redis.hget(jobKey, "atm")).toBe("1"); // failed on its first attempt, not retried
+    expect(await h.redis.hget(jobKey, "stc")).toBeNull(); // never left to stall
+    const logged = new RegExp(`"jobId":"${jobId}".*"msg":"poison message dead-lettered"`);
+    await waitFor(() => logged.test(worker.output()), { what: `${jobId} logged as dead-lettered` });
+    expect(await balanceOf(h.db, userId)).toBe(900); // only the next request was charged
     expect(worker.child.exitCode).toBeNull();
   });
 });

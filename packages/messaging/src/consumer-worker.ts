@@ -1,0 +1,34 @@
+// The BullMQ worker both consumers run: the queue options they share, and jobs whose stored data is not
+// JSON handed to the processor instead of stalling forever.
+import { Worker, type Job, type Processor, type WorkerOptions } from "bullmq";
+import type { JobJson } from "bullmq";
+import { consumerOptions, type QueueName } from "./queues.ts";
+
+/**
+ * BullMQ parses a job's `data` before the processor sees it. Data that is not JSON (anyone who can write
+ * to Redis can put it there) throws inside BullMQ's fetch loop: the job is neither run nor failed, its
+ * lock is never renewed, and the stalled check puts it back in the queue, where it is fetched again, for
+ * good (BullMQ marks a job stalled too often to be failed by the processor's turn, which this job never
+ * gets). Here such a job reaches the processor with its stored text as its data; the message contract
+ * refuses a string, so the consumer dead-letters it once, like any other poison message.
+ *
+ * Corrupt BullMQ bookkeeping (a job's `opts` or `progress` that is not JSON) still throws before this
+ * point; only a job's data is a message, and a message is what the consumers must survive.
+ */
+class MessageWorker extends Worker<unknown, unknown, string> {
+  protected override createJob(data: JobJson, jobId: string): Job<unknown, unknown, string> {
+    try {
+      return super.createJob(data, jobId);
+    } catch {
+      return super.createJob({ ...data, data: JSON.stringify(String(data.data)) }, jobId);
+    }
+  }
+}
+
+export function startConsumer(
+  queue: QueueName,
+  processor: Processor<unknown, unknown, string>,
+  options: Pick<WorkerOptions, "connection" | "prefix" | "concurrency">,
+): Worker<unknown, unknown, string> {
+  return new MessageWorker(queue, processor, { ...options, ...consumerOptions });
+}
