@@ -290,6 +290,30 @@ describe.skipIf(unavailable)("gateway (docker/gateway/nginx.conf) in front of tw
     );
   });
 
+  it("holds at most 100 WebSockets open per client address: the next upgrade is a 429 until one closes", async () => {
+    const url = `${gateway.replace(/^http/, "ws")}/api/trpc-ws`;
+    const open = await Promise.all(
+      Array.from({ length: 100 }, () => {
+        const ws = new WebSocket(url, { origin: gateway });
+        return new Promise<WebSocket>((resolve, reject) => {
+          ws.once("open", () => resolve(ws));
+          ws.once("error", reject);
+        });
+      }),
+    );
+    try {
+      expect(await upgradeStatus(url, gateway)).toBe(429);
+      const closed = new Promise((resolve) => open[0]!.once("close", resolve));
+      open[0]!.close();
+      await closed;
+      await waitFor(async () => (await upgradeStatus(url, gateway)) === 101, {
+        what: "an upgrade once a socket closed",
+      });
+    } finally {
+      for (const ws of open) ws.terminate();
+    }
+  });
+
   it("serves Swagger UI and its assets", async () => {
     for (const asset of ["/api/docs", "/api/docs/swagger-ui.css", "/api/docs/swagger-ui-bundle.js"]) {
       const res = await fetch(`${gateway}${asset}`);
