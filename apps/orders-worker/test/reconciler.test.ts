@@ -64,17 +64,46 @@ it("holds back while the queues are deep, then asks for what is really lost", as
     pipeline: paymentPipeline(requests, results, 30_000, testSigningKey),
   });
 
-  // A backlog of results (and a delayed retry) waiting to be settled: deep enough to hold.
-  await results.addBulk(Array.from({ length: 3 }, (_, i) => ({ name: "PaymentSucceeded", data: { i } })));
-  await requests.add("PaymentRequested", {}, { delay: 60_000 });
+  // A backlog of results waiting to be settled: deep enough to hold. Delayed jobs wait for a time of
+  // their own and are no backlog, however many: a year's delay must not hold the reconciler for a year.
+  await results.addBulk(Array.from({ length: 4 }, (_, i) => ({ name: "PaymentSucceeded", data: { i } })));
+  const aYear = 365 * 24 * 3_600_000;
+  await requests.addBulk(
+    Array.from({ length: 10 }, (_, i) => ({ name: "PaymentRequested", data: { i }, opts: { delay: aYear } })),
+  );
   expect(await reconciler.pass()).toMatchObject({ held: true, backlog: 4, reRequested: 0 });
   expect(await requestsFor(order.id)).toBe(1);
 
   // Drained, and the order's result was not in it: it is asked for again.
   await results.drain(true);
-  await requests.drain(true);
   expect(await reconciler.pass()).toMatchObject({ held: false, backlog: 0, reRequested: 1 });
   expect(await requestsFor(order.id)).toBe(2);
+  await requests.drain(true);
+});
+
+it("is not stopped by jobs whose stored data or options are not JSON, and asks again for one BullMQ gave up on", async () => {
+  const lost = await staleOrder("its request lost");
+  const unreadable = await staleOrder("its request unreadable");
+  const reconciler = createReconciler({
+    db,
+    olderThanMs: 30_000,
+    pipeline: paymentPipeline(requests, results, 30_000, testSigningKey),
+  });
+  // Written by another hand: a result that cannot be read, and the second order's request with options
+  // that cannot be read, which BullMQ's stalled check has given up on (it comes back to the queue for
+  // ever, since no worker can read it to fail it; see queues.test.ts).
+  await results.add("PaymentSucceeded", {}, { jobId: "garbage", delay: 60_000 });
+  await redis.hset(`${prefix}:${QUEUES.paymentResults}:garbage`, "data", "{not json");
+  await results.promoteJobs();
+  await requests.add("PaymentRequested", {}, { jobId: unreadable.requestId });
+  const requestKey = `${prefix}:${QUEUES.paymentRequests}:${unreadable.requestId}`;
+  await redis.hset(requestKey, "opts", "{not json", "defa", "job stalled more than allowable limit");
+
+  expect(await reconciler.pass()).toMatchObject({ held: false, reRequested: 2, stillQueued: 0 });
+  expect(await requestsFor(lost.id)).toBe(2);
+  expect(await requestsFor(unreadable.id)).toBe(2);
+  await results.obliterate({ force: true });
+  await requests.obliterate({ force: true });
 });
 
 it("leaves alone an order whose result waits to be settled or whose request was just answered", async () => {

@@ -158,21 +158,29 @@ const PICKED_UP_STATES = new Set(["active", "completed"]);
 /**
  * Of these job ids, the ones whose job still waits in `queue` to be picked up, or was picked up or
  * finished less than `recentMs` ago (its effect, a reply, may still be on its way); not one that failed
- * (dead-lettered), is lost, or was picked up or finished longer ago. Bounded by `timeoutMs`, since a
- * caller may be shutting down.
+ * (dead-lettered), is lost, was picked up or finished longer ago, or that BullMQ gave up on after it
+ * stalled too often (a job it cannot even read comes back to the queue for ever). Bounded by
+ * `timeoutMs`, since a caller may be shutting down.
+ *
+ * The job's fields are read as stored, not through `getJob`: that parses the whole job and throws on one
+ * whose data or options are not JSON, which would fail every question about the others.
  */
 export async function jobsInFlight(
   queue: Queue,
   ids: string[],
   { timeoutMs = 5_000, recentMs = 0 }: { timeoutMs?: number; recentMs?: number } = {},
 ): Promise<Set<string>> {
+  const client = await queue.backend.client;
   const inFlight = async (id: string) => {
-    const state = await queue.getJobState(id);
+    const [state, [finishedOn, processedOn, gaveUp]] = await Promise.all([
+      queue.getJobState(id),
+      client.hmget(queue.toKey(id), "finishedOn", "processedOn", "defa"),
+    ]);
+    if (gaveUp) return false;
     if (IN_FLIGHT_STATES.has(state)) return true;
     if (recentMs <= 0 || !PICKED_UP_STATES.has(state)) return false;
-    const job = await queue.getJob(id);
-    const at = job?.finishedOn ?? job?.processedOn;
-    return at !== undefined && Date.now() - at < recentMs;
+    const at = Number(finishedOn ?? processedOn);
+    return Number.isFinite(at) && Date.now() - at < recentMs;
   };
   const found = await withTimeout(
     Promise.all(ids.map(inFlight)),
@@ -182,24 +190,43 @@ export async function jobsInFlight(
   return new Set(ids.filter((_, i) => found[i]));
 }
 
-/** Jobs waiting to be picked up (waiting, prioritized or delayed) in all of `queues` together. */
+/**
+ * Jobs ready to be picked up (waiting or prioritized) in all of `queues` together: the backlog the
+ * consumers are working through. Delayed jobs are not counted: they wait for a time of their own (a
+ * retry's backoff), however many there are, so counting them would hold the reconciler back for as long
+ * as a year-long delay says.
+ */
 export async function waitingJobs(queues: Queue[], timeoutMs = 5_000): Promise<number> {
   const counts = await withTimeout(
-    Promise.all(queues.map((queue) => queue.getJobCounts("wait", "prioritized", "delayed"))),
+    Promise.all(queues.map((queue) => queue.getJobCounts("wait", "prioritized"))),
     timeoutMs,
     `queues did not report their depth within ${timeoutMs} ms`,
   );
   return counts.flatMap((byState) => Object.values(byState)).reduce((sum, n) => sum + n, 0);
 }
 
-/** The data of up to `limit` jobs of each unfinished state (waiting, delayed, running) in `queue`. */
+/**
+ * The data of up to `limit` jobs of each unfinished state (waiting, delayed, running) in `queue`. Read as
+ * stored, like `jobsInFlight`: a job whose data is not JSON is left out instead of failing the listing.
+ */
 export async function unfinishedJobData(queue: Queue, limit: number, timeoutMs = 5_000): Promise<unknown[]> {
-  const jobs = await withTimeout(
-    queue.getJobs(["waiting", "prioritized", "delayed", "active"], 0, limit - 1, true),
+  const read = async () => {
+    const ids = await queue.getRanges(["waiting", "prioritized", "delayed", "active"], 0, limit - 1, true);
+    const client = await queue.backend.client;
+    return Promise.all(ids.map((id) => client.hget(queue.toKey(id), "data")));
+  };
+  const stored = await withTimeout(
+    read(),
     timeoutMs,
     `${queue.name} did not list its jobs within ${timeoutMs} ms`,
   );
-  return jobs.map((job) => job.data as unknown);
+  return stored.flatMap((text: string | null) => {
+    try {
+      return text === null ? [] : [JSON.parse(text) as unknown];
+    } catch {
+      return [];
+    }
+  });
 }
 
 /**

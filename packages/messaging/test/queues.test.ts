@@ -7,6 +7,7 @@ import {
   isRedisStateError,
   jobsInFlight,
   pingRedis,
+  unfinishedJobData,
 } from "../src/queues.ts";
 import { deleteKeysWithPrefix, uniqueRedisPrefix } from "../test-support/testing.ts";
 
@@ -72,6 +73,62 @@ describe("jobsInFlight", () => {
     );
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(await jobsInFlight(queue, ["done-1"], { recentMs: 10 })).toEqual(new Set());
+  });
+
+  it("a job BullMQ cannot read is not in flight once it gave up on it, and does not fail the question", async () => {
+    // Options that are not JSON (written by another hand): BullMQ's worker throws before any processor
+    // runs, so the job is taken, stalls, and comes back to the queue for ever. A queue of its own: the
+    // test above left a stalled check of 30 s (BullMQ's default interval) on its queue.
+    const queue = new Queue("unreadable", { connection: redis, prefix });
+    await queue.add("m", {}, { jobId: "unreadable", delay: 60_000 });
+    await redis.hset(`${prefix}:unreadable:unreadable`, "opts", "{not json");
+    await queue.add("m", {}, { jobId: "readable", delay: 60_000 });
+    await queue.promoteJobs();
+    expect(await jobsInFlight(queue, ["unreadable", "readable"], { recentMs: 60_000 })).toEqual(
+      new Set(["unreadable", "readable"]),
+    );
+    const worker = new Worker("unreadable", async () => {}, {
+      connection: redis.duplicate(),
+      prefix,
+      // Several at once, as the consumers run: a slot whose fetch failed waits `runRetryDelay` (15 s).
+      concurrency: 4,
+      lockDuration: 1_000,
+      stalledInterval: 500,
+    });
+    worker.on("error", () => {}); // the unreadable job, each time it is taken
+    try {
+      await waitFor(async () => (await queue.getJobState("readable")) === "completed" || undefined, {
+        what: "readable completed",
+      });
+      // Stalled more often than allowed: BullMQ marks it to fail, which it never can.
+      await waitFor(async () => (await redis.hget(`${prefix}:unreadable:unreadable`, "defa")) ?? undefined, {
+        timeoutMs: 20_000,
+        what: "BullMQ giving up on the unreadable job",
+      });
+      expect(["waiting", "active"]).toContain(await queue.getJobState("unreadable"));
+      expect(await jobsInFlight(queue, ["unreadable", "readable"], { recentMs: 60_000 })).toEqual(
+        new Set(["readable"]),
+      );
+    } finally {
+      await worker.close();
+      await queue.close();
+    }
+  });
+});
+
+describe("unfinishedJobData", () => {
+  it("lists the data of waiting, delayed and running jobs, leaving out data that is not JSON", async () => {
+    const own = new Queue("unfinished", { connection: redis, prefix });
+    try {
+      await own.add("m", { n: 1 }, { jobId: "a" });
+      await own.add("m", { n: 2 }, { jobId: "b", delay: 60_000 });
+      await own.add("m", { n: 3 }, { jobId: "c" });
+      await redis.hset(`${prefix}:unfinished:c`, "data", "{not json");
+      expect(await unfinishedJobData(own, 10)).toEqual(expect.arrayContaining([{ n: 1 }, { n: 2 }]));
+      expect(await unfinishedJobData(own, 10)).toHaveLength(2);
+    } finally {
+      await own.close();
+    }
   });
 });
 
