@@ -15,7 +15,8 @@
 // Failures. `addBulk` pipelines one script per job, so a failed batch may be partly added: the relay then
 // asks Redis for a PING. No answer: Redis itself is failing, every row of the batch stays unsent, and the
 // relay backs off as a whole. An answer: the batch is added again one row at a time (re-adds are no-ops),
-// so a row that cannot be added fails alone and its neighbours go out. Such a row counts a failure
+// so a row that cannot be added fails alone and its neighbours go out (when every row fails alike, none is
+// at fault: the relay backs off as for a failing Redis). Such a row counts a failure
 // (`failures`; `attempts` counts every claim, outages included) and at `maxFailures` it is parked: set
 // aside, out of the claims, visible in the metrics and to admins. Never for good: after `parkedRetryMs` a
 // parked row gets one more try, and is parked again at once if it still fails.
@@ -72,7 +73,10 @@ export type PassResult = {
   failed: number;
   /** Rows parked by this pass (failed for the `maxFailures`-th time while Redis answered). */
   parked: number;
-  /** Redis did not answer: the failures were not the rows' own, and the relay backs off. */
+  /**
+   * Redis did not answer, refused for a state of its own, or refused every row alike: the failures were
+   * not the rows' own, and the relay backs off.
+   */
   redisFailed: boolean;
 };
 
@@ -237,7 +241,10 @@ export class OutboxRelay {
         // Only a failing Redis slows the relay down; a row that fails alone must not throttle the rest.
         failures = pass.redisFailed ? failures + 1 : 0;
         if (pass.redisFailed && (failures === 1 || failures % 20 === 0))
-          this.log.warn({ failures, unsent: pass.failed }, "Redis does not answer; outbox relay backs off");
+          this.log.warn(
+            { failures, unsent: pass.failed },
+            "Redis does not answer or refuses every row; outbox relay backs off",
+          );
       } catch (err) {
         failures++;
         if (failures === 1 || failures % 20 === 0)
@@ -303,8 +310,13 @@ export class OutboxRelay {
       refused.push(result.reason);
     });
     // Refused one by one for Redis's own state too (a batch's transaction is refused as a whole, for a
-    // reason it names less plainly): no row is at fault, none is counted towards parking.
-    return { failed, redisFailed: refused.length > 0 && refused.every(isRedisStateError) };
+    // reason it names less plainly): no row is at fault, none is counted towards parking. So too when
+    // several rows were refused one by one, every one of them, for the same reason: what fails is
+    // something they share (a key of the queue that another hand broke), and counting it against each
+    // would park the whole outbox, to wait `parkedRetryMs` more once Redis is mended.
+    const alike =
+      retry.length > 1 && refused.length === retry.length && new Set(refused.map(messageOf)).size === 1;
+    return { failed, redisFailed: alike || (refused.length > 0 && refused.every(isRedisStateError)) };
   }
 }
 

@@ -489,6 +489,26 @@ describe("outbox relay: batches, failures and parking", () => {
     }
   });
 
+  it("rows all refused alike (a key the queue shares, broken by another hand) are not counted, and go out once it is mended", async () => {
+    const messages = await addMessages(5);
+    // BullMQ appends an event to the queue's stream with every add: as a string, every add fails.
+    const events = `${prefix}:${QUEUES.paymentRequests}:events`;
+    await redis.del(events);
+    await redis.set(events, "not a stream");
+    const passes = relay({ maxFailures: 2 });
+    try {
+      for (let i = 0; i < 3; i++) {
+        expect(await passes.relayOnce()).toMatchObject({ claimed: 5, sent: 0, parked: 0, redisFailed: true });
+      }
+      for (const message of messages) {
+        expect(await outboxRow(message.messageId)).toMatchObject({ failures: 0, parkedAt: null });
+      }
+    } finally {
+      await redis.del(events);
+    }
+    expect(await passes.relayOnce()).toMatchObject({ claimed: 5, sent: 5 });
+  });
+
   it("a parked row gets one more try after parkedRetryMs: parked again if it still fails, sent once it can be", async () => {
     const [message] = await addMessages(1);
     const key = await poisonJob(message!.messageId);
