@@ -138,7 +138,7 @@ describe("login guessing", () => {
     expect((await login(email, password, fromNewIp())).status).toBe(200);
   });
 
-  it("a counter another hand wrote (not a number, or no expiry) is dropped, not a 503 or a lock for good", async () => {
+  it("a counter another hand wrote (not a number, no expiry, not a string) is dropped, not a 503 or a lock for good", async () => {
     const email = uniqueEmail("corrupt");
     const password = strongPassword();
     await api.rest.register(email, password);
@@ -152,6 +152,15 @@ describe("login guessing", () => {
     expect((await login(email, password, ip)).status).toBe(200);
     // Counted afresh, with an expiry.
     expect(await api.deps.redis.pttl(`${tag}:login-ip:${digest(address)}`)).toBeGreaterThan(0);
+
+    // Not even strings: a hash under the email's counter, a list under the IP's.
+    const other = fromNewIp();
+    const otherAddress = other["x-forwarded-for"];
+    await api.deps.redis.hset(`${tag}:login-email:${digest(email)}`, "n", "1");
+    await api.deps.redis.rpush(`${tag}:login-ip:${digest(otherAddress)}`, "1");
+    expect((await login(email, "wrong-password", other)).status).toBe(401);
+    expect((await login(email, password, other)).status).toBe(200);
+    expect(await api.deps.redis.type(`${tag}:login-email:${digest(email)}`)).toBe("string");
   });
 
   it("an IPv6 client is counted by its /64: another address in it brings no new budget", async () => {

@@ -93,11 +93,12 @@ local function bump(key, window)
   if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, window) end
 end
 -- A counter is an integer with an expiry, as bump writes it. Anything else under its key (written by
--- another hand) is dropped: it could otherwise fail every sign-in, or hold one off for good.
+-- another hand: a hash, a word, no expiry) is dropped: it could otherwise fail every sign-in, or hold one
+-- off for good. Its type is asked first, since GET on a hash or a list fails the whole script.
 local function count(key)
-  local value = redis.call('GET', key)
-  if not value then return 0 end
-  local n = tonumber(value)
+  local kind = redis.call('TYPE', key).ok
+  if kind == 'none' then return 0 end
+  local n = kind == 'string' and tonumber(redis.call('GET', key))
   if n and n == math.floor(n) and redis.call('PTTL', key) > 0 then return n end
   redis.call('DEL', key)
   return 0
@@ -137,7 +138,8 @@ return {0, 0}
  */
 const LOGIN_SUCCEEDED_SCRIPT = `
 local function positive(key)
-  local n = tonumber(redis.call('GET', key) or '0')
+  if redis.call('TYPE', key).ok ~= 'string' then return false end
+  local n = tonumber(redis.call('GET', key))
   return n ~= nil and n > 0 and n == math.floor(n)
 end
 redis.call('DEL', KEYS[1])
