@@ -33,6 +33,9 @@ export type ChannelSubscription = {
   close(): void;
 };
 
+/** At most one log line per this interval for the messages a channel ignored (the first at once). */
+export const IGNORED_LOG_INTERVAL_MS = 10_000;
+
 export function followChannel<T>(
   redis: RedisTarget,
   { channel, name, log, parse, onMessage, onReconnect }: ChannelOptions<T>,
@@ -41,10 +44,20 @@ export function followChannel<T>(
   subscriber.on("error", (err: Error) =>
     log.warn({ err: err.message, channel }, `${name}: subscriber error`),
   );
+  // Whoever can publish on the channel can publish garbage as fast as Redis carries it: one line per
+  // message would flood the log. The first is logged at once, then one line per interval with the count.
+  let ignored = 0;
+  let loggedAt = -Infinity;
   subscriber.on("message", (_channel: string, raw: string) => {
     const message = parse(raw);
-    if (message === null)
-      return void log.warn({ channel }, `${name}: ignored a malformed or unsigned message`);
+    if (message === null) {
+      ignored++;
+      if (Date.now() - loggedAt < IGNORED_LOG_INTERVAL_MS) return;
+      log.warn({ channel, ignored }, `${name}: ignored malformed or unsigned messages`);
+      ignored = 0;
+      loggedAt = Date.now();
+      return;
+    }
     onMessage(message);
   });
   // ioredis subscribes again after it says "ready"; asking once more and waiting for the answer tells
