@@ -10,6 +10,7 @@ import { resolveRedis } from "@gozon/core/infra/redis";
 import { describeRedisTarget } from "@gozon/core/infra/redis-client";
 import { createLogger } from "@gozon/core/logger";
 import { workerInstances } from "./instances.ts";
+import { ensurePortFree } from "./ports.ts";
 import { withRunSecret } from "./run-secret.ts";
 import { supervise, type ChildSpec } from "./supervisor.ts";
 
@@ -87,6 +88,7 @@ async function announceWhenHealthy(adminEmail: string | undefined, adminPassword
 
 async function main() {
   const selected = selectedApps();
+  if (selected.includes("web")) await ensurePortFree(config.PORT, "PORT");
 
   // With each service's database named on its own (maybe each on its own server), no shared one is needed.
   const everyServiceNamed =

@@ -7,7 +7,7 @@ import { startProcess } from "@gozon/core/testing";
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
 export function startLauncher(
-  only: "orders-worker" | "payments-worker",
+  only: "web" | "orders-worker" | "payments-worker",
   databases: { orders: string; payments: string; identity: string },
   env: NodeJS.ProcessEnv,
 ) {
