@@ -60,6 +60,20 @@ describe("resolveRedis", () => {
     );
   });
 
+  it("with no Redis and no redis-server on the PATH, says how to get one", async () => {
+    const emptyDir = fs.mkdtempSync(path.join(os.tmpdir(), "gozon-no-redis-"));
+    const pathBefore = process.env.PATH;
+    process.env.PATH = emptyDir; // what the spawn looks redis-server up in
+    try {
+      await expect(
+        resolve({ REDIS_URL: "embedded", EMBEDDED_REDIS_PORT: String(await freePort()) }),
+      ).rejects.toThrow(/no Redis answers and redis-server is not on the PATH/);
+    } finally {
+      process.env.PATH = pathBefore;
+      fs.rmSync(emptyDir, { recursive: true, force: true });
+    }
+  });
+
   it("reaches a configured Redis that asks for REDIS_PASSWORD, and names the refusal without it", async () => {
     const port = await freePort();
     const password = "a-password-of-this-test-only";

@@ -95,7 +95,9 @@ export function startServerProcess(
     spawnErrorCode: () => spawnError?.code,
     failure: () => {
       if (spawnError) return reason(spawnError);
-      if (!gone()) return undefined;
+      // No pid and no error yet: the spawn failed, and Node says why on a later tick (ENOENT: no such
+      // program), which is what the caller must tell the user.
+      if (child.pid === undefined || !gone()) return undefined;
       const status = child.exitCode !== null ? `code ${child.exitCode}` : `signal ${child.signalCode}`;
       return `exited with ${status}${recent.length ? `: ${recent.slice(-3).join(" | ")}` : ""}`;
     },
@@ -123,7 +125,9 @@ export async function waitUntilAnswers(
   for (;;) {
     const failure = server.failure();
     if (failure !== undefined) throw new InfraError(`${what} did not start: ${failure}`);
-    if (await answers()) return;
+    // Without a pid nothing of ours runs (a failed spawn reports why on a later tick): whatever answers
+    // is another server's.
+    if (server.child.pid !== undefined && (await answers())) return;
     if (Date.now() > deadline) {
       await server.stop();
       throw new InfraError(`${what} did not answer within ${timeoutMs / 1000} s`);
