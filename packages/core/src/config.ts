@@ -117,10 +117,15 @@ const integer = (min: number, max: number) =>
 
 const emptyAsUndefined = (value: unknown) => (value === "" ? undefined : value);
 
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { message: `must be one of ${values.join(", ")}` });
+
 export const configSchema = z
   .object({
-    NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
-    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    NODE_ENV: oneOf(["development", "production", "test"]).default("development"),
+    LOG_LEVEL: oneOf(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    /** `json`: JSON log lines on a terminal too (elsewhere they always are). */
+    LOG_FORMAT: z.preprocess(emptyAsUndefined, oneOf(["json", "pretty"]).optional()),
     PORT: integer(1, 65535).default(3000),
     /** A Postgres server; the three service databases are derived from it. `embedded` forces the embedded one. */
     DATABASE_URL: z.preprocess(emptyAsUndefined, z.union([z.literal("embedded"), postgresUrl]).optional()),
@@ -270,14 +275,15 @@ export const configSchema = z
         .optional()
         .transform((value, ctx) => {
           const origins: string[] = [];
-          for (const item of (value ?? "").split(",").map((part) => part.trim())) {
+          const items = (value ?? "").split(",").map((part) => part.trim());
+          for (const [index, item] of items.entries()) {
             if (!item) continue;
             const url = URL.canParse(item) ? new URL(item) : null;
             const bare = url && url.pathname === "/" && !url.search && !url.hash && !url.username;
             if (!url || !bare || !/^https?:$/.test(url.protocol)) {
               ctx.addIssue({
                 code: "custom",
-                message: `must list origins like https://shop.example (got ${JSON.stringify(item)})`,
+                message: `must list origins like https://shop.example; item ${index + 1} is not one`,
               });
               return z.NEVER;
             }
@@ -290,6 +296,14 @@ export const configSchema = z
     REGISTRATIONS_PER_IP_PER_HOUR: integer(1, 1_000_000).default(50),
     /** Port of a worker's /api/metrics (0 disables); unset, each worker uses its own default. */
     METRICS_PORT: integer(0, 65535).optional(),
+    /**
+     * Connections per database pool in each process. Read where each pool is made (@gozon/db's
+     * pool-size.ts); here so that a bad value stops the process at start, before anything runs.
+     */
+    DB_POOL_MAX: z.preprocess(emptyAsUndefined, integer(1, 10_000).optional()),
+    /** Ports of the Postgres and Redis `npm start` starts when it finds none (read in infra/). */
+    EMBEDDED_POSTGRES_PORT: z.preprocess(emptyAsUndefined, integer(1, 65535).optional()),
+    EMBEDDED_REDIS_PORT: z.preprocess(emptyAsUndefined, integer(1, 65535).optional()),
     /** How many orders workers `npm start` runs and supervises. */
     ORDERS_WORKERS: integer(1, 64).default(1),
     /** How many payments workers `npm start` runs and supervises. */
@@ -345,8 +359,8 @@ export const configSchema = z
       });
       return z.NEVER;
     }
-    // Development and tests may use the defaults; anything else (production, staging) must not run
-    // with a secret that is written in this repository.
+    // Development and tests may use the defaults; production must not run with a secret that is written
+    // in this repository.
     if (env.NODE_ENV !== "development" && env.NODE_ENV !== "test") {
       const known: string[] = [];
       if (env.JWT_SECRET !== undefined && isKnownSecret(env.JWT_SECRET)) known.push("JWT_SECRET");

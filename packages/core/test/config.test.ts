@@ -23,6 +23,20 @@ describe("loadConfig", () => {
     expect(problemWith({ ORDERS_DATABASE_URL: "not a url" })).toMatch(/ORDERS_DATABASE_URL/);
     expect(problemWith({ REDIS_URL: "http://localhost" })).toMatch(/REDIS_URL/);
     expect(problemWith({ JWT_SECRET: "short" })).toMatch(/JWT_SECRET must be at least 32 bytes/);
+    expect(problemWith({ DB_POOL_MAX: "0" })).toMatch(/DB_POOL_MAX must be at least 1/);
+    expect(problemWith({ DB_POOL_MAX: "abc" })).toMatch(/DB_POOL_MAX must be a number/);
+    expect(problemWith({ EMBEDDED_POSTGRES_PORT: "abc" })).toMatch(/EMBEDDED_POSTGRES_PORT must be a number/);
+    expect(problemWith({ EMBEDDED_REDIS_PORT: "70000" })).toMatch(
+      /EMBEDDED_REDIS_PORT must be at most 65535/,
+    );
+    expect(problemWith({ NODE_ENV: "staging" })).toBe(
+      'Invalid configuration:\n  - NODE_ENV must be one of development, production, test (got "staging")',
+    );
+    expect(problemWith({ LOG_LEVEL: "loud" })).toMatch(/LOG_LEVEL must be one of fatal, error, warn/);
+    expect(problemWith({ LOG_FORMAT: "xml" })).toMatch(/LOG_FORMAT must be one of json, pretty/);
+    expect(problemWith({ ALLOWED_ORIGINS: "https://a.example,foo" })).toMatch(
+      /^Invalid configuration:\n {2}- ALLOWED_ORIGINS must list origins like https:\/\/shop\.example; item 2 is not one \(got "https:\/\/a\.example,foo"\)$/,
+    );
   });
 
   it("never shows a secret's value", () => {
