@@ -6,9 +6,9 @@ import type { MessageKey } from "@gozon/messaging/signing";
 import type { PaymentPipeline } from "@gozon/orders/reconcile";
 
 /**
- * `recentMs` is the reconciler's age: a request taken or answered within it is not lost yet. The results
- * queue is listed only when the reconciler has candidates and the queues are not deep (it holds back
- * then), so `scanLimit` jobs per state cover it. Only results signed under `signingKey` count: a forged
+ * `recentMs` is the reconciler's age: a request taken or answered within it, or a result taken within
+ * it, is not lost yet. The results queue is listed only when the reconciler has candidates and the
+ * queues are not deep (it holds back then), so `scanLimit` jobs per state cover it. Only results signed under `signingKey` count: a forged
  * one will be refused, so it must not hold back a re-request either.
  */
 export function paymentPipeline(
@@ -23,7 +23,7 @@ export function paymentPipeline(
     queuedRequests: (ids) => jobsInFlight(requests, ids, { recentMs }),
     async pendingResults() {
       const orderIds = new Set<string>();
-      for (const data of await unfinishedJobData(results, scanLimit)) {
+      for (const data of await unfinishedJobData(results, scanLimit, { recentMs })) {
         const parsed = openMessage(signingKey, data, ["PaymentSucceeded", "PaymentFailed"]);
         if (parsed.ok) orderIds.add(parsed.message.payload.orderId);
       }

@@ -206,23 +206,37 @@ export async function waitingJobs(queues: Queue[], timeoutMs = 5_000): Promise<n
 }
 
 /**
- * The data of up to `limit` jobs of each unfinished state (waiting, delayed, running) in `queue`. Read as
- * stored, like `jobsInFlight`: a job whose data is not JSON is left out instead of failing the listing.
+ * The data of up to `limit` jobs of each unfinished state (waiting, delayed, running) in `queue`; a running
+ * job only while it was taken less than `recentMs` ago, as in `jobsInFlight` (one taken longer ago
+ * belongs to a worker that died, and waits for a stalled check that may not come). Read as stored, like
+ * `jobsInFlight`: a job whose data is not JSON is left out instead of failing the listing.
  */
-export async function unfinishedJobData(queue: Queue, limit: number, timeoutMs = 5_000): Promise<unknown[]> {
+export async function unfinishedJobData(
+  queue: Queue,
+  limit: number,
+  { timeoutMs = 5_000, recentMs = Infinity }: { timeoutMs?: number; recentMs?: number } = {},
+): Promise<unknown[]> {
   const read = async () => {
-    const ids = await queue.getRanges(["waiting", "prioritized", "delayed", "active"], 0, limit - 1, true);
     const client = await queue.backend.client;
-    return Promise.all(ids.map((id) => client.hget(queue.toKey(id), "data")));
+    const [queued, running] = await Promise.all([
+      queue.getRanges(["waiting", "prioritized", "delayed"], 0, limit - 1, true),
+      queue.getRanges(["active"], 0, limit - 1, true),
+    ]);
+    const fields = (id: string) => client.hmget(queue.toKey(id), "data", "processedOn");
+    const jobs = await Promise.all([...queued, ...running].map(fields));
+    return jobs.flatMap(([data, processedOn], i) => {
+      const taken = i >= queued.length;
+      return taken && !(Date.now() - Number(processedOn) < recentMs) ? [] : [data];
+    });
   };
   const stored = await withTimeout(
     read(),
     timeoutMs,
     `${queue.name} did not list its jobs within ${timeoutMs} ms`,
   );
-  return stored.flatMap((text: string | null) => {
+  return stored.flatMap((text) => {
     try {
-      return text === null ? [] : [JSON.parse(text) as unknown];
+      return text == null ? [] : [JSON.parse(text) as unknown];
     } catch {
       return [];
     }

@@ -117,7 +117,7 @@ describe("jobsInFlight", () => {
 });
 
 describe("unfinishedJobData", () => {
-  it("lists the data of waiting, delayed and running jobs, leaving out data that is not JSON", async () => {
+  it("lists the data of waiting, delayed and recently taken jobs, leaving out data that is not JSON", async () => {
     const own = new Queue("unfinished", { connection: redis, prefix });
     try {
       await own.add("m", { n: 1 }, { jobId: "a" });
@@ -126,6 +126,23 @@ describe("unfinishedJobData", () => {
       await redis.hset(`${prefix}:unfinished:c`, "data", "{not json");
       expect(await unfinishedJobData(own, 10)).toEqual(expect.arrayContaining([{ n: 1 }, { n: 2 }]));
       expect(await unfinishedJobData(own, 10)).toHaveLength(2);
+
+      // Taken by a worker (that then died): counted while it was taken within `recentMs`, not after.
+      const taker = new Worker("unfinished", () => new Promise(() => {}), {
+        connection: redis.duplicate(),
+        prefix,
+        autorun: false,
+      });
+      try {
+        expect((await taker.getNextJob("taker-token"))?.id).toBe("a");
+      } finally {
+        await taker.close(true);
+      }
+      const minute = { recentMs: 60_000 };
+      expect(await unfinishedJobData(own, 10, minute)).toEqual(expect.arrayContaining([{ n: 1 }, { n: 2 }]));
+      await redis.hset(`${prefix}:unfinished:a`, "processedOn", String(Date.now() - 120_000));
+      expect(await unfinishedJobData(own, 10, minute)).toEqual([{ n: 2 }]);
+      expect(await unfinishedJobData(own, 10)).toHaveLength(2); // with no age, any running job counts
     } finally {
       await own.close();
     }
