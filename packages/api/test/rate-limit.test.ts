@@ -156,6 +156,7 @@ describe("login guessing", () => {
     // Not even strings: a hash under the email's counter, a list under the IP's.
     const other = fromNewIp();
     const otherAddress = other["x-forwarded-for"];
+    await api.deps.redis.del(`${tag}:login-email:${digest(email)}`);
     await api.deps.redis.hset(`${tag}:login-email:${digest(email)}`, "n", "1");
     await api.deps.redis.rpush(`${tag}:login-ip:${digest(otherAddress)}`, "1");
     expect((await login(email, "wrong-password", other)).status).toBe(401);
