@@ -149,14 +149,13 @@ test("an admin filters cancelled orders, opens the user, tops them up and create
   // Each names its shopper as the Orders page does, by email.
   for (const decision of await decisions.all())
     await expect(decision.getByRole("link", { name: email })).toBeVisible();
-  await expect(decisions.filter({ hasText: "150,00" }).locator("[data-outcome]")).toHaveAttribute(
-    "data-outcome",
-    "FAILED",
-  );
-  await expect(decisions.filter({ hasText: "40,00" }).locator("[data-outcome]")).toHaveAttribute(
-    "data-outcome",
-    "SUCCEEDED",
-  );
+  // In the shop's words, as the order badges are: what was charged, what was refused and why.
+  const refused = decisions.filter({ hasText: "150,00" }).locator("[data-outcome]");
+  await expect(refused).toHaveAttribute("data-outcome", "FAILED");
+  await expect(refused).toHaveText("Refused · insufficient funds");
+  const charged = decisions.filter({ hasText: "40,00" }).locator("[data-outcome]");
+  await expect(charged).toHaveAttribute("data-outcome", "SUCCEEDED");
+  await expect(charged).toHaveText("Charged");
 
   await page.getByRole("link", { name: "New admin" }).click();
   const newAdmin = uniqueEmail("admin");

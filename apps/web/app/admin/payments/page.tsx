@@ -14,8 +14,8 @@ import { When } from "../../../src/client/when.tsx";
 type Outcome = "" | "SUCCEEDED" | "FAILED";
 const outcomeOptions = [
   { value: "", label: "Any outcome" },
-  { value: "SUCCEEDED", label: "Succeeded" },
-  { value: "FAILED", label: "Failed" },
+  { value: "SUCCEEDED", label: "Charged" },
+  { value: "FAILED", label: "Refused" },
 ] as const;
 
 /** The payments service's decisions, newest first: what was charged, and what was refused and why. */
@@ -100,7 +100,7 @@ function AdminPayments({ userId }: { userId: string }) {
                 className={`badge ${payment.outcome === "SUCCEEDED" ? "badge-finished" : "badge-cancelled"}`}
                 data-outcome={payment.outcome}
               >
-                {payment.outcome}
+                {payment.outcome === "SUCCEEDED" ? "Charged" : "Refused"}
                 {payment.outcome === "FAILED" && <small> · {reasonText(payment.reason) || "refused"}</small>}
               </span>
             </li>
