@@ -82,11 +82,27 @@ describe("bootstrap admin", () => {
   });
 
   it("without ADMIN_EMAIL nothing happens", async () => {
+    const logged = api.logLines.length;
     const outcome = await bootstrapAdmin({
       ...api.deps,
       config: { ...api.deps.config, ADMIN_EMAIL: undefined, ADMIN_PASSWORD: undefined },
     });
     expect(outcome).toEqual({ action: "skipped" });
+    expect(api.logLines.slice(logged).join("\n")).not.toMatch(/no admin exists/); // one does
+  });
+
+  it("without ADMIN_EMAIL and without any admin, says that nobody could ever become one", async () => {
+    const empty = await startApi({ label: "api_no_admin" });
+    try {
+      const outcome = await bootstrapAdmin({
+        ...empty.deps,
+        config: { ...empty.deps.config, ADMIN_EMAIL: undefined, ADMIN_PASSWORD: undefined },
+      });
+      expect(outcome).toEqual({ action: "skipped" });
+      expect(empty.logLines.join("\n")).toMatch(/no admin exists and ADMIN_EMAIL is unset/);
+    } finally {
+      await empty.close();
+    }
   });
 });
 

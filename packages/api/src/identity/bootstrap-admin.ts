@@ -23,9 +23,18 @@ type BootstrapDeps = {
  */
 export async function bootstrapAdmin(deps: BootstrapDeps): Promise<BootstrapOutcome> {
   const { ADMIN_EMAIL, ADMIN_PASSWORD } = deps.config;
-  if (ADMIN_EMAIL === undefined || ADMIN_PASSWORD === undefined) return { action: "skipped" };
-  const email = normalizeEmail(ADMIN_EMAIL);
   const db = deps.identityDb;
+  if (ADMIN_EMAIL === undefined || ADMIN_PASSWORD === undefined) {
+    // Only an admin can make another admin: with none, nobody ever could, and no account is topped up.
+    if (!(await db.user.findFirst({ where: { role: "ADMIN" }, select: { id: true } }))) {
+      deps.log.warn(
+        "no admin exists and ADMIN_EMAIL is unset: nobody can top up accounts or make admins; " +
+          "set ADMIN_EMAIL and ADMIN_PASSWORD and restart",
+      );
+    }
+    return { action: "skipped" };
+  }
+  const email = normalizeEmail(ADMIN_EMAIL);
 
   let existing = await db.user.findUnique({ where: { email } });
   if (!existing) {
