@@ -7,8 +7,10 @@ import type { PaymentPipeline } from "@gozon/orders/reconcile";
 
 /**
  * `recentMs` is the reconciler's age: a request taken or answered within it, or a result taken within
- * it, is not lost yet. The results queue is listed only when the reconciler has candidates and the
- * queues are not deep (it holds back then), so `scanLimit` jobs per state cover it. Only results signed under `signingKey` count: a forged
+ * it, is not lost yet. The results queue is listed only when the reconciler has candidates and fewer
+ * than its backlog are ready to run (it holds back otherwise), so `scanLimit` jobs per state cover those;
+ * delayed results past `scanLimit` (retries, far more than a healthy queue holds) are not seen, and their
+ * orders asked for again: late and harmless, a second request is decided once. Only results signed under `signingKey` count: a forged
  * one will be refused, so it must not hold back a re-request either.
  */
 export function paymentPipeline(

@@ -84,6 +84,8 @@ it("holds back while the queues are deep, then asks for what is really lost", as
 it("is not stopped by jobs whose stored data or options are not JSON, and asks again for one BullMQ gave up on", async () => {
   const lost = await staleOrder("its request lost");
   const unreadable = await staleOrder("its request unreadable");
+  const notAJob = await staleOrder("a string under its request's key");
+  const resultStuck = await staleOrder("its result given up on");
   const reconciler = createReconciler({
     db,
     olderThanMs: 30_000,
@@ -98,10 +100,19 @@ it("is not stopped by jobs whose stored data or options are not JSON, and asks a
   await requests.add("PaymentRequested", {}, { jobId: unreadable.requestId });
   const requestKey = `${prefix}:${QUEUES.paymentRequests}:${unreadable.requestId}`;
   await redis.hset(requestKey, "opts", "{not json", "defa", "job stalled more than allowable limit");
+  await redis.set(`${prefix}:${QUEUES.paymentRequests}:${notAJob.requestId}`, "not a job");
+  // A signed result whose options cannot be read either: BullMQ gave up on it, so it settles nothing.
+  const result = buildMessage("PaymentSucceeded", {
+    orderId: resultStuck.id,
+    userId: randomUUID(),
+    amount: 10,
+  });
+  await results.add(result.type, signMessage(testSigningKey, result), { jobId: result.messageId });
+  const resultKey = `${prefix}:${QUEUES.paymentResults}:${result.messageId}`;
+  await redis.hset(resultKey, "opts", "{not json", "defa", "job stalled more than allowable limit");
 
-  expect(await reconciler.pass()).toMatchObject({ held: false, reRequested: 2, stillQueued: 0 });
-  expect(await requestsFor(lost.id)).toBe(2);
-  expect(await requestsFor(unreadable.id)).toBe(2);
+  expect(await reconciler.pass()).toMatchObject({ held: false, reRequested: 4, stillQueued: 0 });
+  for (const order of [lost, unreadable, notAJob, resultStuck]) expect(await requestsFor(order.id)).toBe(2);
   await results.obliterate({ force: true });
   await requests.obliterate({ force: true });
 });

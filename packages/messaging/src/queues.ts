@@ -170,17 +170,17 @@ export async function jobsInFlight(
   ids: string[],
   { timeoutMs = 5_000, recentMs = 0 }: { timeoutMs?: number; recentMs?: number } = {},
 ): Promise<Set<string>> {
-  const client = await queue.backend.client;
   const inFlight = async (id: string) => {
-    const [state, [finishedOn, processedOn, gaveUp]] = await Promise.all([
+    const [state, stored] = await Promise.all([
       queue.getJobState(id),
-      client.hmget(queue.toKey(id), "finishedOn", "processedOn", "defa"),
+      storedFields(queue, id, ["finishedOn", "processedOn", "defa"]),
     ]);
+    if (!stored) return false; // not a job: nothing of ours is on its way
+    const [finishedOn, processedOn, gaveUp] = stored;
     if (gaveUp) return false;
     if (IN_FLIGHT_STATES.has(state)) return true;
     if (recentMs <= 0 || !PICKED_UP_STATES.has(state)) return false;
-    const at = Number(finishedOn ?? processedOn);
-    return Number.isFinite(at) && Date.now() - at < recentMs;
+    return within(finishedOn ?? processedOn, recentMs);
   };
   const found = await withTimeout(
     Promise.all(ids.map(inFlight)),
@@ -188,6 +188,21 @@ export async function jobsInFlight(
     `${queue.name} did not report job states within ${timeoutMs} ms`,
   );
   return new Set(ids.filter((_, i) => found[i]));
+}
+
+/**
+ * A job's fields as stored, or null when its key holds something else than a job (a string, say, written
+ * by another hand: reading it is refused, and that must not fail the question about the other jobs).
+ */
+async function storedFields(queue: Queue, id: string, fields: string[]) {
+  const client = await queue.backend.client;
+  return client.hmget(queue.toKey(id), ...fields).catch(() => null);
+}
+
+/** Whether a time BullMQ stored (ms since the epoch) lies within the last `recentMs`: not in the future. */
+function within(stamp: string | null | undefined, recentMs: number) {
+  const age = Date.now() - Number(stamp);
+  return age >= 0 && age < recentMs;
 }
 
 /**
@@ -208,8 +223,9 @@ export async function waitingJobs(queues: Queue[], timeoutMs = 5_000): Promise<n
 /**
  * The data of up to `limit` jobs of each unfinished state (waiting, delayed, running) in `queue`; a running
  * job only while it was taken less than `recentMs` ago, as in `jobsInFlight` (one taken longer ago
- * belongs to a worker that died, and waits for a stalled check that may not come). Read as stored, like
- * `jobsInFlight`: a job whose data is not JSON is left out instead of failing the listing.
+ * belongs to a worker that died, and waits for a stalled check that may not come); never one BullMQ gave
+ * up on. Read as stored, like `jobsInFlight`: a job whose data is not JSON, or a key that holds no job,
+ * is left out instead of failing the listing.
  */
 export async function unfinishedJobData(
   queue: Queue,
@@ -217,16 +233,17 @@ export async function unfinishedJobData(
   { timeoutMs = 5_000, recentMs = Infinity }: { timeoutMs?: number; recentMs?: number } = {},
 ): Promise<unknown[]> {
   const read = async () => {
-    const client = await queue.backend.client;
     const [queued, running] = await Promise.all([
       queue.getRanges(["waiting", "prioritized", "delayed"], 0, limit - 1, true),
       queue.getRanges(["active"], 0, limit - 1, true),
     ]);
-    const fields = (id: string) => client.hmget(queue.toKey(id), "data", "processedOn");
-    const jobs = await Promise.all([...queued, ...running].map(fields));
-    return jobs.flatMap(([data, processedOn], i) => {
+    const ids = [...queued, ...running];
+    const jobs = await Promise.all(ids.map((id) => storedFields(queue, id, ["data", "processedOn", "defa"])));
+    return jobs.flatMap((stored, i) => {
+      if (!stored) return [];
+      const [data, processedOn, gaveUp] = stored;
       const taken = i >= queued.length;
-      return taken && !(Date.now() - Number(processedOn) < recentMs) ? [] : [data];
+      return gaveUp || (taken && !within(processedOn, recentMs)) ? [] : [data];
     });
   };
   const stored = await withTimeout(

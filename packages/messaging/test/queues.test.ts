@@ -90,7 +90,7 @@ describe("jobsInFlight", () => {
     const worker = new Worker("unreadable", async () => {}, {
       connection: redis.duplicate(),
       prefix,
-      // Several at once, as the consumers run: a slot whose fetch failed waits `runRetryDelay` (15 s).
+      // Several at once, as the consumers run.
       concurrency: 4,
       lockDuration: 1_000,
       stalledInterval: 500,
@@ -106,9 +106,11 @@ describe("jobsInFlight", () => {
         what: "BullMQ giving up on the unreadable job",
       });
       expect(["waiting", "active"]).toContain(await queue.getJobState("unreadable"));
-      expect(await jobsInFlight(queue, ["unreadable", "readable"], { recentMs: 60_000 })).toEqual(
-        new Set(["readable"]),
-      );
+      // A key that holds no job at all (a string) is not one either, and fails no question.
+      await redis.set(`${prefix}:unreadable:not-a-hash`, "x");
+      expect(
+        await jobsInFlight(queue, ["unreadable", "readable", "not-a-hash"], { recentMs: 60_000 }),
+      ).toEqual(new Set(["readable"]));
     } finally {
       await worker.close();
       await queue.close();
@@ -143,6 +145,14 @@ describe("unfinishedJobData", () => {
       await redis.hset(`${prefix}:unfinished:a`, "processedOn", String(Date.now() - 120_000));
       expect(await unfinishedJobData(own, 10, minute)).toEqual([{ n: 2 }]);
       expect(await unfinishedJobData(own, 10)).toHaveLength(2); // with no age, any running job counts
+
+      // Neither a job BullMQ gave up on (it stalled too often) nor a key that holds no job.
+      await own.add("m", { n: 4 }, { jobId: "d" });
+      await own.add("m", { n: 5 }, { jobId: "e" });
+      await redis.hset(`${prefix}:unfinished:d`, "defa", "job stalled more than allowable limit");
+      await redis.del(`${prefix}:unfinished:e`);
+      await redis.set(`${prefix}:unfinished:e`, "not a job");
+      expect(await unfinishedJobData(own, 10, minute)).toEqual([{ n: 2 }]);
     } finally {
       await own.close();
     }
