@@ -15,8 +15,9 @@
 // Failures. `addBulk` pipelines one script per job, so a failed batch may be partly added: the relay then
 // asks Redis for a PING. No answer: Redis itself is failing, every row of the batch stays unsent, and the
 // relay backs off as a whole. An answer: the batch is added again one row at a time (re-adds are no-ops),
-// so a row that cannot be added fails alone and its neighbours go out (when every row fails alike, none is
-// at fault: the relay backs off as for a failing Redis). Such a row counts a failure
+// so a row that cannot be added fails alone and its neighbours go out. A refusal is the row's own only when
+// its job key holds something else than a job; otherwise the rows share what fails (a key of the queue),
+// and the relay backs off as for a failing Redis. A row at fault counts a failure
 // (`failures`; `attempts` counts every claim, outages included) and at `maxFailures` it is parked: set
 // aside, out of the claims, visible in the metrics and to admins. Never for good: after `parkedRetryMs` a
 // parked row gets one more try, and is parked again at once if it still fails.
@@ -32,7 +33,7 @@ import { failpoint } from "./failpoints.ts";
 import { listen, type PgListener } from "./pg-listener.ts";
 import { createQueueProducers, type QueueProducers } from "./outbox-publisher.ts";
 import type { MessageKey } from "./signing.ts";
-import { isRedisStateError, pingRedis } from "./queues.ts";
+import { isRedisStateError, pingRedis, withTimeout } from "./queues.ts";
 import type { TransactionalSqlClient } from "./sql.ts";
 
 export const OUTBOX_CHANNEL = "gozon_outbox";
@@ -303,20 +304,32 @@ export class OutboxRelay {
     const single = await Promise.allSettled(
       retry.map((row) => this.producers.addOne(row, this.addTimeoutMs)),
     );
-    const refused: unknown[] = [];
+    const refused: Array<{ row: OutboxRow; reason: unknown }> = [];
     single.forEach((result, i) => {
       if (result.status !== "rejected") return;
       failed.set(retry[i]!.id, messageOf(result.reason));
-      refused.push(result.reason);
+      refused.push({ row: retry[i]!, reason: result.reason });
     });
+    if (refused.length === 0) return { failed, redisFailed: false };
     // Refused one by one for Redis's own state too (a batch's transaction is refused as a whole, for a
-    // reason it names less plainly): no row is at fault, none is counted towards parking. So too when
-    // several rows were refused one by one, every one of them, for the same reason: what fails is
-    // something they share (a key of the queue that another hand broke), and counting it against each
-    // would park the whole outbox, to wait `parkedRetryMs` more once Redis is mended.
-    const alike =
-      retry.length > 1 && refused.length === retry.length && new Set(refused.map(messageOf)).size === 1;
-    return { failed, redisFailed: alike || (refused.length > 0 && refused.every(isRedisStateError)) };
+    // reason it names less plainly): no row is at fault, none is counted towards parking.
+    if (refused.every(({ reason }) => isRedisStateError(reason))) return { failed, redisFailed: true };
+    // A row is at fault only when its own job key holds something else than a job. Otherwise what fails
+    // is something the rows share (a key of the queue that another hand broke): counted against each
+    // row it would park the whole outbox, to wait `parkedRetryMs` more once Redis is mended.
+    const own = await Promise.all(refused.map(({ row }) => this.jobKeyBroken(row)));
+    return { failed, redisFailed: !own.every(Boolean) };
+  }
+
+  /** Whether the row's own job key holds something else than a job (false when Redis cannot say). */
+  private async jobKeyBroken(row: OutboxRow): Promise<boolean> {
+    const key = `${this.options.prefix}:${row.queue}:${row.id}`;
+    const type = await withTimeout(
+      this.options.connection.type(key),
+      this.addTimeoutMs,
+      "TYPE timed out",
+    ).catch(() => "none");
+    return type !== "none" && type !== "hash";
   }
 }
 

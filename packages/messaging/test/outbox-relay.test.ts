@@ -489,24 +489,34 @@ describe("outbox relay: batches, failures and parking", () => {
     }
   });
 
-  it("rows all refused alike (a key the queue shares, broken by another hand) are not counted, and go out once it is mended", async () => {
-    const messages = await addMessages(5);
+  it("rows refused for a key of the queue (broken by another hand) are not counted, a lone one neither; their own key broken, they are", async () => {
     // BullMQ appends an event to the queue's stream with every add: as a string, every add fails.
     const events = `${prefix}:${QUEUES.paymentRequests}:events`;
     await redis.del(events);
     await redis.set(events, "not a stream");
     const passes = relay({ maxFailures: 2 });
+    const [alone] = await addMessages(1);
     try {
       for (let i = 0; i < 3; i++) {
-        expect(await passes.relayOnce()).toMatchObject({ claimed: 5, sent: 0, parked: 0, redisFailed: true });
+        expect(await passes.relayOnce()).toMatchObject({ claimed: 1, sent: 0, parked: 0, redisFailed: true });
       }
-      for (const message of messages) {
-        expect(await outboxRow(message.messageId)).toMatchObject({ failures: 0, parkedAt: null });
-      }
+      await addMessages(4);
+      expect(await passes.relayOnce()).toMatchObject({ claimed: 5, sent: 0, parked: 0, redisFailed: true });
+      expect(await outboxRow(alone!.messageId)).toMatchObject({ failures: 0, parkedAt: null });
     } finally {
       await redis.del(events);
     }
     expect(await passes.relayOnce()).toMatchObject({ claimed: 5, sent: 5 });
+
+    // Two rows whose own job keys are broken, alone in their batch and refused alike: theirs is the fault.
+    const poisoned = await addMessages(2);
+    const keys = await Promise.all(poisoned.map((message) => poisonJob(message.messageId)));
+    try {
+      expect(await passes.relayOnce()).toMatchObject({ claimed: 2, failed: 2, redisFailed: false });
+      expect(await passes.relayOnce()).toMatchObject({ claimed: 2, failed: 2, parked: 2 });
+    } finally {
+      await redis.del(...keys);
+    }
   });
 
   it("a parked row gets one more try after parkedRetryMs: parked again if it still fails, sent once it can be", async () => {
