@@ -147,7 +147,8 @@ describe("login guessing", () => {
     const tag = `{${api.redisPrefix}}:rl`;
     await api.deps.redis.set(`${tag}:login-ip:${digest(address)}`, "abc");
     await api.deps.redis.set(`${tag}:login-pair:${digest(`${address}\n${email}`)}`, String(PER_PAIR * 100));
-    await api.deps.redis.set(`${tag}:login-email:${digest(email)}`, "1.5");
+    // With an expiry, as a counter has: a number to Lua, yet not an integer to INCR.
+    await api.deps.redis.set(`${tag}:login-email:${digest(email)}`, "4.0", "EX", 600);
     expect((await login(email, "wrong-password", ip)).status).toBe(401);
     expect((await login(email, password, ip)).status).toBe(200);
     // Counted afresh, with an expiry.

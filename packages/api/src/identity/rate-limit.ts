@@ -94,12 +94,16 @@ local function bump(key, window)
 end
 -- A counter is an integer with an expiry, as bump writes it. Anything else under its key (written by
 -- another hand: a hash, a word, no expiry) is dropped: it could otherwise fail every sign-in, or hold one
--- off for good. Its type is asked first, since GET on a hash or a list fails the whole script.
+-- off for good. Its type is asked first, since GET on a hash or a list fails the whole script, and its
+-- text must be digits as INCR writes them: tonumber also takes '4.0', ' 4' or '0x4', on which INCR fails.
+local function integer(raw)
+  return #raw <= 15 and (raw == '0' or string.match(raw, '^[1-9]%d*$') ~= nil)
+end
 local function count(key)
   local kind = redis.call('TYPE', key).ok
   if kind == 'none' then return 0 end
-  local n = kind == 'string' and tonumber(redis.call('GET', key))
-  if n and n == math.floor(n) and redis.call('PTTL', key) > 0 then return n end
+  local raw = kind == 'string' and redis.call('GET', key)
+  if raw and integer(raw) and redis.call('PTTL', key) > 0 then return tonumber(raw) end
   redis.call('DEL', key)
   return 0
 end
@@ -139,8 +143,8 @@ return {0, 0}
 const LOGIN_SUCCEEDED_SCRIPT = `
 local function positive(key)
   if redis.call('TYPE', key).ok ~= 'string' then return false end
-  local n = tonumber(redis.call('GET', key))
-  return n ~= nil and n > 0 and n == math.floor(n)
+  local raw = redis.call('GET', key)
+  return #raw <= 15 and string.match(raw, '^[1-9]%d*$') ~= nil
 end
 redis.call('DEL', KEYS[1])
 if ARGV[1] == '1' then
