@@ -1,7 +1,6 @@
 // The BullMQ worker both consumers run: the queue options they share, and jobs whose stored data is not
 // JSON handed to the processor instead of stalling forever.
-import { Worker, type Job, type Processor, type WorkerOptions } from "bullmq";
-import type { JobJson } from "bullmq";
+import { Worker, type Job, type JobJson, type Processor, type WorkerOptions } from "bullmq";
 import { consumerOptions, type QueueName } from "./queues.ts";
 
 /**
@@ -13,15 +12,26 @@ import { consumerOptions, type QueueName } from "./queues.ts";
  * refuses a string, so the consumer dead-letters it once, like any other poison message.
  *
  * Corrupt BullMQ bookkeeping (a job's `opts` or `progress` that is not JSON) still throws before this
- * point; only a job's data is a message, and a message is what the consumers must survive.
+ * point, and such a job comes back for good; the reconciler takes it for lost once BullMQ gave up on it
+ * (`jobsInFlight`), so its order is asked for again.
  */
 class MessageWorker extends Worker<unknown, unknown, string> {
   protected override createJob(data: JobJson, jobId: string): Job<unknown, unknown, string> {
     try {
       return super.createJob(data, jobId);
-    } catch {
+    } catch (error) {
+      if (isJson(data.data)) throw error; // not the data: nothing to hand over
       return super.createJob({ ...data, data: JSON.stringify(String(data.data)) }, jobId);
     }
+  }
+}
+
+function isJson(text: string | undefined) {
+  try {
+    JSON.parse(text || "{}"); // as BullMQ reads it
+    return true;
+  } catch {
+    return false;
   }
 }
 
