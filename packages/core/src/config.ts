@@ -125,7 +125,7 @@ export const configSchema = z
     NODE_ENV: oneOf(["development", "production", "test"]).default("development"),
     LOG_LEVEL: oneOf(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     /** `json`: JSON log lines on a terminal too (elsewhere they always are). */
-    LOG_FORMAT: z.preprocess(emptyAsUndefined, oneOf(["json", "pretty"]).optional()),
+    LOG_FORMAT: z.preprocess(emptyAsUndefined, oneOf(["json"]).optional()),
     PORT: integer(1, 65535).default(3000),
     /** A Postgres server; the three service databases are derived from it. `embedded` forces the embedded one. */
     DATABASE_URL: z.preprocess(emptyAsUndefined, z.union([z.literal("embedded"), postgresUrl]).optional()),

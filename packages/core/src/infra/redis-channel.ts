@@ -45,7 +45,8 @@ export function followChannel<T>(
     log.warn({ err: err.message, channel }, `${name}: subscriber error`),
   );
   // Whoever can publish on the channel can publish garbage as fast as Redis carries it: one line per
-  // message would flood the log. The first is logged at once, then one line per interval with the count.
+  // message would flood the log. The first is logged at once, then at most one line per interval, when
+  // the next arrives, with how many were ignored since the last line.
   let ignored = 0;
   let loggedAt = -Infinity;
   subscriber.on("message", (_channel: string, raw: string) => {
