@@ -50,6 +50,8 @@ export async function startRedisCluster({
           ...["--cluster-port", String(await freePort())],
           ...["--cluster-node-timeout", String(nodeTimeoutMs)],
           ...["--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction"],
+          // A replica's first sync starts at once, not after Redis's default 5 s wait for others to join.
+          ...["--repl-diskless-sync-delay", "0"],
         ],
         { cwd: nodeDir, env: process.env },
       );
@@ -71,7 +73,7 @@ export async function startRedisCluster({
     );
     await waitFor(() => clusterSettled(nodes, masters, replicas), {
       timeoutMs: 30_000,
-      what: "the Redis Cluster to report cluster_state:ok on every node",
+      what: "the Redis Cluster to report cluster_state:ok on every node, every replica synced",
     });
   } catch (error) {
     await stopAll();
@@ -173,6 +175,7 @@ async function clusterStateOk(port: number) {
 
 /** Every node says ok and knows every other node (so a client's first CLUSTER SLOTS is complete). */
 async function clusterSettled(nodes: RedisClusterNode[], masters: number, replicas: number) {
+  let synced = 0;
   for (const node of nodes) {
     const probe = new Redis(node.port, "127.0.0.1", { maxRetriesPerRequest: 1 });
     probe.on("error", () => {});
@@ -180,9 +183,14 @@ async function clusterSettled(nodes: RedisClusterNode[], masters: number, replic
       const info = String(await probe.cluster("INFO"));
       if (!/cluster_state:ok/.test(info)) return false;
       if (Number(/cluster_known_nodes:(\d+)/.exec(info)?.[1]) !== masters * (1 + replicas)) return false;
+      const replication = await probe.info("replication");
+      if (/role:slave/.test(replication) && /master_link_status:up/.test(replication)) synced++;
     } finally {
       probe.disconnect();
     }
   }
-  return true;
+  // Every replica synced with its master: one that never did refuses to take over ("disconnected from
+  // master for longer than allowed"), so a test that kills a master soon after the cluster formed would
+  // find no failover.
+  return synced === masters * replicas;
 }
