@@ -103,6 +103,8 @@ export function createQueueProducers(
       );
       return groups.map(([, group], i) => ({ messages: group, result: results[i]! }));
     },
+    /** The key BullMQ keeps message `m`'s job under. */
+    jobKey: (m: QueuedMessage) => queue(m.queue).toKey(m.id),
     /** Adds one message on its own (`add`, not `addBulk`), e.g. to find which message of a batch fails. */
     async addOne(m: QueuedMessage, timeoutMs: number) {
       await withTimeout(

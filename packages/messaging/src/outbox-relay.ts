@@ -323,7 +323,7 @@ export class OutboxRelay {
 
   /** Whether the row's own job key holds something else than a job (false when Redis cannot say). */
   private async jobKeyBroken(row: OutboxRow): Promise<boolean> {
-    const key = `${this.options.prefix}:${row.queue}:${row.id}`;
+    const key = this.producers.jobKey(row);
     const type = await withTimeout(
       this.options.connection.type(key),
       this.addTimeoutMs,

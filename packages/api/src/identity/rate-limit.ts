@@ -69,6 +69,12 @@ export type AuthRateLimiter = {
 /** How a counter's key names an IP, an email or a device (exported for tests that reach the counters). */
 export const digest = (value: string) => createHash("sha256").update(value).digest("hex").slice(0, 32);
 
+/** Whether a counter's text is digits as INCR writes them (Lua's tonumber also takes '4.0', ' 4', '0x4'). */
+const LUA_INTEGER = `
+local function integer(raw)
+  return #raw <= 15 and (raw == '0' or string.match(raw, '^[1-9]%d*$') ~= nil)
+end`;
+
 /**
  * One round trip, run atomically by Redis: check every counter, and only when all allow the attempt
  * increment them all. KEYS: pair, ip, email, email-next (when the next backstop attempt may run), and
@@ -78,7 +84,7 @@ export const digest = (value: string) => createHash("sha256").update(value).dige
  * Returns {0, 1} when allowed under the device cookie (instead of the email), {0, 0} when allowed under
  * the email, else {the milliseconds to wait, 0}.
  */
-const CONSUME_LOGIN_SCRIPT = `
+const CONSUME_LOGIN_SCRIPT = `${LUA_INTEGER}
 local pairLimit, pairWindow = tonumber(ARGV[1]), tonumber(ARGV[2])
 local ipLimit, ipWindow = tonumber(ARGV[3]), tonumber(ARGV[4])
 local emailLimit, emailWindow = tonumber(ARGV[5]), tonumber(ARGV[6])
@@ -95,10 +101,7 @@ end
 -- A counter is an integer with an expiry, as bump writes it. Anything else under its key (written by
 -- another hand: a hash, a word, no expiry) is dropped: it could otherwise fail every sign-in, or hold one
 -- off for good. Its type is asked first, since GET on a hash or a list fails the whole script, and its
--- text must be digits as INCR writes them: tonumber also takes '4.0', ' 4' or '0x4', on which INCR fails.
-local function integer(raw)
-  return #raw <= 15 and (raw == '0' or string.match(raw, '^[1-9]%d*$') ~= nil)
-end
+-- text must be digits as INCR writes them (integer, above).
 local function count(key)
   local kind = redis.call('TYPE', key).ok
   if kind == 'none' then return 0 end
@@ -140,11 +143,11 @@ return {0, 0}
  * email (KEYS[3]) or, when the attempt was counted under a device cookie, that cookie starts afresh.
  * ARGV[1]: 1 when KEYS[3] is the device cookie's counter.
  */
-const LOGIN_SUCCEEDED_SCRIPT = `
+const LOGIN_SUCCEEDED_SCRIPT = `${LUA_INTEGER}
 local function positive(key)
   if redis.call('TYPE', key).ok ~= 'string' then return false end
   local raw = redis.call('GET', key)
-  return #raw <= 15 and string.match(raw, '^[1-9]%d*$') ~= nil
+  return raw ~= '0' and integer(raw)
 end
 redis.call('DEL', KEYS[1])
 if ARGV[1] == '1' then
