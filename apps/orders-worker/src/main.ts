@@ -9,6 +9,7 @@ import { poolSizeFor } from "@gozon/db/pool-size";
 import { createSqlPool } from "@gozon/db/sql-client";
 import { purgeIdempotencyKeys } from "@gozon/db/idempotency";
 import { createOutboxRelay } from "@gozon/messaging/outbox-relay";
+import { startQueueKeyMender } from "@gozon/messaging/queue-keys";
 import { messageKey } from "@gozon/messaging/signing";
 import { Queue } from "bullmq";
 import {
@@ -129,10 +130,12 @@ try {
     log.info({ outbox, idempotencyKeys: keys, orderChanges: changes }, "purged old rows");
   });
   housekeeping.tick();
+  const queueKeys = startQueueKeyMender({ connection: producer, prefix, queues: Object.values(QUEUES), log });
   log.info("orders worker ready");
 
   onShutdown(log, async () => {
     await reconciling.stop();
+    await queueKeys.stop();
     await requests.close();
     await resultsQueue.close();
     await housekeeping.stop();

@@ -8,6 +8,7 @@ import { poolSizeFor } from "@gozon/db/pool-size";
 import { createSqlPool } from "@gozon/db/sql-client";
 import { createCommittedPublisher, createQueueProducers } from "@gozon/messaging/outbox-publisher";
 import { createOutboxRelay } from "@gozon/messaging/outbox-relay";
+import { startQueueKeyMender } from "@gozon/messaging/queue-keys";
 import { messageKey } from "@gozon/messaging/signing";
 import {
   bullPrefix,
@@ -87,6 +88,7 @@ try {
     pollMs: config.OUTBOX_POLL_MS,
   });
   relay.start();
+  const queueKeys = startQueueKeyMender({ connection: producer, prefix, queues: Object.values(QUEUES), log });
   const producers = createQueueProducers(redis, prefix, log, signingKey);
   const results = createCommittedPublisher({ db, producers, log });
   // Entries stored but never decided first, at any age: only a worker older than receive_payments (which
@@ -111,6 +113,7 @@ try {
   onShutdown(log, async () => {
     await consumer.close(); // lets active jobs finish; the inbox makes an interrupted one safe anyway
     await housekeeping.stop();
+    await queueKeys.stop();
     await relay.stop();
     await results.close();
     await producers.close();

@@ -3,6 +3,7 @@ import { randomUUID } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
 import { freePort, startProcess, waitFor, type RunningProcess } from "@gozon/core/testing";
+import { bullPrefix, QUEUES } from "@gozon/messaging/queues";
 import { ApiError, inParallel, signUp } from "../src/client.ts";
 import { audit, countOrders } from "../src/invariants.ts";
 import { createShoppers, placeOrders, waitUntilSettled } from "../src/load.ts";
@@ -117,6 +118,33 @@ describe("order saga", () => {
     );
     expectHealthy(result);
     expect(settledAt - lastCreatedAt).toBeLessThan(bound);
+    redis.disconnect();
+  });
+
+  it("settles orders again after someone writes strings over the queues' own keys", async () => {
+    system = await startSystem();
+    const sys = system;
+    const shoppers = await createShoppers(sys.webUrls, 10, 41);
+    await placeOrders(shoppers, 50, { seed: 42 });
+    await waitUntilSettled(sys.dbs.urls, 50);
+    // Strings where BullMQ keeps a queue's wake-ups, events, settings and waiting jobs: every add to
+    // either queue is refused, and so is every take of a result, until the keys are mended.
+    const redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
+    const broken = [
+      ...["marker", "events", "meta", "wait"].map((key) => `${QUEUES.paymentRequests}:${key}`),
+      ...["marker", "events", "active"].map((key) => `${QUEUES.paymentResults}:${key}`),
+    ].map((key) => `${bullPrefix({ REDIS_PREFIX: sys.redisPrefix })}:${key}`);
+    for (const key of broken) await redis.set(key, "written by another hand");
+    const corruptedAt = Date.now();
+    await placeOrders(shoppers, 50, { seed: 43 });
+    // The workers mend the keys every 5 s, and the relay backs off for at most 5 s.
+    const settledAt = await waitUntilSettled(sys.dbs.urls, 100, 30_000);
+    const result = await audit(sys.dbs.urls);
+    console.log(`queue keys: settled ${settledAt - corruptedAt} ms after the keys were overwritten`);
+    expect(result.violations).toEqual([]);
+    expect(result.debits).toBe(result.orders.FINISHED);
+    for (const key of broken) expect(await redis.type(key)).not.toBe("string");
+    expect(sys.output()).toMatch(/deleted queue keys BullMQ could not use/);
     redis.disconnect();
   });
 });

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { RedisClient } from "@gozon/core/infra/redis-client";
+import { LUA_INTEGER } from "@gozon/core/infra/redis-lua";
 import ipaddr from "ipaddr.js";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
 import { serviceUnavailable, tooManyRequests } from "../errors.ts";
@@ -68,12 +69,6 @@ export type AuthRateLimiter = {
 // Emails are personal data: Redis keys carry a digest, never the address.
 /** How a counter's key names an IP, an email or a device (exported for tests that reach the counters). */
 export const digest = (value: string) => createHash("sha256").update(value).digest("hex").slice(0, 32);
-
-/** Whether a counter's text is digits as INCR writes them (Lua's tonumber also takes '4.0', ' 4', '0x4'). */
-const LUA_INTEGER = `
-local function integer(raw)
-  return #raw <= 15 and (raw == '0' or string.match(raw, '^[1-9]%d*$') ~= nil)
-end`;
 
 /**
  * One round trip, run atomically by Redis: check every counter, and only when all allow the attempt
