@@ -117,6 +117,11 @@ const integer = (min: number, max: number) =>
 
 const emptyAsUndefined = (value: unknown) => (value === "" ? undefined : value);
 
+/** Connections per database pool; read where each pool is made too (see `loadDbPoolMax`). */
+const dbPoolMax = z.object({
+  DB_POOL_MAX: z.preprocess(emptyAsUndefined, integer(1, 10_000).optional()),
+});
+
 const oneOf = <const T extends readonly [string, ...string[]]>(values: T) =>
   z.enum(values, { message: `must be one of ${values.join(", ")}` });
 
@@ -300,7 +305,7 @@ export const configSchema = z
      * Connections per database pool in each process. Read where each pool is made (@gozon/db's
      * pool-size.ts); here so that a bad value stops the process at start, before anything runs.
      */
-    DB_POOL_MAX: z.preprocess(emptyAsUndefined, integer(1, 10_000).optional()),
+    ...dbPoolMax.shape,
     /** Ports of the Postgres and Redis `npm start` starts when it finds none (read in infra/). */
     EMBEDDED_POSTGRES_PORT: z.preprocess(emptyAsUndefined, integer(1, 65535).optional()),
     EMBEDDED_REDIS_PORT: z.preprocess(emptyAsUndefined, integer(1, 65535).optional()),
@@ -510,6 +515,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
  */
 export function loadRedisTarget(env: Record<string, string | undefined> = process.env): RedisSettings {
   return parseEnvironment(redisTargetSchema, env);
+}
+
+/**
+ * DB_POOL_MAX alone, checked as `loadConfig` checks it: for the code that makes a pool, which also runs
+ * outside a configured process (tests, the bench). Throws a ConfigError naming it.
+ */
+export function loadDbPoolMax(env: Record<string, string | undefined> = process.env): number | undefined {
+  return parseEnvironment(dbPoolMax, env).DB_POOL_MAX;
 }
 
 function parseEnvironment<T>(schema: z.ZodType<T>, env: Record<string, string | undefined>): T {

@@ -1,4 +1,5 @@
 // How many database connections a worker process needs: the one rule both workers size their pool by.
+import { loadDbPoolMax } from "@gozon/core/config";
 
 /** What may hold a connection at the same moment in one process. */
 export type ConnectionDemand = {
@@ -18,7 +19,7 @@ export type ConnectionDemand = {
  */
 export function poolSizeFor(
   demand: ConnectionDemand,
-  configuredMax: number | undefined = envPoolMax(),
+  configuredMax: number | undefined = loadDbPoolMax(),
 ): number {
   const jobs = Object.values(demand.consumers).reduce((sum, concurrency) => sum + concurrency, 0);
   for (const [name, concurrency] of Object.entries(demand.consumers)) {
@@ -33,14 +34,5 @@ export const DEFAULT_POOL_MAX = 10;
 
 /** DB_POOL_MAX, or the default; a value that is not a positive integer stops the process naming it. */
 export function poolMaxFromEnv(): number {
-  return envPoolMax() ?? DEFAULT_POOL_MAX;
-}
-
-function envPoolMax(): number | undefined {
-  const raw = process.env.DB_POOL_MAX;
-  if (raw === undefined || raw === "") return undefined;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1)
-    throw new Error(`DB_POOL_MAX must be a positive integer (got ${raw})`);
-  return value;
+  return loadDbPoolMax() ?? DEFAULT_POOL_MAX;
 }
