@@ -38,3 +38,26 @@ it("ignores a flood of malformed messages with one log line, and still delivers 
     subscription.close();
   }
 });
+
+it("reports the rest of a burst once its interval is over, though nothing arrives after it", async () => {
+  const channel = `channel-test:${randomUUID()}`;
+  const { log, lines } = capturingLogger();
+  const subscription = followChannel(
+    { REDIS_URL },
+    { channel, name: "channel-test", log, parse: () => null, onMessage: () => {}, ignoredLogIntervalMs: 300 },
+  );
+  try {
+    await subscription.ready;
+    const pipeline = publisher.pipeline();
+    for (let i = 0; i < 100; i++) pipeline.publish(channel, `garbage ${i}`);
+    await pipeline.exec();
+    const ignored = () => lines.filter((line) => /malformed/.test(String(line.msg)));
+    await waitFor(() => ignored().length === 2 || undefined, { what: "the burst's tail reported" });
+    expect(ignored()).toEqual([
+      expect.objectContaining({ channel, ignored: 1 }),
+      expect.objectContaining({ channel, ignored: 99 }),
+    ]);
+  } finally {
+    subscription.close();
+  }
+});

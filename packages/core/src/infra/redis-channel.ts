@@ -25,6 +25,8 @@ export type ChannelOptions<T> = {
    * meanwhile is lost, and anything published from now on arrives.
    */
   onReconnect?: () => void;
+  /** At most one log line per this interval for the messages the channel ignored (the first at once). */
+  ignoredLogIntervalMs?: number;
 };
 
 export type ChannelSubscription = {
@@ -33,30 +35,35 @@ export type ChannelSubscription = {
   close(): void;
 };
 
-/** At most one log line per this interval for the messages a channel ignored (the first at once). */
-export const IGNORED_LOG_INTERVAL_MS = 10_000;
-
 export function followChannel<T>(
   redis: RedisTarget,
-  { channel, name, log, parse, onMessage, onReconnect }: ChannelOptions<T>,
+  { channel, name, log, parse, onMessage, onReconnect, ignoredLogIntervalMs = 10_000 }: ChannelOptions<T>,
 ): ChannelSubscription {
   const subscriber = createRedisClient(redis, { maxRetriesPerRequest: null, connectionName: name });
   subscriber.on("error", (err: Error) =>
     log.warn({ err: err.message, channel }, `${name}: subscriber error`),
   );
   // Whoever can publish on the channel can publish garbage as fast as Redis carries it: one line per
-  // message would flood the log. The first is logged at once, then at most one line per interval, when
-  // the next arrives, with how many were ignored since the last line.
+  // message would flood the log. The first is logged at once, then at most one line per interval with
+  // how many were ignored since the last line; the last of a burst a timer reports, or the close.
   let ignored = 0;
   let loggedAt = -Infinity;
+  let tail: NodeJS.Timeout | undefined;
+  const reportIgnored = () => {
+    clearTimeout(tail);
+    tail = undefined;
+    if (ignored === 0) return;
+    log.warn({ channel, ignored }, `${name}: ignored malformed or unsigned messages`);
+    ignored = 0;
+    loggedAt = Date.now();
+  };
   subscriber.on("message", (_channel: string, raw: string) => {
     const message = parse(raw);
     if (message === null) {
       ignored++;
-      if (Date.now() - loggedAt < IGNORED_LOG_INTERVAL_MS) return;
-      log.warn({ channel, ignored }, `${name}: ignored malformed or unsigned messages`);
-      ignored = 0;
-      loggedAt = Date.now();
+      const wait = loggedAt + ignoredLogIntervalMs - Date.now();
+      if (wait <= 0) reportIgnored();
+      else tail ??= setTimeout(reportIgnored, wait).unref();
       return;
     }
     onMessage(message);
@@ -68,5 +75,11 @@ export function followChannel<T>(
   }
   const ready = subscriber.subscribe(channel).then(() => undefined);
   ready.catch((err: unknown) => log.error({ err, channel }, `${name}: subscription failed`));
-  return { ready, close: () => subscriber.disconnect() };
+  return {
+    ready,
+    close: () => {
+      reportIgnored();
+      subscriber.disconnect();
+    },
+  };
 }
