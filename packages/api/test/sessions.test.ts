@@ -68,7 +68,31 @@ describe("the refresh token in a browser lives only in its HttpOnly cookie", () 
     expect(refreshed.text).not.toContain(cookieValue(refreshed.headers, REFRESH_COOKIE)!);
   });
 
-  it("API clients (no browser headers, or Authorization) still get it in the body", async () => {
+  it("a refresh that spends the cookie's token never returns the next one in the body, whatever it carries", async () => {
+    const registered = await api.request("/api/v1/auth/register", {
+      method: "POST",
+      json: { email: uniqueEmail("scripted"), password: strongPassword() },
+      // A gateway's Basic credentials, which the browser adds to every request by itself.
+      headers: { ...browser(), authorization: "Basic Z2F0ZTpnYXRl" },
+    });
+    expect(registered.status).toBe(201);
+    expect(registered.body.refreshToken).toBeUndefined();
+    let rt = cookieValue(registered.headers, REFRESH_COOKIE)!;
+    // What script injected into the page can send: the browser adds the cookie, the script a header.
+    for (const authorization of ["Bearer x", "Basic Z2F0ZTpnYXRl"]) {
+      const refreshed = await api.request("/api/v1/auth/refresh", {
+        method: "POST",
+        json: {},
+        headers: { cookie: `${REFRESH_COOKIE}=${rt}`, authorization, ...browser() },
+      });
+      expect(refreshed.status, authorization).toBe(200);
+      rt = cookieValue(refreshed.headers, REFRESH_COOKIE)!;
+      expect(refreshed.body.refreshToken, authorization).toBeUndefined();
+      expect(refreshed.text, authorization).not.toContain(rt);
+    }
+  });
+
+  it("API clients (no browser headers, or a refresh token sent in the body) still get it in the body", async () => {
     const email = uniqueEmail("client");
     const password = strongPassword();
     const registered = await api.rest.register(email, password);

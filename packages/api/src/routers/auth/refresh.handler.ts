@@ -17,6 +17,7 @@ const REFUSALS = {
 
 /** Exchanges a refresh token (body or cookie) for a new pair; the old one is spent. */
 export async function refreshHandler({ ctx, input }: Options) {
+  const spent = input?.refreshToken !== undefined ? "body" : "cookie";
   const token = input?.refreshToken ?? ctx.cookies[REFRESH_COOKIE];
   const result = token
     ? await ctx.deps.refreshTokens.rotate(token)
@@ -28,5 +29,5 @@ export async function refreshHandler({ ctx, input }: Options) {
     ctx.log.info({ reason: result.reason }, "refresh refused");
     throw new TRPCError({ code: "UNAUTHORIZED", message: REFUSALS[result.reason] });
   }
-  return sessionFor(ctx, result.user, result);
+  return sessionFor(ctx, result.user, result, spent);
 }

@@ -3,15 +3,20 @@ import { deviceCookie, sessionCookies } from "../../cookies.ts";
 import { toPublicUser, type User } from "../../identity/users.ts";
 import type { SessionOutput } from "./session.schema.ts";
 
+/** Where the refresh token a request spent came from; none for a new sign-in. */
+export type SpentFrom = "body" | "cookie";
+
 /**
- * Whether the refresh token may go into the response body. The rule: a request from a browser page
- * (it carries `Origin` or `Sec-Fetch-Site`, which browsers add and scripts cannot remove) gets it only
- * as the HttpOnly cookie, so script injected into a page can never read a long-lived token. API
- * clients (curl, SDKs, Postman: neither header) and any request sent with `Authorization` (a client
- * managing tokens itself) get it in the body as well.
+ * Whether the refresh token may go into the response body. The rule: a browser never gets it there, so
+ * script injected into a page can never read a long-lived token. A refresh that spent the cookie's token
+ * is a browser's (only a browser holds the HttpOnly cookie), whatever else the request carries: an
+ * `Authorization` header proves nothing (a page's script can add one, and a browser adds a gateway's
+ * Basic credentials by itself). One that spent a token sent in the body comes from a client that holds
+ * its tokens itself. A new sign-in is a browser's when it carries `Origin` or `Sec-Fetch-Site`, which
+ * browsers add and scripts cannot remove; API clients (curl, SDKs, Postman) send neither.
  */
-export function refreshTokenInBody(ctx: Pick<Context, "header">): boolean {
-  if (ctx.header("authorization") !== undefined) return true;
+export function refreshTokenInBody(ctx: Pick<Context, "header">, spent?: SpentFrom): boolean {
+  if (spent !== undefined) return spent === "body";
   return ctx.header("origin") === undefined && ctx.header("sec-fetch-site") === undefined;
 }
 
@@ -20,6 +25,7 @@ export async function sessionFor(
   ctx: Context,
   user: Pick<User, "id" | "email" | "role">,
   refresh: { token: string; expiresAt: Date; familyId: string },
+  spent?: SpentFrom,
 ): Promise<SessionOutput> {
   const access = await ctx.deps.accessTokens.sign(user, refresh.familyId);
   ctx.setCookies(
@@ -36,7 +42,7 @@ export async function sessionFor(
   return {
     user: toPublicUser(user),
     accessToken: access.token,
-    ...(refreshTokenInBody(ctx) ? { refreshToken: refresh.token } : {}),
+    ...(refreshTokenInBody(ctx, spent) ? { refreshToken: refresh.token } : {}),
     expiresIn: ctx.deps.accessTokens.ttlSeconds,
   };
 }
