@@ -1,29 +1,16 @@
 // orders-worker: the orders outbox relay, the payment-results consumer and the reconciler.
-import { loadConfigOrExit, serviceDatabaseUrls } from "@gozon/core/config";
+import { loadConfigOrExit } from "@gozon/core/config";
 import { every } from "@gozon/core/every";
-import { checkRedisPolicy } from "@gozon/core/infra/redis";
 import { onShutdown } from "@gozon/core/lifecycle";
 import { createLogger } from "@gozon/core/logger";
 import { createOrdersClient } from "@gozon/db/clients";
-import { poolSizeFor } from "@gozon/db/pool-size";
-import { createSqlPool } from "@gozon/db/sql-client";
 import { purgeIdempotencyKeys } from "@gozon/db/idempotency";
-import { createOutboxRelay } from "@gozon/messaging/outbox-relay";
-import { startQueueKeyMender } from "@gozon/messaging/queue-keys";
-import { messageKey } from "@gozon/messaging/signing";
-import { Queue } from "bullmq";
-import {
-  bullPrefix,
-  createProducerConnection,
-  createRedisConnection,
-  pingRedis,
-  QUEUES,
-} from "@gozon/messaging/queues";
+import { createProducerConnection, pingRedis, QUEUES } from "@gozon/messaging/queues";
+import { startWorkerProcess } from "@gozon/messaging/worker-process";
 import { purgeOrderLog } from "@gozon/orders/order-log";
 import { startPositionAssigner } from "@gozon/orders/position-assigner";
 import { createReconciler } from "@gozon/orders/reconcile";
-import { createRegistry, serveMetrics } from "@gozon/core/metrics";
-import { registerOutboxGauges, registerQueueDepthGauge } from "@gozon/messaging/metrics";
+import { Queue } from "bullmq";
 import { consumePaymentResults } from "./consume-results.ts";
 import { createOrdersWorkerMetrics } from "./metrics.ts";
 import { paymentPipeline } from "./payment-pipeline.ts";
@@ -38,50 +25,21 @@ const RESULTS_CONCURRENCY = 20;
 const SETTLE_CONNECTIONS = 3;
 
 try {
-  const databaseUrl = serviceDatabaseUrls(config).orders;
-  // Everything here is raw SQL on the hot path: plain `pg` (see sql-client.ts for the cost difference).
-  const db = createSqlPool(databaseUrl, {
-    max: poolSizeFor({
-      consumers: { paymentResults: SETTLE_CONNECTIONS },
-      background: [
-        "outbox relay",
-        "position assigner",
-        "reconciler",
-        "housekeeping",
-        "outbox backlog gauge",
-        "outbox age gauge",
-      ],
-    }),
-  });
-  await db.$queryRaw`SELECT 1`;
-  // The relay claims through Prisma (see outbox-relay.ts), over the same pool.
-  const outboxClient = createOrdersClient(db.pool);
-  // The results consumer's own connection; what this process produces or reads goes on the producer
-  // connections, which fail fast while Redis is away instead of queueing.
-  const connection = createRedisConnection(config, "orders-worker", log);
-  const producer = createProducerConnection(config, "orders-worker-producer", log);
-  const publisher = createProducerConnection(config, "orders-worker-pub", log);
-  await Promise.all([connection, producer, publisher].map((redis) => pingRedis(redis, 5_000)));
-  await checkRedisPolicy(connection, log);
-  const prefix = bullPrefix(config);
-  const signingKey = messageKey(config.MESSAGE_SIGNING_KEY, config.MESSAGE_SIGNING_KEYS_ACCEPTED);
-
-  const registry = createRegistry("orders-worker");
-  const metrics = createOrdersWorkerMetrics(registry);
-  registerOutboxGauges(registry, db);
-  const queueGauge = registerQueueDepthGauge(registry, producer, prefix, Object.values(QUEUES));
-  const metricsServer = await serveMetrics(registry, config.METRICS_PORT ?? 9464, log, config.METRICS_TOKEN);
-
-  const relay = createOutboxRelay({
-    db: outboxClient,
-    databaseUrl,
-    connection: producer,
-    prefix,
-    signingKey,
+  const worker = await startWorkerProcess({
+    name: "orders-worker",
+    service: "orders",
+    config,
     log,
-    pollMs: config.OUTBOX_POLL_MS,
+    consumers: { paymentResults: SETTLE_CONNECTIONS },
+    background: ["position assigner", "reconciler", "housekeeping"],
+    outboxClient: createOrdersClient,
+    metricsPort: 9464,
   });
-  relay.start();
+  const { databaseUrl, db, connection, producer, prefix, signingKey, relay } = worker;
+  const metrics = createOrdersWorkerMetrics(worker.registry);
+  // Order and balance events go out on a connection of their own: it pipelines while jobs run.
+  const publisher = createProducerConnection(config, "orders-worker-pub", log);
+  await pingRedis(publisher, 5_000);
   const positions = startPositionAssigner({
     db,
     databaseUrl,
@@ -130,25 +88,17 @@ try {
     log.info({ outbox, idempotencyKeys: keys, orderChanges: changes }, "purged old rows");
   });
   housekeeping.tick();
-  const queueKeys = startQueueKeyMender({ connection: producer, prefix, queues: Object.values(QUEUES), log });
   log.info("orders worker ready");
 
   onShutdown(log, async () => {
     await reconciling.stop();
-    await queueKeys.stop();
     await requests.close();
     await resultsQueue.close();
     await housekeeping.stop();
     await results.close();
     await positions.stop();
-    await relay.stop();
-    await queueGauge.close();
-    await metricsServer.close();
-    connection.disconnect();
-    producer.disconnect();
     publisher.disconnect();
-    await outboxClient.$disconnect();
-    await db.$disconnect();
+    await worker.close();
   });
 } catch (err) {
   log.fatal({ err }, "orders worker failed to start");

@@ -1,28 +1,13 @@
 // payments-worker: payment-request consumer (inbox + processor), payments outbox relay, housekeeping.
-import { loadConfigOrExit, serviceDatabaseUrls } from "@gozon/core/config";
-import { checkRedisPolicy } from "@gozon/core/infra/redis";
+import { loadConfigOrExit } from "@gozon/core/config";
 import { onShutdown } from "@gozon/core/lifecycle";
 import { createLogger } from "@gozon/core/logger";
+import { Counter, Histogram } from "@gozon/core/metrics";
 import { createPaymentsClient } from "@gozon/db/clients";
-import { poolSizeFor } from "@gozon/db/pool-size";
-import { createSqlPool } from "@gozon/db/sql-client";
+import { registerPoisonCounter } from "@gozon/messaging/metrics";
 import { createCommittedPublisher, createQueueProducers } from "@gozon/messaging/outbox-publisher";
-import { createOutboxRelay } from "@gozon/messaging/outbox-relay";
-import { startQueueKeyMender } from "@gozon/messaging/queue-keys";
-import { messageKey } from "@gozon/messaging/signing";
-import {
-  bullPrefix,
-  createProducerConnection,
-  createRedisConnection,
-  pingRedis,
-  QUEUES,
-} from "@gozon/messaging/queues";
-import { Counter, createRegistry, Histogram, serveMetrics } from "@gozon/core/metrics";
-import {
-  registerOutboxGauges,
-  registerPoisonCounter,
-  registerQueueDepthGauge,
-} from "@gozon/messaging/metrics";
+import { QUEUES } from "@gozon/messaging/queues";
+import { startWorkerProcess } from "@gozon/messaging/worker-process";
 import { startRequestConsumer } from "./consume-requests.ts";
 import { startHousekeeping } from "./housekeeping.ts";
 
@@ -37,26 +22,17 @@ const REQUESTS_CONCURRENCY = 64;
 const DECIDE_CONNECTIONS = 3;
 
 try {
-  const databaseUrl = serviceDatabaseUrls(config).payments;
-  const db = createSqlPool(databaseUrl, {
-    max: poolSizeFor({
-      consumers: { paymentRequests: DECIDE_CONNECTIONS },
-      background: ["outbox relay", "inbox sweep", "purge", "outbox backlog gauge", "outbox age gauge"],
-    }),
+  const worker = await startWorkerProcess({
+    name: "payments-worker",
+    service: "payments",
+    config,
+    log,
+    consumers: { paymentRequests: DECIDE_CONNECTIONS },
+    background: ["inbox sweep", "purge"],
+    outboxClient: createPaymentsClient,
+    metricsPort: 9465,
   });
-  await db.$queryRaw`SELECT 1`;
-  // The relay claims through Prisma (see outbox-relay.ts), over the same pool.
-  const outboxClient = createPaymentsClient(db.pool);
-  // The requests consumer's own connection; the relay and the gauges produce and read on the producer
-  // connection, which fails fast while Redis is away instead of queueing.
-  const redis = createRedisConnection(config, "payments-worker", log);
-  const producer = createProducerConnection(config, "payments-worker-producer", log);
-  await Promise.all([redis, producer].map((connection) => pingRedis(connection, 5_000)));
-  await checkRedisPolicy(redis, log);
-  const prefix = bullPrefix(config);
-  const signingKey = messageKey(config.MESSAGE_SIGNING_KEY, config.MESSAGE_SIGNING_KEYS_ACCEPTED);
-
-  const registry = createRegistry("payments-worker");
+  const { db, connection: redis, prefix, signingKey, registry, relay } = worker;
   const duplicatesDropped = new Counter({
     name: "gozon_inbox_duplicates_dropped_total",
     help: "Payment requests delivered again after the inbox had processed them",
@@ -74,21 +50,6 @@ try {
     help: "Group commits that failed, whose requests were then decided one by one",
     registers: [registry],
   });
-  registerOutboxGauges(registry, db);
-  const queueGauge = registerQueueDepthGauge(registry, producer, prefix, Object.values(QUEUES));
-  const metricsServer = await serveMetrics(registry, config.METRICS_PORT ?? 9465, log, config.METRICS_TOKEN);
-
-  const relay = createOutboxRelay({
-    db: outboxClient,
-    databaseUrl,
-    connection: producer,
-    prefix,
-    signingKey,
-    log,
-    pollMs: config.OUTBOX_POLL_MS,
-  });
-  relay.start();
-  const queueKeys = startQueueKeyMender({ connection: producer, prefix, queues: Object.values(QUEUES), log });
   const producers = createQueueProducers(redis, prefix, log, signingKey);
   const results = createCommittedPublisher({ db, producers, log });
   // Entries stored but never decided first, at any age: only a worker older than receive_payments (which
@@ -113,16 +74,9 @@ try {
   onShutdown(log, async () => {
     await consumer.close(); // lets active jobs finish; the inbox makes an interrupted one safe anyway
     await housekeeping.stop();
-    await queueKeys.stop();
-    await relay.stop();
     await results.close();
     await producers.close();
-    await queueGauge.close();
-    await metricsServer.close();
-    redis.disconnect();
-    await outboxClient.$disconnect();
-    producer.disconnect();
-    await db.$disconnect();
+    await worker.close();
   });
 } catch (err) {
   log.fatal({ err }, "payments worker failed to start");
