@@ -1,5 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Redis } from "ioredis";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { waitFor } from "@gozon/core/testing";
+import { balanceEventsChannel, parseBalanceEvent, type BalanceEvent } from "@gozon/payments/balance-events";
 import { bootstrapAdmin } from "../src/identity/bootstrap-admin.ts";
 import { startApi, strongPassword, uniqueEmail, type ApiHarness } from "./harness.ts";
 
@@ -200,6 +203,35 @@ describe("payments.topUp (REST)", () => {
     expect(new Set(responses.map((response) => response.text)).size).toBe(1);
     expect(await ledgerOf(shopper.userId)).toHaveLength(1);
     expect(await balanceOf(shopper.userId)).toBe(700);
+  });
+
+  it("a replayed top-up announces nothing: one balance event per top-up that happened", async () => {
+    const shopper = await shopperWithAccount();
+    const events: BalanceEvent[] = [];
+    const subscriber = new Redis(api.config.REDIS_URL);
+    onTestFinished(() => void subscriber.disconnect());
+    subscriber.on("message", (_channel: string, raw: string) => {
+      const event = parseBalanceEvent(api.deps.signingKey, raw);
+      if (event?.userId === shopper.userId) events.push(event);
+    });
+    await subscriber.subscribe(balanceEventsChannel(api.redisPrefix));
+    const key = randomUUID();
+    expect((await topUp(shopper.token, { amount: 500 }, key)).status).toBe(200);
+    expect((await topUp(shopper.token, { amount: 7 })).status).toBe(200);
+    const replays = await Promise.all(
+      Array.from({ length: 3 }, () => topUp(shopper.token, { amount: 500 }, key)),
+    );
+    expect(replays.map(({ body }) => body.account.balance)).toEqual([500, 500, 500]);
+    // Published after them on the same connection, so once it is in, any event of theirs is too.
+    expect((await topUp(shopper.token, { amount: 1 })).status).toBe(200);
+    await waitFor(() => events.some(({ balance }) => balance === 508) || undefined, {
+      what: "the last top-up's event",
+    });
+    expect(events).toEqual([
+      { userId: shopper.userId, amount: 500, balance: 500 },
+      { userId: shopper.userId, amount: 7, balance: 507 },
+      { userId: shopper.userId, amount: 1, balance: 508 },
+    ]);
   });
 
   it("keys are per user: another shopper's identical key is independent", async () => {

@@ -2,7 +2,8 @@
 //
 // The key row is written in the same transaction as the effect, after it. A concurrent request with
 // the same key blocks on the primary key until the first commits, then finds the conflict and rolls its
-// own effect back: exactly one effect, whatever the timing, and every caller gets the first response.
+// own effect back: exactly one effect, whatever the timing, and every caller gets the first response
+// (also one whose own effect failed because the first had run).
 import { createHash } from "node:crypto";
 import { deleteInBatches } from "./batches.ts";
 
@@ -35,6 +36,9 @@ class Replay extends Error {}
 
 type StoredKey = { request_hash: string; response: unknown };
 
+/** The first response, and whether this call only replayed it (its effect ran in an earlier call). */
+export type Idempotent<R> = { response: R; replayed: boolean };
+
 /**
  * Runs `effect` in a transaction at most once per key. Returns the first response (JSON round-tripped,
  * so a replay and the first call look the same) or throws IdempotencyKeyReused.
@@ -43,8 +47,8 @@ export async function idempotent<Tx extends SqlClient, R>(
   db: TransactionRunner<Tx> & SqlClient,
   key: IdempotencyKeyInput | null | undefined,
   effect: (tx: Tx) => Promise<R>,
-): Promise<R> {
-  if (!key) return db.$transaction(effect);
+): Promise<Idempotent<R>> {
+  if (!key) return { response: await db.$transaction(effect), replayed: false };
   const requestHash = createHash("sha256").update(stableJson(key.request)).digest("hex");
 
   const replay = async () => {
@@ -53,13 +57,13 @@ export async function idempotent<Tx extends SqlClient, R>(
       WHERE user_id = ${key.userId}::uuid AND scope = ${key.scope} AND key = ${key.key}`;
     if (!stored) return undefined;
     if (stored.request_hash !== requestHash) throw new IdempotencyKeyReused(key.scope);
-    return { response: stored.response as R };
+    return { response: stored.response as R, replayed: true };
   };
 
   const earlier = await replay();
-  if (earlier) return earlier.response;
+  if (earlier) return earlier;
   try {
-    return await db.$transaction(async (tx) => {
+    const response = await db.$transaction(async (tx) => {
       const response = JSON.parse(JSON.stringify(await effect(tx))) as R;
       const inserted = await tx.$queryRaw<unknown[]>`
         INSERT INTO idempotency_keys (user_id, scope, key, request_hash, response)
@@ -68,11 +72,18 @@ export async function idempotent<Tx extends SqlClient, R>(
       if (inserted.length === 0) throw new Replay();
       return response;
     });
+    return { response, replayed: false };
   } catch (error) {
-    if (!(error instanceof Replay)) throw error;
-    const first = await replay();
-    if (!first) throw new Error("idempotency key vanished during a replay");
-    return first.response;
+    // A request with the same key may have committed meanwhile. Then its effect is the one, and this
+    // call's own failure is not the answer: its effect was judged after the first one's (a top-up that
+    // the first took past the balance limit, say), or found the key taken (Replay).
+    const first = await replay().catch((lookup: unknown) => {
+      if (lookup instanceof IdempotencyKeyReused) throw lookup;
+      return undefined; // the database failing: the effect's error says more
+    });
+    if (first) return first;
+    if (error instanceof Replay) throw new Error("idempotency key vanished during a replay");
+    throw error;
   }
 }
 

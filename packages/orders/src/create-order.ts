@@ -78,9 +78,11 @@ export async function createOrder(
       }
     : null;
   const insert = async (tx: SqlClient) => (await insertOrders(tx, [order], direct))[0]!;
-  const created = key ? await idempotent(db, key, insert) : await insert(db);
+  const { response: created, replayed } = key
+    ? await idempotent(db, key, insert)
+    : { response: await insert(db), replayed: false };
   // A replayed Idempotency-Key returns the order made the first time: this request was never stored.
-  if (publish && created.id === order.orderId) await publish(order.request);
+  if (publish && !replayed) await publish(order.request);
   return created;
 }
 

@@ -95,6 +95,9 @@ export async function getAccounts(db: SqlClient, userIds: string[]): Promise<Map
   return new Map(rows.map((row) => [row.userId, toAccount(row)]));
 }
 
+/** The account after a top-up, and whether this call only replayed an earlier one (no second top-up). */
+export type TopUp = { account: Account; replayed: boolean };
+
 /**
  * Adds `amount` to the user's balance (one ledger TOP_UP entry, one transaction). Throws AccountNotFound
  * when the user has none. With `idempotency` (@gozon/db/idempotency), a repeated key with the same request
@@ -106,10 +109,16 @@ export async function topUp(
   userId: string,
   amount: number,
   { idempotency }: { idempotency?: IdempotencyKeyInput | null } = {},
-): Promise<Account> {
+): Promise<TopUp> {
   checkAmount(amount);
-  if (idempotency) return idempotent(db, idempotency, (tx) => topUpInTransaction(tx, userId, amount));
-  return db.$transaction((tx) => topUpInTransaction(tx, userId, amount), TX_OPTIONS);
+  if (idempotency) {
+    const { response, replayed } = await idempotent(db, idempotency, (tx) =>
+      topUpInTransaction(tx, userId, amount),
+    );
+    return { account: response, replayed };
+  }
+  const account = await db.$transaction((tx) => topUpInTransaction(tx, userId, amount), TX_OPTIONS);
+  return { account, replayed: false };
 }
 
 /** The top-up itself, for callers that already run a transaction. */

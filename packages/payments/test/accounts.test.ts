@@ -64,8 +64,8 @@ describe("topUp", () => {
   it("adds to the balance and writes one TOP_UP ledger entry per call", async () => {
     const userId = randomUUID();
     await createAccount(db, userId);
-    expect(await topUp(db, userId, 1_000_000_000)).toEqual({ userId, balance: 1_000_000_000 });
-    expect(await topUp(db, userId, 1)).toEqual({ userId, balance: 1_000_000_001 });
+    expect((await topUp(db, userId, 1_000_000_000)).account).toEqual({ userId, balance: 1_000_000_000 });
+    expect((await topUp(db, userId, 1)).account).toEqual({ userId, balance: 1_000_000_001 });
     expect(await ledgerOf(db, userId)).toEqual([
       { kind: "TOP_UP", amount: 1_000_000_000, orderId: null },
       { kind: "TOP_UP", amount: 1, orderId: null },
@@ -88,7 +88,7 @@ describe("topUp", () => {
     expect(await balanceOf(db, userId)).toBe(MAX_BALANCE - 10);
     expect(await ledgerOf(db, userId)).toEqual([]);
     // Up to the limit itself is fine.
-    expect(await topUp(db, userId, 10)).toEqual({ userId, balance: MAX_BALANCE });
+    expect((await topUp(db, userId, 10)).account).toEqual({ userId, balance: MAX_BALANCE });
   });
 
   it.each([0, -1, 1.5, 1_000_000_001, 1e12, Number.NaN, "10" as unknown as number])(
@@ -114,13 +114,20 @@ describe("topUp", () => {
     const results = await Promise.all(
       Array.from({ length: 20 }, () => topUp(db, userId, 700, { idempotency: key })),
     );
-    expect(results).toEqual(Array.from({ length: 20 }, () => ({ userId, balance: 700 })));
+    expect(results.map(({ account }) => account)).toEqual(
+      Array.from({ length: 20 }, () => ({ userId, balance: 700 })),
+    );
+    // Only the one that topped up says so: a caller announces the top-up only then.
+    expect(results.filter(({ replayed }) => !replayed)).toHaveLength(1);
     expect(await balanceOf(db, userId)).toBe(700);
     expect(await ledgerOf(db, userId)).toHaveLength(1);
 
     // Later repeat: the first result, even though the balance has changed since.
     await topUp(db, userId, 1);
-    expect(await topUp(db, userId, 700, { idempotency: key })).toEqual({ userId, balance: 700 });
+    expect(await topUp(db, userId, 700, { idempotency: key })).toEqual({
+      account: { userId, balance: 700 },
+      replayed: true,
+    });
     expect(await balanceOf(db, userId)).toBe(701);
 
     // Same key, another request: refused, nothing written. Another scope: a separate key.
@@ -129,8 +136,8 @@ describe("topUp", () => {
     ).rejects.toBeInstanceOf(IdempotencyKeyReused);
     expect(await balanceOf(db, userId)).toBe(701);
     expect(await topUp(db, userId, 700, { idempotency: { ...key, scope: "admin.topUp" } })).toEqual({
-      userId,
-      balance: 1401,
+      account: { userId, balance: 1401 },
+      replayed: false,
     });
   });
 
@@ -139,6 +146,30 @@ describe("topUp", () => {
     const key: IdempotencyKeyInput = { userId, scope: "payments.topUp", key: "k1", request: { amount: 10 } };
     await expect(topUp(db, userId, 10, { idempotency: key })).rejects.toBeInstanceOf(AccountNotFound);
     await createAccount(db, userId);
-    expect(await topUp(db, userId, 10, { idempotency: key })).toEqual({ userId, balance: 10 });
+    expect(await topUp(db, userId, 10, { idempotency: key })).toEqual({
+      account: { userId, balance: 10 },
+      replayed: false,
+    });
+  });
+
+  it("answers every concurrent repeat with the first result, also those whose own top-up the first took past the limit", async () => {
+    const userId = randomUUID();
+    await createAccount(db, userId);
+    await db.$executeRaw`UPDATE accounts SET balance = ${BigInt(MAX_BALANCE) - 150n} WHERE user_id = ${userId}::uuid`;
+    const key: IdempotencyKeyInput = {
+      userId,
+      scope: "payments.topUp",
+      key: randomUUID(),
+      request: { amount: 100 },
+    };
+    // Each repeat runs its top-up before it reaches the key: those that run after the first committed
+    // find the balance 50 from the limit, and only the key can tell them the first is their answer.
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, () => topUp(db, userId, 100, { idempotency: key })),
+    );
+    expect(results.map((r) => (r.status === "fulfilled" ? r.value.account : r.reason))).toEqual(
+      Array.from({ length: 8 }, () => ({ userId, balance: MAX_BALANCE - 50 })),
+    );
+    expect(await ledgerOf(db, userId)).toHaveLength(1);
   });
 });

@@ -23,10 +23,13 @@ export async function topUpAccount(
 ) {
   const { userId, amount, scope, key } = opts;
   try {
-    const account = await topUp(ctx.deps.paymentsDb, userId, amount, {
+    const { account, replayed } = await topUp(ctx.deps.paymentsDb, userId, amount, {
       idempotency: key && { userId: ctx.user.id, scope, key: key.key, request: { userId, amount } },
     });
-    ctx.log.info({ userId, amount, by: ctx.user.id, withKey: key !== null }, "top-up done or replayed");
+    ctx.log.info({ userId, amount, by: ctx.user.id, withKey: key !== null, replayed }, "top-up done");
+    // A replay changed nothing, and its balance is the first call's: announcing it would tell the
+    // owner's pages of a top-up that never happened, with a balance that may be old by now.
+    if (replayed) return { account };
     // The owner's open pages show the new balance. Not awaited, and never the top-up's failure: it is
     // committed, and a page that misses this reads its balance when its feed reconnects.
     publishBalanceEvent(ctx.deps.redis, ctx.deps.config.REDIS_PREFIX, ctx.deps.signingKey, {
