@@ -20,7 +20,8 @@ export const pageLimitSchema = (what: string) =>
     .prefault(PAGE_LIMIT_DEFAULT)
     .meta({ description: `${what} per page, 1–${PAGE_LIMIT_MAX} (default ${PAGE_LIMIT_DEFAULT})` });
 
-const BAD_CURSOR = "must be the nextCursor of a previous page of this list";
+/** The problem with a `cursor` that is not one of this list's, in its shape or (for the handler) its owner. */
+export const BAD_CURSOR = "must be the nextCursor of a previous page of this list";
 
 /**
  * A list's cursor: `encode(position)` makes the opaque string, `schema` turns one back into the position

@@ -147,7 +147,18 @@ describe("ledgerPage", () => {
     await debit(theirs, 5);
     const page = await ledgerPage(db, mine, { limit: 100 });
     expect(page.entries.map((e) => e.amount)).toEqual([10]);
-    expect(await ledgerPage(db, randomUUID(), { limit: 100 })).toEqual({ entries: [], hasMore: false });
+    expect(await ledgerPage(db, randomUUID(), { limit: 100 })).toEqual({
+      entries: [],
+      hasMore: false,
+      unknownCursor: false,
+    });
+    // Their entry as a cursor is not one of mine: an empty page that says so, never a page of mine.
+    const [theirEntry] = (await ledgerPage(db, theirs, { limit: 1 })).entries;
+    expect(await ledgerPage(db, mine, { limit: 100, beforeId: BigInt(theirEntry!.id) })).toEqual({
+      entries: [],
+      hasMore: false,
+      unknownCursor: true,
+    });
   });
 
   it("is served by the (user_id, id DESC) index, without a sort", async () => {
