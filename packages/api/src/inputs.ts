@@ -74,9 +74,14 @@ export const descriptionSchema = z
 export const uuidInputSchema = (what = "a UUID") =>
   z.uuid({ error: (issue) => (issue.input === undefined ? "is required" : `must be ${what}`) }).toLowerCase();
 
-/** `Idempotency-Key`: 1–255 printable ASCII characters (a UUID is a good choice). */
-export const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
-export const IDEMPOTENCY_KEY_PROBLEM = "must be 1-255 printable ASCII characters";
+/**
+ * `Idempotency-Key`: 1–255 printable ASCII characters (a UUID is a good choice), no space at either end:
+ * HTTP strips those from a header, so `"k1 "` in a tRPC input would be another key than the same text
+ * sent as the header.
+ */
+export const IDEMPOTENCY_KEY = /^(?! )[\x20-\x7e]{1,255}(?<! )$/;
+export const IDEMPOTENCY_KEY_PROBLEM =
+  "must be 1-255 printable ASCII characters, without a space at either end";
 
 /** The key in a tRPC input (the REST form takes the `Idempotency-Key` header as well). */
 export const idempotencyKeyInputSchema = z
@@ -97,7 +102,7 @@ export const idempotencyHeadersSchema = z.object({
     .optional()
     .meta({
       description:
-        "1–255 printable ASCII characters. The same key with the same body returns the first result " +
+        "1–255 printable ASCII characters, no space at either end. The same key with the same body returns the first result " +
         "without a second effect; the same key with another body is a 422.",
     }),
 });

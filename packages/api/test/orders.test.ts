@@ -449,6 +449,19 @@ const badBodies: Array<{ name: string; body: Record<string, unknown>; field: str
     field: "idempotencyKey",
     problem: /printable ASCII/,
   },
+  // A header cannot carry it (HTTP strips it), so in the input it would make another key of the same text.
+  {
+    name: "idempotencyKey with a space at its end",
+    body: { amount: 1, description: "x", idempotencyKey: "k1 " },
+    field: "idempotencyKey",
+    problem: /without a space at either end/,
+  },
+  {
+    name: "idempotencyKey with a space at its start",
+    body: { amount: 1, description: "x", idempotencyKey: " k1" },
+    field: "idempotencyKey",
+    problem: /without a space at either end/,
+  },
 ];
 
 describe("orders.create: bad input → 400 naming the field, nothing written", () => {
@@ -486,7 +499,7 @@ describe("orders.create: bad input → 400 naming the field, nothing written", (
     const response = await createOrder(shopper.token, { amount: 1, description: "x" }, "k".repeat(256));
     expect(response.status).toBe(400);
     expect(response.body.error.fields).toEqual({
-      "Idempotency-Key": "must be 1-255 printable ASCII characters",
+      "Idempotency-Key": "must be 1-255 printable ASCII characters, without a space at either end",
     });
     expect(await ordersOf(shopper.userId)).toBe(0);
   });
