@@ -47,11 +47,29 @@ export async function findOrder(db: SqlClient, orderId: string): Promise<Order |
 
 export type OrderHistoryEntry = { status: Order["status"]; reason: Order["cancelReason"]; at: string };
 
-/** The order's changes, oldest first, from the order change log (the one place history comes from). */
-export async function orderHistory(db: SqlClient, orderId: string): Promise<OrderHistoryEntry[]> {
+/**
+ * The order's changes, oldest first, from the order change log (the one place history comes from while
+ * the log holds them). The log is purged after `ORDER_LOG_RETENTION_DAYS` (order-log.ts), but an order
+ * only ever changes from NEW to its final status, and its row keeps both: when and how it was created,
+ * and what it became when. So what the log no longer holds is taken from the row, and an old order
+ * keeps its history.
+ */
+export async function orderHistory(
+  db: SqlClient,
+  order: Pick<OrderDto, "id" | "status" | "cancelReason" | "createdAt" | "updatedAt">,
+): Promise<OrderHistoryEntry[]> {
   const rows = await db.$queryRaw<
     { status: Order["status"]; cancel_reason: Order["cancelReason"]; at: Date }[]
   >`
-    SELECT status, cancel_reason, at FROM order_changes WHERE order_id = ${orderId}::uuid ORDER BY id`;
-  return rows.map((row) => ({ status: row.status, reason: row.cancel_reason, at: row.at.toISOString() }));
+    SELECT status, cancel_reason, at FROM order_changes WHERE order_id = ${order.id}::uuid ORDER BY id`;
+  const history = rows.map((row) => ({
+    status: row.status,
+    reason: row.cancel_reason,
+    at: row.at.toISOString(),
+  }));
+  if (history[0]?.status !== "NEW") history.unshift({ status: "NEW", reason: null, at: order.createdAt });
+  // The log is read after the row, so it may hold a change the row did not show yet; never the reverse.
+  if (order.status !== "NEW" && history.length === 1)
+    history.push({ status: order.status, reason: order.cancelReason, at: order.updatedAt });
+  return history;
 }

@@ -10,7 +10,7 @@ import { buildMessage } from "@gozon/messaging/contracts";
 import type { SqlClient } from "@gozon/messaging/sql";
 import { createOrder } from "../src/create-order.ts";
 import { assignPositions, changesAfter, latestChanges, logBounds, purgeOrderLog } from "../src/order-log.ts";
-import { orderHistory } from "../src/read-orders.ts";
+import { getOrder, orderHistory } from "../src/read-orders.ts";
 import { settleOrder, settleOrders } from "../src/settle-order.ts";
 
 let dbs: TestDatabases;
@@ -49,12 +49,35 @@ describe("order change log", () => {
     });
     await settleOrder(db, failed);
     await settleOrder(db, failed); // a repeated result changes nothing, so it logs nothing
-    const history = await orderHistory(db, order.id);
+    const history = await orderHistory(db, (await getOrder(db, userId, order.id))!);
     expect(history.map((h) => [h.status, h.reason])).toEqual([
       ["NEW", null],
       ["CANCELLED", "INSUFFICIENT_FUNDS"],
     ]);
     expect(history[0]!.at).toBe(order.createdAt);
+  });
+
+  it("keeps an order's history once the log's retention has purged its changes, from the order's row", async () => {
+    const userId = randomUUID();
+    const order = await place(userId, "old");
+    await settleOrder(
+      db,
+      buildMessage("PaymentFailed", { orderId: order.id, userId, amount: 100, reason: "NO_ACCOUNT" }),
+    );
+    await assignAll();
+    const settled = (await getOrder(db, userId, order.id))!;
+    const whole = await orderHistory(db, settled);
+    // Its creation purged, then both: what the row says is what the log said.
+    const [created] = await db.$queryRaw<{ id: bigint }[]>`
+      SELECT min(id) AS id FROM order_changes WHERE order_id = ${order.id}::uuid`;
+    await db.$executeRaw`DELETE FROM order_changes WHERE id = ${created!.id}`;
+    expect(await orderHistory(db, settled)).toEqual(whole);
+    await db.$executeRaw`DELETE FROM order_changes WHERE order_id = ${order.id}::uuid`;
+    expect(await orderHistory(db, settled)).toEqual([
+      { status: "NEW", reason: null, at: settled.createdAt },
+      { status: "CANCELLED", reason: "NO_ACCOUNT", at: settled.updatedAt },
+    ]);
+    expect(whole.map(({ at }) => at)).toEqual([settled.createdAt, settled.updatedAt]);
   });
 
   it("positions a change that commits late after the changes that committed before it", async () => {
