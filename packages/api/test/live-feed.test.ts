@@ -6,6 +6,7 @@ import pg from "pg";
 import { Redis } from "ioredis";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTcpProxy } from "@gozon/core/testing";
 import { createSqlPool, type SqlPool } from "@gozon/db/sql-client";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
 import { buildMessage } from "@gozon/messaging/contracts";
@@ -331,6 +332,39 @@ describe("live feed", () => {
     } finally {
       assigner = startAssigner();
     }
+  });
+
+  it("serves from the log while Redis does not answer at its start, and goes live once it does", async () => {
+    const userId = randomUUID();
+    await allPositioned();
+    const { last: from } = await logBounds(db);
+    const first = await place(userId, "before");
+    await allPositioned();
+    const orders = () => feed.items.map((item) => ("reset" in item ? "reset" : item.orderId));
+    // Redis out of reach at the bus's start: its address refuses connections until restored.
+    const redisAddress = new URL(REDIS_URL);
+    const proxy = await startTcpProxy(redisAddress.hostname, Number(redisAddress.port || 6379));
+    closers.push(() => proxy.close());
+    await proxy.cut();
+    const bus = createOrderEventBus({
+      redis: proxy.route(REDIS_URL),
+      redisPrefix,
+      signingKey: testSigningKey,
+      db,
+      log,
+      pollMs: 100,
+      subscribeWaitMs: 200,
+    });
+    closers.push(() => bus.close());
+    await bus.ready;
+    const feed = follow(bus, { userId }, String(from));
+    await expect.poll(orders, { timeout: 10_000 }).toEqual([first.id]);
+    const second = await place(userId, "while silent");
+    await expect.poll(orders, { timeout: 10_000 }).toEqual([first.id, second.id]);
+    await proxy.restore();
+    await settle(second.id, userId);
+    await expect.poll(() => feed.finalStates().get(second.id), { timeout: 10_000 }).toBe("FINISHED");
+    expect(feed.failure()).toBeUndefined();
   });
 
   it("a change whose announcement was lost still reaches the feed, from the log", async () => {

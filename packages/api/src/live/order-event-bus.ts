@@ -24,7 +24,10 @@ export type OrderEventListener = (event: OrderEvent) => void;
 export type OrderEventBus = {
   /** Every change after `head` at the moment of the call, in position order, each once. */
   subscribe(listener: OrderEventListener): () => void;
-  /** Resolves once the Redis subscription is active and the bus knows the log's last position. */
+  /**
+   * Resolves once the bus knows the log's last position: subscribed to Redis, or without it when Redis
+   * has not answered within `subscribeWaitMs` (the log and the poll serve until it does).
+   */
   ready: Promise<void>;
   /** The last position handed to the listeners. */
   readonly head: number;
@@ -42,6 +45,8 @@ export type OrderEventBusOptions = {
   log: Logger;
   /** How often the log is read for changes that pub/sub did not bring. */
   pollMs: number;
+  /** How long the start waits for the Redis subscription before it goes on from the log alone. */
+  subscribeWaitMs?: number;
 };
 
 /** Rows per read of the log; a long catch-up reads page after page. */
@@ -56,6 +61,7 @@ export function createOrderEventBus({
   db,
   log,
   pollMs,
+  subscribeWaitMs = 2_000,
 }: OrderEventBusOptions): OrderEventBus {
   const listeners = new Set<OrderEventListener>();
   const channel = orderEventsChannel(redisPrefix);
@@ -130,8 +136,13 @@ export function createOrderEventBus({
   });
 
   const ready = (async () => {
-    await subscription.ready;
-    // Subscribed first, then the log's end: an event published in between is held, not lost.
+    // Subscribed first, then the log's end: an event published in between is held, not lost. But a
+    // Redis that does not answer must not hold every feed of this process back: the log has each
+    // change, the poll reads it, and once the subscription holds, `onReconnect` reads what came between.
+    await Promise.race([
+      subscription.ready.catch(() => undefined),
+      sleep(subscribeWaitMs, undefined, { ref: false }),
+    ]);
     for (let attempt = 1; ; attempt++) {
       try {
         head = (await logBounds(db)).last;
