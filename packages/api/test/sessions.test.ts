@@ -68,7 +68,7 @@ describe("the refresh token in a browser lives only in its HttpOnly cookie", () 
     expect(refreshed.text).not.toContain(cookieValue(refreshed.headers, REFRESH_COOKIE)!);
   });
 
-  it("a refresh that spends the cookie's token never returns the next one in the body, whatever it carries", async () => {
+  it("a page's refresh never returns the next token in the body, whatever header its script adds", async () => {
     const registered = await api.request("/api/v1/auth/register", {
       method: "POST",
       json: { email: uniqueEmail("scripted"), password: strongPassword() },

@@ -7,16 +7,15 @@ import type { SessionOutput } from "./session.schema.ts";
 export type SpentFrom = "body" | "cookie";
 
 /**
- * Whether the refresh token may go into the response body. The rule: a browser never gets it there, so
- * script injected into a page can never read a long-lived token. A refresh that spent the cookie's token
- * is a browser's (only a browser holds the HttpOnly cookie), whatever else the request carries: an
- * `Authorization` header proves nothing (a page's script can add one, and a browser adds a gateway's
- * Basic credentials by itself). One that spent a token sent in the body comes from a client that holds
- * its tokens itself. A new sign-in is a browser's when it carries `Origin` or `Sec-Fetch-Site`, which
- * browsers add and scripts cannot remove; API clients (curl, SDKs, Postman) send neither.
+ * Whether the refresh token may go into the response body. The rule: a browser page never gets it there,
+ * so script injected into a page can never read a long-lived token. A request from a page carries
+ * `Origin` or `Sec-Fetch-Site`, which browsers add and scripts cannot remove; API clients (curl, SDKs,
+ * Postman) send neither. An `Authorization` header proves nothing (a page's script can add one, and a
+ * browser adds a gateway's Basic credentials by itself). A refresh that spent a token sent in the body
+ * comes from a client that holds its tokens itself, so it gets the next one there too.
  */
 export function refreshTokenInBody(ctx: Pick<Context, "header">, spent?: SpentFrom): boolean {
-  if (spent !== undefined) return spent === "body";
+  if (spent === "body") return true;
   return ctx.header("origin") === undefined && ctx.header("sec-fetch-site") === undefined;
 }
 
