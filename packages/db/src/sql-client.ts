@@ -120,6 +120,12 @@ export function createSqlPool(url: string, options: SqlPoolOptions = {}): SqlPoo
   // An idle pooled connection that dies (Postgres restarted, backend terminated) emits here; without a
   // listener the process would crash. The pool drops it; the next query opens a fresh one.
   pool.on("error", () => {});
+  // Each connection listens for its own death from the moment it opens, whoever holds it then: between
+  // a checkout and the holder's own listener (ours below, or PrismaPg's for the relay's transactions)
+  // pg-pool has taken its idle listener off, and a FATAL that arrives with the connection's first reply
+  // (its backend terminated at once) was an unheard 'error' event that crashed the worker. The query
+  // running on it fails anyway, and the pool drops the connection.
+  pool.on("connect", (client) => client.on("error", () => {}));
 
   return {
     pool,

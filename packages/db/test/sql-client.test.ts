@@ -101,6 +101,39 @@ describe("createSqlPool", () => {
     expect(await amounts(db)).toEqual([{ id: 1, amount: 1n }]);
   });
 
+  it("never crashes the process when connections are terminated as they open, over and over", async () => {
+    const { url, db } = await poolOn("sqlpool-storm", { max: 4 });
+    const admin = await connect(url);
+    // A connection whose backend dies with its first reply emitted an 'error' nobody heard.
+    const unheard: unknown[] = [];
+    const onUncaught = (error: unknown) => unheard.push(error);
+    process.on("uncaughtException", onUncaught);
+    onCleanup(async () => void process.off("uncaughtException", onUncaught));
+    const until = Date.now() + 2_000;
+    let committed = 0;
+    const transactions = async () => {
+      while (Date.now() < until) {
+        await db
+          .$transaction((tx) => tx.$queryRaw`SELECT 1`)
+          .then(() => committed++)
+          .catch(() => undefined); // a terminated transaction fails; that is not the question here
+      }
+    };
+    const storm = async () => {
+      while (Date.now() < until) {
+        await admin.query(
+          `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+           WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    await Promise.all([storm(), ...Array.from({ length: 4 }, transactions)]);
+    expect(unheard).toEqual([]);
+    expect(committed).toBeGreaterThan(0);
+    expect(await db.$queryRaw<{ one: number }[]>`SELECT 1 AS one`).toEqual([{ one: 1 }]);
+  });
+
   it("ends a transaction left idle past the statement timeout, releasing its locks", async () => {
     const { db } = await poolOn("sqlpool-idle", { statementTimeoutMs: 300 });
     await db.$executeRaw`INSERT INTO money VALUES (1, 1)`;
