@@ -1,3 +1,5 @@
+import { randomUUID } from "node:crypto";
+import http from "node:http";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -72,6 +74,53 @@ describe("web process", () => {
 
     expect(await web.stop("SIGTERM")).toBe(0);
     expect(web.output()).toContain('"msg":"stopped"');
+  });
+
+  it("stops on SIGTERM while keep-alive clients keep it busy: requests in flight finish, no new ones come", async () => {
+    const { web, base } = await startWeb({});
+    const registered = await fetch(`${base}/api/v1/auth/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ email: `keepalive-${randomUUID()}@example.test`, password: "Correct-Horse-9" }),
+    });
+    expect(registered.status).toBe(201);
+    const { accessToken } = (await registered.json()) as { accessToken: string };
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+    const answered: number[] = [];
+    /** Each client places its next order the moment the last is answered, on the same connection. */
+    const client = async () => {
+      for (;;) {
+        const status = await new Promise<number | "gone">((resolve) => {
+          const body = JSON.stringify({ amount: 1, description: "kept alive" });
+          http
+            .request(
+              `${base}/api/v1/orders`,
+              {
+                method: "POST",
+                agent,
+                headers: { "content-type": "application/json", authorization: `Bearer ${accessToken}` },
+              },
+              (res) => {
+                res.resume();
+                res.on("end", () => resolve(res.statusCode ?? 0));
+              },
+            )
+            .on("error", () => resolve("gone"))
+            .end(body);
+        });
+        if (status === "gone") return;
+        answered.push(status);
+      }
+    };
+    const clients = Array.from({ length: 4 }, client);
+    await waitFor(() => answered.length > 20 || undefined, { what: "the clients busy" });
+    const stoppedAt = Date.now();
+    expect(await web.stop("SIGTERM")).toBe(0);
+    expect(Date.now() - stoppedAt).toBeLessThan(8_000);
+    expect(web.output()).not.toContain("shutdown timed out");
+    await Promise.all(clients);
+    agent.destroy();
+    expect(new Set(answered)).toEqual(new Set([201]));
   });
 
   it("answers requests Node cannot parse with JSON errors, and still upgrades WebSockets", async () => {

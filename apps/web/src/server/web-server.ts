@@ -24,6 +24,12 @@ const REVOCATIONS_WAIT_MS = 5_000;
 /** Dead refresh-token families are purged this often (and once at start). */
 const TOKEN_PURGE_INTERVAL_MS = 60 * 60 * 1000;
 
+/**
+ * How long a stopping server lets the requests in flight finish before it cuts the connections that
+ * still carry one (the process's whole shutdown may take 10 s, and its pools must close after this).
+ */
+const DRAIN_MS = 5_000;
+
 /** One process, one port: health probes and (later) the API are answered here, everything else by Next. */
 export async function startWebServer({ config, log, dir, dev }: WebServerOptions) {
   if (
@@ -52,7 +58,11 @@ export async function startWebServer({ config, log, dir, dev }: WebServerOptions
   const queueBoard = createQueueBoard(deps);
   const docs = createDocs({ trustProxy: config.TRUST_PROXY });
 
+  let closing = false;
   const server = http.createServer((req, res) => {
+    // A keep-alive connection busy at the close would carry new requests for ever: each one answered
+    // once the close began ends its connection.
+    if (closing) res.setHeader("connection", "close");
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     setSecurityHeaders(req, res, path, {
       trustProxy: config.TRUST_PROXY,
@@ -135,8 +145,19 @@ export async function startWebServer({ config, log, dir, dev }: WebServerOptions
       clearInterval(purgeTimer);
       await purging;
       await websocket.close();
+      closing = true;
       await new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        // Stops listening; a connection that becomes idle later (its answer began before the close)
+        // is closed by the next round, and after DRAIN_MS whatever is left is cut.
+        const started = Date.now();
+        const rounds = setInterval(() => {
+          if (Date.now() - started < DRAIN_MS) server.closeIdleConnections();
+          else server.closeAllConnections();
+        }, 100);
+        server.close(() => {
+          clearInterval(rounds);
+          resolve();
+        });
         server.closeIdleConnections();
       });
       await readiness.close();
