@@ -6,6 +6,7 @@ import { createLogger } from "@gozon/core/logger";
 import { createOrdersClient } from "@gozon/db/clients";
 import { purgeIdempotencyKeys } from "@gozon/db/idempotency";
 import { createProducerConnection, pingRedis, QUEUES } from "@gozon/messaging/queues";
+import { closeConsumer } from "@gozon/messaging/consumer-worker";
 import { startWorkerProcess } from "@gozon/messaging/worker-process";
 import { purgeOrderLog } from "@gozon/orders/order-log";
 import { startPositionAssigner } from "@gozon/orders/position-assigner";
@@ -95,7 +96,7 @@ try {
     await requests.close();
     await resultsQueue.close();
     await housekeeping.stop();
-    await results.close();
+    await closeConsumer(results, log);
     await positions.stop();
     publisher.disconnect();
     await worker.close();

@@ -7,6 +7,7 @@ import { createPaymentsClient } from "@gozon/db/clients";
 import { registerPoisonCounter } from "@gozon/messaging/metrics";
 import { createCommittedPublisher, createQueueProducers } from "@gozon/messaging/outbox-publisher";
 import { QUEUES } from "@gozon/messaging/queues";
+import { closeConsumer } from "@gozon/messaging/consumer-worker";
 import { startWorkerProcess } from "@gozon/messaging/worker-process";
 import { startRequestConsumer } from "./consume-requests.ts";
 import { startHousekeeping } from "./housekeeping.ts";
@@ -72,7 +73,7 @@ try {
   log.info({ prefix }, "payments worker ready");
 
   onShutdown(log, async () => {
-    await consumer.close(); // lets active jobs finish; the inbox makes an interrupted one safe anyway
+    await closeConsumer(consumer, log); // lets active jobs finish; the inbox makes an interrupted one safe
     await housekeeping.stop();
     await results.close();
     await producers.close();

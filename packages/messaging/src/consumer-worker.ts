@@ -1,6 +1,8 @@
 // The BullMQ worker both consumers run: the queue options they share, and jobs whose stored data is not
 // JSON handed to the processor instead of stalling forever.
+import { setTimeout as sleep } from "node:timers/promises";
 import { Worker, type Job, type JobJson, type Processor, type WorkerOptions } from "bullmq";
+import type { Logger } from "@gozon/core/logger";
 import { consumerOptions, type QueueName } from "./queues.ts";
 
 /**
@@ -41,4 +43,22 @@ export function startConsumer(
   options: Pick<WorkerOptions, "connection" | "prefix" | "concurrency">,
 ): Worker<unknown, unknown, string> {
   return new MessageWorker(queue, processor, { ...options, ...consumerOptions });
+}
+
+/**
+ * Closes a consumer, letting the jobs in hand finish; but not for ever. With Redis out of reach BullMQ's
+ * close never returns (it waits on its connections), and the rest of the shutdown (relay, pools) would
+ * never run before the process is killed. A job cut short is safe: it stalls, comes back, and the
+ * consumer's inbox or group commit makes its redelivery change nothing twice.
+ */
+export async function closeConsumer(
+  worker: Worker<unknown, unknown, string>,
+  log: Logger,
+  timeoutMs = 5_000,
+) {
+  const closed = await Promise.race([
+    worker.close().then(() => true),
+    sleep(timeoutMs, false, { ref: false }),
+  ]);
+  if (!closed) log.warn({ timeoutMs }, "the consumer did not close in time (Redis out of reach?); going on");
 }

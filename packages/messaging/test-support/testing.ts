@@ -8,7 +8,7 @@ import {
   type RedisTarget,
 } from "@gozon/core/infra/redis-client";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { freePort, startProcess } from "@gozon/core/testing";
+import { freePort, startProcess, startTcpProxy } from "@gozon/core/testing";
 import { createTestDatabases, type TestDatabases } from "@gozon/db/testing";
 import { messageKey } from "../src/signing.ts";
 
@@ -120,6 +120,21 @@ export function describeWorkerLifecycle(worker: {
       expect(proc.output()).toContain('"msg":"stopped"');
     },
   );
+
+  it("stops in time on SIGTERM while Redis is out of reach, running the rest of its shutdown", async () => {
+    const redisUrl = new URL(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
+    const proxy = await startTcpProxy(redisUrl.hostname, Number(redisUrl.port || 6379));
+    try {
+      const proc = start({ REDIS_URL: proxy.route(redisUrl.toString()) });
+      await proc.waitForOutput(ready);
+      await proxy.cut();
+      // BullMQ's close may wait on its connections for ever then: the worker stops waiting for it.
+      expect(await proc.stop("SIGTERM")).toBe(0);
+      expect(proc.output()).toContain('"msg":"stopped"');
+    } finally {
+      await proxy.close();
+    }
+  });
 
   it("refuses to start when its database is unreachable, and says so", async () => {
     const port = await freePort();
