@@ -61,6 +61,9 @@ async function startInstance(dbs: TestDatabases, redisPrefix: string, opts: Inst
   });
   const websocket = attachWebSocket(server, deps, { ...SOCKET_LIMITS, ...opts.socketLimits });
   await websocket.ready;
+  // The tests' fetch reuses idle connections; on a loaded machine its timers run late and it could take
+  // one the server had just closed after its 5 s (ECONNRESET). Tests never need that close.
+  server.keepAliveTimeout = 120_000;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
