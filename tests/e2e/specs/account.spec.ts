@@ -10,6 +10,11 @@ test("a new password signs out every other browser; this one goes on, live", asy
   await signIn(otherPage, webA(), email);
   await expect(otherPage.getByRole("heading", { name: "Shop" })).toBeVisible();
 
+  // And a second tab of this browser, open on the shop while the password changes in the first.
+  const tab = await page.context().newPage();
+  await tab.goto(`${webA()}/`);
+  await expect(tab.getByRole("heading", { name: "Shop" })).toBeVisible();
+
   await page.getByRole("link", { name: "Account" }).click();
   await expect(page).toHaveTitle("Your account · Gozon");
   const change = async (current: string, next: string, again = next) => {
@@ -32,6 +37,12 @@ test("a new password signs out every other browser; this one goes on, live", asy
   await otherPage.reload();
   await expect(otherPage.getByRole("heading", { name: "Sign in" })).toBeVisible();
   await other.close();
+
+  // The other tab shares this browser's new session: it goes on too, its order settling live.
+  await placeOrder(tab, "3", "From the other tab");
+  await expect(orderRow(tab, "From the other tab").locator("[data-status]")).toHaveText("Paid");
+  await expect(tab.getByRole("heading", { name: "Shop" })).toBeVisible();
+  await tab.close();
 
   // This one goes on in its new session, its order settling live.
   await page.getByRole("link", { name: "Shop" }).click();

@@ -24,15 +24,36 @@ export function onSignedOut(listener: (() => void) | null) {
   signedOut = listener;
 }
 
+/**
+ * How long a page whose refresh was refused waits for another tab's new session before it signs out: a
+ * password change in another tab revokes this tab's session (its socket is closed at once) a moment
+ * before that tab's answer sets the new session's cookies, which this tab shares.
+ */
+const NEW_SESSION_GRACE_MS = 1_500;
+
+const signedInNow = () =>
+  plain.auth.me.query().then(
+    () => true,
+    () => false,
+  );
+
 let refreshing: Promise<boolean> | null = null;
-/** One refresh at a time, however many requests failed together. */
+/**
+ * One refresh at a time, however many requests failed together. A refused refresh ends this tab's
+ * session, but not always the browser's: another tab may have signed in again or changed the password,
+ * and its cookies are this tab's too. So the page asks whether they sign it in, now and once more after
+ * the grace, before it signs the user out.
+ */
 export function refreshSession(): Promise<boolean> {
   refreshing ??= plain.auth.refresh
     .mutate({})
     .then(() => true)
-    .catch(() => {
-      signedOut?.();
-      return false;
+    .catch(async () => {
+      const signedIn =
+        (await signedInNow()) ||
+        (await new Promise((resolve) => setTimeout(resolve, NEW_SESSION_GRACE_MS)).then(signedInNow));
+      if (!signedIn) signedOut?.();
+      return signedIn;
     })
     .finally(() => (refreshing = null));
   return refreshing;
