@@ -76,6 +76,18 @@ describe("web process", () => {
     expect(web.output()).toContain('"msg":"stopped"');
   });
 
+  it("stops on SIGTERM in time though a WebSocket client never answers the close", async () => {
+    const { web, base } = await startWeb({});
+    const socket = new WebSocket(`${base.replace("http", "ws")}/api/trpc-ws`);
+    await new Promise((resolve, reject) => socket.once("open", resolve).once("error", reject));
+    // It reads nothing more: the server's close frame is never answered.
+    (socket as unknown as { _socket: { pause(): void } })._socket.pause();
+    const stoppedAt = Date.now();
+    expect(await web.stop("SIGTERM")).toBe(0);
+    expect(Date.now() - stoppedAt).toBeLessThan(8_000);
+    socket.terminate();
+  });
+
   it("stops on SIGTERM while keep-alive clients keep it busy: requests in flight finish, no new ones come", async () => {
     const { web, base } = await startWeb({});
     const registered = await fetch(`${base}/api/v1/auth/register`, {

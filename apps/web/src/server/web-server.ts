@@ -143,10 +143,9 @@ export async function startWebServer({ config, log, dir, dev }: WebServerOptions
     port,
     async close() {
       clearInterval(purgeTimer);
-      await purging;
-      await websocket.close();
+      // No new request from here on, while the sockets and the requests in flight finish.
       closing = true;
-      await new Promise<void>((resolve) => {
+      const stopped = new Promise<void>((resolve) => {
         // Stops listening; a connection that becomes idle later (its answer began before the close)
         // is closed by the next round, and after DRAIN_MS whatever is left is cut.
         const started = Date.now();
@@ -160,6 +159,9 @@ export async function startWebServer({ config, log, dir, dev }: WebServerOptions
         });
         server.closeIdleConnections();
       });
+      await websocket.close();
+      await stopped;
+      await purging;
       await readiness.close();
       await queueBoard.close();
       await deps.close();

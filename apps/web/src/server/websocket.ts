@@ -74,6 +74,8 @@ export const SOCKET_LIMITS: SocketLimits = {
 
 /** Polls a full socket's buffer: `ws` has no event for it, and only a socket with a stalled client waits. */
 const DRAIN_POLL_MS = 20;
+/** How long a stopping server waits for its clients to answer the close before it cuts them. */
+const CLOSE_GRACE_MS = 2_000;
 
 /**
  * How the sockets' send buffers stood, for tests and diagnostics: feeds waiting for their client to
@@ -250,7 +252,12 @@ export function attachWebSocket(server: http.Server, deps: ApiDeps, limits: Sock
       for (const session of sessions.values()) clearTimeout(session.timer);
       handler.broadcastReconnectNotification();
       for (const client of wss.clients) client.close(1001, "server shutting down");
+      // A client that never answers the close would hold the shutdown for ws's 30 s: cut it after 2 s.
+      const cut = setTimeout(() => {
+        for (const client of wss.clients) client.terminate();
+      }, CLOSE_GRACE_MS).unref();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
+      clearTimeout(cut);
     },
   };
 }
