@@ -76,7 +76,9 @@ export async function idempotent<Tx extends SqlClient, R>(
   } catch (error) {
     // A request with the same key may have committed meanwhile. Then its effect is the one, and this
     // call's own failure is not the answer: its effect was judged after the first one's (a top-up that
-    // the first took past the balance limit, say), or found the key taken (Replay).
+    // the first took past the balance limit, say), or found the key taken (Replay). (A commit whose
+    // answer was lost reads as a replay of itself here: its caller then announces nothing, and the
+    // outbox relay, not the caller, sends what it wrote.)
     const first = await replay().catch((lookup: unknown) => {
       if (lookup instanceof IdempotencyKeyReused) throw lookup;
       return undefined; // the database failing: the effect's error says more

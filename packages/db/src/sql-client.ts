@@ -131,11 +131,9 @@ export function createSqlPool(url: string, options: SqlPoolOptions = {}): SqlPoo
     pool,
     ...executor((query) => pool.query(query)),
     async $transaction(fn, { maxWait, timeout } = {}) {
+      // A dead connection (terminated backend, idle-in-transaction timeout) also emits 'error': the
+      // listener every connection gets when it opens (above) hears it.
       const client = await checkout(pool, maxWait);
-      // A checked-out client reports a dead connection (terminated backend, idle-in-transaction timeout)
-      // as an 'error' event besides failing its query; unheard, that event would crash the process.
-      const onConnectionError = () => {};
-      client.on("error", onConnectionError);
       let broken: unknown;
       let expired: TransactionTimeoutError | undefined;
       const timedOut = () => new TransactionTimeoutError(`transaction exceeded its timeout of ${timeout} ms`);
@@ -172,7 +170,6 @@ export function createSqlPool(url: string, options: SqlPoolOptions = {}): SqlPoo
         throw error;
       } finally {
         clearTimeout(timer);
-        client.off("error", onConnectionError);
         // A connection that could not roll back is in an unknown state: destroy it rather than reuse it.
         if (!expired) client.release(broken instanceof Error ? broken : undefined);
       }

@@ -1,9 +1,8 @@
 // The BullMQ worker both consumers run: the queue options they share, and jobs whose stored data is not
 // JSON handed to the processor instead of stalling forever.
-import { setTimeout as sleep } from "node:timers/promises";
 import { Worker, type Job, type JobJson, type Processor, type WorkerOptions } from "bullmq";
 import type { Logger } from "@gozon/core/logger";
-import { consumerOptions, type QueueName } from "./queues.ts";
+import { consumerOptions, withTimeout, type QueueName } from "./queues.ts";
 
 /**
  * BullMQ parses a job's `data` before the processor sees it. Data that is not JSON (anyone who can write
@@ -56,9 +55,7 @@ export async function closeConsumer(
   log: Logger,
   timeoutMs = 5_000,
 ) {
-  const closed = await Promise.race([
-    worker.close().then(() => true),
-    sleep(timeoutMs, false, { ref: false }),
-  ]);
-  if (!closed) log.warn({ timeoutMs }, "the consumer did not close in time (Redis out of reach?); going on");
+  await withTimeout(worker.close(), timeoutMs, `not closed within ${timeoutMs} ms`).catch((err: unknown) =>
+    log.warn({ err }, "the consumer did not close in time (Redis out of reach?); going on"),
+  );
 }

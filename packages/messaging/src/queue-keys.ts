@@ -28,7 +28,7 @@ const STORED_AS: Record<string, StoredAs> = {
   meta: "hash",
   events: "stream",
   "stalled-check": "string",
-  limiter: "string",
+  limiter: "integer",
   id: "integer",
   pc: "integer",
 };

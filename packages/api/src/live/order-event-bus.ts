@@ -155,7 +155,9 @@ export function createOrderEventBus({
     }
     started = true;
     deliverHeld();
-    if (held.size > 0) catchUp();
+    // Also when nothing is held: a subscription that came (or came back) while the log's end was read
+    // asked for a catch-up before the bus had started, and that was a no-op.
+    catchUp();
   })();
   ready.catch((err: unknown) => log.error({ err }, "order events subscription failed"));
   const poll = setInterval(catchUp, pollMs);
