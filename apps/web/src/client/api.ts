@@ -37,21 +37,32 @@ const signedInNow = () =>
     () => false,
   );
 
+/** Counts this page's own sign-ins and sign-outs (see `refreshSession`). */
+let sessionChanges = 0;
+/** Called when this page signs in or out: what it then knows of its session is newer than any check. */
+export function noteSessionChange() {
+  sessionChanges++;
+}
+
 let refreshing: Promise<boolean> | null = null;
 /**
  * One refresh at a time, however many requests failed together. A refused refresh ends this tab's
  * session, but not always the browser's: another tab may have signed in again or changed the password,
  * and its cookies are this tab's too. So the page asks whether they sign it in, now and once more after
- * the grace, before it signs the user out.
+ * the grace, before it signs the user out; unless the page itself signed in or out meanwhile, which
+ * settles the question (a page signed out at its start must not be signed out again once its user has
+ * signed in).
  */
 export function refreshSession(): Promise<boolean> {
   refreshing ??= plain.auth.refresh
     .mutate({})
     .then(() => true)
     .catch(async () => {
+      const changesBefore = sessionChanges;
       const signedIn =
         (await signedInNow()) ||
         (await new Promise((resolve) => setTimeout(resolve, NEW_SESSION_GRACE_MS)).then(signedInNow));
+      if (sessionChanges !== changesBefore) return signedIn;
       if (!signedIn) signedOut?.();
       return signedIn;
     })

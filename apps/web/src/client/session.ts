@@ -2,7 +2,7 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useEffect, useRef } from "react";
-import { api, isUnauthorized, resetLiveConnection } from "./api.ts";
+import { api, isUnauthorized, noteSessionChange, resetLiveConnection } from "./api.ts";
 
 export type SessionUser = { id: string; email: string; role: "SHOPPER" | "ADMIN" };
 
@@ -66,6 +66,7 @@ export function useRequireUser({ admin = false } = {}) {
 export function useSignedIn() {
   const queryClient = useQueryClient();
   return async (user: SessionUser) => {
+    noteSessionChange();
     resetLiveConnection();
     queryClient.clear();
     queryClient.setQueryData(sessionKey, user);
@@ -89,6 +90,7 @@ export function useSignOut() {
         throw error;
       }
     }
+    noteSessionChange();
     resetLiveConnection();
     queryClient.clear();
     queryClient.setQueryData(sessionKey, null);
