@@ -54,6 +54,19 @@ async function balanceOf(userId: string) {
   return row ? Number(row.balance) : null;
 }
 
+/** The balance events of `userId` this web's channel carries from now on, collected as they come. */
+async function balanceEventsOf(userId: string) {
+  const events: BalanceEvent[] = [];
+  const subscriber = new Redis(api.config.REDIS_URL);
+  onTestFinished(() => void subscriber.disconnect());
+  subscriber.on("message", (_channel: string, raw: string) => {
+    const event = parseBalanceEvent(api.deps.signingKey, raw);
+    if (event?.userId === userId) events.push(event);
+  });
+  await subscriber.subscribe(balanceEventsChannel(api.redisPrefix));
+  return events;
+}
+
 describe("payments.createAccount and getAccount (REST)", () => {
   it("opens an account with balance 0 (201), reads it back, and a second call is 409", async () => {
     const shopper = await api.shopper();
@@ -98,6 +111,22 @@ describe("payments.createAccount and getAccount (REST)", () => {
     const [row] = await api.paymentsDb.$queryRaw<{ n: bigint }[]>`
       SELECT count(*) AS n FROM accounts WHERE user_id = ${shopper.userId}::uuid`;
     expect(Number(row!.n)).toBe(1);
+  });
+
+  it("the opening is announced once, as balance 0 (pages open on the user show the account); a refused one announces nothing", async () => {
+    const shopper = await api.shopper("opener");
+    const events = await balanceEventsOf(shopper.userId);
+    const responses = await Promise.all(Array.from({ length: 5 }, () => createAccount(shopper.token)));
+    expect(responses.map((response) => response.status).sort()).toEqual([201, 409, 409, 409, 409]);
+    // Published after them on the same connection, so once it is in, any event of theirs is too.
+    expect((await topUp(shopper.token, { amount: 3 })).status).toBe(200);
+    await waitFor(() => events.some(({ balance }) => balance === 3) || undefined, {
+      what: "the top-up's event",
+    });
+    expect(events).toEqual([
+      { userId: shopper.userId, amount: 0, balance: 0 },
+      { userId: shopper.userId, amount: 3, balance: 3 },
+    ]);
   });
 });
 
@@ -207,14 +236,7 @@ describe("payments.topUp (REST)", () => {
 
   it("a replayed top-up announces nothing: one balance event per top-up that happened", async () => {
     const shopper = await shopperWithAccount();
-    const events: BalanceEvent[] = [];
-    const subscriber = new Redis(api.config.REDIS_URL);
-    onTestFinished(() => void subscriber.disconnect());
-    subscriber.on("message", (_channel: string, raw: string) => {
-      const event = parseBalanceEvent(api.deps.signingKey, raw);
-      if (event?.userId === shopper.userId) events.push(event);
-    });
-    await subscriber.subscribe(balanceEventsChannel(api.redisPrefix));
+    const events = await balanceEventsOf(shopper.userId);
     const key = randomUUID();
     expect((await topUp(shopper.token, { amount: 500 }, key)).status).toBe(200);
     expect((await topUp(shopper.token, { amount: 7 })).status).toBe(200);

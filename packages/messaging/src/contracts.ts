@@ -78,6 +78,14 @@ export const balanceChangedSchema = z.object({
   balance: z.number().int().nonnegative(),
 });
 
+/**
+ * Payments → live balance (Redis pub/sub, then WebSocket): the user opened their account, with balance 0.
+ * A fact of its own rather than a `BalanceChanged` of 0, whose `amount` is what a top-up added (positive).
+ */
+export const accountOpenedSchema = z.object({
+  userId: z.uuid(),
+});
+
 /** Payload schema per message type and version. Add a version here; never change a published one. */
 const payloadSchemas = {
   PaymentRequested: { 1: paymentRequestedSchema },
@@ -85,6 +93,7 @@ const payloadSchemas = {
   PaymentFailed: { 1: paymentFailedSchema },
   OrderStatusChanged: { 2: orderStatusChangedSchema },
   BalanceChanged: { 1: balanceChangedSchema },
+  AccountOpened: { 1: accountOpenedSchema },
 } as const;
 
 export type MessageType = keyof typeof payloadSchemas;
@@ -97,6 +106,7 @@ const CURRENT_VERSIONS = {
   PaymentFailed: 1,
   OrderStatusChanged: 2,
   BalanceChanged: 1,
+  AccountOpened: 1,
 } as const satisfies { [T in MessageType]: keyof (typeof payloadSchemas)[T] };
 
 type CurrentSchema<T extends MessageType> = (typeof payloadSchemas)[T][(typeof CURRENT_VERSIONS)[T] &
@@ -202,22 +212,31 @@ export function openMessage<T extends MessageType = MessageType>(
 }
 
 /**
- * The payload of a message received as text (Redis pub/sub), or null for anything that is not valid JSON,
- * not signed under `key` (see `openMessage`) or not a valid message of the `expected` type.
+ * A message received as text (Redis pub/sub), or null for anything that is not valid JSON, not signed
+ * under `key` (see `openMessage`) or not a valid message of one of the `expected` types.
  */
-export function parseMessageText<T extends MessageType>(
+export function openMessageText<T extends MessageType>(
   key: MessageKey,
   raw: string,
-  expected: T,
-): PayloadOf<T> | null {
+  expected: readonly T[],
+): Message<T> | null {
   let data: unknown;
   try {
     data = JSON.parse(raw);
   } catch {
     return null;
   }
-  const parsed = openMessage(key, data, [expected]);
-  return parsed.ok ? (parsed.message.payload as PayloadOf<T>) : null;
+  const parsed = openMessage(key, data, expected);
+  return parsed.ok ? parsed.message : null;
+}
+
+/** The payload of a message received as text, of the one `expected` type (see `openMessageText`). */
+export function parseMessageText<T extends MessageType>(
+  key: MessageKey,
+  raw: string,
+  expected: T,
+): PayloadOf<T> | null {
+  return openMessageText(key, raw, [expected])?.payload ?? null;
 }
 
 function messageIdOf(data: unknown): string | undefined {

@@ -1,6 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { buildMessage, parseMessage, parseMessageText, type PaymentRequested } from "../src/contracts.ts";
+import {
+  buildMessage,
+  openMessageText,
+  parseMessage,
+  parseMessageText,
+  type PaymentRequested,
+} from "../src/contracts.ts";
 import { messageKey, signedText } from "../src/signing.ts";
 
 const key = messageKey("the-services-own-signing-key-0123456789");
@@ -189,6 +195,19 @@ describe("parseMessage", () => {
         signedText(key, buildMessage("PaymentRequested", { orderId, userId, amount: 1 })),
         "BalanceChanged",
       ),
+    ).toBeNull();
+  });
+
+  it("takes a message of any of the expected types from text, and says which it is", () => {
+    const opened = buildMessage("AccountOpened", { userId });
+    const changed = buildMessage("BalanceChanged", { userId, amount: 1, balance: 1 });
+    const expected = ["BalanceChanged", "AccountOpened"] as const;
+    expect(openMessageText(key, signedText(key, opened), expected)).toEqual(opened);
+    expect(openMessageText(key, signedText(key, changed), expected)).toEqual(changed);
+    expect(openMessageText(key, signedText(key, opened), ["BalanceChanged"])).toBeNull();
+    expect(openMessageText(key, JSON.stringify(opened), expected)).toBeNull(); // unsigned
+    expect(
+      openMessageText(key, signedText(key, { ...opened, payload: { userId: "someone" } }), expected),
     ).toBeNull();
   });
 });

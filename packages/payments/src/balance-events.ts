@@ -1,7 +1,10 @@
-import { buildMessage, parseMessageText, type PayloadOf } from "@gozon/messaging/contracts";
+import { buildMessage, openMessageText, type PayloadOf } from "@gozon/messaging/contracts";
 import { signedText, type MessageKey } from "@gozon/messaging/signing";
 
-/** A top-up as the live balance carries it: the account's new balance, and what was added. */
+/**
+ * A change of an account as the live balance carries it: its new balance, and what was added. An account
+ * just opened arrives as `amount` 0 and `balance` 0 (an `AccountOpened` message).
+ */
 export type BalanceEvent = PayloadOf<"BalanceChanged">;
 
 /** The Redis pub/sub channel every web instance listens on for balance changes. */
@@ -20,7 +23,25 @@ export async function publishBalanceEvent(
   await redis.publish(balanceEventsChannel(redisPrefix), signedText(key, message));
 }
 
-/** The event inside a pub/sub message, or null for anything that is not a valid BalanceChanged signed under `key`. */
+/** Announces a committed account opening on the same channel: pages waiting for the account show it. */
+export async function publishAccountOpened(
+  redis: Publisher,
+  redisPrefix: string,
+  key: MessageKey,
+  userId: string,
+) {
+  const message = buildMessage("AccountOpened", { userId });
+  await redis.publish(balanceEventsChannel(redisPrefix), signedText(key, message));
+}
+
+/**
+ * The event inside a pub/sub message, or null for anything that is not a valid BalanceChanged or
+ * AccountOpened signed under `key`.
+ */
 export function parseBalanceEvent(key: MessageKey, raw: string): BalanceEvent | null {
-  return parseMessageText(key, raw, "BalanceChanged");
+  const message = openMessageText(key, raw, ["BalanceChanged", "AccountOpened"]);
+  if (message === null) return null;
+  return message.type === "AccountOpened"
+    ? { userId: message.payload.userId, amount: 0, balance: 0 }
+    : message.payload;
 }

@@ -1,5 +1,48 @@
 import { expect, test } from "@playwright/test";
-import { PASSWORD, openAccountAndTopUp, orderRow, placeOrder, register, signIn, webA } from "./helpers.ts";
+import {
+  ADMIN,
+  PASSWORD,
+  openAccountAndTopUp,
+  orderRow,
+  placeOrder,
+  register,
+  signIn,
+  uniqueEmail,
+  webA,
+  webB,
+} from "./helpers.ts";
+
+test("an account opened in one tab shows at once in the shopper's other tab and on an admin's page of them", async ({
+  page,
+  browser,
+}) => {
+  const email = await register(page, webA(), uniqueEmail("opens"));
+  const tab = await page.context().newPage();
+  await tab.goto(`${webA()}/`);
+  await expect(tab.getByRole("button", { name: "Open account" })).toBeVisible();
+
+  // An admin, on the other instance, has the shopper's page open before the account exists.
+  const admin = await browser.newContext();
+  const adminPage = await admin.newPage();
+  await signIn(adminPage, webB(), ADMIN.email, ADMIN.password);
+  await adminPage.getByRole("link", { name: "Top up accounts" }).click();
+  await adminPage.getByLabel("Search by email").fill(email);
+  await adminPage.getByRole("button", { name: "Search" }).click();
+  await adminPage.getByRole("link", { name: email }).click();
+  await expect(adminPage.getByText("No account yet")).toBeVisible();
+
+  await page.getByRole("button", { name: "Open account" }).click();
+  await expect(page.getByTestId("balance")).toHaveText("0,00\u00a0₽");
+  // Neither reloads nor is brought back to the front: the opening reaches them live.
+  await expect(tab.getByTestId("balance")).toHaveText("0,00\u00a0₽");
+  await expect(adminPage.getByTestId("user-balance")).toHaveText("0,00\u00a0₽");
+  // And the admin can top the account up from there at once.
+  await adminPage.getByLabel("Top-up amount (₽)").fill("20");
+  await adminPage.getByRole("button", { name: "Top up" }).click();
+  await expect(page.getByTestId("balance")).toHaveText("20,00\u00a0₽");
+  await admin.close();
+  await tab.close();
+});
 
 test("a new password signs out every other browser; this one goes on, live", async ({ page, browser }) => {
   const email = await register(page, webA());

@@ -143,9 +143,9 @@ export function useOrderFeed(
 
 /**
  * Calls `onChange` when a top-up changes the signed-in user's balance (made in another tab or by an
- * admin), or with `userId` (admins) that user's, and each time the subscription starts: a change made
- * before that was not sent (while it was down, or between the page's first read and the first start), so
- * the page reads its balance again then.
+ * admin) or their account is opened, or with `userId` (admins) that user's, and each time the
+ * subscription starts: a change made before that was not sent (while it was down, or between the page's
+ * first read and the first start), so the page reads its balance again then.
  */
 export function useBalanceChanges(enabled: boolean, onChange: () => void, userId?: string) {
   const handler = useRef(onChange);

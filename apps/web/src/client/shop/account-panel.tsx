@@ -27,8 +27,9 @@ export function useAccount() {
 export function AccountPanel() {
   const queryClient = useQueryClient();
   const account = useAccount();
-  // A top-up made elsewhere shows at once, and the statement gets its line.
-  useBalanceChanges(!!account.data, () => {
+  // A top-up made elsewhere shows at once, and the statement gets its line; so does an account opened in
+  // another tab, while this one still offers to open one.
+  useBalanceChanges(account.isSuccess, () => {
     void queryClient.invalidateQueries({ queryKey: accountKey });
     void queryClient.invalidateQueries({ queryKey: ledgerKey });
   });

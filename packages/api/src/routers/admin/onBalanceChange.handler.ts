@@ -10,8 +10,8 @@ type Options = {
 };
 
 /**
- * Top-ups of one user's account (by the user, or by any admin), live, for an admin's page of that user:
- * its balance and statement are read again on each.
+ * Top-ups of one user's account (by the user, or by any admin) and its opening, live, for an admin's page
+ * of that user: its account and statement are read again on each.
  */
 export function onBalanceChangeHandler({ ctx, input, signal }: Options) {
   return balanceFeed(ctx.deps.balanceEvents(), input.userId, signal);

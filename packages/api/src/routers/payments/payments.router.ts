@@ -82,6 +82,6 @@ export const paymentsRouter = router({
     .output(topUpOutputSchema)
     .mutation(topUpHandler),
 
-  /** WebSocket only (no REST route): top-ups of the caller's account, as hints to read the balance again. */
+  /** WebSocket only (no REST route): top-ups and the opening of the caller's account, as hints to read it again. */
   onBalanceChange: protectedProcedure.input(noInputSchema).subscription(onBalanceChangeHandler),
 });
