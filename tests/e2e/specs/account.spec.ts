@@ -44,6 +44,37 @@ test("an account opened in one tab shows at once in the shopper's other tab and 
   await tab.close();
 });
 
+test("a page whose browser signed in as another user meanwhile becomes that user's, not a mix of the two", async ({
+  page,
+  browser,
+  request,
+}) => {
+  const first = await register(page, webA(), uniqueEmail("first"));
+  await expect(page.getByRole("banner")).toContainText(first);
+  const otherBrowser = await browser.newContext();
+  const second = await register(await otherBrowser.newPage(), webA(), uniqueEmail("second"));
+  await otherBrowser.close();
+
+  // Another tab of this browser signs in as the second user: the cookies the page shares are theirs now.
+  // The page's own session then ends (as a sign-out elsewhere would end it), so it refreshes.
+  const ownRefresh = (await page.context().cookies()).find(({ name }) => name === "gozon_rt");
+  expect(ownRefresh).toBeDefined();
+  const signIn = await page.context().request.post(`${webA()}/api/v1/auth/login`, {
+    data: { email: second, password: PASSWORD },
+  });
+  expect(signIn.status()).toBe(200);
+  const ended = await request.post(`${webA()}/api/v1/auth/logout`, {
+    data: { refreshToken: ownRefresh!.value },
+  });
+  expect(ended.ok()).toBe(true);
+
+  // The refresh signs in the second user: the page is theirs, with nothing of the first left on it.
+  await expect(page.getByRole("banner")).toContainText(second);
+  await expect(page.getByRole("banner")).not.toContainText(first);
+  await page.getByRole("button", { name: "Open account" }).click();
+  await expect(page.getByTestId("balance")).toHaveText("0,00\u00a0₽");
+});
+
 test("a new password signs out every other browser; this one goes on, live", async ({ page, browser }) => {
   const email = await register(page, webA());
   await openAccountAndTopUp(page, "100");

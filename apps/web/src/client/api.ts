@@ -11,6 +11,7 @@ import {
   type TRPCLink,
 } from "@trpc/client";
 import type { AppRouter } from "@gozon/api/root";
+import type { SessionUser } from "./session.ts";
 
 export type { AppRouter };
 export type RouterClient = ReturnType<typeof createTRPCClient<AppRouter>>;
@@ -18,10 +19,18 @@ export type RouterClient = ReturnType<typeof createTRPCClient<AppRouter>>;
 /** A client without the refresh retry, to call auth.refresh itself. */
 const plain = createTRPCClient<AppRouter>({ links: [httpLink({ url: "/api/trpc" })] });
 
-let signedOut: (() => void) | null = null;
-/** Told when the session is gone for good (the refresh token was refused): the page signs the user out. */
-export function onSignedOut(listener: (() => void) | null) {
-  signedOut = listener;
+/** What `refreshSession` needs of the page: which user it shows, and how it follows a change. */
+export type SessionWatch = {
+  /** The user the page shows, when it knows one. */
+  userId(): string | undefined;
+  /** The session is gone for good (the refresh token was refused): the page signs the user out. */
+  ended(): void;
+  /** The browser's cookies now sign in another user (another tab signed in as them): the page is theirs. */
+  switched(user: SessionUser): void;
+};
+let watch: SessionWatch | null = null;
+export function watchSession(handlers: SessionWatch | null) {
+  watch = handlers;
 }
 
 /**
@@ -31,10 +40,10 @@ export function onSignedOut(listener: (() => void) | null) {
  */
 const NEW_SESSION_GRACE_MS = 1_500;
 
-const signedInNow = () =>
+const signedInAs = () =>
   plain.auth.me.query().then(
-    () => true,
-    () => false,
+    ({ user }) => user,
+    () => null,
   );
 
 /** Counts this page's own sign-ins and sign-outs (see `refreshSession`). */
@@ -46,27 +55,39 @@ export function noteSessionChange() {
 
 let refreshing: Promise<boolean> | null = null;
 /**
- * One refresh at a time, however many requests failed together. A refused refresh ends this tab's
- * session, but not always the browser's: another tab may have signed in again or changed the password,
- * and its cookies are this tab's too. So the page asks whether they sign it in, now and once more after
- * the grace, before it signs the user out; unless the page itself signed in or out meanwhile, which
- * settles the question (a page signed out at its start must not be signed out again once its user has
- * signed in).
+ * One refresh at a time, however many requests failed together; true when the call that failed may be
+ * sent again. The cookies are the browser's, shared by its tabs, so what they sign in after a refresh is
+ * not always this page's user:
+ * - a refused refresh ends this tab's session, but not always the browser's: another tab may have signed
+ *   in again or changed the password. The page asks whether the cookies sign it in, now and once more
+ *   after the grace, before it signs the user out;
+ * - the user they sign in (a refresh's own, or the answer to that question) may be another one, signed in
+ *   from another tab. The page then becomes theirs, and the call that failed is not sent again: it was
+ *   made for the user the page showed.
+ * A page that signed in or out itself meanwhile knows its session better, and is left as it is (a page
+ * signed out at its start must not be signed out again once its user has signed in).
  */
 export function refreshSession(): Promise<boolean> {
-  refreshing ??= plain.auth.refresh
-    .mutate({})
-    .then(() => true)
-    .catch(async () => {
-      const changesBefore = sessionChanges;
-      const signedIn =
-        (await signedInNow()) ||
-        (await new Promise((resolve) => setTimeout(resolve, NEW_SESSION_GRACE_MS)).then(signedInNow));
-      if (sessionChanges !== changesBefore) return signedIn;
-      if (!signedIn) signedOut?.();
-      return signedIn;
-    })
-    .finally(() => (refreshing = null));
+  refreshing ??= (async () => {
+    const changesBefore = sessionChanges;
+    const user = await plain.auth.refresh.mutate({}).then(
+      (session) => session.user,
+      async () =>
+        (await signedInAs()) ??
+        (await new Promise((resolve) => setTimeout(resolve, NEW_SESSION_GRACE_MS)).then(signedInAs)),
+    );
+    if (sessionChanges !== changesBefore) return user !== null;
+    if (user === null) {
+      watch?.ended();
+      return false;
+    }
+    const shown = watch?.userId();
+    if (shown !== undefined && shown !== user.id) {
+      watch?.switched(user);
+      return false;
+    }
+    return true;
+  })().finally(() => (refreshing = null));
   return refreshing;
 }
 

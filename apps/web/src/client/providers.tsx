@@ -3,18 +3,24 @@ import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { useEffect, useState, type ReactNode } from "react";
 import { ToastContainer } from "react-toastify";
 import "react-toastify/dist/ReactToastify.css";
-import { onSignedOut } from "./api.ts";
+import { watchSession } from "./api.ts";
 import { ConnectionWatch } from "./connection.tsx";
-import { sessionKey } from "./session.ts";
+import { sessionKey, showSignedIn, type SessionUser } from "./session.ts";
 
 export function Providers({ children }: { children: ReactNode }) {
   const [queryClient] = useState(
     () => new QueryClient({ defaultOptions: { queries: { refetchOnWindowFocus: false } } }),
   );
-  // A refused refresh ends the session: protected pages then send the visitor to /login.
+  // A refused refresh ends the session: protected pages then send the visitor to /login. One that finds
+  // another user signed in (from another tab) makes the page theirs: it must not show one user's data
+  // while it reads the other's.
   useEffect(() => {
-    onSignedOut(() => queryClient.setQueryData(sessionKey, null));
-    return () => onSignedOut(null);
+    watchSession({
+      userId: () => queryClient.getQueryData<SessionUser | null>(sessionKey)?.id,
+      ended: () => queryClient.setQueryData(sessionKey, null),
+      switched: (user) => showSignedIn(queryClient, user),
+    });
+    return () => watchSession(null);
   }, [queryClient]);
   return (
     <QueryClientProvider client={queryClient}>

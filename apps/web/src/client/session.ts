@@ -1,5 +1,5 @@
 "use client";
-import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
 import { useEffect, useRef } from "react";
 import { api, isUnauthorized, noteSessionChange, resetLiveConnection } from "./api.ts";
@@ -63,13 +63,23 @@ export function useRequireUser({ admin = false } = {}) {
   return { user: allowed ? user : null, session };
 }
 
+/**
+ * The page becomes `user`'s: nothing read before stays, the live feeds start again. Reset, not cleared:
+ * a page that stays where it is (another tab signed in as someone else) keeps its components mounted, and
+ * they would go on showing the queries a clear took out of the cache; a reset reads the shown ones again.
+ */
+export function showSignedIn(queryClient: QueryClient, user: SessionUser) {
+  resetLiveConnection();
+  queryClient.getMutationCache().clear();
+  queryClient.setQueryData(sessionKey, user);
+  void queryClient.resetQueries({ predicate: ({ queryKey }) => queryKey[0] !== sessionKey[0] });
+}
+
 export function useSignedIn() {
   const queryClient = useQueryClient();
   return async (user: SessionUser) => {
     noteSessionChange();
-    resetLiveConnection();
-    queryClient.clear();
-    queryClient.setQueryData(sessionKey, user);
+    showSignedIn(queryClient, user);
   };
 }
 
