@@ -4,7 +4,8 @@ import { useState, type FormEvent } from "react";
 import { changePasswordInputSchema } from "@gozon/api/routers/auth/changePassword.schema";
 import { api, describeError, fieldMessage } from "../../src/client/api.ts";
 import { Field } from "../../src/client/field.tsx";
-import { useRequireUser, useSignedIn } from "../../src/client/session.ts";
+import { usePageUser } from "../../src/client/page-user.ts";
+import { useSignedIn } from "../../src/client/session.ts";
 import { Waiting } from "../../src/client/waiting.tsx";
 
 type Errors = { currentPassword?: string; newPassword?: string; confirmation?: string; form?: string };
@@ -15,7 +16,7 @@ const LABELS = { currentPassword: "Current password", newPassword: "New password
  * the old password, a thief's too); this browser goes on in a new session.
  */
 export default function AccountPage() {
-  const { user, session } = useRequireUser();
+  const { user, session } = usePageUser();
   const signedIn = useSignedIn();
   const [currentPassword, setCurrentPassword] = useState("");
   const [newPassword, setNewPassword] = useState("");

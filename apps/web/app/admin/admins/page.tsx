@@ -4,14 +4,14 @@ import { useState, type FormEvent } from "react";
 import { createAdminInputSchema } from "@gozon/api/routers/admin/createAdmin.schema";
 import { api, describeError, fieldMessage } from "../../../src/client/api.ts";
 import { Field } from "../../../src/client/field.tsx";
-import { useRequireUser } from "../../../src/client/session.ts";
+import { usePageUser } from "../../../src/client/page-user.ts";
 import { Waiting } from "../../../src/client/waiting.tsx";
 
 type Errors = { email?: string; password?: string; form?: string };
 
 /** An admin makes another admin; a taken email is refused (a shopper is never promoted silently). */
 export default function CreateAdminPage() {
-  const { user, session } = useRequireUser({ admin: true });
+  const { user, session } = usePageUser({ admin: true });
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [errors, setErrors] = useState<Errors>({});

@@ -3,7 +3,7 @@ import Link from "next/link";
 import { useState } from "react";
 import { useOrderFeed, type OrderEvent } from "../../../src/client/live.ts";
 import { formatRoubles } from "../../../src/client/money.ts";
-import { useRequireUser } from "../../../src/client/session.ts";
+import { usePageUser } from "../../../src/client/page-user.ts";
 import { Waiting } from "../../../src/client/waiting.tsx";
 import { StatusBadge, statusLabel } from "../../../src/client/status-badge.tsx";
 import { When } from "../../../src/client/when.tsx";
@@ -14,7 +14,7 @@ const statuses = ["NEW", "FINISHED", "CANCELLED"] as const;
 const MAX_ROWS = 500;
 
 export default function AdminFeedPage() {
-  const { user, session } = useRequireUser({ admin: true });
+  const { user, session } = usePageUser({ admin: true });
   // One row per order, updated in place; newest first. The feed opens with the latest orders, then goes live.
   const [orders, setOrders] = useState<OrderEvent[]>([]);
   useOrderFeed(

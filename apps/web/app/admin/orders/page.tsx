@@ -8,7 +8,7 @@ import { Field } from "../../../src/client/field.tsx";
 import { useOrderFeed, type OrderEvent } from "../../../src/client/live.ts";
 import { formatRoubles } from "../../../src/client/money.ts";
 import { SelectField } from "../../../src/client/select-field.tsx";
-import { useRequireUser } from "../../../src/client/session.ts";
+import { usePageUser } from "../../../src/client/page-user.ts";
 import { StatusBadge, statusLabel } from "../../../src/client/status-badge.tsx";
 import { Waiting } from "../../../src/client/waiting.tsx";
 import { When } from "../../../src/client/when.tsx";
@@ -65,7 +65,7 @@ function OrdersOfUrl() {
 }
 
 function AdminOrders({ userId }: { userId: string }) {
-  const { user, session } = useRequireUser({ admin: true });
+  const { user, session } = usePageUser({ admin: true });
   const queryClient = useQueryClient();
   const initial = { ...noFilters, userId };
   const [form, setForm] = useState<Filters>(initial);

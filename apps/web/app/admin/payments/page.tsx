@@ -6,7 +6,7 @@ import { Suspense, useState } from "react";
 import { api, describeError } from "../../../src/client/api.ts";
 import { formatRoubles } from "../../../src/client/money.ts";
 import { SelectField } from "../../../src/client/select-field.tsx";
-import { useRequireUser } from "../../../src/client/session.ts";
+import { usePageUser } from "../../../src/client/page-user.ts";
 import { reasonText } from "../../../src/client/status-badge.tsx";
 import { Waiting } from "../../../src/client/waiting.tsx";
 import { When } from "../../../src/client/when.tsx";
@@ -34,7 +34,7 @@ function PaymentsOfUrl() {
 }
 
 function AdminPayments({ userId }: { userId: string }) {
-  const { user, session } = useRequireUser({ admin: true });
+  const { user, session } = usePageUser({ admin: true });
   const [outcome, setOutcome] = useState<Outcome>("");
   const list = useInfiniteQuery({
     queryKey: ["admin-payments", userId, outcome],

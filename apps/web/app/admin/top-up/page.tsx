@@ -5,7 +5,7 @@ import { useState } from "react";
 import { api, describeError } from "../../../src/client/api.ts";
 import { Field } from "../../../src/client/field.tsx";
 import { formatRoubles } from "../../../src/client/money.ts";
-import { useRequireUser } from "../../../src/client/session.ts";
+import { usePageUser } from "../../../src/client/page-user.ts";
 import { TopUpForm } from "../../../src/client/top-up-form.tsx";
 import { Waiting } from "../../../src/client/waiting.tsx";
 
@@ -13,7 +13,7 @@ type Found = Awaited<ReturnType<typeof api.admin.findUsers.query>>;
 type FoundUser = Found["users"][number];
 
 export default function AdminTopUpPage() {
-  const { user, session } = useRequireUser({ admin: true });
+  const { user, session } = usePageUser({ admin: true });
   const queryClient = useQueryClient();
   const [search, setSearch] = useState("");
   const [query, setQuery] = useState<string | null>(null);
