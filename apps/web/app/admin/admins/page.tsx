@@ -1,9 +1,10 @@
 "use client";
 import { useMutation } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useRef, useState, type FormEvent } from "react";
 import { createAdminInputSchema } from "@gozon/api/routers/admin/createAdmin.schema";
 import { api, describeError, fieldMessage } from "../../../src/client/api.ts";
 import { Field } from "../../../src/client/field.tsx";
+import { useFocusOnError } from "../../../src/client/focus-on-error.ts";
 import { usePageUser } from "../../../src/client/page-user.ts";
 import { Waiting } from "../../../src/client/waiting.tsx";
 
@@ -16,6 +17,8 @@ export default function CreateAdminPage() {
   const [password, setPassword] = useState("");
   const [errors, setErrors] = useState<Errors>({});
   const [created, setCreated] = useState<string>();
+  const form = useRef<HTMLFormElement>(null);
+  useFocusOnError(form, Object.values(errors).some(Boolean) ? errors : undefined, "#admin-email");
   const create = useMutation({
     mutationFn: (input: { email: string; password: string }) => api.admin.createAdmin.mutate(input),
     onSuccess: ({ user: admin }) => {
@@ -57,7 +60,7 @@ export default function CreateAdminPage() {
     <main className="narrow">
       <h1>Create an admin</h1>
       <p>The new admin signs in with this email and password and can do everything you can.</p>
-      <form onSubmit={submit} noValidate>
+      <form ref={form} onSubmit={submit} noValidate>
         <Field
           id="admin-email"
           label="New admin's email"
