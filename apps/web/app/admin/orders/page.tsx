@@ -6,12 +6,11 @@ import { Suspense, useReducer, useRef, useState, type FormEvent } from "react";
 import { api, describeError, fieldMessage } from "../../../src/client/api.ts";
 import { Field } from "../../../src/client/field.tsx";
 import { useOrderFeed, type OrderEvent } from "../../../src/client/live.ts";
-import { formatRoubles } from "../../../src/client/money.ts";
+import { OrderItem } from "../../../src/client/order-item.tsx";
 import { SelectField } from "../../../src/client/select-field.tsx";
 import { usePageUser } from "../../../src/client/page-user.ts";
-import { StatusBadge, statusLabel } from "../../../src/client/status-badge.tsx";
+import { statusLabel } from "../../../src/client/status-badge.tsx";
 import { Waiting } from "../../../src/client/waiting.tsx";
-import { When } from "../../../src/client/when.tsx";
 
 type Filters = {
   status: "" | "NEW" | "FINISHED" | "CANCELLED";
@@ -199,19 +198,7 @@ function AdminOrders({ userId }: { userId: string }) {
       ) : (
         <ul className="orders" aria-label="Orders">
           {orders.map((order) => (
-            <li key={order.id} className="order" data-order-id={order.id}>
-              <span className="order-description">
-                {order.description}
-                <small className="order-meta">
-                  <Link href={`/admin/users/${order.userId}`}>
-                    {order.email ?? `user ${order.userId.slice(0, 8)}`}
-                  </Link>{" "}
-                  · placed <When at={order.createdAt} />
-                </small>
-              </span>
-              <span className="order-amount">{formatRoubles(order.amount)}</span>
-              <StatusBadge status={order.status} reason={order.cancelReason} />
-            </li>
+            <OrderItem key={order.id} order={order} shopper={order} />
           ))}
         </ul>
       )}
