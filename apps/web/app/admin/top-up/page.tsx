@@ -1,10 +1,11 @@
 "use client";
 import Link from "next/link";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { Suspense, useState } from "react";
+import { Suspense, useEffect, useRef, useState } from "react";
 import { readUserSearch } from "../../../src/client/admin-filters.ts";
 import { api, describeError } from "../../../src/client/api.ts";
 import { Field } from "../../../src/client/field.tsx";
+import { useBalanceChanges, useOrderFeed } from "../../../src/client/live.ts";
 import { formatRoubles } from "../../../src/client/money.ts";
 import { usePageUser } from "../../../src/client/page-user.ts";
 import { TopUpForm } from "../../../src/client/top-up-form.tsx";
@@ -45,10 +46,35 @@ function AdminTopUpSearch() {
     queryFn: () => api.admin.findUsers.query({ email: query ?? "", limit: 20 }),
     enabled: !!user && query !== null,
   });
-
-  if (!user) return <Waiting error={session.error} retry={() => void session.refetch()} />;
   const found = users.data?.users ?? [];
   const selected = found.find((u) => u.id === selectedId);
+
+  // The balances shown follow their accounts live, as a user's page does: a paid order of anyone listed,
+  // and a top-up of the selected account (by its user, this admin in another tab, another admin) read
+  // the list again. A change during a read is read once that read is done, so a burst (the feed opens
+  // with the latest changes) costs one or two reads, not one each.
+  const changedMeanwhile = useRef(false);
+  const reread = () => {
+    if (queryClient.isFetching({ queryKey: key, exact: true }) > 0) changedMeanwhile.current = true;
+    else void users.refetch();
+  };
+  useEffect(() => {
+    if (users.isFetching || !changedMeanwhile.current) return;
+    changedMeanwhile.current = false;
+    void users.refetch();
+  }, [users.isFetching, users]);
+  useOrderFeed(
+    "admin.orderFeed",
+    !!user && found.length > 0,
+    (event) => {
+      if (event.status === "FINISHED" && found.some((u) => u.id === event.userId)) reread();
+    },
+    // The list was read without a feed position: whatever was paid before the feed started is read again.
+    { onStart: reread, onReset: reread },
+  );
+  useBalanceChanges(!!user && !!selected, reread, selected?.id);
+
+  if (!user) return <Waiting error={session.error} retry={() => void session.refetch()} />;
   return (
     <main>
       <h1>Top up an account</h1>
