@@ -92,11 +92,10 @@ try {
   log.info("orders worker ready");
 
   onShutdown(log, async () => {
-    await reconciling.stop();
+    // At once: each waits a bounded time, and the shutdown has 10 s in all.
+    await Promise.all([reconciling.stop(), housekeeping.stop(), closeConsumer(results, log)]);
     await requests.close();
     await resultsQueue.close();
-    await housekeeping.stop();
-    await closeConsumer(results, log);
     await positions.stop();
     publisher.disconnect();
     await worker.close();

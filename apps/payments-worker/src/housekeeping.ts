@@ -29,9 +29,9 @@ export function startHousekeeping({
   // At start, whatever is unprocessed is most likely left over from a crash: one pass takes it at any age
   // (sharing an entry with a consumer on it right now is harmless: the entry lock serializes them). Later
   // sweeps skip entries young enough to be in a consumer's hands, and go on while they find work.
-  const sweep = async (first: boolean) => {
+  const sweep = async (first: boolean, signal?: AbortSignal) => {
     if (first) await processPendingInbox(db, houseLog, { olderThanMs: 0, limit: 500 });
-    else while ((await processPendingInbox(db, houseLog, { olderThanMs: 2_000 })) > 0);
+    else while (!signal?.aborted && (await processPendingInbox(db, houseLog, { olderThanMs: 2_000 })) > 0);
   };
   const purge = async () => {
     const [outbox, inbox, keys] = [
@@ -48,7 +48,7 @@ export function startHousekeeping({
   );
   const purger = every(purgeMs, "purge", houseLog, purge);
   purger.tick();
-  const tasks = [every(sweepMs, "inbox sweep", houseLog, () => sweep(false)), purger];
+  const tasks = [every(sweepMs, "inbox sweep", houseLog, (signal) => sweep(false, signal)), purger];
   return {
     /** Settles when the first sweep (the crash leftovers) has run, whether or not it succeeded. */
     firstSweep,

@@ -42,4 +42,36 @@ describe("every", () => {
     periodic.tick(); // stopped: a late tick (e.g. from a shutdown race) does nothing
     expect(runs).toHaveLength(1);
   });
+
+  it("stop() waits at most its bound for a run that does not finish, and aborts the run's signal", async () => {
+    const { log, lines } = capturingLogger();
+    let signal: AbortSignal | undefined;
+    const periodic = every(60_000, "endless", log, (given) => {
+      signal = given;
+      return new Promise(() => {}); // a purge that never returns
+    });
+    periodic.tick();
+    expect(signal?.aborted).toBe(false);
+    await periodic.stop(50);
+    expect(signal?.aborted).toBe(true);
+    expect(lines.find((line) => line.msg === "stopped with a periodic run still in progress")).toMatchObject({
+      task: "endless",
+      waitMs: 50,
+    });
+  });
+
+  it("a run that fails because it was stopped is not logged as a failure", async () => {
+    const { log, lines } = capturingLogger();
+    const periodic = every(60_000, "cut", log, (signal) => {
+      return new Promise((_, reject) =>
+        signal.addEventListener("abort", () => reject(new Error("pool closed")), { once: true }),
+      );
+    });
+    periodic.tick();
+    await periodic.stop();
+    expect(lines.some((line) => line.msg === "periodic task failed")).toBe(false);
+    expect(lines.find((line) => line.msg === "periodic task cut short by the stop")).toMatchObject({
+      task: "cut",
+    });
+  });
 });
