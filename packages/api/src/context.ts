@@ -30,8 +30,13 @@ export type Context = {
   /** The request came over HTTPS (directly or through a proxy saying so): cookies get `Secure`. */
   secure: boolean;
   cookies: Record<string, string | undefined>;
-  /** A request header, any letter case (on a WebSocket: of the upgrade request). */
+  /**
+   * A request header, any letter case (on a WebSocket: of the upgrade request). A header sent on several
+   * lines comes joined with ", ", as Node.js joins it: see `headerLines` for one that must come once.
+   */
   header: (name: string) => string | undefined;
+  /** How many lines the request gave a header (0 when absent); known apart only from a Node.js request. */
+  headerLines: (name: string) => number;
   /** Adds `Set-Cookie` headers to the response; a no-op where there is no response (WebSocket). */
   setCookies: (values: string[]) => void;
 };
@@ -46,6 +51,8 @@ export type ContextOptions = {
   /** The connection is TLS-encrypted end to end. */
   encrypted?: boolean;
   setCookies?: (values: string[]) => void;
+  /** Each header's lines apart (`req.headersDistinct`): what `headers` joined. */
+  distinctHeaders?: NodeJS.Dict<string[]>;
   /** Use this id instead of the request's `X-Request-Id` or a fresh one. */
   requestId?: string;
   transport?: Context["transport"];
@@ -144,6 +151,9 @@ export async function createContextFromHeaders(
     secure: (deps.trustProxy && forwardedProto === "https") || options.encrypted === true,
     cookies,
     header: (name) => header(name.toLowerCase()),
+    headerLines: (name) =>
+      options.distinctHeaders?.[name.toLowerCase()]?.length ??
+      (header(name.toLowerCase()) === undefined ? 0 : 1),
     setCookies: options.setCookies ?? (() => {}),
   };
 }
@@ -156,6 +166,7 @@ export function createContextFromNodeRequest(
   requestId?: string,
 ) {
   return createContextFromHeaders(deps, req.headers, {
+    distinctHeaders: req.headersDistinct,
     requestId,
     remoteAddress: req.socket.remoteAddress,
     encrypted: "encrypted" in req.socket && req.socket.encrypted === true,

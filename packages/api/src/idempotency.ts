@@ -12,13 +12,18 @@ export const IDEMPOTENCY_HEADER = "Idempotency-Key";
 export type CallerKey = { key: string; field: typeof IDEMPOTENCY_HEADER | "idempotencyKey" };
 
 /**
- * The caller's idempotency key, or null without one. A malformed header, or a header and an input
- * field that disagree, is a 400 naming it. (The input field itself is checked by the input schema.)
+ * The caller's idempotency key, or null without one. A malformed header, one sent twice, or a header
+ * and an input field that disagree, is a 400 naming it. (The input field itself is checked by the input
+ * schema.)
  */
 export function idempotencyKeyOf(
-  ctx: Pick<Context, "header">,
+  ctx: Pick<Context, "header" | "headerLines">,
   fromInput: string | undefined,
 ): CallerKey | null {
+  // Node.js joins the lines into one value ("k1, k2"), which would pass for a key of its own.
+  if (ctx.headerLines(IDEMPOTENCY_HEADER) > 1) {
+    throw invalidInput({ [IDEMPOTENCY_HEADER]: "must be sent once" });
+  }
   const header = ctx.header(IDEMPOTENCY_HEADER);
   if (header !== undefined && !IDEMPOTENCY_KEY.test(header)) {
     throw invalidInput({ [IDEMPOTENCY_HEADER]: IDEMPOTENCY_KEY_PROBLEM });

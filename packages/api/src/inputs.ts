@@ -102,7 +102,7 @@ export const idempotencyHeadersSchema = z.object({
     .optional()
     .meta({
       description:
-        "1–255 printable ASCII characters, no space at either end. The same key with the same body returns the first result " +
+        "1–255 printable ASCII characters, no space at either end, on one header line. The same key with the same body returns the first result " +
         "without a second effect; the same key with another body is a 422.",
     }),
 });

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { request } from "node:http";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { waitFor } from "@gozon/core/testing";
@@ -220,6 +221,28 @@ describe("payments.topUp (REST)", () => {
     expect(reused.body.error.message).toMatch(/Idempotency-Key/);
     expect(await api.ledgerCount()).toBe(ledgerBefore);
     expect(await balanceOf(shopper.userId)).toBe(500);
+  });
+
+  it("Idempotency-Key sent on two lines is a 400 naming it, and nothing is written", async () => {
+    const shopper = await shopperWithAccount();
+    // fetch joins repeated values into one line; node:http sends one line per value, as a client may.
+    const response = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = request(`${api.baseUrl}/api/v1/accounts/me/top-up`, { method: "POST" }, (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => (body += chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on("error", reject);
+      req.setHeader("authorization", `Bearer ${shopper.token}`);
+      req.setHeader("content-type", "application/json");
+      req.setHeader("idempotency-key", ["k1", "k2"]);
+      req.end(JSON.stringify({ amount: 100 }));
+    });
+    expect(response.status).toBe(400);
+    expect(JSON.parse(response.body).error.fields).toEqual({ "Idempotency-Key": "must be sent once" });
+    expect(await ledgerOf(shopper.userId)).toHaveLength(0);
+    expect(await balanceOf(shopper.userId)).toBe(0);
   });
 
   it("Idempotency-Key: 20 concurrent retries with one key → one top-up, all see the same result", async () => {
