@@ -72,7 +72,9 @@ export function startPositionAssigner({
             ),
           );
         }
-        if (events.length < batch) break;
+        // A stop does not wait for a backlog (after an outage, it may be long): what is committed is
+        // announced, and the next start goes on from there.
+        if (events.length < batch || stopped) break;
       }
     } while (!stopped && (again || stamped));
   };

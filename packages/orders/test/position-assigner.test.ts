@@ -135,4 +135,46 @@ describe("the position assigner", () => {
       await db.$executeRaw`ALTER TABLE order_changes ENABLE TRIGGER order_changes_notify`;
     }
   });
+
+  it("stops after the batch in hand: a backlog is left to the next start, not drained into the shutdown", async () => {
+    await stampAll();
+    await db.$executeRaw`ALTER TABLE order_changes DISABLE TRIGGER order_changes_notify`;
+    const orders = [];
+    for (let i = 0; i < 5; i++) orders.push(await place());
+    // The first batch's publish is held until the stop has been asked for.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let publishes = 0;
+    const publisher = {
+      pipeline: () => ({
+        publish: () => undefined,
+        exec: () => (publishes++ === 0 ? held : Promise.resolve()).then(() => []),
+      }),
+    };
+    const assigner = startPositionAssigner({
+      db,
+      databaseUrl: dbs.urls.orders,
+      publisher,
+      redisPrefix: `assigner-${randomUUID()}`,
+      signingKey: testSigningKey,
+      log: createLogger("assigner-test", "silent"),
+      pollMs: 600_000,
+      batch: 1,
+      delayMs: 0,
+    });
+    try {
+      void assigner.run();
+      await expect.poll(() => publishes, { timeout: 10_000, interval: 10 }).toBe(1);
+      const stopping = assigner.stop();
+      release();
+      await stopping;
+      const stamped = await Promise.all(orders.map(({ id }) => position(id)));
+      expect(stamped.filter((p) => p !== null)).toHaveLength(1);
+    } finally {
+      release();
+      await assigner.stop();
+      await db.$executeRaw`ALTER TABLE order_changes ENABLE TRIGGER order_changes_notify`;
+      await stampAll();
+    }
+  });
 });
