@@ -1,10 +1,12 @@
 "use client";
 import { useMutation } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useRef, useState, type FormEvent } from "react";
 import { changePasswordInputSchema } from "@gozon/api/routers/auth/changePassword.schema";
 import { api, describeError, fieldMessage } from "../../src/client/api.ts";
 import { Field } from "../../src/client/field.tsx";
-import { useRequireUser, useSignedIn } from "../../src/client/session.ts";
+import { useFocusOnError } from "../../src/client/focus-on-error.ts";
+import { usePageUser } from "../../src/client/page-user.ts";
+import { useSignedIn } from "../../src/client/session.ts";
 import { Waiting } from "../../src/client/waiting.tsx";
 
 type Errors = { currentPassword?: string; newPassword?: string; confirmation?: string; form?: string };
@@ -15,13 +17,15 @@ const LABELS = { currentPassword: "Current password", newPassword: "New password
  * the old password, a thief's too); this browser goes on in a new session.
  */
 export default function AccountPage() {
-  const { user, session } = useRequireUser();
+  const { user, session } = usePageUser();
   const signedIn = useSignedIn();
   const [currentPassword, setCurrentPassword] = useState("");
   const [newPassword, setNewPassword] = useState("");
   const [confirmation, setConfirmation] = useState("");
   const [errors, setErrors] = useState<Errors>({});
   const [changed, setChanged] = useState<string>();
+  const form = useRef<HTMLFormElement>(null);
+  useFocusOnError(form, Object.values(errors).some(Boolean) ? errors : undefined, "#current-password");
   const change = useMutation({
     mutationFn: (input: { currentPassword: string; newPassword: string }) =>
       api.auth.changePassword.mutate(input),
@@ -70,7 +74,7 @@ export default function AccountPage() {
       </p>
       <h2>Change your password</h2>
       <p>Every other device signed in to this account is signed out; this one stays signed in.</p>
-      <form onSubmit={submit} noValidate>
+      <form ref={form} onSubmit={submit} noValidate>
         <Field
           id="current-password"
           label={LABELS.currentPassword}

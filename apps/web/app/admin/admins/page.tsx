@@ -1,21 +1,24 @@
 "use client";
 import { useMutation } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useRef, useState, type FormEvent } from "react";
 import { createAdminInputSchema } from "@gozon/api/routers/admin/createAdmin.schema";
 import { api, describeError, fieldMessage } from "../../../src/client/api.ts";
 import { Field } from "../../../src/client/field.tsx";
-import { useRequireUser } from "../../../src/client/session.ts";
+import { useFocusOnError } from "../../../src/client/focus-on-error.ts";
+import { usePageUser } from "../../../src/client/page-user.ts";
 import { Waiting } from "../../../src/client/waiting.tsx";
 
 type Errors = { email?: string; password?: string; form?: string };
 
 /** An admin makes another admin; a taken email is refused (a shopper is never promoted silently). */
 export default function CreateAdminPage() {
-  const { user, session } = useRequireUser({ admin: true });
+  const { user, session } = usePageUser({ admin: true });
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [errors, setErrors] = useState<Errors>({});
   const [created, setCreated] = useState<string>();
+  const form = useRef<HTMLFormElement>(null);
+  useFocusOnError(form, Object.values(errors).some(Boolean) ? errors : undefined, "#admin-email");
   const create = useMutation({
     mutationFn: (input: { email: string; password: string }) => api.admin.createAdmin.mutate(input),
     onSuccess: ({ user: admin }) => {
@@ -57,7 +60,7 @@ export default function CreateAdminPage() {
     <main className="narrow">
       <h1>Create an admin</h1>
       <p>The new admin signs in with this email and password and can do everything you can.</p>
-      <form onSubmit={submit} noValidate>
+      <form ref={form} onSubmit={submit} noValidate>
         <Field
           id="admin-email"
           label="New admin's email"

@@ -2,19 +2,19 @@
 import Link from "next/link";
 import { useState } from "react";
 import { useOrderFeed, type OrderEvent } from "../../../src/client/live.ts";
-import { formatRoubles } from "../../../src/client/money.ts";
-import { useRequireUser } from "../../../src/client/session.ts";
+import { OrderItem } from "../../../src/client/order-item.tsx";
+import { usePageUser } from "../../../src/client/page-user.ts";
 import { Waiting } from "../../../src/client/waiting.tsx";
-import { StatusBadge, statusLabel } from "../../../src/client/status-badge.tsx";
-import { When } from "../../../src/client/when.tsx";
+import { statusLabel } from "../../../src/client/status-badge.tsx";
 import { ADMIN_FEED_RECENT } from "@gozon/api/live/feed.schema";
 
 const statuses = ["NEW", "FINISHED", "CANCELLED"] as const;
+const changeLabel = { NEW: "placed", FINISHED: "paid", CANCELLED: "cancelled" } as const;
 /** Rows kept on the page: a tab left open all day stays small. Older orders are on the orders page. */
 const MAX_ROWS = 500;
 
 export default function AdminFeedPage() {
-  const { user, session } = useRequireUser({ admin: true });
+  const { user, session } = usePageUser({ admin: true });
   // One row per order, updated in place; newest first. The feed opens with the latest orders, then goes live.
   const [orders, setOrders] = useState<OrderEvent[]>([]);
   useOrderFeed(
@@ -52,18 +52,21 @@ export default function AdminFeedPage() {
         <p>No orders yet… new orders and their payments appear here as they happen.</p>
       ) : (
         <ul className="orders" aria-label="Orders">
-          {orders.map((order) => (
-            <li key={order.orderId} className="order" data-order-id={order.orderId}>
-              <span className="order-description">{order.description}</span>
-              <span className="order-amount">{formatRoubles(order.amount)}</span>
-              <StatusBadge status={order.status} reason={order.reason} />
-              <small className="order-meta">
-                <Link href={`/admin/users/${order.userId}`}>
-                  {order.email ?? `user ${order.userId.slice(0, 8)}`}
-                </Link>{" "}
-                · <When at={order.occurredAt} />
-              </small>
-            </li>
+          {orders.map((event) => (
+            <OrderItem
+              key={event.orderId}
+              order={{
+                id: event.orderId,
+                description: event.description,
+                amount: event.amount,
+                status: event.status,
+                cancelReason: event.reason,
+                createdAt: event.occurredAt,
+              }}
+              shopper={event}
+              // A row shows the order's latest change: its time, and what it was.
+              at={{ label: changeLabel[event.status], time: event.occurredAt }}
+            />
           ))}
         </ul>
       )}

@@ -1,26 +1,19 @@
 "use client";
 import { useInfiniteQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
-import { useSearchParams } from "next/navigation";
 import { Suspense, useReducer, useRef, useState, type FormEvent } from "react";
+import { orderFilterParams, readOrderFilters, type OrderFilters } from "../../../src/client/admin-filters.ts";
 import { api, describeError, fieldMessage } from "../../../src/client/api.ts";
 import { Field } from "../../../src/client/field.tsx";
 import { useOrderFeed, type OrderEvent } from "../../../src/client/live.ts";
-import { formatRoubles } from "../../../src/client/money.ts";
+import { OrderItem } from "../../../src/client/order-item.tsx";
 import { SelectField } from "../../../src/client/select-field.tsx";
-import { useRequireUser } from "../../../src/client/session.ts";
-import { StatusBadge, statusLabel } from "../../../src/client/status-badge.tsx";
+import { usePageUser } from "../../../src/client/page-user.ts";
+import { statusLabel } from "../../../src/client/status-badge.tsx";
 import { Waiting } from "../../../src/client/waiting.tsx";
-import { When } from "../../../src/client/when.tsx";
+import { pathWith, useUrlState, withParams } from "../../../src/client/url-state.ts";
 
-type Filters = {
-  status: "" | "NEW" | "FINISHED" | "CANCELLED";
-  email: string;
-  from: string;
-  to: string;
-  userId: string;
-};
-const noFilters: Filters = { status: "", email: "", from: "", to: "", userId: "" };
+type FormValues = Omit<OrderFilters, "userId">;
 
 /** Settles remembered to lay over rows read before them (see AdminOrders). */
 const MAX_SETTLES = 10_000;
@@ -40,7 +33,7 @@ function nextDayStart(day: string) {
   return date.toISOString();
 }
 
-function query(filters: Filters) {
+function query(filters: OrderFilters) {
   return {
     ...(filters.status ? { status: filters.status } : {}),
     ...(filters.userId ? { userId: filters.userId } : {}),
@@ -53,23 +46,29 @@ function query(filters: Filters) {
 export default function AdminOrdersPage() {
   return (
     <Suspense>
-      <OrdersOfUrl />
+      <AdminOrders />
     </Suspense>
   );
 }
 
-/** `?userId=` (linked from a user's page) narrows the list to that user; a new URL starts afresh. */
-function OrdersOfUrl() {
-  const userId = useSearchParams().get("userId") ?? "";
-  return <AdminOrders key={userId} userId={userId} />;
-}
-
-function AdminOrders({ userId }: { userId: string }) {
-  const { user, session } = useRequireUser({ admin: true });
+/**
+ * The filters are the address's (`?status&email&from&to`, and `userId` when linked from a user's page):
+ * Back and a reload show the same list. The form edits a copy, applied on "Show orders".
+ */
+function AdminOrders() {
+  const { user, session } = usePageUser({ admin: true });
   const queryClient = useQueryClient();
-  const initial = { ...noFilters, userId };
-  const [form, setForm] = useState<Filters>(initial);
-  const [filters, setFilters] = useState<Filters>(initial);
+  const url = useUrlState();
+  const filters = readOrderFilters(url.params);
+  const { userId } = filters;
+  const [form, setForm] = useState<FormValues>(filters);
+  // The address changed under the form (Back, a link): the form shows what is applied now.
+  const applied = JSON.stringify(filters);
+  const [shown, setShown] = useState(applied);
+  if (shown !== applied) {
+    setShown(applied);
+    setForm(filters);
+  }
   const [formError, setFormError] = useState<string>();
   const key = ["admin-orders", filters] as const;
   const list = useInfiniteQuery({
@@ -118,9 +117,10 @@ function AdminOrders({ userId }: { userId: string }) {
       return;
     }
     setFormError(undefined);
-    setFilters({ ...form });
+    url.update(orderFilterParams(form));
     // The same filters again mean "look again": new orders only join the list when it is read.
-    void queryClient.invalidateQueries({ queryKey: ["admin-orders", form], exact: true });
+    const next = readOrderFilters(withParams(url.params, orderFilterParams(form)));
+    void queryClient.invalidateQueries({ queryKey: ["admin-orders", next], exact: true });
   };
 
   if (!user) return <Waiting error={session.error} retry={() => void session.refetch()} />;
@@ -142,7 +142,7 @@ function AdminOrders({ userId }: { userId: string }) {
           label="Status"
           options={statusOptions}
           value={form.status}
-          onChange={(e) => setForm({ ...form, status: e.target.value as Filters["status"] })}
+          onChange={(e) => setForm({ ...form, status: e.target.value as FormValues["status"] })}
         />
         <Field
           id="filter-email"
@@ -174,9 +174,10 @@ function AdminOrders({ userId }: { userId: string }) {
             type="button"
             className="secondary"
             onClick={() => {
-              setForm(initial);
+              const cleared = { status: "", email: "", from: "", to: "" } as const;
+              setForm(cleared);
               setFormError(undefined);
-              setFilters(initial);
+              url.update(orderFilterParams(cleared));
               void queryClient.invalidateQueries({ queryKey: ["admin-orders"] });
             }}
           >
@@ -187,7 +188,9 @@ function AdminOrders({ userId }: { userId: string }) {
       {userId && (
         <p>
           Only the orders of <Link href={`/admin/users/${userId}`}>this user</Link>.{" "}
-          <Link href="/admin/orders">Show everyone&apos;s orders</Link>
+          <Link href={pathWith("/admin/orders", withParams(url.params, { userId: null }))}>
+            Show everyone&apos;s orders
+          </Link>
         </p>
       )}
       {list.isPending ? (
@@ -199,19 +202,7 @@ function AdminOrders({ userId }: { userId: string }) {
       ) : (
         <ul className="orders" aria-label="Orders">
           {orders.map((order) => (
-            <li key={order.id} className="order" data-order-id={order.id}>
-              <span className="order-description">
-                {order.description}
-                <small className="order-meta">
-                  <Link href={`/admin/users/${order.userId}`}>
-                    {order.email ?? `user ${order.userId.slice(0, 8)}`}
-                  </Link>{" "}
-                  · placed <When at={order.createdAt} />
-                </small>
-              </span>
-              <span className="order-amount">{formatRoubles(order.amount)}</span>
-              <StatusBadge status={order.status} reason={order.cancelReason} />
-            </li>
+            <OrderItem key={order.id} order={order} shopper={order} />
           ))}
         </ul>
       )}

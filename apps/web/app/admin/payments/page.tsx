@@ -1,17 +1,17 @@
 "use client";
 import { useInfiniteQuery } from "@tanstack/react-query";
 import Link from "next/link";
-import { useSearchParams } from "next/navigation";
-import { Suspense, useState } from "react";
+import { Suspense } from "react";
+import { readPaymentFilters, type Outcome } from "../../../src/client/admin-filters.ts";
 import { api, describeError } from "../../../src/client/api.ts";
 import { formatRoubles } from "../../../src/client/money.ts";
 import { SelectField } from "../../../src/client/select-field.tsx";
-import { useRequireUser } from "../../../src/client/session.ts";
+import { usePageUser } from "../../../src/client/page-user.ts";
 import { reasonText } from "../../../src/client/status-badge.tsx";
+import { pathWith, useUrlState, withParams } from "../../../src/client/url-state.ts";
 import { Waiting } from "../../../src/client/waiting.tsx";
 import { When } from "../../../src/client/when.tsx";
 
-type Outcome = "" | "SUCCEEDED" | "FAILED";
 const outcomeOptions = [
   { value: "", label: "Any outcome" },
   { value: "SUCCEEDED", label: "Charged" },
@@ -22,20 +22,19 @@ const outcomeOptions = [
 export default function AdminPaymentsPage() {
   return (
     <Suspense>
-      <PaymentsOfUrl />
+      <AdminPayments />
     </Suspense>
   );
 }
 
-/** `?userId=` (linked from a user's page) narrows the list to that user. */
-function PaymentsOfUrl() {
-  const userId = useSearchParams().get("userId") ?? "";
-  return <AdminPayments key={userId} userId={userId} />;
-}
-
-function AdminPayments({ userId }: { userId: string }) {
-  const { user, session } = useRequireUser({ admin: true });
-  const [outcome, setOutcome] = useState<Outcome>("");
+/**
+ * The filters are the address's: `?outcome`, and `userId` (linked from a user's page) to narrow the list
+ * to that user. Back and a reload show the same list.
+ */
+function AdminPayments() {
+  const { user, session } = usePageUser({ admin: true });
+  const url = useUrlState();
+  const { outcome, userId } = readPaymentFilters(url.params);
   const list = useInfiniteQuery({
     queryKey: ["admin-payments", userId, outcome],
     queryFn: ({ pageParam }) =>
@@ -62,7 +61,7 @@ function AdminPayments({ userId }: { userId: string }) {
           label="Outcome"
           options={outcomeOptions}
           value={outcome}
-          onChange={(e) => setOutcome(e.target.value as Outcome)}
+          onChange={(e) => url.update({ outcome: (e.target.value as Outcome) || null })}
         />
         <div className="filter-actions">
           <button type="button" className="secondary" onClick={() => void list.refetch()}>
@@ -73,7 +72,9 @@ function AdminPayments({ userId }: { userId: string }) {
       {userId && (
         <p>
           Only the payments of <Link href={`/admin/users/${userId}`}>this user</Link>.{" "}
-          <Link href="/admin/payments">Show everyone&apos;s payments</Link>
+          <Link href={pathWith("/admin/payments", withParams(url.params, { userId: null }))}>
+            Show everyone&apos;s payments
+          </Link>
         </p>
       )}
       {list.isPending ? (

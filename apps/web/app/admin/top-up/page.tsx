@@ -1,34 +1,80 @@
 "use client";
 import Link from "next/link";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState } from "react";
+import { Suspense, useEffect, useRef, useState } from "react";
+import { readUserSearch } from "../../../src/client/admin-filters.ts";
 import { api, describeError } from "../../../src/client/api.ts";
 import { Field } from "../../../src/client/field.tsx";
+import { useBalanceChanges, useOrderFeed } from "../../../src/client/live.ts";
 import { formatRoubles } from "../../../src/client/money.ts";
-import { useRequireUser } from "../../../src/client/session.ts";
+import { usePageUser } from "../../../src/client/page-user.ts";
 import { TopUpForm } from "../../../src/client/top-up-form.tsx";
+import { useUrlState } from "../../../src/client/url-state.ts";
 import { Waiting } from "../../../src/client/waiting.tsx";
 
 type Found = Awaited<ReturnType<typeof api.admin.findUsers.query>>;
 type FoundUser = Found["users"][number];
 
 export default function AdminTopUpPage() {
-  const { user, session } = useRequireUser({ admin: true });
+  return (
+    <Suspense>
+      <AdminTopUpSearch />
+    </Suspense>
+  );
+}
+
+/**
+ * The search made (`?email`) and the user selected among its results (`?user`) are the address's: Back
+ * from a user's page and a reload show them again. The selected user's id only: what is shown of them
+ * (account, balance) is always the latest read.
+ */
+function AdminTopUpSearch() {
+  const { user, session } = usePageUser({ admin: true });
   const queryClient = useQueryClient();
-  const [search, setSearch] = useState("");
-  const [query, setQuery] = useState<string | null>(null);
-  // The selected user's id only: what is shown of them (account, balance) is always the latest read.
-  const [selectedId, setSelectedId] = useState<string | null>(null);
+  const url = useUrlState();
+  const { email: query, user: selectedId } = readUserSearch(url.params);
+  const [search, setSearch] = useState(query ?? "");
+  // The address changed under the field (Back, a link): the field shows the search made now.
+  const [shown, setShown] = useState(query);
+  if (shown !== query) {
+    setShown(query);
+    setSearch(query ?? "");
+  }
   const key = ["admin-users", query] as const;
   const users = useQuery({
     queryKey: key,
     queryFn: () => api.admin.findUsers.query({ email: query ?? "", limit: 20 }),
     enabled: !!user && query !== null,
   });
-
-  if (!user) return <Waiting error={session.error} retry={() => void session.refetch()} />;
   const found = users.data?.users ?? [];
   const selected = found.find((u) => u.id === selectedId);
+
+  // The balances shown follow their accounts live, as a user's page does: a paid order of anyone listed,
+  // and a top-up of the selected account (by its user, this admin in another tab, another admin) read
+  // the list again. A change during a read is read once that read is done, so a burst (the feed opens
+  // with the latest changes) costs one or two reads, not one each.
+  const changedMeanwhile = useRef(false);
+  const reread = () => {
+    if (queryClient.isFetching({ queryKey: key, exact: true }) > 0) changedMeanwhile.current = true;
+    else void users.refetch();
+  };
+  useEffect(() => {
+    if (users.isFetching || !changedMeanwhile.current) return;
+    changedMeanwhile.current = false;
+    void users.refetch();
+  }, [users.isFetching, users]);
+  useOrderFeed(
+    "admin.orderFeed",
+    !!user && found.length > 0,
+    (event) => {
+      if (event.status === "FINISHED" && found.some((u) => u.id === event.userId)) reread();
+    },
+    // The list was read without a feed position: whatever was paid before the feed started is read again.
+    { onStart: reread, onReset: reread },
+  );
+  useBalanceChanges(!!user && !!selected, reread, selected?.id);
+
+  if (!user) return <Waiting error={session.error} retry={() => void session.refetch()} />;
   return (
     <main>
       <h1>Top up an account</h1>
@@ -40,8 +86,7 @@ export default function AdminTopUpPage() {
           const next = search.trim();
           // The same search again keeps the selection and reads again: a shopper may have opened their
           // account, or their balance moved, since the last read.
-          if (next !== query) setSelectedId(null);
-          setQuery(next);
+          url.update(next === query ? { email: next } : { email: next, user: null });
           void queryClient.invalidateQueries({ queryKey: ["admin-users", next], exact: true });
         }}
       >
@@ -65,7 +110,11 @@ export default function AdminTopUpPage() {
                 <Link href={`/admin/users/${u.id}`}>{u.email}</Link>
               </span>
               <span>{u.account ? formatRoubles(u.account.balance) : "no account"}</span>
-              <button type="button" onClick={() => setSelectedId(u.id)} aria-label={`Select ${u.email}`}>
+              <button
+                type="button"
+                onClick={() => url.update({ user: u.id })}
+                aria-label={`Select ${u.email}`}
+              >
                 Select
               </button>
             </li>
