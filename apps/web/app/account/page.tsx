@@ -5,8 +5,7 @@ import { changePasswordInputSchema } from "@gozon/api/routers/auth/changePasswor
 import { api, describeError, fieldMessage } from "../../src/client/api.ts";
 import { Field } from "../../src/client/field.tsx";
 import { useFocusOnError } from "../../src/client/focus-on-error.ts";
-import { usePageUser } from "../../src/client/page-user.ts";
-import { useSignedIn } from "../../src/client/session.ts";
+import { useRequireUser, useSignedIn } from "../../src/client/session.ts";
 import { Waiting } from "../../src/client/waiting.tsx";
 
 type Errors = { currentPassword?: string; newPassword?: string; confirmation?: string; form?: string };
@@ -17,7 +16,7 @@ const LABELS = { currentPassword: "Current password", newPassword: "New password
  * the old password, a thief's too); this browser goes on in a new session.
  */
 export default function AccountPage() {
-  const { user, session } = usePageUser();
+  const { user, session } = useRequireUser();
   const signedIn = useSignedIn();
   const [currentPassword, setCurrentPassword] = useState("");
   const [newPassword, setNewPassword] = useState("");

@@ -18,7 +18,7 @@ export function Providers({ children }: { children: ReactNode }) {
     watchSession({
       userId: () => queryClient.getQueryData<SessionUser | null>(sessionKey)?.id,
       ended: () => queryClient.setQueryData(sessionKey, null),
-      switched: (user) => showSignedIn(queryClient, user),
+      switched: (user) => void showSignedIn(queryClient, user),
     });
     return () => watchSession(null);
   }, [queryClient]);

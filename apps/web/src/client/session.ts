@@ -1,7 +1,7 @@
 "use client";
 import { useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { useRouter } from "next/navigation";
-import { useEffect, useRef } from "react";
+import { useEffect, useRef, useSyncExternalStore } from "react";
 import { api, isUnauthorized, noteSessionChange, resetLiveConnection } from "./api.ts";
 
 export type SessionUser = { id: string; email: string; role: "SHOPPER" | "ADMIN" };
@@ -39,12 +39,30 @@ export function signOutArrived() {
 /** Set on the shop's address when a shopper was sent there from an admin page: the shop says why. */
 export const ADMINS_ONLY = "admins-only";
 
+const noChanges = () => () => {};
+
+/** False on the server and while React hydrates what the server rendered; true from then on. */
+function useHydrated() {
+  return useSyncExternalStore(
+    noChanges,
+    () => true,
+    () => false,
+  );
+}
+
 /**
  * Sends signed-out visitors to /login, which brings them back here once they have signed in (`next`),
  * saying so when the session ended under an open page (`ended`); with `admin`, non-admins to the shop,
  * which tells them the page was for admins.
+ *
+ * While React hydrates the page it answers as the server did (nobody known yet: the page shows Waiting).
+ * React hydrates a page's content after the header, which starts reading the session at once; when that
+ * read came back first (a loaded machine, a slow phone), the page rendered the signed-in view over the
+ * server's "Loading…" and React threw the server's HTML away (minified error #418). The session's error
+ * is held back likewise: the server never has one.
  */
 export function useRequireUser({ admin = false } = {}) {
+  const hydrated = useHydrated();
   const session = useSession();
   const router = useRouter();
   const user = session.data;
@@ -59,17 +77,24 @@ export function useRequireUser({ admin = false } = {}) {
       router.replace(`/login?${params}`);
     } else if (admin && user.role !== "ADMIN") router.replace(`/?${ADMINS_ONLY}=1`);
   }, [session.isPending, session.isError, user, admin, router]);
-  const allowed = !!user && (!admin || user.role === "ADMIN");
-  return { user: allowed ? user : null, session };
+  const allowed = hydrated && !!user && (!admin || user.role === "ADMIN");
+  return {
+    user: allowed ? user : null,
+    session: { error: hydrated ? session.error : null, refetch: () => session.refetch() },
+  };
 }
 
 /**
  * The page becomes `user`'s: nothing read before stays, the live feeds start again. Reset, not cleared:
  * a page that stays where it is (another tab signed in as someone else) keeps its components mounted, and
  * they would go on showing the queries a clear took out of the cache; a reset reads the shown ones again.
+ * Reads still in flight are cancelled first: they were made for the user shown before (the page's first
+ * `auth.me`, say, waiting out a refused refresh's grace), and one answering "signed out" after this
+ * would sign the new user out again.
  */
-export function showSignedIn(queryClient: QueryClient, user: SessionUser) {
+export async function showSignedIn(queryClient: QueryClient, user: SessionUser) {
   resetLiveConnection();
+  await queryClient.cancelQueries();
   queryClient.getMutationCache().clear();
   queryClient.setQueryData(sessionKey, user);
   void queryClient.resetQueries({ predicate: ({ queryKey }) => queryKey[0] !== sessionKey[0] });
@@ -79,7 +104,7 @@ export function useSignedIn() {
   const queryClient = useQueryClient();
   return async (user: SessionUser) => {
     noteSessionChange();
-    showSignedIn(queryClient, user);
+    await showSignedIn(queryClient, user);
   };
 }
 

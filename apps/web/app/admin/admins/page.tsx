@@ -5,14 +5,14 @@ import { createAdminInputSchema } from "@gozon/api/routers/admin/createAdmin.sch
 import { api, describeError, fieldMessage } from "../../../src/client/api.ts";
 import { Field } from "../../../src/client/field.tsx";
 import { useFocusOnError } from "../../../src/client/focus-on-error.ts";
-import { usePageUser } from "../../../src/client/page-user.ts";
 import { Waiting } from "../../../src/client/waiting.tsx";
+import { useRequireUser } from "../../../src/client/session.ts";
 
 type Errors = { email?: string; password?: string; form?: string };
 
 /** An admin makes another admin; a taken email is refused (a shopper is never promoted silently). */
 export default function CreateAdminPage() {
-  const { user, session } = usePageUser({ admin: true });
+  const { user, session } = useRequireUser({ admin: true });
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [errors, setErrors] = useState<Errors>({});

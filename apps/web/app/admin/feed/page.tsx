@@ -3,10 +3,10 @@ import Link from "next/link";
 import { useState } from "react";
 import { useOrderFeed, type OrderEvent } from "../../../src/client/live.ts";
 import { OrderItem } from "../../../src/client/order-item.tsx";
-import { usePageUser } from "../../../src/client/page-user.ts";
 import { Waiting } from "../../../src/client/waiting.tsx";
 import { statusLabel } from "../../../src/client/status-badge.tsx";
 import { ADMIN_FEED_RECENT } from "@gozon/api/live/feed.schema";
+import { useRequireUser } from "../../../src/client/session.ts";
 
 const statuses = ["NEW", "FINISHED", "CANCELLED"] as const;
 const changeLabel = { NEW: "placed", FINISHED: "paid", CANCELLED: "cancelled" } as const;
@@ -14,7 +14,7 @@ const changeLabel = { NEW: "placed", FINISHED: "paid", CANCELLED: "cancelled" } 
 const MAX_ROWS = 500;
 
 export default function AdminFeedPage() {
-  const { user, session } = usePageUser({ admin: true });
+  const { user, session } = useRequireUser({ admin: true });
   // One row per order, updated in place; newest first. The feed opens with the latest orders, then goes live.
   const [orders, setOrders] = useState<OrderEvent[]>([]);
   useOrderFeed(

@@ -8,10 +8,10 @@ import { Field } from "../../../src/client/field.tsx";
 import { useOrderFeed, type OrderEvent } from "../../../src/client/live.ts";
 import { OrderItem } from "../../../src/client/order-item.tsx";
 import { SelectField } from "../../../src/client/select-field.tsx";
-import { usePageUser } from "../../../src/client/page-user.ts";
 import { statusLabel } from "../../../src/client/status-badge.tsx";
 import { Waiting } from "../../../src/client/waiting.tsx";
 import { pathWith, useUrlState, withParams } from "../../../src/client/url-state.ts";
+import { useRequireUser } from "../../../src/client/session.ts";
 
 type FormValues = Omit<OrderFilters, "userId">;
 
@@ -56,7 +56,7 @@ export default function AdminOrdersPage() {
  * Back and a reload show the same list. The form edits a copy, applied on "Show orders".
  */
 function AdminOrders() {
-  const { user, session } = usePageUser({ admin: true });
+  const { user, session } = useRequireUser({ admin: true });
   const queryClient = useQueryClient();
   const url = useUrlState();
   const filters = readOrderFilters(url.params);

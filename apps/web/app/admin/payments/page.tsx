@@ -6,11 +6,11 @@ import { readPaymentFilters, type Outcome } from "../../../src/client/admin-filt
 import { api, describeError } from "../../../src/client/api.ts";
 import { formatRoubles } from "../../../src/client/money.ts";
 import { SelectField } from "../../../src/client/select-field.tsx";
-import { usePageUser } from "../../../src/client/page-user.ts";
 import { reasonText } from "../../../src/client/status-badge.tsx";
 import { pathWith, useUrlState, withParams } from "../../../src/client/url-state.ts";
 import { Waiting } from "../../../src/client/waiting.tsx";
 import { When } from "../../../src/client/when.tsx";
+import { useRequireUser } from "../../../src/client/session.ts";
 
 const outcomeOptions = [
   { value: "", label: "Any outcome" },
@@ -32,7 +32,7 @@ export default function AdminPaymentsPage() {
  * to that user. Back and a reload show the same list.
  */
 function AdminPayments() {
-  const { user, session } = usePageUser({ admin: true });
+  const { user, session } = useRequireUser({ admin: true });
   const url = useUrlState();
   const { outcome, userId } = readPaymentFilters(url.params);
   const list = useInfiniteQuery({

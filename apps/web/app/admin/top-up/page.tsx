@@ -7,10 +7,10 @@ import { api, describeError } from "../../../src/client/api.ts";
 import { Field } from "../../../src/client/field.tsx";
 import { useBalanceChanges, useOrderFeed } from "../../../src/client/live.ts";
 import { formatRoubles } from "../../../src/client/money.ts";
-import { usePageUser } from "../../../src/client/page-user.ts";
 import { TopUpForm } from "../../../src/client/top-up-form.tsx";
 import { useUrlState } from "../../../src/client/url-state.ts";
 import { Waiting } from "../../../src/client/waiting.tsx";
+import { useRequireUser } from "../../../src/client/session.ts";
 
 type Found = Awaited<ReturnType<typeof api.admin.findUsers.query>>;
 type FoundUser = Found["users"][number];
@@ -29,7 +29,7 @@ export default function AdminTopUpPage() {
  * (account, balance) is always the latest read.
  */
 function AdminTopUpSearch() {
-  const { user, session } = usePageUser({ admin: true });
+  const { user, session } = useRequireUser({ admin: true });
   const queryClient = useQueryClient();
   const url = useUrlState();
   const { email: query, user: selectedId } = readUserSearch(url.params);

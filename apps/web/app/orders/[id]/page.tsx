@@ -5,15 +5,15 @@ import { useParams } from "next/navigation";
 import { api, describeError } from "../../../src/client/api.ts";
 import { useOrderFeed } from "../../../src/client/live.ts";
 import { formatRoubles } from "../../../src/client/money.ts";
-import { usePageUser } from "../../../src/client/page-user.ts";
 import { toastSettled } from "../../../src/client/settle-toast.ts";
 import { StatusBadge } from "../../../src/client/status-badge.tsx";
 import { Timeline } from "../../../src/client/timeline.tsx";
 import { Waiting } from "../../../src/client/waiting.tsx";
 import { When } from "../../../src/client/when.tsx";
+import { useRequireUser } from "../../../src/client/session.ts";
 
 export default function OrderPage() {
-  const { user, session } = usePageUser();
+  const { user, session } = useRequireUser();
   // Lower-cased as the API writes ids: the live events are matched to this order by their id.
   const id = useParams<{ id: string }>().id.toLowerCase();
   const order = useQuery({

@@ -1,13 +1,12 @@
 "use client";
 import { useSearchParams } from "next/navigation";
-import { usePageUser } from "../page-user.ts";
-import { ADMINS_ONLY } from "../session.ts";
+import { ADMINS_ONLY, useRequireUser } from "../session.ts";
 import { Waiting } from "../waiting.tsx";
 import { AccountPanel } from "./account-panel.tsx";
 import { Orders } from "./orders.tsx";
 
 export function ShopPage() {
-  const { user, session } = usePageUser();
+  const { user, session } = useRequireUser();
   const adminsOnly = useSearchParams().get(ADMINS_ONLY) === "1";
   if (!user) return <Waiting error={session.error} retry={() => void session.refetch()} />;
   return (
