@@ -99,6 +99,22 @@ describe("a create's wake-up of the position assigner", () => {
   });
 });
 
+/** An assigner with no fallback poll to speak of: only wake-ups and its own runs stamp. */
+const startTestAssigner = (
+  publisher: Parameters<typeof startPositionAssigner>[0]["publisher"],
+  options: { batch?: number; delayMs: number },
+) =>
+  startPositionAssigner({
+    db,
+    databaseUrl: dbs.urls.orders,
+    publisher,
+    redisPrefix: `assigner-${randomUUID()}`,
+    signingKey: testSigningKey,
+    log: createLogger("assigner-test", "silent"),
+    pollMs: 600_000,
+    ...options,
+  });
+
 describe("the position assigner", () => {
   it("keeps running while its runs stamp changes: a create that sent no wake-up is stamped too", async () => {
     await stampAll();
@@ -111,17 +127,8 @@ describe("the position assigner", () => {
     };
     // No fallback poll to speak of, and no notifications: only the assigner's own runs can stamp.
     await db.$executeRaw`ALTER TABLE order_changes DISABLE TRIGGER order_changes_notify`;
-    const assigner = startPositionAssigner({
-      db,
-      databaseUrl: dbs.urls.orders,
-      publisher,
-      redisPrefix: `assigner-${randomUUID()}`,
-      signingKey: testSigningKey,
-      log: createLogger("assigner-test", "silent"),
-      pollMs: 600_000,
-      // Rounds a second apart: the second create surely commits between the first round and the next.
-      delayMs: 1_000,
-    });
+    // Rounds a second apart: the second create surely commits between the first round and the next.
+    const assigner = startTestAssigner(publisher, { delayMs: 1_000 });
     try {
       const first = await place();
       void assigner.run();
@@ -151,17 +158,7 @@ describe("the position assigner", () => {
         exec: () => (publishes++ === 0 ? held : Promise.resolve()).then(() => []),
       }),
     };
-    const assigner = startPositionAssigner({
-      db,
-      databaseUrl: dbs.urls.orders,
-      publisher,
-      redisPrefix: `assigner-${randomUUID()}`,
-      signingKey: testSigningKey,
-      log: createLogger("assigner-test", "silent"),
-      pollMs: 600_000,
-      batch: 1,
-      delayMs: 0,
-    });
+    const assigner = startTestAssigner(publisher, { batch: 1, delayMs: 0 });
     try {
       void assigner.run();
       await expect.poll(() => publishes, { timeout: 10_000, interval: 10 }).toBe(1);

@@ -1,4 +1,5 @@
 "use client";
+import { useQueryClient, type QueryKey } from "@tanstack/react-query";
 import { useEffect, useRef } from "react";
 import { api, describeError, isUnauthorized, refreshSession, resetLiveConnection } from "./api.ts";
 
@@ -157,4 +158,26 @@ export function useBalanceChanges(enabled: boolean, onChange: () => void, userId
       ? keepSubscribed(api.payments.onBalanceChange, () => undefined, on)
       : keepSubscribed(api.admin.onBalanceChange, () => ({ userId }), on);
   }, [enabled, userId]);
+}
+
+/**
+ * What a page calls on each live change to read its query (`queryKey`) again. A change during a read is
+ * read once that read is done, so a burst (a feed opens with the latest changes) costs one or two reads,
+ * not one each.
+ */
+export function useRereadOnChange(
+  queryKey: QueryKey,
+  query: { isFetching: boolean; refetch: () => Promise<unknown> },
+) {
+  const queryClient = useQueryClient();
+  const changedMeanwhile = useRef(false);
+  useEffect(() => {
+    if (query.isFetching || !changedMeanwhile.current) return;
+    changedMeanwhile.current = false;
+    void query.refetch();
+  }, [query.isFetching, query]);
+  return () => {
+    if (queryClient.isFetching({ queryKey, exact: true }) > 0) changedMeanwhile.current = true;
+    else void query.refetch();
+  };
 }

@@ -1,11 +1,11 @@
 "use client";
 import Link from "next/link";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { Suspense, useEffect, useRef, useState } from "react";
+import { Suspense, useState } from "react";
 import { readUserSearch } from "../../../src/client/admin-filters.ts";
 import { api, describeError } from "../../../src/client/api.ts";
 import { Field } from "../../../src/client/field.tsx";
-import { useBalanceChanges, useOrderFeed } from "../../../src/client/live.ts";
+import { useBalanceChanges, useOrderFeed, useRereadOnChange } from "../../../src/client/live.ts";
 import { formatRoubles } from "../../../src/client/money.ts";
 import { TopUpForm } from "../../../src/client/top-up-form.tsx";
 import { useUrlState } from "../../../src/client/url-state.ts";
@@ -51,18 +51,8 @@ function AdminTopUpSearch() {
 
   // The balances shown follow their accounts live, as a user's page does: a paid order of anyone listed,
   // and a top-up of the selected account (by its user, this admin in another tab, another admin) read
-  // the list again. A change during a read is read once that read is done, so a burst (the feed opens
-  // with the latest changes) costs one or two reads, not one each.
-  const changedMeanwhile = useRef(false);
-  const reread = () => {
-    if (queryClient.isFetching({ queryKey: key, exact: true }) > 0) changedMeanwhile.current = true;
-    else void users.refetch();
-  };
-  useEffect(() => {
-    if (users.isFetching || !changedMeanwhile.current) return;
-    changedMeanwhile.current = false;
-    void users.refetch();
-  }, [users.isFetching, users]);
+  // the list again.
+  const reread = useRereadOnChange(key, users);
   useOrderFeed(
     "admin.orderFeed",
     !!user && found.length > 0,

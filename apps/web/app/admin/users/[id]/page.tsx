@@ -1,10 +1,9 @@
 "use client";
-import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
-import { useEffect, useRef } from "react";
 import { useParams } from "next/navigation";
 import { api, describeError } from "../../../../src/client/api.ts";
-import { useBalanceChanges, useOrderFeed } from "../../../../src/client/live.ts";
+import { useBalanceChanges, useOrderFeed, useRereadOnChange } from "../../../../src/client/live.ts";
 import { formatRoubles } from "../../../../src/client/money.ts";
 import { OrderItem } from "../../../../src/client/order-item.tsx";
 import { useRequireUser } from "../../../../src/client/session.ts";
@@ -17,7 +16,6 @@ export default function AdminUserPage() {
   const { user, session } = useRequireUser({ admin: true });
   // Lower-cased as the API writes ids: the live events are matched to this user by their id.
   const id = useParams<{ id: string }>().id.toLowerCase();
-  const queryClient = useQueryClient();
   const detailsKey = ["admin-user", id];
   const details = useQuery({
     queryKey: detailsKey,
@@ -27,18 +25,8 @@ export default function AdminUserPage() {
   });
 
   // The page follows the user: each change of one of their orders (placed, paid, cancelled, and with it
-  // the balance and statement) reads the page again. A change during a read is read once that read is
-  // done, so a burst (the feed opens with the latest changes) costs one or two reads, not one each.
-  const changedMeanwhile = useRef(false);
-  const reread = () => {
-    if (queryClient.isFetching({ queryKey: detailsKey }) > 0) changedMeanwhile.current = true;
-    else void details.refetch();
-  };
-  useEffect(() => {
-    if (details.isFetching || !changedMeanwhile.current) return;
-    changedMeanwhile.current = false;
-    void details.refetch();
-  }, [details.isFetching, details]);
+  // the balance and statement) reads the page again.
+  const reread = useRereadOnChange(detailsKey, details);
   useOrderFeed(
     "admin.orderFeed",
     !!user && details.isSuccess,
