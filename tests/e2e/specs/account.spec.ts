@@ -75,6 +75,33 @@ test("a page whose browser signed in as another user meanwhile becomes that user
   await expect(page.getByTestId("balance")).toHaveText("0,00\u00a0₽");
 });
 
+test("a sign-out in another tab takes this one to the sign-in page, and a sign-in there brings it back as that user", async ({
+  page,
+  browser,
+}) => {
+  const first = await register(page, webA(), uniqueEmail("left"));
+  const otherBrowser = await browser.newContext();
+  const second = await register(await otherBrowser.newPage(), webA(), uniqueEmail("came"));
+  await otherBrowser.close();
+  // The account page keeps no socket open: nothing but the other tab's word tells it of the change.
+  await page.getByRole("link", { name: "Account" }).click();
+  await expect(page).toHaveTitle("Your account · Gozon");
+  await expect(page.getByRole("banner")).toContainText(first);
+
+  const tab = await page.context().newPage();
+  await tab.goto(`${webA()}/`);
+  await tab.getByRole("button", { name: "Log out" }).click();
+  await expect(tab.getByRole("heading", { name: "Sign in" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+
+  await signIn(tab, webA(), second);
+  // This page goes back where it was, as the user now signed in, with nothing of the first left.
+  await expect(page).toHaveTitle("Your account · Gozon");
+  await expect(page.getByRole("banner")).toContainText(second);
+  await expect(page.getByRole("banner")).not.toContainText(first);
+  await tab.close();
+});
+
 test("a new password signs out every other browser; this one goes on, live", async ({ page, browser }) => {
   const email = await register(page, webA());
   await openAccountAndTopUp(page, "100");

@@ -92,6 +92,28 @@ export function refreshSession(): Promise<boolean> {
 }
 
 /**
+ * Another tab of this browser signed in or out (session.ts tells the others): whom do the cookies, which
+ * this page shares, sign in now? The page follows: to the sign-in page, or to the other user's view. A
+ * page with no socket open would otherwise notice only at its next 401, and until then show one user
+ * while its calls act as the other. Only a definite answer counts: a read the network failed changes
+ * nothing, and neither does one overtaken by this page's own sign-in, sign-out or refresh.
+ */
+export async function followSessionElsewhere(): Promise<void> {
+  const changesBefore = sessionChanges;
+  let user: SessionUser | null;
+  try {
+    user = (await plain.auth.me.query()).user;
+  } catch (error) {
+    if (!isUnauthorized(error)) return;
+    user = null;
+  }
+  if (sessionChanges !== changesBefore || refreshing) return;
+  const shown = watch?.userId() ?? null;
+  if (user === null && shown !== null) watch?.ended();
+  else if (user !== null && user.id !== shown) watch?.switched(user);
+}
+
+/**
  * Calls whose 401 means something else than "the access token expired": bad credentials, or the refresh
  * itself failing. Every other 401 (auth.me included: a page opened after the access cookie expired)
  * is retried once after a refresh.

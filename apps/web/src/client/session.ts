@@ -100,11 +100,37 @@ export async function showSignedIn(queryClient: QueryClient, user: SessionUser) 
   void queryClient.resetQueries({ predicate: ({ queryKey }) => queryKey[0] !== sessionKey[0] });
 }
 
+let channel: BroadcastChannel | null | undefined;
+/** How this browser's tabs tell each other of a sign-in or a sign-out: their cookies are shared. */
+function sessionChannel() {
+  channel ??= typeof BroadcastChannel === "undefined" ? null : new BroadcastChannel("gozon-session");
+  return channel;
+}
+
+/**
+ * Calls `listener` when another tab of this browser signs in or out. A message says only that: the
+ * listener reads whom the cookies sign in (followSessionElsewhere), so a message says nothing it could lie
+ * about. The tab that posts is not told.
+ */
+export function onSessionChangeElsewhere(listener: () => void) {
+  const own = sessionChannel();
+  if (!own) return () => {};
+  own.onmessage = () => listener();
+  return () => {
+    own.onmessage = null;
+  };
+}
+
+function announceSessionChange() {
+  sessionChannel()?.postMessage("changed");
+}
+
 export function useSignedIn() {
   const queryClient = useQueryClient();
   return async (user: SessionUser) => {
     noteSessionChange();
     await showSignedIn(queryClient, user);
+    announceSessionChange();
   };
 }
 
@@ -129,6 +155,7 @@ export function useSignOut() {
     resetLiveConnection();
     queryClient.clear();
     queryClient.setQueryData(sessionKey, null);
+    announceSessionChange();
     router.replace("/login");
   };
 }
