@@ -8,6 +8,7 @@ import { api, describeError, fieldMessage, type ApiErrorInfo } from "./api.ts";
 import { Field } from "./field.tsx";
 import { returnPath } from "./return-path.ts";
 import { signOutArrived, useSession, useSignedIn } from "./session.ts";
+import { useFocusOnError } from "./focus-on-error.ts";
 
 const homeOf = (role: "SHOPPER" | "ADMIN") => (role === "ADMIN" ? "/admin/feed" : "/");
 
@@ -28,14 +29,9 @@ export function AuthForm({ mode }: { mode: "login" | "register" }) {
   useEffect(signOutArrived, []);
 
   // A refused attempt puts the cursor where the fix goes: the first field at fault, else the password
-  // (wrong credentials) or the email (already registered). The disabled button had dropped the focus.
+  // (wrong credentials) or the email (already registered).
   const form = useRef<HTMLFormElement>(null);
-  useEffect(() => {
-    if (!error) return;
-    const invalid = form.current?.querySelector<HTMLInputElement>('[aria-invalid="true"]');
-    const fallback = form.current?.querySelector<HTMLInputElement>(mode === "login" ? "#password" : "#email");
-    (invalid ?? fallback)?.focus();
-  }, [error, mode]);
+  useFocusOnError(form, error ?? undefined, mode === "login" ? "#password" : "#email");
 
   // Already signed in (or just signed in): this page has nothing to do.
   const current = session.data;
