@@ -237,8 +237,8 @@ describe("WebSocket: subscriptions only, sessions end (revoked ones on every ins
     expect(byAdmin.status).toBe(200);
     await waitFor(() => data(sockets.shopper).length === 2, { what: "the second change" });
     expect(data(sockets.shopper)).toEqual([
-      { userId: shopper.id, amount: 1_500, balance: 1_500 },
-      { userId: shopper.id, amount: 2_000, balance: 3_500 },
+      { userId: shopper.id, change: "TOP_UP", amount: 1_500, balance: 1_500 },
+      { userId: shopper.id, change: "TOP_UP", amount: 2_000, balance: 3_500 },
     ]);
     await waitFor(() => data(sockets.admin).length === 2, { what: "both changes on the admin's socket" });
     expect(data(sockets.admin)).toEqual(data(sockets.shopper));
@@ -246,7 +246,7 @@ describe("WebSocket: subscriptions only, sessions end (revoked ones on every ins
     // The other user's socket heard none of it; their own top-up, published after, is the first it gets.
     await b.post("/api/v1/accounts/me/top-up", { amount: 700 }, authHeader(tokens.other));
     await waitFor(() => data(sockets.other).length === 1, { what: "the other user's change" });
-    expect(data(sockets.other)).toEqual([{ userId: other.id, amount: 700, balance: 700 }]);
+    expect(data(sockets.other)).toEqual([{ userId: other.id, change: "TOP_UP", amount: 700, balance: 700 }]);
     expect(data(sockets.shopper)).toHaveLength(2);
     expect(data(sockets.admin)).toHaveLength(2);
     expect(a.deps.balanceEvents().listeners).toBe(3);

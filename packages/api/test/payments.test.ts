@@ -125,8 +125,8 @@ describe("payments.createAccount and getAccount (REST)", () => {
       what: "the top-up's event",
     });
     expect(events).toEqual([
-      { userId: shopper.userId, amount: 0, balance: 0 },
-      { userId: shopper.userId, amount: 3, balance: 3 },
+      { userId: shopper.userId, change: "OPENED", amount: 0, balance: 0 },
+      { userId: shopper.userId, change: "TOP_UP", amount: 3, balance: 3 },
     ]);
   });
 });
@@ -273,9 +273,9 @@ describe("payments.topUp (REST)", () => {
       what: "the last top-up's event",
     });
     expect(events).toEqual([
-      { userId: shopper.userId, amount: 500, balance: 500 },
-      { userId: shopper.userId, amount: 7, balance: 507 },
-      { userId: shopper.userId, amount: 1, balance: 508 },
+      { userId: shopper.userId, change: "TOP_UP", amount: 500, balance: 500 },
+      { userId: shopper.userId, change: "TOP_UP", amount: 7, balance: 507 },
+      { userId: shopper.userId, change: "TOP_UP", amount: 1, balance: 508 },
     ]);
   });
 

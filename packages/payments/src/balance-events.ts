@@ -2,10 +2,16 @@ import { buildMessage, openMessageText, type PayloadOf } from "@gozon/messaging/
 import { signedText, type MessageKey } from "@gozon/messaging/signing";
 
 /**
- * A change of an account as the live balance carries it: its new balance, and what was added. An account
- * just opened arrives as `amount` 0 and `balance` 0 (an `AccountOpened` message).
+ * A change of an account as the live balance carries it to the pages (`payments.onBalanceChange`): its
+ * new balance, and what was added. `TOP_UP` comes of a `BalanceChanged` message; `OPENED` of an
+ * `AccountOpened` one, with `amount` and `balance` 0.
  */
-export type BalanceEvent = PayloadOf<"BalanceChanged">;
+export type BalanceEvent = {
+  userId: string;
+  change: "TOP_UP" | "OPENED";
+  amount: number;
+  balance: number;
+};
 
 /** The Redis pub/sub channel every web instance listens on for balance changes. */
 export const balanceEventsChannel = (redisPrefix: string) => `${redisPrefix}:balance-changes`;
@@ -17,7 +23,7 @@ export async function publishBalanceEvent(
   redis: Publisher,
   redisPrefix: string,
   key: MessageKey,
-  event: BalanceEvent,
+  event: PayloadOf<"BalanceChanged">,
 ) {
   const message = buildMessage("BalanceChanged", event);
   await redis.publish(balanceEventsChannel(redisPrefix), signedText(key, message));
@@ -42,6 +48,6 @@ export function parseBalanceEvent(key: MessageKey, raw: string): BalanceEvent | 
   const message = openMessageText(key, raw, ["BalanceChanged", "AccountOpened"]);
   if (message === null) return null;
   return message.type === "AccountOpened"
-    ? { userId: message.payload.userId, amount: 0, balance: 0 }
-    : message.payload;
+    ? { userId: message.payload.userId, change: "OPENED", amount: 0, balance: 0 }
+    : { ...message.payload, change: "TOP_UP" };
 }
