@@ -21,7 +21,8 @@ export type Periodic = {
 /**
  * Runs `task` every `intervalMs`, never two at once (a tick during a run is skipped); a failure is logged
  * and the next tick tries again. The first run is at the first interval: call `tick()` to run it now. A
- * task that loops checks `signal`, which aborts when the task is stopped.
+ * task that loops may check `signal`, which aborts when the task is stopped (the inbox sweep does, since it
+ * goes on while it finds work); the others end at the stop's bound, when the pools close under them.
  */
 export function every(
   intervalMs: number,

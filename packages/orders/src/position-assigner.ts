@@ -81,6 +81,7 @@ export function startPositionAssigner({
 
   /** One drain at a time; a wake-up during a drain, or a round that stamped rows, makes it go round again. */
   const run = () => {
+    if (stopped) return Promise.resolve();
     if (running) {
       again = true;
       return running;
